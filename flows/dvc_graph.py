@@ -1,0 +1,43 @@
+"""Read the stage graph from dvc.yaml through DVC's own API, in dependency order.
+
+`Repo.index.graph` has an edge from each stage to the stages it depends on; running order is the
+reverse topological order, ties broken by name so the order is stable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    name: str               # as in dvc.yaml (foreach/matrix stages expand to "name@key")
+    cmd: str
+    metrics: tuple[str, ...]  # metrics files the stage writes, relative to the repo root
+
+
+def stage_order(root: Path | str, targets: list[str] | None = None) -> list[StageInfo]:
+    """Stages of `root/dvc.yaml` in running order; with targets, only those and their upstream."""
+    import networkx as nx
+    from dvc.repo import Repo
+
+    root = Path(root).resolve()
+    with Repo(str(root)) as repo:
+        graph = repo.index.graph
+        by_name = {stage.addressing.split(":")[-1]: stage for stage in graph.nodes
+                   if hasattr(stage, "cmd")}
+        if targets:
+            unknown = sorted(set(targets) - set(by_name))
+            if unknown:
+                raise ValueError(f"unknown stage(s) {unknown}; dvc.yaml has {sorted(by_name)}")
+            wanted = set()
+            for name in targets:
+                wanted |= nx.descendants(graph, by_name[name]) | {by_name[name]}
+            graph = graph.subgraph(wanted)
+        order = nx.lexicographical_topological_sort(graph.reverse(copy=False),
+                                                    key=lambda s: s.addressing)
+        return [StageInfo(name=stage.addressing.split(":")[-1], cmd=str(stage.cmd),
+                          metrics=tuple(str(Path(o.fs_path).relative_to(root))
+                                        for o in stage.outs if o.metric))
+                for stage in order if stage in by_name.values()]

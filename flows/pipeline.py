@@ -1,0 +1,148 @@
+"""The main Prefect flow: run the DVC stage graph, one Prefect task per stage, DVC deciding.
+
+    python -m flows.pipeline [--force] [--target STAGE ...] [--set section.key=value ...]
+
+Each stage runs as `dvc repro --single-item <root>/dvc.yaml:<stage>` in a subprocess, so DVC
+skips what has not changed, and the stage's own log lines are streamed into the Prefect log.
+One global concurrency limit (`dvc-workspace`, limit 1) serialises whole runs, so two runs never
+fight over DVC's locks or each other's params. No Prefect result cache on the tasks: caching is
+DVC's job (a Prefect INPUTS cache would skip a stage whose DVC deps changed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.sync import concurrency
+from prefect.exceptions import ObjectNotFound
+
+from flows.dvc_graph import StageInfo, stage_order
+from flows.workspace import apply_param_overrides
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+WORKSPACE_LIMIT = "dvc-workspace"
+TAIL_LINES = 30
+
+
+class StageFailed(RuntimeError):
+    pass
+
+
+def _tool_env() -> dict[str, str]:
+    """Environment for DVC: this interpreter's bin first, so `python -m stages.x` is this venv."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _dvc() -> str:
+    candidate = Path(sys.executable).parent / "dvc"
+    return str(candidate) if candidate.exists() else "dvc"
+
+
+def _headline_metrics(root: Path, info: StageInfo) -> str:
+    """A short summary of a stage's metrics.json for the outcome table (scalars only)."""
+    parts = []
+    for rel in info.metrics:
+        path = root / rel
+        if not path.is_file():
+            continue
+        data = json.loads(path.read_text())
+        for key, value in data.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "seconds":
+                parts.append(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}")
+    return ", ".join(parts[:8])
+
+
+@task(name="dvc-stage", task_run_name="{info.name}", retries=1, retry_delay_seconds=2)
+def run_stage(root: str, info: StageInfo, force: bool = False) -> dict[str, object]:
+    """Reproduce one DVC stage; returns its outcome (ran or skipped) and headline metrics."""
+    logger = get_run_logger()
+    cmd = [_dvc(), "repro", "--single-item", f"{root}/dvc.yaml:{info.name}"]
+    if force:
+        cmd.append("--force")
+    start = time.perf_counter()
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    ran = False
+    with subprocess.Popen(cmd, cwd=root, env=_tool_env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip()
+            if not line:
+                continue
+            ran = ran or line.startswith("Running stage")
+            tail.append(line)
+            logger.info("%s | %s", info.name, line)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise StageFailed(f"stage {info.name} failed (exit {proc.returncode}); last lines:\n" + "\n".join(tail))
+    outcome = "ran" if ran else "skipped"
+    logger.info("stage %s %s in %.1f s", info.name, outcome, seconds)
+    return {"stage": info.name, "outcome": outcome, "seconds": round(seconds, 2),
+            "metrics": _headline_metrics(Path(root), info)}
+
+
+def ensure_workspace_limit(name: str = WORKSPACE_LIMIT) -> None:
+    """Create the workspace's global concurrency limit on first use (idempotent)."""
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+
+
+@flow(name="crisol-pipeline")
+def pipeline(root: str = str(REPO_ROOT), targets: list[str] | None = None, force: bool = False,
+             set_params: list[str] | None = None) -> list[dict[str, object]]:
+    """Run the DVC stage graph (all stages, or `targets` and what they need) as Prefect tasks."""
+    logger = get_run_logger()
+    root = str(Path(root).resolve())
+    ensure_workspace_limit()
+    results: list[dict[str, object]] = []
+    with concurrency(WORKSPACE_LIMIT, occupy=1):
+        if set_params:
+            apply_param_overrides(Path(root) / "params.yaml", set_params)
+            logger.info("params.yaml updated: %s", ", ".join(set_params))
+        order = stage_order(root, targets)
+        logger.info("stage order: %s", " -> ".join(s.name for s in order))
+        try:
+            for info in order:
+                results.append(run_stage(root, info, force))
+        finally:
+            done = {r["stage"] for r in results}
+            rows = results + [{"stage": s.name, "outcome": "failed or not run", "seconds": None,
+                               "metrics": ""} for s in order if s.name not in done]
+            create_table_artifact(key="pipeline-stages", table=rows,
+                                  description="Outcome of each DVC stage in this run")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flows.pipeline", description=pipeline.__doc__)
+    parser.add_argument("--root", default=str(REPO_ROOT))
+    parser.add_argument("--target", dest="targets", action="append", help="run only this stage and its upstream")
+    parser.add_argument("--force", action="store_true", help="rerun stages even if DVC sees no change")
+    parser.add_argument("--set", dest="set_params", action="append", metavar="SECTION.KEY=VALUE",
+                        help="write a parameter override into params.yaml before running")
+    args = parser.parse_args(argv)
+    results = pipeline(root=args.root, targets=args.targets, force=args.force, set_params=args.set_params)
+    for row in results:
+        print(f"{row['stage']:>10}  {row['outcome']:<8} {row['seconds']:>7.1f} s  {row['metrics']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

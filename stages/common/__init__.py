@@ -1,0 +1,1 @@
+"""Shared library for all stages: params, artifact IO, schemas, progress, executors."""

@@ -1,0 +1,97 @@
+"""The Prefect flow over a small DVC graph: order, DVC's skip, log lines, artifacts, failures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from flows.dvc_graph import stage_order
+
+DVC = str(Path(sys.executable).parent / "dvc")
+
+TOY_DVC_YAML = textwrap.dedent("""\
+    stages:
+      make_a:
+        cmd: python -c "import pathlib, yaml; n = yaml.safe_load(open('params.yaml'))['toy']['n']; pathlib.Path('a.txt').write_text('a' * n)"
+        params:
+          - toy.n
+        outs:
+          - a.txt
+      make_b:
+        cmd: python -c "import pathlib; print('hello from make_b', flush=True); pathlib.Path('b.txt').write_text(pathlib.Path('a.txt').read_text() + 'b')"
+        deps:
+          - a.txt
+        outs:
+          - b.txt
+      broken:
+        cmd: python -c "import sys; print('about to fail', flush=True); sys.exit(3)"
+        deps:
+          - b.txt
+        outs:
+          - never.txt
+    """)
+
+
+@pytest.fixture
+def toy_repo(tmp_path: Path) -> Path:
+    (tmp_path / "dvc.yaml").write_text(TOY_DVC_YAML)
+    (tmp_path / "params.yaml").write_text("# a comment that must survive overrides\ntoy:\n  n: 2\n")
+    subprocess.run([DVC, "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
+    return tmp_path
+
+
+def test_stage_order_follows_dependencies(toy_repo):
+    assert [s.name for s in stage_order(toy_repo)] == ["make_a", "make_b", "broken"]
+    assert [s.name for s in stage_order(toy_repo, ["make_b"])] == ["make_a", "make_b"]
+    with pytest.raises(ValueError, match="unknown stage"):
+        stage_order(toy_repo, ["nope"])
+
+
+def test_flow_runs_then_skips_and_reports(prefect_server, toy_repo):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from flows.pipeline import pipeline
+
+    first = pipeline(root=str(toy_repo), targets=["make_b"], return_state=True)
+    assert first.is_completed()
+    rows = first.result()
+    assert [(r["stage"], r["outcome"]) for r in rows] == [("make_a", "ran"), ("make_b", "ran")]
+    assert (toy_repo / "b.txt").read_text() == "aab"
+
+    second = pipeline(root=str(toy_repo), targets=["make_b"])
+    assert [r["outcome"] for r in second] == ["skipped", "skipped"]
+
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[first.state_details.flow_run_id])))
+        assert any("hello from make_b" in log.message for log in logs), "stage output must reach Prefect"
+        artifact = client.read_latest_artifacts()
+        keys = [a.key for a in artifact]
+        assert "pipeline-stages" in keys
+        assert client.read_global_concurrency_limit_by_name("dvc-workspace").limit == 1
+
+
+def test_flow_overrides_params_and_dvc_reruns(prefect_server, toy_repo):
+    from flows.pipeline import pipeline
+
+    pipeline(root=str(toy_repo), targets=["make_a"])
+    rows = pipeline(root=str(toy_repo), targets=["make_a"], set_params=["toy.n=5"])
+    assert rows[0]["outcome"] == "ran"
+    assert (toy_repo / "a.txt").read_text() == "aaaaa"
+    text = (toy_repo / "params.yaml").read_text()
+    assert "# a comment that must survive overrides" in text and "n: 5" in text
+    with pytest.raises(Exception, match="unknown parameter"):
+        pipeline(root=str(toy_repo), set_params=["toy.missing=1"])
+
+
+def test_failed_stage_fails_the_flow_with_its_output(prefect_server, toy_repo):
+    from flows.pipeline import pipeline
+
+    state = pipeline(root=str(toy_repo), return_state=True)
+    assert state.is_failed()
+    with pytest.raises(Exception, match="about to fail"):
+        state.result()
+    assert (toy_repo / "b.txt").exists(), "stages before the failure still ran"
