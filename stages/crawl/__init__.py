@@ -1,0 +1,1 @@
+"""Stage `crawl`: a polite crawler (robots.txt, Crawl-delay, SSRF guard) writing WARC."""

@@ -1,0 +1,1 @@
+"""The ingest stage: WARC/WET files -> documents and rejects (extraction, language, quality, PII)."""

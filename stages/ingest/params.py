@@ -1,0 +1,44 @@
+"""The `ingest` section of params.yaml: inputs, outputs, and the filters each document passes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from stages.common.params import Section
+from stages.ingest.langid import known_languages
+from stages.ingest.pii import PiiParams
+from stages.ingest.quality import QualityParams
+
+
+class IngestParams(Section):
+    """WARC/WET files in, documents and rejects (Parquet) out; defaults are the `tiny` profile."""
+
+    # Local files, directories, globs, URLs (http(s)://, s3://, any fsspec protocol) and Common
+    # Crawl listings (warc.paths.gz, wet.paths.gz), one shard per file.
+    inputs: list[str] = Field(default_factory=lambda: ["data/crawl/warc"], min_length=1)
+    cc_base_url: str = "https://data.commoncrawl.org/"  # what listing lines are relative to
+    max_files: int | None = Field(None, ge=1)              # cap on input files (listings are long)
+    sources_timeout_s: float = Field(60.0, gt=0)          # connect/read stall limit for remote files
+
+    documents: Path = Path("data/ingest/documents")
+    rejects: Path = Path("data/ingest/rejects")
+    metrics: Path = Path("data/metrics/ingest.json")
+
+    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)  # languages kept
+    min_lang_score: float = Field(0.5, ge=0.0, le=1.0)
+    max_record_bytes: int = Field(2_000_000, ge=1024)     # larger payloads are skipped, counted
+    reject_text_chars: int = Field(500, ge=0)             # text sample kept with each reject
+
+    quality: QualityParams = Field(default_factory=QualityParams)
+    pii: PiiParams = Field(default_factory=PiiParams)
+
+    @field_validator("languages")
+    @classmethod
+    def _known_codes(cls, value: list[str]) -> list[str]:
+        codes = [code.strip().lower() for code in value]
+        unknown = sorted(set(codes) - set(known_languages()))
+        if unknown:  # a typo here would silently drop every document
+            raise ValueError(f"unknown language code(s) {unknown}; use ISO 639-1 codes like 'en'")
+        return codes

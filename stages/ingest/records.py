@@ -1,0 +1,261 @@
+"""Read WARC/WET files record by record, keeping what can become a document and counting the rest.
+
+`read_records(stream, counters, max_record_bytes)` yields `RawRecord`s: HTTP 200 HTML responses
+(kind "html") and WET `conversion` records (kind "wet"). Every other record is counted under
+`skipped.<reason>`, and every kind of damage under `errors.<reason>`; the records read before the
+damage are still yielded. Nothing here raises on bad input: a bad file is a counter, not a crash.
+
+WARC (and WET, which is WARC) only: old ARC files are refused as `errors.not_a_warc`, because
+warcio's ARC fallback reads any line of five words as a record header and turns garbage into
+hundreds of bogus records. warcio is pinned (1.8.1): two more of its behaviours are worked around
+here, on purpose.
+- A truncated gzip member ends iteration silently (or with an odd AttributeError), so the reader
+  is replaced by one that remembers whether the last gzip member reached its end.
+- `content_stream()` treats broken chunked encoding as "not chunked" and passes the raw bytes on;
+  we dechunk strictly instead, so the damage is counted and the garbled page is not ingested.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+from warcio.archiveiterator import WARCIterator
+from warcio.bufferedreaders import BufferedReader, ChunkedDataException, ChunkedDataReader, DecompressingBufferedReader
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.limitreader import LimitReader
+from warcio.recordloader import ArcWarcRecord
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+DRAIN_BLOCK = 1 << 16
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """A record worth turning into a document: its payload and provenance, nothing else."""
+
+    kind: str                 # "html" (an HTTP response body) or "wet" (extracted plain text)
+    url: str
+    record_id: str
+    date: str | None
+    payload_digest: str
+    payload: bytes
+    charset: str | None       # from the HTTP Content-Type, when it names one
+
+
+class _CountingReader:
+    """Counts the raw bytes read from the file (metrics, and telling an empty file apart)."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw = raw
+        self.bytes_read = 0
+        self.head = b""  # the first bytes, to tell a damaged gzip from a file that is no WARC
+        self.error: Exception | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data = self.raw.read(size)
+        except Exception as exc:  # the file itself failed (network, disk): the root cause to report
+            self.error = exc
+            raise
+        if self.bytes_read < 2:
+            self.head = (self.head + data)[:2]
+        self.bytes_read += len(data)
+        return data
+
+    def close(self) -> None:  # the caller owns the file; warcio must not close it
+        pass
+
+
+class _GzipTrackingReader(DecompressingBufferedReader):
+    """warcio's reader, also noting a gzip member cut short or corrupted part-way."""
+
+    truncated = False
+    corrupt = False
+    _fed = False
+
+    def _decompress(self, data: bytes) -> bytes:
+        if data:
+            self._fed = True
+        if self.decompressor is not None and data and self.num_block_read > 0:
+            # warcio would print the zlib error to stderr and carry on with nothing; we count it.
+            try:
+                return self.decompressor.decompress(data)
+            except zlib.error:
+                self.corrupt = True
+                return b""
+        return super()._decompress(data)
+
+    def close_decompressor(self) -> None:
+        # A member that never reached its end-of-stream marker was cut short.
+        if self.decompressor is not None and self._fed and not self.decompressor.eof:
+            self.truncated = True
+        super().close_decompressor()
+
+
+class _Iterator(WARCIterator):
+    """WARC only: warcio would otherwise read any line of five words as an ARC record header."""
+
+    def __init__(self, fileobj, **kwargs):
+        super().__init__(fileobj, **kwargs)
+        # Kept apart from `self.reader`, which warcio drops on close, to read its flags after.
+        self.tracker = self.reader = _GzipTrackingReader(self.fh, block_size=self.reader.block_size)
+
+
+def payload_sha1(payload: bytes) -> str:
+    """The WARC-style digest (`sha1:` + base32) for records that carry none, e.g. WET text."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(payload).digest()).decode()
+
+
+def _media_type(content_type: str | None) -> tuple[str, str | None]:
+    if not content_type:
+        return "", None
+    media, *params = (part.strip() for part in content_type.split(";"))
+    charset = None
+    for param in params:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip("\"'").lower()
+    return media.lower(), charset
+
+
+def _body_stream(record: ArcWarcRecord):
+    """The HTTP body, decoded: strict dechunking (raises ChunkedDataException), then gzip/deflate."""
+    encoding = (record.http_headers.get_header("content-encoding") or "").lower() or None
+    if encoding not in BufferedReader.get_supported_decompressors():
+        encoding = None
+    if (record.http_headers.get_header("transfer-encoding") or "").lower() == "chunked":
+        return ChunkedDataReader(record.raw_stream, raise_exceptions=True, decomp_type=encoding)
+    return record.content_stream()
+
+
+def _read_limited(stream, limit: int) -> bytes | None:
+    """Up to `limit` bytes, or None when the stream holds more than that."""
+    data = stream.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+def _drain(record: ArcWarcRecord) -> bool:
+    """Read the rest of the record; True when it held all the bytes its Content-Length promised."""
+    while record.raw_stream.read(DRAIN_BLOCK):
+        pass
+    stream = record.raw_stream
+    if isinstance(stream, LimitReader):
+        return stream.limit <= 0
+    # No Content-Length at all: the WARC header block itself was cut off.
+    return record.rec_headers.get_header("Content-Length") is not None
+
+
+def _classify(record: ArcWarcRecord) -> tuple[str | None, str | None]:
+    """Return (kind, None) for a record to ingest, or (None, skip reason)."""
+    if record.rec_type == "conversion":
+        return "wet", None
+    if record.rec_type == "revisit":
+        return None, "revisit"
+    if record.rec_type != "response":
+        return None, "not_response"
+    http = record.http_headers
+    if http is None or not (http.protocol or "").upper().startswith("HTTP/"):
+        return None, "non_http"
+    status = http.get_statuscode()
+    if status != "200":
+        return None, f"http_status_{status or 'missing'}"
+    media, _ = _media_type(http.get_header("content-type")
+                           or record.rec_headers.get_header("WARC-Identified-Payload-Type"))
+    if media not in HTML_TYPES:
+        return None, "non_html"
+    return "html", None
+
+
+def _record_of(record: ArcWarcRecord, kind: str, payload: bytes) -> RawRecord:
+    headers = record.rec_headers
+    charset = None
+    if kind == "html":
+        _, charset = _media_type(record.http_headers.get_header("content-type"))
+    return RawRecord(
+        kind=kind,
+        url=headers.get_header("WARC-Target-URI") or "",
+        record_id=headers.get_header("WARC-Record-ID") or "",
+        date=headers.get_header("WARC-Date"),
+        # WET text has no payload digest of its own; compute one so dedup can use it.
+        payload_digest=(kind == "html" and headers.get_header("WARC-Payload-Digest")) or payload_sha1(payload),
+        payload=payload,
+        charset=charset,
+    )
+
+
+def _load_failure_reason(failure: ArchiveLoadFailed, records: int, head: bytes) -> str:
+    if "non-chunked gzip" in str(failure):
+        return "gzip_not_per_record"  # one gzip stream around the whole file: warcio cannot split it
+    if records == 0:
+        # warcio reads a gzip whose first block will not inflate as plain bytes, then fails.
+        return "corrupt_gzip" if head == GZIP_MAGIC else "not_a_warc"
+    return "invalid_record"
+
+
+def read_records(stream: BinaryIO, counters: Counter, max_record_bytes: int) -> Iterator[RawRecord]:
+    """Yield the ingestible records of one WARC/WET file (gzip per record, or plain).
+
+    Counters: `records`, `records_by_type.<type>`, `bytes_read`, `skipped.<reason>`,
+    `errors.<reason>`. The caller may stop early; counts then cover what was read.
+    """
+    source = _CountingReader(stream)
+    iterator = _Iterator(source, verify_http=False)
+    records = incomplete = 0
+    failure = None  # the exception that stopped iteration, if any
+    try:
+        for record in iterator:
+            records += 1
+            counters["records"] += 1
+            counters[f"records_by_type.{record.rec_type or 'unknown'}"] += 1
+            kind, skip = _classify(record)
+            payload = None
+            if kind is not None:
+                try:
+                    body = record.content_stream() if kind == "wet" else _body_stream(record)
+                    payload = _read_limited(body, max_record_bytes)
+                    if payload is None:
+                        skip = "too_large"
+                except ChunkedDataException:
+                    counters["errors.bad_chunked_encoding"] += 1
+                    kind = None
+                except (zlib.error, OSError, EOFError) as exc:
+                    counters[f"errors.bad_content_encoding:{type(exc).__name__}"] += 1
+                    kind = None
+            if not _drain(record):
+                incomplete += 1  # its reason depends on whether the gzip was cut too, see below
+            elif skip is not None:
+                counters[f"skipped.{skip}"] += 1
+            elif kind is not None:
+                yield _record_of(record, kind, payload)
+    except Exception as exc:  # warcio fails in odd ways on damaged input; keep what was read
+        failure = exc
+    finally:
+        iterator.close()
+        counters["bytes_read"] += source.bytes_read
+    if iterator.err_count:
+        # Bytes found where a record should have ended: its Content-Length was wrong.
+        counters["errors.bad_record_length"] += iterator.err_count
+    gzip = iterator.tracker
+    if source.error is not None:
+        # A connection reset or timeout mid-file: whatever warcio made of it is a symptom.
+        counters[f"errors.read_error:{type(source.error).__name__}"] += 1
+        return
+    if source.bytes_read == 0:
+        counters["errors.empty_file"] += 1
+        return
+    if gzip.truncated or gzip.corrupt:
+        # The record cut short and any parse failure are symptoms of the gzip damage: count once.
+        counters["errors.truncated_gzip" if gzip.truncated else "errors.corrupt_gzip"] += 1
+        incomplete, failure = max(0, incomplete - 1), None
+    if incomplete:
+        counters["errors.truncated_record"] += incomplete
+    if isinstance(failure, ArchiveLoadFailed):
+        counters[f"errors.{_load_failure_reason(failure, records, source.head)}"] += 1
+    elif failure is not None:
+        counters[f"errors.read_error:{type(failure).__name__}"] += 1

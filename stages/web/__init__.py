@@ -1,0 +1,1 @@
+"""Stage `web`: a deterministic synthetic web about a fictional world (see stage.py)."""

@@ -1,0 +1,7 @@
+import sys
+
+from stages.common.cli import main
+from stages.web.params import WebParams
+from stages.web.stage import run
+
+sys.exit(main("web", WebParams, run))

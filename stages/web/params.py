@@ -1,0 +1,72 @@
+"""Params of the `web` stage: the size and shape of the synthetic web. Defaults are the `tiny` profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from stages.common.params import Section
+
+
+class WebParams(Section):
+    """How big the fictional world is, which pages describe it, and where the outputs go."""
+
+    seed: int = 20240501
+    # Lower-case ASCII world name: it names the hosts (en.<world>-wiki.test, <world>-news.test, ...).
+    world: str = Field("aldoria", pattern=r"^[a-z][a-z0-9]{2,20}$")
+
+    # The world.
+    countries: int = Field(6, ge=1, le=40)
+    cities: int = Field(240, ge=1)
+    organisations: int = Field(200, ge=1)
+    people: int = Field(1000, ge=2)
+    spouse_fraction: float = Field(0.4, ge=0.0, le=1.0)   # share of people who are married (pairs)
+
+    # English content pages. Every entity has a wiki article; these knobs add more mentions.
+    news_articles: int = Field(700, ge=0)
+    faq_fraction: float = Field(0.3, ge=0.0, le=1.0)      # entities that also get an FAQ page
+    filler_min_words: int = Field(180, ge=0)              # target prose length of an article ...
+    filler_max_words: int = Field(450, ge=0)              # ... drawn per page in [min, max]
+    index_page_size: int = Field(100, ge=5)               # links per listing page
+
+    # Copies, noise and other languages.
+    mirror_fraction: float = Field(0.1, ge=0.0, le=1.0)   # wiki articles copied byte for byte
+    near_dup_fraction: float = Field(0.15, ge=0.0, le=1.0)  # articles + news copied with edits
+    near_dup_edit_min: float = Field(0.01, ge=0.0, le=0.5)  # share of words edited, drawn per copy
+    near_dup_edit_max: float = Field(0.10, ge=0.0, le=0.5)
+    spam_pages: int = Field(150, ge=0)
+    pii_fraction: float = Field(0.08, ge=0.0, le=1.0)     # news pages carrying emails/phones/IPs
+    foreign_fraction: float = Field(0.2, ge=0.0, le=1.0)  # entities with an article per language
+    foreign_langs: list[str] = Field(default_factory=lambda: ["de", "es", "fr"])
+    disallowed_fraction: float = Field(0.03, ge=0.0, le=1.0)  # entities with a robots-disallowed edit page
+    old_url_redirects: int = Field(20, ge=0)              # /old/<slug> -> 301 -> article
+    oversized_page_bytes: int = Field(2_000_000, gt=1_048_576)  # above the crawler's 1 MB default
+
+    # robots.txt
+    crawl_delay: float = Field(0.05, ge=0.0, le=60.0)
+
+    # Outputs.
+    site: Path = Path("data/web/site")
+    facts: Path = Path("data/web/facts.parquet")
+    pages: Path = Path("data/web/pages.parquet")
+    metrics: Path = Path("data/metrics/web.json")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "WebParams":
+        if self.cities < self.countries:
+            raise ValueError("cities must be at least countries (every country needs a capital)")
+        if self.filler_min_words > self.filler_max_words:
+            raise ValueError("filler_min_words must not exceed filler_max_words")
+        if self.near_dup_edit_min > self.near_dup_edit_max:
+            raise ValueError("near_dup_edit_min must not exceed near_dup_edit_max")
+        unknown = [lang for lang in self.foreign_langs if lang not in SUPPORTED_FOREIGN]
+        if unknown:
+            raise ValueError(f"foreign_langs: {unknown[0]!r} is not one of {', '.join(SUPPORTED_FOREIGN)}")
+        if len(set(self.foreign_langs)) != len(self.foreign_langs):
+            raise ValueError("foreign_langs: languages must be unique")
+        return self
+
+
+# Languages with sentence templates in stages/web/foreign.py.
+SUPPORTED_FOREIGN = ("de", "es", "fr")
