@@ -59,9 +59,9 @@ def prefect_server(tmp_path_factory):
     os.environ["PREFECT_API_URL"] = url  # for subprocesses the tests start
     with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_HOME: str(home)}):
         yield url
-        from prefect.logging.handlers import APILogHandler
+        from prefect.logging.handlers import APILogWorker
 
-        APILogHandler.flush()  # send buffered task logs before the server goes away
+        APILogWorker.drain_all(timeout=5)  # send buffered task logs before the server goes away
     os.environ.pop("PREFECT_API_URL", None)
     proc.terminate()
     try:
