@@ -19,7 +19,7 @@ from stages.web.navigation import about_page, home_page, listing_pages
 from stages.web.news import news_article
 from stages.web.page import Hosts, Page
 from stages.web.params import WebParams
-from stages.web.render import article, edit_form, faq_page, list_page
+from stages.web.render import article, edit_form, faq_page, list_pages
 from stages.web.spam import spam_pages
 from stages.web.variants import mirror, near_duplicate
 from stages.web.world import World, build_world
@@ -228,15 +228,15 @@ def _list_pages(world: World, hosts: Hosts, rng: random.Random) -> list[Page]:
     pages = []
     for country in world.of_kind("country"):
         members = [c for c in world.of_kind("city") if c.refs["in_country"] == country.id]
-        pages.append(list_page("city", country.name, members, world, hosts, rng))
+        pages.extend(list_pages("city", country.name, members, hosts, rng))
     for industry in INDUSTRIES:
         members = [o for o in world.of_kind("organisation") if o.attrs["industry"] == industry]
         if members:
-            pages.append(list_page("organisation", industry, members, world, hosts, rng))
+            pages.extend(list_pages("organisation", industry, members, hosts, rng))
     for occupation in OCCUPATIONS:
         members = [p for p in world.of_kind("person") if p.attrs["occupation"] == occupation]
         if members:
-            pages.append(list_page("person", occupation, members, world, hosts, rng))
+            pages.extend(list_pages("person", occupation, members, hosts, rng))
     return pages
 
 

@@ -3,6 +3,7 @@ a related entity, with quotes and newsroom prose; some carry PII (emails, phones
 
 from __future__ import annotations
 
+import ipaddress
 import random
 
 from stages.web.blocks import Heading, linkify, para
@@ -74,7 +75,7 @@ PII_SENTENCES = (
     "The organisers asked visitors to register in advance by writing to {email}.",
     "According to the technical team, the public booking page was briefly unavailable after the server at {ip} ran out of memory.",
     "Anyone who found the lost camera is asked to call {phone} or to send a message to {email}.",
-    "The free wireless network in the main hall uses the gateway address {ip}, which visitors should enter if prompted.",
+    "Readers who could not reach the archive were asked to report the address {ip} shown in the error message to the newsroom.",
 )
 
 
@@ -83,8 +84,17 @@ def _pii(rng: random.Random, person: Entity) -> dict[str, str]:
     domain = rng.choice(("example.org", "mail.example.com", "post.example.net"))
     return {"email": f"{first.lower()}.{family.lower()}@{domain}",
             "phone": f"+{rng.randint(30, 49)} {rng.randint(100, 999)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
-            # Addresses from the documentation ranges (RFC 5737): realistic, never routable.
-            "ip": f"{rng.choice(('192.0.2', '198.51.100', '203.0.113'))}.{rng.randint(1, 254)}"}
+            "ip": _public_ipv4(rng)}
+
+
+def _public_ipv4(rng: random.Random) -> str:
+    """A random global unicast IPv4 address. Not one from the documentation ranges (RFC 5737):
+    those, like private and reserved ones, identify no one, so a PII masker rightly leaves them,
+    and the synthetic web would never exercise its IP path."""
+    while True:
+        address = ipaddress.IPv4Address(rng.getrandbits(32))
+        if address.is_global and not address.is_multicast and address.packed[3] not in (0, 255):
+            return str(address)
 
 
 def _related(entity: Entity, world: World) -> Entity:

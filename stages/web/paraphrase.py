@@ -15,8 +15,10 @@ from stages.web.lexicon import a_or_an
 from stages.web.world import Entity, World
 
 # kind -> list of (relations expressed, templates). Placeholders: {S} the subject at the start of
-# a sentence (name or pronoun), {name} a name, {name_pos} its possessive, {pron}/{poss} pronouns,
-# and one per relation ({born_in}, {a_occupation} = "an engineer", {a_industry} = "a banking").
+# a sentence, {name} the subject elsewhere, {name_pos} its possessive (all three the full name in a
+# fact sentence, see Voice; in filler also "she", "the company", a short name), {proper} a name
+# even in filler, {pron}/{poss} pronouns, and one per relation ({born_in}, {a_occupation} =
+# "an engineer", {a_industry} = "a banking").
 FACT_TEMPLATES: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "person": [
         (("born_in", "birth_year"), (
@@ -125,23 +127,27 @@ FACT_TEMPLATES: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
     ],
 }
 
+# Filler about the subject, for any kind of entity.
 GENERIC_FILLER = (
     "Much of what is known about {name} comes from local archives and the recollections of residents.",
     "Several books and essays have been written about {name}, and more are said to be in preparation.",
     "Interest in {name} has grown steadily in recent years, both at home and abroad.",
     "Opinions about {name} differ, but few people who know the subject would call it unimportant.",
     "The story of {name} is often told in schools as an example of patience and steady work.",
-    "Readers who want to learn more will find a short reading list at the end of this page.",
-    "This article is a summary; some details are still debated by those who study the subject.",
     "Photographs and letters connected with {name} are kept in a small public collection.",
-    "Over the years the name {name} has become familiar to many people who never met the subject.",
-    "Accounts from the period describe {a_adj} atmosphere and a sense of new beginnings.",
+    "Over the years the name {proper} has become familiar to many people who never met the subject.",
     "Like many subjects of this kind, {name} is easier to appreciate with a little background.",
-    "The sections below describe the most important points in more detail.",
-    "Visitors and researchers regularly ask about {name}, which is why this page was written.",
     "Several of the claims repeated about {name} in popular accounts are not supported by the sources.",
     "A number of exhibitions have looked at {name} from different points of view.",
     "Local newspapers have covered {name} on many occasions, usually in {a_adj} tone.",
+)
+# Filler about the page itself: fits a whole article, not a note on one entry of a list.
+PAGE_FILLER = (
+    "Readers who want to learn more will find a short reading list at the end of this page.",
+    "This article is a summary; some details are still debated by those who study the subject.",
+    "Accounts from the period describe {a_adj} atmosphere and a sense of new beginnings.",
+    "The sections below describe the most important points in more detail.",
+    "Visitors and researchers regularly ask about {name}, which is why this page was written.",
     "The available sources agree on the main facts, even if they disagree on smaller details.",
     "Anyone who spends a little time with the subject soon understands why it attracts attention.",
 )
@@ -166,7 +172,7 @@ KIND_FILLER = {
         "{name} has never sought publicity and rarely gives interviews.",
     ),
     "city": (
-        "{S} has {a_adj} old town with narrow streets, small squares and many cafes.",
+        "{S} has {a_adj} historic centre with narrow streets, small squares and many cafes.",
         "The local market in {name} is busy on most mornings and sells fruit, bread and fish.",
         "Public transport in {name} consists mainly of buses and a small tram network.",
         "Many residents of {name} work in trade, services and small workshops.",
@@ -219,7 +225,11 @@ ADJECTIVES = ("lively", "quiet", "remarkable", "thoughtful", "warm", "unusual", 
               "cheerful", "distinctive", "calm", "energetic", "steady", "curious", "gentle")
 
 PRONOUNS = {"f": ("she", "her"), "m": ("he", "his")}
-SUBJECT_WORD = {"city": "The city", "country": "The country", "organisation": "The company"}
+# What prose calls a place or company it has already named, besides its (short) name.
+NOMINALS = {"city": ("the city", "the town"), "country": ("the country",), "organisation": ("the company", "the firm")}
+# A run of this many short references ends with the full name again, to re-anchor the reader.
+REANCHOR_AFTER = 4
+PERSON_PRONOUN_SUBJECT = 0.5     # share of a person's referring subjects that are "she"/"he"
 
 
 def possessive(name: str) -> str:
@@ -227,29 +237,51 @@ def possessive(name: str) -> str:
 
 
 class Voice:
-    """Refers to one entity in a running text: full name first, then varied references."""
+    """Refers to one entity in running text the way writers do.
+
+    A sentence that states a fact names its subject in full (`stating`), so that the sentence
+    alone says whom it is about: later stages turn such sentences into closed-book questions.
+    Every other sentence (`referring`) uses what follows a first mention in real prose: "she",
+    "the company", the family name or the distinctive part of a company's name, and only now and
+    then the full name again. A multi-word name repeated in every sentence is what Gopher's top
+    n-gram rules catch: "Hofask Weaving Mills" fifteen times covers a fifth of a page's letters.
+    """
 
     def __init__(self, entity: Entity, rng: random.Random):
         self.entity = entity
         self.rng = rng
         self.mentioned = False
+        self.references = 0          # short references since the full name was last used
 
-    def slots(self) -> dict[str, str]:
-        e = self.entity
-        first = not self.mentioned
+    def stating(self) -> dict[str, str]:
+        """Slots for a sentence that states a fact: {S} and {name} are the full name."""
         self.mentioned = True
-        name = e.name if first or self.rng.random() < 0.5 else e.short
+        self.references = 0
+        return self._slots(self.entity.name, self.entity.name)
+
+    def referring(self) -> dict[str, str]:
+        """Slots for any other sentence: a short reference, or the full name the first time."""
+        if not self.mentioned or self.references >= REANCHOR_AFTER:
+            return self.stating()
+        self.references += 1
+        return self._slots(self._reference(subject=True), self._reference(subject=False))
+
+    def _reference(self, subject: bool) -> str:
+        e = self.entity
         if e.kind == "person":
-            pron, poss = PRONOUNS[e.info["gender"]]
-        else:
-            pron, poss = "it", "its"
-        if first or self.rng.random() < 0.7:
-            subject = name
-        else:
-            subject = pron.capitalize() if e.kind == "person" else SUBJECT_WORD[e.kind]
+            pronoun = subject and self.rng.random() < PERSON_PRONOUN_SUBJECT
+            return PRONOUNS[e.info["gender"]][0].capitalize() if pronoun else e.short
+        # Places and companies: the short name or "the city", about half and half.
+        return e.short if self.rng.random() < 0.5 else self.rng.choice(NOMINALS[e.kind])
+
+    def _slots(self, subject: str, name: str) -> dict[str, str]:
+        e = self.entity
+        pron, poss = PRONOUNS[e.info["gender"]] if e.kind == "person" else ("it", "its")
         adj = self.rng.choice(ADJECTIVES)
-        return {"S": subject, "name": name, "name_pos": possessive(name), "pron": pron, "poss": poss,
-                "adj": adj, "a_adj": a_or_an(adj)}
+        # {proper}: where only a name reads well ("the name {proper}"), never "the company".
+        proper = name if name[:1].isupper() else e.short
+        return {"S": subject, "name": name, "name_pos": possessive(name), "proper": proper, "pron": pron,
+                "poss": poss, "adj": adj, "a_adj": a_or_an(adj)}
 
 
 def fact_values(entity: Entity) -> dict[str, str]:
@@ -277,26 +309,41 @@ def fact_sentences(voice: Voice, relations: list[str], rng: random.Random,
             rels, templates = rng.choice(combos)
         else:
             rels, templates = next((rels, tpls) for rels, tpls in options if rels == (head,))
-        sentence = rng.choice(templates).format(**voice.slots(), **values)
+        sentence = rng.choice(templates).format(**voice.stating(), **values)
         sentences.append(sentence[0].upper() + sentence[1:])
         remaining = [r for r in remaining if r not in rels]
     return sentences
 
 
 class Filler:
-    """Draws filler sentences for one entity without repeating any on the same page."""
+    """Draws filler sentences about one kind of entity without repeating any on the same page.
 
-    def __init__(self, voice: Voice, rng: random.Random):
-        self.voice = voice
-        pool = list(KIND_FILLER[voice.entity.kind]) + list(GENERIC_FILLER)
+    `draw` and `say` are apart so that a page can place its filler first and word it in reading
+    order: the voice then knows how long ago the reader last saw the full name. A list page
+    shares one Filler between its entries (`about_page=False`: no sentences about "this page"),
+    each entry speaking with its own voice."""
+
+    def __init__(self, kind: str, rng: random.Random, about_page: bool = True):
+        pool = list(KIND_FILLER[kind]) + list(GENERIC_FILLER) + (list(PAGE_FILLER) if about_page else [])
         rng.shuffle(pool)
         self.pool = pool
 
-    def take(self) -> str | None:
-        if not self.pool:
-            return None
-        sentence = self.pool.pop().format(**self.voice.slots())
+    def draw(self) -> str | None:
+        """The next unused template, or None when all are used."""
+        return self.pool.pop() if self.pool else None
+
+    @staticmethod
+    def say(template: str, voice: Voice) -> str:
+        sentence = template.format(**voice.referring())
         return sentence[0].upper() + sentence[1:]
+
+    def take(self, voice: Voice) -> str | None:
+        template = self.draw()
+        return None if template is None else self.say(template, voice)
+
+
+# The relation that `describe` states, so that an article's lead and its sections do not both say it.
+DESCRIBED = {"person": "occupation", "city": "in_country", "organisation": "industry"}
 
 
 def describe(entity: Entity, world: World) -> str:
@@ -304,7 +351,7 @@ def describe(entity: Entity, world: World) -> str:
     if entity.kind == "person":
         city = world.entities[entity.refs["born_in"]]
         country = world.entities[city.refs["in_country"]]
-        return f"a {country.info['adjective']} {entity.attrs['occupation']}"
+        return a_or_an(f"{country.info['adjective']} {entity.attrs['occupation']}")
     if entity.kind == "city":
         return f"a city in {entity.attrs['in_country']}"
     if entity.kind == "country":

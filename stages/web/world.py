@@ -44,7 +44,10 @@ class Entity:
 
     @property
     def short(self) -> str:
-        """How prose refers to the entity after the first mention (a person's family name)."""
+        """How prose names the entity after the first mention: a person's family name, a company's
+        distinctive first word ("Hofask" for "Hofask Weaving Mills"), a place's only name."""
+        if self.kind == "organisation":
+            return self.name.split(" ", 1)[0]
         return self.info.get("family", self.name)
 
 
