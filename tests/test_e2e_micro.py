@@ -59,6 +59,15 @@ def _check_outputs(root: Path) -> None:
     reasons = set(rejects.column("reason").to_pylist())
     assert any(r.startswith("lang") for r in reasons) and any(r.startswith("quality") for r in reasons)
     assert (root / "data/crawl/warc").is_dir() and any((root / "data/crawl/warc").glob("*.warc.gz"))
+    # The generator's ground truth says which pages are good English prose and which are spam.
+    pages = pq.read_table(root / "data/web/pages.parquet", columns=["url", "kind", "lang", "disallowed"]).to_pylist()
+    kept = set(docs.column("url").to_pylist())
+    good = [p["url"] for p in pages if p["lang"] == "en" and not p["disallowed"]
+            and p["kind"] in {"article", "news", "faq", "list", "mirror", "near_duplicate"}]
+    spam = [p["url"] for p in pages if p["kind"] == "spam"]
+    assert sum(u in kept for u in good) / len(good) >= 0.95
+    assert sum(u in kept for u in spam) / len(spam) <= 0.10
+    assert metrics["ingest"]["pii_masked"].get("email", 0) > 0
 
 
 def test_micro_pipeline_through_dvc_repro(tmp_path):
