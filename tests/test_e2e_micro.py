@@ -16,6 +16,7 @@ from flows.workspace import apply_param_overrides
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DVC = str(Path(sys.executable).parent / "dvc")
+STAGES = ["web", "crawl", "ingest", "dedup"]
 COPIED = ["stages", "flows", "dvc.yaml", "params.yaml", ".dvcignore"]
 
 pytestmark = pytest.mark.e2e
@@ -49,7 +50,7 @@ def _documents(root: Path):
 
 def _check_outputs(root: Path) -> None:
     metrics = {name: json.loads((root / f"data/metrics/{name}.json").read_text())
-               for name in ("web", "crawl", "ingest")}
+               for name in ("web", "crawl", "ingest", "dedup")}
     assert all(m["profile"] == "micro" for m in metrics.values())
     docs = pq.read_table(root / "data/ingest/documents")
     rejects = pq.read_table(root / "data/ingest/rejects")
@@ -68,13 +69,23 @@ def _check_outputs(root: Path) -> None:
     assert sum(u in kept for u in good) / len(good) >= 0.95
     assert sum(u in kept for u in spam) / len(spam) <= 0.10
     assert metrics["ingest"]["pii_masked"].get("email", 0) > 0
+    # dedup leaves exactly one page of each group of original + planted mirrors/near-duplicates.
+    pages = pq.read_table(root / "data/web/pages.parquet", columns=["url", "duplicate_of"]).to_pylist()
+    deduped = set(pq.read_table(root / "data/dedup/documents", columns=["url"]).column("url").to_pylist())
+    groups: dict[str, list[str]] = {}
+    for page in pages:
+        if page["url"] in kept:
+            groups.setdefault(page["duplicate_of"] or page["url"], []).append(page["url"])
+    one_left = [sum(u in deduped for u in members) == 1 for members in groups.values()]
+    assert sum(one_left) >= 0.95 * len(one_left), f"{one_left.count(False)} of {len(one_left)} groups wrong"
+    assert any(len(members) > 1 for members in groups.values())
 
 
 def test_micro_pipeline_through_dvc_repro(tmp_path):
     root = _micro_workspace(tmp_path / "repro")
     first = subprocess.run([DVC, "repro"], cwd=root, env=_env(), capture_output=True, text=True)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    for stage in ("web", "crawl", "ingest"):
+    for stage in STAGES:
         assert f"Running stage '{stage}'" in first.stdout
     _check_outputs(root)
 
@@ -91,7 +102,7 @@ def test_micro_pipeline_through_prefect_flow(prefect_server, tmp_path):
 
     root = _micro_workspace(tmp_path / "flow")
     rows = pipeline(root=str(root))
-    assert [(r["stage"], r["outcome"]) for r in rows] == [("web", "ran"), ("crawl", "ran"), ("ingest", "ran")]
+    assert [(r["stage"], r["outcome"]) for r in rows] == [(stage, "ran") for stage in STAGES]
     _check_outputs(root)
     again = pipeline(root=str(root))
-    assert [r["outcome"] for r in again] == ["skipped"] * 3
+    assert [r["outcome"] for r in again] == ["skipped"] * len(STAGES)

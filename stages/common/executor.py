@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Callable, Iterator, Sequence, TypeVar
 
 from stages.common.params import ExecutorParams
@@ -51,14 +51,43 @@ def open_executor(params: ExecutorParams) -> Iterator[Executor]:
             yield pool
 
 
-def map_shards(fn: Callable[[A], R], shards: Sequence[A], params: ExecutorParams,
-               desc: str = "shards") -> list[R]:
-    """Apply `fn` to every shard on the configured executor; results in shard order."""
-    if not shards:
-        return []
-    with open_executor(params) as executor:
-        futures = {executor.submit(fn, shard): i for i, shard in enumerate(shards)}
+class ShardPool:
+    """One executor kept open across several sharded passes of a stage.
+
+    A stage with several passes (dedup: sketch every shard, decide globally, then write every
+    shard) would otherwise pay its worker processes' start-up (~0.5 s here) once per pass.
+
+        with ShardPool(ctx.executor) as pool:
+            first = pool.map(step_one, shards, "step one")
+            second = pool.map(step_two, shards, "step two")
+    """
+
+    def __init__(self, params: ExecutorParams):
+        self.params = params
+        self._stack = ExitStack()
+        self._executor: Executor | None = None
+
+    def __enter__(self) -> "ShardPool":
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        return self._stack.__exit__(*exc)
+
+    def map(self, fn: Callable[[A], R], shards: Sequence[A], desc: str = "shards") -> list[R]:
+        """Apply `fn` to every shard; results in shard order. The executor starts on first use."""
+        if not shards:
+            return []
+        if self._executor is None:
+            self._executor = self._stack.enter_context(open_executor(self.params))
+        futures = {self._executor.submit(fn, shard): i for i, shard in enumerate(shards)}
         results: list = [None] * len(shards)
         for future in progress(as_completed(futures), desc, total=len(shards), unit="shards", log=log):
             results[futures[future]] = future.result()
-    return results
+        return results
+
+
+def map_shards(fn: Callable[[A], R], shards: Sequence[A], params: ExecutorParams,
+               desc: str = "shards") -> list[R]:
+    """Apply `fn` to every shard on the configured executor (one pass); results in shard order."""
+    with ShardPool(params) as pool:
+        return pool.map(fn, shards, desc)

@@ -1,0 +1,7 @@
+import sys
+
+from stages.common.cli import main
+from stages.dedup.params import DedupParams
+from stages.dedup.stage import run
+
+sys.exit(main("dedup", DedupParams, run))

@@ -1,0 +1,144 @@
+"""What the executor ships to workers: small picklable tasks and results, arrays on disk.
+
+Three passes over the shards, on one pool (stages/common/executor.py: ShardPool):
+1. `shingle_shard`: read the texts, tokenise, compute each document's exact key and its shingle
+   hashes (saved), and the shard's shingle document frequencies (saved, for frequent.py);
+2. `sign_shard`: drop the frequent shingles, compute MinHash signatures and band keys (saved);
+3. `write_shard`: write the shard's kept documents.
+Arrays go to .npy files in the stage's work directory (on a filesystem the workers share), so the
+main process memory-maps what it needs instead of receiving it through the executor.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from stages.common.artifacts import write_parquet
+from stages.common.schemas import DOCUMENTS
+from stages.dedup.bands import band_keys
+from stages.dedup.frequent import drop_frequent, local_document_frequency
+from stages.dedup.hashing import sequence_keys
+from stages.dedup.inputs import Shard, read_shard
+from stages.dedup.minhash import signatures
+from stages.dedup.normalize import tokenise
+from stages.dedup.params import DedupParams
+from stages.dedup.shingles import char_token_hashes, shingle_hashes, word_token_hashes
+
+
+def work_file(work_dir: str | Path, what: str, index: int) -> str:
+    """Where shard `index` keeps its array `what` (shingles, df, signatures, bands...)."""
+    return str(Path(work_dir) / f"{what}-{index:05d}.npy")
+
+
+@dataclass(frozen=True)
+class ShingleTask:
+    shard: Shard
+    work_dir: str
+    params: DedupParams
+
+
+@dataclass
+class ShingleResult:
+    index: int
+    ids: pa.Array
+    chars: np.ndarray          # text length in characters (the keep rule prefers the longest)
+    exact_keys: np.ndarray     # (n x 2) uint64 key of the normalised text
+    shingles: np.ndarray       # shingle count per document (0: empty text, nothing to sketch)
+    tokens: int
+    seconds: float
+
+
+def shingle_shard(task: ShingleTask) -> ShingleResult:
+    start = time.perf_counter()
+    params = task.params
+    table = read_shard(task.shard, ["id", "text"])
+    tokens = tokenise(table.column("text").to_pylist(), params.unicode_form, params.lowercase,
+                      params.strip_punctuation)
+    word_hashes, word_counts = word_token_hashes(tokens, params.seed)
+    exact_keys = sequence_keys(word_hashes, word_counts)
+    if params.shingle_kind == "word":
+        stream, counts = word_hashes, word_counts
+    else:
+        stream, counts = char_token_hashes(tokens, params.seed)
+    shingles, shingle_counts = shingle_hashes(stream, counts, params.shingle_size)
+    np.save(work_file(task.work_dir, "shingles", task.shard.index), shingles)
+    np.save(work_file(task.work_dir, "shingle-counts", task.shard.index), shingle_counts)
+    if params.frequent_shingle_fraction is not None:
+        # Counted once per distinct text of the shard, so exact copies do not inflate it.
+        _, first = np.unique(exact_keys, axis=0, return_index=True)
+        np.save(work_file(task.work_dir, "df", task.shard.index),
+                local_document_frequency(shingles, shingle_counts, np.sort(first)))
+    return ShingleResult(index=task.shard.index, ids=table.column("id").combine_chunks(),
+                         chars=pc.utf8_length(table.column("text")).to_numpy().astype(np.int64),
+                         exact_keys=exact_keys, shingles=shingle_counts, tokens=int(word_counts.sum()),
+                         seconds=time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class SignTask:
+    index: int
+    work_dir: str
+    permutations: np.ndarray   # datasketch's (a, b), computed once in the main process
+    frequent: np.ndarray       # sorted uint32 hashes of frequent shingles
+    bands: int
+    rows: int
+
+
+@dataclass
+class SignResult:
+    index: int
+    shingles_used: int
+    shingles_dropped: int
+    only_frequent: int         # documents made only of frequent shingles (kept whole)
+    seconds: float
+
+
+def sign_shard(task: SignTask) -> SignResult:
+    start = time.perf_counter()
+    shingles = np.load(work_file(task.work_dir, "shingles", task.index))
+    counts = np.load(work_file(task.work_dir, "shingle-counts", task.index))
+    kept, kept_counts, only_frequent = drop_frequent(shingles, counts, task.frequent)
+    sig = signatures(kept, kept_counts, task.permutations)
+    np.save(work_file(task.work_dir, "signatures", task.index), sig)
+    np.save(work_file(task.work_dir, "bands", task.index), band_keys(sig, task.bands, task.rows))
+    return SignResult(task.index, len(kept), len(shingles) - len(kept), only_frequent,
+                      time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class WriteTask:
+    shard: Shard
+    keep: np.ndarray                      # bool per row of the shard
+    part: str                             # absolute path inside the output's temporary directory
+    provenance: dict[str, Any]
+    sample_rows: tuple[int, ...] = ()     # rows (shard-local) whose url and text the report shows
+    sample_chars: int = 300
+
+
+@dataclass
+class WriteResult:
+    index: int
+    written: int
+    samples: dict[int, dict[str, Any]] = field(default_factory=dict)  # global index -> fields
+    seconds: float = 0.0
+
+
+def write_shard(task: WriteTask) -> WriteResult:
+    start = time.perf_counter()
+    table = read_shard(task.shard)
+    written = write_parquet(task.part, DOCUMENTS, table.filter(pa.array(task.keep)), params=task.provenance)
+    samples = {}
+    if task.sample_rows:
+        picked = table.take(list(task.sample_rows)).select(["url", "title", "text"]).to_pylist()
+        for row, values in zip(task.sample_rows, picked):
+            text = values["text"] or ""
+            samples[task.shard.offset + row] = {"url": values["url"], "title": values["title"],
+                                                "text": text[: task.sample_chars], "chars": len(text)}
+    return WriteResult(task.shard.index, written, samples, time.perf_counter() - start)

@@ -1,0 +1,193 @@
+"""The dedup stage: exact duplicates by normalised-text hash, then MinHash LSH near-duplicates.
+
+    documents ─(sharded)─> exact keys, shingles, shingle document frequencies
+              ─(main)─────> frequent (template) shingles
+              ─(sharded)─> signatures and band keys without them
+              ─(main: numpy/polars)─> exact groups -> candidates -> verified pairs -> clusters
+              ─(sharded)─> kept documents; then the clusters table, samples and metrics
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from stages.common.artifacts import write_parquet
+from stages.common.atomic import TMP_PREFIX, atomic_dir, write_json
+from stages.common.cli import StageContext
+from stages.common.dedup_schema import CLUSTERS
+from stages.common.executor import ShardPool
+from stages.dedup.assign import assign, exact_representatives
+from stages.dedup.bands import choose_bands
+from stages.dedup.candidates import candidate_pairs
+from stages.dedup.clusters import connected_components
+from stages.dedup.frequent import df_threshold, frequent_shingles
+from stages.dedup.inputs import Shard, list_shards
+from stages.dedup.minhash import permutations
+from stages.dedup.report import pick_sample_clusters, sample_members, samples_document, summarise
+from stages.dedup.shard import (ShingleResult, ShingleTask, SignTask, WriteTask, shingle_shard, sign_shard,
+                                 work_file, write_shard)
+from stages.dedup.verify import estimated_jaccard
+
+
+class Sketches:
+    """The shards' results side by side, indexed by global document index; the signatures and band
+    keys stay on disk (memory-mapped) until a row is needed."""
+
+    def __init__(self, results: list[ShingleResult], work_dir: Path, num_perm: int):
+        self.results = results
+        self.work_dir = work_dir
+        self.num_perm = num_perm
+        self.offsets = np.cumsum([0] + [len(r.chars) for r in results])
+        self.n = int(self.offsets[-1])
+        self.ids = pa.concat_arrays([r.ids for r in results]) if results else pa.array([], pa.string())
+        self.chars = np.concatenate([r.chars for r in results]) if results else np.zeros(0, np.int64)
+        self.exact_keys = (np.concatenate([r.exact_keys for r in results]) if results
+                           else np.zeros((0, 2), np.uint64))
+        self.shingles = np.concatenate([r.shingles for r in results]) if results else np.zeros(0, np.int64)
+
+    def _load(self, what: str) -> list[np.ndarray]:
+        return [np.load(work_file(self.work_dir, what, r.index), mmap_mode="r") for r in self.results]
+
+    def frequent(self, fraction: float | None, min_docs: int) -> tuple[np.ndarray, int | None]:
+        """Frequent shingle hashes (sorted) and the document-frequency threshold used."""
+        if fraction is None:
+            return np.empty(0, dtype=np.uint32), None
+        threshold = df_threshold(self.n, fraction, min_docs)
+        return frequent_shingles(self._load("df"), [len(r.chars) for r in self.results], threshold), threshold
+
+    def open_signatures(self) -> None:
+        self._signatures = self._load("signatures")
+
+    def signature_rows(self, index: np.ndarray) -> np.ndarray:
+        """Signatures of the given documents (memory-mapped, so only those rows are read)."""
+        out = np.empty((len(index), self.num_perm), dtype=np.uint32)
+        shard = np.searchsorted(self.offsets, index, side="right") - 1
+        for s in np.unique(shard):
+            hit = shard == s
+            out[hit] = self._signatures[s][index[hit] - self.offsets[s]]
+        return out
+
+    def band_rows(self, members: np.ndarray, bands: int) -> Iterator[np.ndarray]:
+        """Per band, the keys of `members` (one band at a time: memory is one key per document)."""
+        stores = self._load("bands")
+        for band in range(bands if stores else 0):
+            yield np.concatenate([store[band] for store in stores])[members]
+
+
+def run(ctx: StageContext) -> None:
+    """Remove exact and near-duplicate documents (MinHash LSH); write clusters and a report."""
+    params = ctx.params
+    start = time.perf_counter()
+    shards = list_shards(params.input, params.docs_per_shard)
+    bands, rows = choose_bands(params.threshold, params.num_perm, params.bands, params.rows,
+                               params.false_positive_weight, params.false_negative_weight)
+    ctx.log.info("dedup: %d documents in %d shards; %d bands x %d rows of %d permutations, threshold %.2f",
+                 sum(s.rows for s in shards), len(shards), bands, rows, params.num_perm, params.threshold)
+    Path(params.documents).parent.mkdir(parents=True, exist_ok=True)
+    # Shingles and signatures live on disk beside the output (a path Dask workers share).
+    work_dir = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}dedup-work.", dir=Path(params.documents).parent)).resolve()
+    timing = {}
+    try:
+        with ShardPool(ctx.executor) as pool:
+            tasks = [ShingleTask(shard, str(work_dir), params) for shard in shards]
+            sketches = Sketches(pool.map(shingle_shard, tasks, "dedup shingles"), work_dir, params.num_perm)
+            frequent, df_limit = sketches.frequent(params.frequent_shingle_fraction, params.frequent_shingle_min_docs)
+            perms = permutations(params.num_perm, params.seed)
+            signed = pool.map(sign_shard, [SignTask(s.index, str(work_dir), perms, frequent, bands, rows)
+                                           for s in shards], "dedup signatures")
+            sketches.open_signatures()
+            timing["signatures"] = time.perf_counter() - start
+
+            mark = time.perf_counter()
+            decision = decide(sketches, bands, params.threshold)
+            timing["clustering"] = time.perf_counter() - mark
+
+            mark = time.perf_counter()
+            written = write_outputs(ctx, pool, shards, decision.table)
+            timing["write"] = time.perf_counter() - mark
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+    seconds = time.perf_counter() - start
+    lsh = {"num_perm": params.num_perm, "bands": bands, "rows": rows, "threshold": params.threshold,
+           "shingle": f"{params.shingle_kind}-{params.shingle_size}", **decision.counters}
+    used, dropped = sum(r.shingles_used for r in signed), sum(r.shingles_dropped for r in signed)
+    dropped_share = round(dropped / (used + dropped), 4) if used + dropped else 0.0
+    counters = {"shards": len(shards), "tokens": int(sum(r.tokens for r in sketches.results)),
+                "empty_texts": int((sketches.shingles == 0).sum()),
+                "frequent_shingles": {"df_threshold": df_limit, "distinct": int(len(frequent)),
+                                      "share_of_shingles_dropped": dropped_share,
+                                      "documents_only_frequent": int(sum(r.only_frequent for r in signed))},
+                "documents_written": written,
+                "timing_s": {name: round(value, 3) for name, value in timing.items()},
+                "docs_per_s": round(sketches.n / seconds, 1) if seconds > 0 else None}
+    ctx.metrics.update(summarise(decision.table, lsh, counters))
+    m = ctx.metrics
+    ctx.log.info("dedup: %d -> %d documents (%d exact, %d near dropped); %d candidate pairs, %d verified; %.0f docs/s",
+                 m["documents_in"], m["documents_out"], m["dropped"]["exact"], m["dropped"]["near"],
+                 lsh["candidate_pairs"], lsh["verified_pairs"], m["docs_per_s"] or 0)
+
+
+@dataclass
+class Decision:
+    table: pl.DataFrame          # one row per document, in input order (see assign.py)
+    counters: dict[str, int]
+
+
+def decide(sketches: Sketches, bands: int, threshold: float) -> Decision:
+    """Exact groups, then LSH candidates among their representatives, verified, then clusters."""
+    rep = exact_representatives(sketches.ids, sketches.chars, sketches.exact_keys)
+    # Near-dedup runs on the survivors of exact dedup; empty texts have no shingles to compare.
+    members = np.flatnonzero((rep == np.arange(sketches.n)) & (sketches.shingles > 0))
+    u, v, raw_edges = candidate_pairs(sketches.band_rows(members, bands), members, max(sketches.n, 1))
+    similar = estimated_jaccard(sketches.signature_rows, u, v) >= threshold
+    labels = connected_components(sketches.n, u[similar], v[similar])
+    table = assign(sketches.ids, sketches.chars, sketches.exact_keys, labels[rep])
+    table = table.with_columns(jaccard_to_kept=_jaccard_to_kept(table, sketches))
+    return Decision(table, {"candidate_edges": raw_edges, "candidate_pairs": int(len(u)),
+                            "verified_pairs": int(similar.sum()), "rejected_pairs": int((~similar).sum())})
+
+
+def write_outputs(ctx: StageContext, pool: ShardPool, shards: list[Shard], table: pl.DataFrame) -> int:
+    """Kept documents (one part per input shard), the clusters table and the samples file."""
+    params = ctx.params
+    sample_ids = pick_sample_clusters(table, params.sample_clusters)
+    shown = sample_members(table, sample_ids)
+    kept = table["kept"].to_numpy()
+    shown_rows = shown["row"].to_numpy()
+
+    def rows_shown(s: Shard) -> tuple[int, ...]:
+        return tuple(int(r - s.offset) for r in shown_rows if s.offset <= r < s.offset + s.rows)
+
+    with atomic_dir(params.documents) as out_dir:
+        tasks = [WriteTask(shard=s, keep=kept[s.offset:s.offset + s.rows],
+                           part=str(Path(out_dir).resolve() / f"part-{s.index:05d}.parquet"),
+                           provenance=ctx.params_dict(),
+                           sample_rows=rows_shown(s),
+                           sample_chars=params.sample_chars)
+                 for s in shards]
+        written = pool.map(write_shard, tasks, "dedup write")
+    write_parquet(params.clusters, CLUSTERS, table.to_arrow(), params=ctx.params_dict())
+    fields = {row: values for result in written for row, values in result.samples.items()}
+    write_json(params.samples, samples_document(shown, sample_ids, fields))
+    return int(sum(w.written for w in written))
+
+
+def _jaccard_to_kept(table: pl.DataFrame, sketches: Sketches) -> pl.Series:
+    """1 for exact copies of the kept text, the MinHash estimate for near members, null if unique."""
+    same = table["same_as_kept"].to_numpy()
+    values = np.where(same, 1.0, np.nan).astype(np.float32)
+    near = np.flatnonzero(~same)
+    if len(near):
+        values[near] = estimated_jaccard(sketches.signature_rows, near, table["kept_row"].to_numpy()[near])
+    series = pl.Series("jaccard_to_kept", values, nan_to_null=True)
+    return pl.when(table["cluster_size"] > 1).then(series).otherwise(None)

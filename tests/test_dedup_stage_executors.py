@@ -1,0 +1,44 @@
+"""The same clusters and documents whatever runs the shards: in-process, local processes, Dask."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from dedup_testkit import dedup, document
+
+
+def _corpus() -> list[dict]:
+    rng = random.Random(4)
+    docs = []
+    for i in range(90):
+        base = [f"w{rng.randrange(3000)}" for _ in range(120)]
+        docs.append(document(f"d{i:03d}", " ".join(base)))
+        if i % 4 == 0:
+            near = [w if rng.random() > 0.03 else "edited" for w in base]
+            docs.append(document(f"n{i:03d}", " ".join(near)))
+        if i % 9 == 0:
+            docs.append(document(f"x{i:03d}", " ".join(base).upper()))
+    return docs
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  dashboard_address=None, host="127.0.0.1") as cluster:
+        yield cluster
+
+
+def test_inline_processes_and_dask_give_identical_clusters_and_documents(tmp_path, dask_cluster):
+    docs = _corpus()
+    runs = {name: dedup(tmp_path / name, docs, files=2, row_group=20, docs_per_shard=40, **executor)
+            for name, executor in {"inline": {"workers": 1}, "processes": {"workers": 2},
+                                   "dask": {"workers": 1, "dask_address": dask_cluster.scheduler_address}}.items()}
+    inline = runs["inline"]
+    assert len(inline["parts"]) == inline["metrics"]["shards"] >= 4
+    assert inline["metrics"]["dropped_total"] == 10 + 23   # the upper-case copies and the edited ones
+    for name in ("processes", "dask"):
+        for key in ("documents", "parts", "clusters", "samples"):
+            assert runs[name][key] == inline[key], (name, key)
