@@ -10,7 +10,11 @@ Measured in one run, on the same pages:
    shard via `map_shards` with workers=1); the ratio full/bare is the overhead of everything
    that is not extraction (target >= 0.8);
 3. the same with workers=2 (spawned processes, pool start-up included): the speed-up.
-Every figure is the best of `--repeats` runs: the machine may be shared.
+The machine may be shared, so (1), (2) and (3) are measured in alternation, round after round
+(the order reversed every other round), and each figure is the best of `--repeats` rounds:
+background load then weighs on all three alike instead of on whichever ran when it peaked.
+The load average is printed with the results. The ratio is also given in CPU time (process
+time of the one-process runs), which load from other processes disturbs less.
 
 Pages come from benchmarks/synthetic_pages.py (boilerplate-heavy, known main text) written to
 `--shards` WARC files with warcio; `--warc DIR` uses the WARC files in DIR instead.
@@ -108,18 +112,47 @@ def rate(fn, items, repeats: int) -> float:
     return len(items) / best
 
 
+def interleaved(payloads: list[bytes], warcs: list[Path], tmp_path: Path, repeats: int) -> dict:
+    """Best (wall, CPU) seconds of the bare extractor ("bare") and of the full path on 1 and 2
+    workers ("full_1", "full_2"), measured round by round in alternation; and "counters", those
+    of a one-process run. CPU time is this process's own, so it means nothing for "full_2"."""
+    best: dict = {name: (float("inf"), float("inf")) for name in ("bare", "full_1", "full_2")}
+    for r in range(repeats):
+        names = ["bare", "full_1", "full_2"]
+        for name in names if r % 2 == 0 else names[::-1]:
+            cpu = time.process_time()
+            if name == "bare":
+                wall = time.perf_counter()
+                for payload in payloads:
+                    extract_html(payload)
+                wall = time.perf_counter() - wall
+            else:
+                wall, counters = full_path(warcs, tmp_path / f"{name}-{r}", workers=int(name[-1]))
+                if name == "full_1":
+                    best["counters"] = counters
+            cpu = time.process_time() - cpu
+            best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
+        print(f"    round {r + 1}: bare {best['bare'][0]:.2f} s, 1 process {best['full_1'][0]:.2f} s, "
+              f"2 processes {best['full_2'][0]:.2f} s (best so far); load {_load()}", flush=True)
+    return best
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--shards", type=int, default=4, help="WARC files to split the pages into (>= 2)")
     parser.add_argument("--warc", type=Path, help="use the WARC files in this directory instead")
-    parser.add_argument("--repeats", type=int, default=2, help="passes per measurement (the best counts)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of measurements (the best counts)")
     args = parser.parse_args()
     if args.shards < 2:
         parser.error("--shards must be at least 2 to measure the 1 -> 2 worker speed-up")
 
     print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}")
+          f"{os.cpu_count()} cores, Python {platform.python_version()}; load average {_load()}")
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         tmp_path = Path(tmp)
         if args.warc:
@@ -131,40 +164,41 @@ def main() -> None:
             pages = make_pages(args.pages)
             warcs = write_warcs(pages, tmp_path, args.shards)
             payloads = [p.html.encode() for p in pages]
+            del pages
         size_mb = sum(p.stat().st_size for p in warcs) / 1e6
         print(f"input: {len(payloads)} HTML pages in {len(warcs)} WARC files ({size_mb:.1f} MB on disk)\n")
 
-        # Per-step costs in memory, for locating a regression.
-        extracted = [e for e in (extract_html(p) for p in payloads) if e is not None]
-        texts = [e.text for e in extracted]
+        # Per-step costs in memory, for locating a regression (each step warm, on its own).
+        texts = [e.text for e in (extract_html(p) for p in payloads) if e is not None]
         qparams, pparams = QualityParams(), PiiParams()
         identify("warm-up: the model loads on first use")
-        bare = rate(extract_html, payloads, args.repeats)
         lang_rate = rate(identify, texts, args.repeats)
         quality_rate = rate(lambda t: assess(t, "en", qparams), texts, args.repeats)
         pii_rate = rate(lambda t: mask_pii(t, pparams), texts, args.repeats)
-        print(f"(1) bare extractor (trafilatura, in memory): {bare:8.1f} pages/s ({1000 / bare:.2f} ms/page)")
+        del texts  # it would only burden the measurements from here on
         print(f"    language id alone:                      {lang_rate:8.1f} pages/s ({1000 / lang_rate:.2f} ms/page)")
         print(f"    quality assessment alone:               {quality_rate:8.1f} pages/s ({1000 / quality_rate:.2f} ms/page)")
         print(f"    PII masking alone:                      {pii_rate:8.1f} pages/s ({1000 / pii_rate:.2f} ms/page)")
 
-        # The step measurements' data would only burden the garbage collector from here on.
-        del extracted, texts, payloads
-        runs_1 = [full_path(warcs, tmp_path / f"w1-{r}", workers=1) for r in range(args.repeats)]
-        runs_2 = [full_path(warcs, tmp_path / f"w2-{r}", workers=2) for r in range(args.repeats)]
-        seconds_1, counters = min(runs_1, key=lambda run: run[0])
-        seconds_2 = min(seconds for seconds, _ in runs_2)
+        print("measuring bare extractor, 1 process and 2 processes in alternation:")
+        best = interleaved(payloads, warcs, tmp_path, args.repeats)
+        counters = best["counters"]
         pages_read = counters.get("html_pages", 0) + counters.get("wet_records", 0)
+        (bare_s, bare_cpu), (seconds_1, cpu_1), (seconds_2, _) = best["bare"], best["full_1"], best["full_2"]
+        bare = len(payloads) / bare_s
         full_1 = pages_read / seconds_1
         full_2 = pages_read / seconds_2
+        print(f"(1) bare extractor (trafilatura, in memory): {bare:8.1f} pages/s ({1000 / bare:.2f} ms/page)")
         print(f"(2) full ingest path, 1 process:            {full_1:8.1f} pages/s "
               f"({pages_read} pages, {counters.get('kept', 0)} kept, {seconds_1:.2f} s)")
-        print(f"    ratio full / bare extractor:            {full_1 / bare:8.2f}   (target >= 0.80)")
+        print(f"    ratio full / bare extractor:            {full_1 / bare:8.2f}   (target >= 0.80; "
+              f"in CPU time {bare_cpu / len(payloads) / (cpu_1 / pages_read):.2f})")
         print(f"(3) full ingest path, 2 processes:          {full_2:8.1f} pages/s ({seconds_2:.2f} s, "
               f"spawned pool start-up included)")
         print(f"    speed-up 1 -> 2 workers:                {seconds_1 / seconds_2:8.2f}x")
         dropped = {k: v for k, v in sorted(counters.items()) if k.startswith(("dropped.", "errors."))}
         print(f"    drops/errors in the 1-process run:      {dropped or 'none'}")
+        print(f"load average (1, 5, 15 min) at the end:     {_load()}")
 
 
 if __name__ == "__main__":

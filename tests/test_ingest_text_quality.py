@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 import random
 
 import pytest
 import yaml
 from pydantic import ValidationError
 
+from stages.ingest import quality
 from stages.ingest.quality import (
     QualityParams,
     assess,
@@ -189,6 +191,14 @@ def test_dup_ngram_counts_each_character_once():
     # Four bigrams occur 20 times each (the fifth, across copies, 19): the top one is one of them.
     candidates = [len(a + b) / sum(map(len, words)) for a, b in zip(words, words[1:])]
     assert any(signals["top_2gram_char_frac"] == pytest.approx(c) for c in candidates)
+
+
+def test_top_ngram_ties_go_to_the_first_to_occur(monkeypatch):
+    # "aa b" and "ccc dddd" both occur twice; "aa b" comes first: (2 + 1) * 2 of 20 characters.
+    text = "aa b aa b ccc dddd ccc dddd"
+    for salt in range(8):  # as if run under other hash seeds: the n-gram order changes
+        monkeypatch.setattr(quality, "hash", lambda word, salt=salt: builtins.hash((salt, word)), raising=False)
+        assert compute_signals(text)["top_2gram_char_frac"] == pytest.approx(6 / 20)
 
 
 def test_cheap_rules_fail_before_ngram_signals_are_computed():

@@ -6,24 +6,28 @@ so its cost grows with length; the first `max_chars` characters decide (a page's
 rarely changes after its first paragraphs). Measured on 300 English pages (every one right at
 each length): 600 characters take 0.3 ms a page, lowest probability 0.95; 1,000 take 0.5 ms,
 lowest still 0.95; 2,000 take 0.9 ms, lowest 0.98; 300 take 0.17 ms but the lowest drops to 0.85.
+The identifier is py3langid's with its byte walk and scoring vectorised (langid_fast.py): the
+same scores, bit for bit, in 0.13 ms a page instead of 0.3 (600 characters).
 """
 
 from __future__ import annotations
 
 from typing import Iterable
 
-from py3langid.langid import MODEL_FILE, LanguageIdentifier
+from py3langid.langid import MODEL_FILE
+
+from stages.ingest.langid_fast import VectorisedIdentifier
 
 DEFAULT_MAX_CHARS = 600
 
-_IDENTIFIERS: dict[frozenset[str] | None, LanguageIdentifier] = {}
+_IDENTIFIERS: dict[frozenset[str] | None, VectorisedIdentifier] = {}
 
 
-def _identifier(languages: frozenset[str] | None) -> LanguageIdentifier:
+def _identifier(languages: frozenset[str] | None) -> VectorisedIdentifier:
     identifier = _IDENTIFIERS.get(languages)
     if identifier is None:
         # norm_probs: scores become a probability distribution, so thresholds mean something.
-        identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        identifier = VectorisedIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         if languages is not None:
             identifier.set_languages(sorted(languages))  # ValueError names unknown codes
         _IDENTIFIERS[languages] = identifier

@@ -110,6 +110,7 @@ class _Tokens:
 
     text: str
     words: list[str]          # whitespace-separated tokens, as written
+    word_lengths: np.ndarray  # len() of each word (int64)
     lines: list[str]          # stripped, non-empty
     paragraphs: list[str]     # blank-line separated, stripped, non-empty
 
@@ -117,7 +118,8 @@ class _Tokens:
 def _tokenise(text: str) -> _Tokens:
     lines = [s for s in (line.strip() for line in text.split("\n")) if s]
     paragraphs = [s for s in (p.strip() for p in text.split("\n\n")) if s]
-    return _Tokens(text, text.split(), lines, paragraphs)
+    words = text.split()
+    return _Tokens(text, words, np.fromiter(map(len, words), dtype=np.int64, count=len(words)), lines, paragraphs)
 
 
 def _duplicates(items: list[str]) -> tuple[int, int, int]:
@@ -146,7 +148,7 @@ def _basic_signals(tok: _Tokens, params: QualityParams) -> dict[str, float]:
     # Gopher does not count pure punctuation tokens as words.
     punct_tokens = [t for t in letterless if _PUNCT_SET.issuperset(t)]
     n_words = n_tokens - len(punct_tokens)
-    word_chars = sum(map(len, words)) - sum(map(len, punct_tokens))
+    word_chars = int(tok.word_lengths.sum()) - sum(map(len, punct_tokens))
     lowered = text.lower()
     n_lines = len(lines) or 1
     # Gopher's symbol-to-word ratios: occurrences of the symbol per word.
@@ -162,7 +164,7 @@ def _basic_signals(tok: _Tokens, params: QualityParams) -> dict[str, float]:
         "ellipsis_lines_frac": sum(line.endswith(ELLIPSES) for line in lines) / n_lines,
         "alpha_words_frac": (n_tokens - len(letterless)) / n_tokens if n_tokens else 0.0,
         # Tokens as written (lower-cased), as datatrove does: "the," does not count.
-        "stop_words": float(len(GOPHER_STOP_WORDS.intersection(lowered.split()))),
+        "stop_words": float(len(GOPHER_STOP_WORDS.intersection(map(str.lower, words)))),
         "lorem_ipsum": float("lorem ipsum" in lowered),
         "curly_bracket": float("{" in text),
         "terminal_punct_lines_frac": sum(line.endswith(TERMINAL_PUNCT) for line in lines) / n_lines,
@@ -181,59 +183,72 @@ def _basic_signals(tok: _Tokens, params: QualityParams) -> dict[str, float]:
 _NGRAM_MULT = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _ngram_signals(words: list[str]) -> dict[str, float]:
+def _ngram_signals(words: list[str], lengths: np.ndarray) -> dict[str, float]:
     """Gopher's repetition signals over word n-grams, vectorised with numpy.
 
     Each word becomes its string hash (per process, as Python salts them); the n-gram at
     position i is a polynomial hash of its words, extended from the (n-1)-gram hashes, and a
     stable sort of the hashes gives counts and first occurrences. A 64-bit collision could at
     worst nudge a signal. The denominator is the characters in all words (whitespace excluded),
-    the same unit as the numerators, so a page made of one repeated n-gram scores close to 1."""
+    the same unit as the numerators, so a page made of one repeated n-gram scores close to 1.
+    Of several equally frequent n-grams the top one is the first to occur (as Counter.most_common
+    picks in datatrove), so the signal does not depend on the hash salt.
+
+    A page's n-grams rarely repeat beyond four or five words, so the arrays shrink fast and the
+    cost is numpy's per-call overhead: each size takes as few calls as it can."""
     signals = {f"top_{k}gram_char_frac": 0.0 for k in TOP_NGRAM_SIZES}
     signals.update({f"dup_{k}gram_char_frac": 0.0 for k in DUP_NGRAM_SIZES})
     n = len(words)
-    lengths = np.fromiter(map(len, words), dtype=np.int64, count=n)
     total = int(lengths.sum())
-    if not total:
+    if n < 2 or not total:
         return signals
-    chars_before = np.concatenate(([0], np.cumsum(lengths)))  # characters of words[:i]
+    chars_before = np.zeros(n + 1, dtype=np.int64)  # characters of words[:i]
+    np.cumsum(lengths, out=chars_before[1:])
     ids = np.fromiter(map(hash, words), dtype=np.int64, count=n).view(np.uint64)
-    hashes = ids
-    # Positions whose n-gram occurs more than once. Only they can hold a repeated (n+1)-gram
-    # (its first n words repeat too), so each size sorts just the survivors of the last one.
-    candidates = np.arange(n)
+    # Start positions of the n-grams still in play and their hashes, side by side. Only an
+    # n-gram that occurs more than once can start a repeated (n+1)-gram (its first n words
+    # repeat too), so each size keeps just the survivors of the last one.
+    positions = np.arange(n - 1)
+    hashes = ids[:-1] * _NGRAM_MULT + ids[1:]  # array arithmetic wraps silently
     for size in range(2, max(DUP_NGRAM_SIZES) + 1):
-        hashes = hashes[:-1] * _NGRAM_MULT + ids[size - 1:]  # array arithmetic wraps silently
-        candidates = candidates[candidates < len(hashes)]
-        if not len(candidates):
+        if size > 2:
+            room = positions <= n - size
+            positions, hashes = positions[room], hashes[room]
+            hashes = hashes * _NGRAM_MULT + ids[positions + (size - 1)]
+        # A stable sort groups equal n-grams with their positions ascending (the survivors are
+        # kept grouped, so they are in that order within each group): in each group the first
+        # is the first occurrence, the others are repeats.
+        order = hashes.argsort(kind="stable")
+        ranked = hashes[order]
+        m = len(ranked)
+        starts_group = np.empty(m + 1, dtype=bool)  # [m] stands for the end of the last group
+        starts_group[0] = starts_group[m] = True
+        np.not_equal(ranked[1:], ranked[:-1], out=starts_group[1:m])
+        starts = starts_group[:m].nonzero()[0]
+        if len(starts) == m:
             break  # nothing repeats at this size, so nothing longer does: the rest stay 0
-        # A stable sort groups equal n-grams with their positions ascending: in each group the
-        # first is the first occurrence, the others are repeats.
-        grams = hashes[candidates]
-        order = np.argsort(grams, kind="stable")
-        ranked = grams[order]
-        same_as_previous = ranked[1:] == ranked[:-1]
-        in_group = np.zeros(len(ranked), dtype=bool)
-        in_group[1:] |= same_as_previous
-        in_group[:-1] |= same_as_previous
-        if size in TOP_NGRAM_SIZES and same_as_previous.any():
+        if size in TOP_NGRAM_SIZES:
             # Share of characters taken by the most frequent n-gram (all its occurrences).
-            starts = np.flatnonzero(np.concatenate(([True], ~same_as_previous)))
-            runs = np.diff(np.append(starts, len(ranked)))
-            top = int(runs.argmax())
-            at = int(candidates[order[starts[top]]])
+            runs = np.empty(len(starts), dtype=np.intp)
+            runs[:-1] = starts[1:] - starts[:-1]
+            runs[-1] = m - starts[-1]
+            top = runs.max()
+            at = int(positions[order[starts[runs == top]]].min())
             gram_chars = int(chars_before[at + size] - chars_before[at])
-            signals[f"top_{size}gram_char_frac"] = gram_chars * int(runs[top]) / total
-        if size in DUP_NGRAM_SIZES and same_as_previous.any():
+            signals[f"top_{size}gram_char_frac"] = gram_chars * int(top) / total
+        if size in DUP_NGRAM_SIZES:
             # Characters of words inside a repeated occurrence (second and later ones), each
             # word counted once however many repeats overlap it.
             repeat = np.zeros(n, dtype=np.int64)
-            repeat[candidates[order[1:][same_as_previous]]] = 1
-            in_window = np.cumsum(repeat)  # repeats starting at or before j ...
-            in_window[size:] -= in_window[:-size].copy()  # ... minus those ending before j
-            covered = in_window > 0
-            signals[f"dup_{size}gram_char_frac"] = int(lengths[covered].sum()) / total
-        candidates = np.sort(candidates[order[in_group]])
+            repeat[positions[order[~starts_group[:m]]]] = 1
+            # Repeats starting at or before j, minus those ending before j (numpy buffers the
+            # overlapping operands of the in-place subtraction).
+            in_window = repeat.cumsum()
+            in_window[size:] -= in_window[:-size]
+            signals[f"dup_{size}gram_char_frac"] = int(lengths[in_window > 0].sum()) / total
+        # Members of groups of two or more (not both first and last of their group) go on.
+        kept = order[~(starts_group[:m] & starts_group[1:])]
+        positions, hashes = positions[kept], hashes[kept]
     return signals
 
 
@@ -242,7 +257,7 @@ def compute_signals(text: str, params: QualityParams | None = None) -> dict[str,
     params = params or QualityParams()
     tok = _tokenise(text)
     signals = _basic_signals(tok, params)
-    signals.update(_ngram_signals(tok.words))
+    signals.update(_ngram_signals(tok.words, tok.word_lengths))
     return signals
 
 
@@ -334,6 +349,7 @@ class Assessment:
     signals: dict[str, float]
     reason: str | None              # first failed rule, None when kept
     lines_dropped: int = 0          # by C4 line cleaning
+    n_tokens: int = 0               # whitespace-separated tokens of `text` (len(text.split()))
 
 
 def assess(text: str, lang: str | None, params: QualityParams) -> Assessment:
@@ -349,6 +365,6 @@ def assess(text: str, lang: str | None, params: QualityParams) -> Assessment:
     signals = _basic_signals(tok, params)
     reason = first_failure(signals, lang, params)
     if reason is None:
-        signals.update(_ngram_signals(tok.words))
+        signals.update(_ngram_signals(tok.words, tok.word_lengths))
         reason = first_failure(signals, lang, params)
-    return Assessment(text, signals, reason, dropped)
+    return Assessment(text, signals, reason, dropped, len(tok.words))

@@ -2,7 +2,7 @@
 
 `process_shard` is what the executor ships to a worker (a local process or a Dask worker), so the
 task and the result are small picklable values: paths and params in, counters out; the rows go
-straight to the part files.
+straight to the part files. Records are processed in batches (see document.py for why).
 """
 
 from __future__ import annotations
@@ -12,17 +12,21 @@ import time
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from stages.common.row_writer import RowWriter
 from stages.common.schemas import DOCUMENTS, REJECTS
-from stages.ingest.document import process_record
+from stages.ingest.document import process_batch
 from stages.ingest.params import IngestParams
-from stages.ingest.records import read_records
+from stages.ingest.records import RawRecord, read_records
 from stages.ingest.sources import Source, open_source
 
 log = logging.getLogger("crisol.ingest")
 LOG_EVERY_S = 30.0  # a Common Crawl file takes minutes: say how far it got now and then
+# Records per batch: enough to keep each step's code and tables warm across many pages; the
+# payload cap bounds memory when pages are large (each is at most max_record_bytes).
+BATCH_RECORDS = 64
+BATCH_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,19 @@ def part_name(index: int) -> str:
     return f"part-{index:05d}.parquet"
 
 
+def _batches(records: Iterable[RawRecord]) -> Iterator[list[RawRecord]]:
+    batch: list[RawRecord] = []
+    size = 0
+    for raw in records:
+        batch.append(raw)
+        size += len(raw.payload)
+        if len(batch) >= BATCH_RECORDS or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
 def process_shard(task: ShardTask) -> ShardResult:
     start = time.perf_counter()
     params = task.params
@@ -62,20 +79,15 @@ def process_shard(task: ShardTask) -> ShardResult:
             log.warning("%s: cannot open: %s: %s", task.source.name, type(exc).__name__, exc)
             stream = None
         last_log = time.monotonic()
-        for raw in read_records(stream, counters, params.max_record_bytes) if stream else ():
+        for batch in _batches(read_records(stream, counters, params.max_record_bytes) if stream else ()):
+            for document, reject in process_batch(batch, task.source.name, params, counters):
+                if document is not None:
+                    documents.write(document)
+                else:
+                    rejects.write(reject)
             if time.monotonic() - last_log >= LOG_EVERY_S:
                 last_log = time.monotonic()
                 log.info("%s: %d records, %d kept so far", task.source.name, counters["records"], counters["kept"])
-            try:
-                document, reject = process_record(raw, task.source.name, params, counters)
-            except Exception as exc:  # one odd page must not sink the shard; count it
-                counters[f"errors.process_error:{type(exc).__name__}"] += 1
-                log.warning("%s: record %s failed: %r", task.source.name, raw.record_id, exc)
-                continue
-            if document is not None:
-                documents.write(document)
-            else:
-                rejects.write(reject)
     seconds = time.perf_counter() - start
     log.info("%s: %d records, %d kept in %.2f s", task.source.name, counters["records"], counters["kept"], seconds)
     return ShardResult(task.index, task.source.name, dict(counters), seconds)
