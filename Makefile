@@ -19,7 +19,6 @@ install: $(STAMP)
 # server starts if PREFECT_API_URL is not set). Add ARGS="--set profile=micro" etc.
 demo: $(STAMP)
 	$(PY) -m flows.pipeline $(ARGS)
-	$(VENV)/bin/dvc metrics show
 
 # The same stage graph with DVC alone, no Prefect.
 repro: $(STAMP)
