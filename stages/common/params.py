@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from stages.common.errors import ParamsError
 
 DEFAULT_PARAMS_FILE = Path("params.yaml")
-PROFILES = ("micro", "tiny", "small", "large")
 
 
 class Section(BaseModel):
@@ -82,14 +81,15 @@ def resolve_tree(params_file: Path, overrides: list[str] = ()) -> dict[str, Any]
     for assignment in profile_overrides:
         apply_override(raw, assignment)
     profile = raw.get("profile", "tiny")
-    if profile not in PROFILES:
-        raise ParamsError(f"profile: {profile!r} is not one of {', '.join(PROFILES)}")
-    if profile in profiles:
-        table = profiles[profile] or {}
-        unknown = sorted(set(table) - set(raw))
-        if unknown:
-            raise ParamsError(f"profiles.{profile}.{unknown[0]}: unknown parameter section")
-        raw = _deep_merge(raw, table)
+    # With a profiles table, only its profiles exist: a typo must not silently run the base values.
+    # (A file without one, like a test's, has only base values and the profile is a label.)
+    if profiles and profile not in profiles:
+        raise ParamsError(f"profile: {profile!r} is not one of {', '.join(profiles)}")
+    table = profiles.get(profile) or {}
+    unknown = sorted(set(table) - set(raw))
+    if unknown:
+        raise ParamsError(f"profiles.{profile}.{unknown[0]}: unknown parameter section")
+    raw = _deep_merge(raw, table)
     for assignment in overrides:
         if assignment not in profile_overrides:
             apply_override(raw, assignment)
@@ -119,7 +119,7 @@ def validate_section(tree: dict[str, Any], section: str, model: type[S]) -> S:
 
 
 def load(section: str, model: type[S], params_file: Path = DEFAULT_PARAMS_FILE,
-         overrides: list[str] = ()) -> tuple[S, ExecutorParams, Literal["micro", "tiny", "small", "large"]]:
+         overrides: list[str] = ()) -> tuple[S, ExecutorParams, str]:
     """Load a stage's section, the executor section and the active profile name."""
     tree = resolve_tree(params_file, list(overrides))
     executor = validate_section(tree, "executor", ExecutorParams) if "executor" in tree else ExecutorParams()
