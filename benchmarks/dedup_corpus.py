@@ -72,10 +72,13 @@ def planted_corpus(documents: int, seed: int = 0, shingle: int = 5, near_fractio
     rng = np.random.default_rng(seed)
     vocab = _vocabulary(rng, 60000)
     weights = 1.0 / np.arange(1, len(vocab) + 1) ** 1.05
-    weights /= weights.sum()
+    # What `rng.choice(vocab, count, p=weights)` does, with the cumulative distribution computed
+    # once instead of on every call (the same draws, 10x faster: 100,000 documents in seconds).
+    cdf = np.cumsum(weights / weights.sum())
+    cdf /= cdf[-1]
 
     def fresh(count: int) -> np.ndarray:
-        return rng.choice(vocab, count, p=weights)
+        return vocab[cdf.searchsorted(rng.random(count), side="right")]
 
     texts: list[str] = []
     targets: dict[tuple[int, int], float] = {}

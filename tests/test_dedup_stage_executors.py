@@ -42,3 +42,32 @@ def test_inline_processes_and_dask_give_identical_clusters_and_documents(tmp_pat
     for name in ("processes", "dask"):
         for key in ("documents", "parts", "clusters", "samples"):
             assert runs[name][key] == inline[key], (name, key)
+
+
+def _pid_of(shard: int) -> tuple[int, int]:
+    import os
+    import time
+
+    time.sleep(0.05)   # long enough for the spawned process to take some shards
+    if shard == 13:
+        raise ValueError("shard 13 is bad")
+    return shard, os.getpid()
+
+
+def test_local_processes_share_the_shards_with_the_caller():
+    """workers=2 (what the dedup stage's passes run on): the caller runs shards itself beside one
+    spawned process, results come back in shard order, and one shard starts no process at all."""
+    import os
+
+    from stages.common.executor import ShardPool
+    from stages.common.params import ExecutorParams
+
+    with ShardPool(ExecutorParams(workers=2)) as pool:
+        assert pool.map(_pid_of, [5]) == [(5, os.getpid())]
+        assert pool._executor._processes == {}   # nothing was spawned
+        results = pool.map(_pid_of, list(range(12)), "test")
+        assert [shard for shard, _ in results] == list(range(12))
+        pids = {pid for _, pid in results}
+        assert os.getpid() in pids and len(pids) == 2
+        with pytest.raises(ValueError, match="shard 13 is bad"):
+            pool.map(_pid_of, list(range(10, 20)))

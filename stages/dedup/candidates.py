@@ -14,10 +14,16 @@ from __future__ import annotations
 from typing import Iterable
 
 import numpy as np
+import polars as pl
 
 
 def bucket_edges(keys: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Star edges (first, other) of every bucket of equal keys; `members` are the global indices."""
+    # Most keys are in no bucket with another document: keep only repeated keys (a hash pass in
+    # polars, 2x faster than sorting them all) before the sort, which then sees a few percent.
+    if len(keys) >= 2:
+        repeated = pl.Series(keys).is_duplicated().to_numpy()
+        keys, members = keys[repeated], members[repeated]
     if len(keys) < 2:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty

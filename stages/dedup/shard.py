@@ -1,10 +1,13 @@
 """What the executor ships to workers: small picklable tasks and results, arrays on disk.
 
-Three passes over the shards, on one pool (stages/common/executor.py: ShardPool):
+Three passes over the shards and one over groups of bands, on one pool (stages/common/executor.py:
+ShardPool):
 1. `shingle_shard`: read the texts, tokenise, compute each document's exact key and its shingle
    hashes (saved), and the shard's shingle document frequencies (saved, for frequent.py);
 2. `sign_shard`: drop the frequent shingles, compute MinHash signatures and band keys (saved);
-3. `write_shard`: write the shard's kept documents.
+3. `band_candidates`: once the main process has chosen which documents enter near-dedup (its
+   `members` file), the candidate pairs of a group of bands over every shard's band keys;
+4. `write_shard`: write the shard's kept documents.
 Arrays go to .npy files in the stage's work directory (on a filesystem the workers share), so the
 main process memory-maps what it needs instead of receiving it through the executor.
 """
@@ -23,6 +26,7 @@ import pyarrow.compute as pc
 from stages.common.artifacts import write_parquet
 from stages.common.schemas import DOCUMENTS
 from stages.dedup.bands import band_keys
+from stages.dedup.candidates import candidate_pairs
 from stages.dedup.frequent import drop_frequent, local_document_frequency
 from stages.dedup.hashing import sequence_keys
 from stages.dedup.inputs import Shard, read_shard
@@ -110,6 +114,31 @@ def sign_shard(task: SignTask) -> SignResult:
     np.save(work_file(task.work_dir, "bands", task.index), band_keys(sig, task.bands, task.rows))
     return SignResult(task.index, len(kept), len(shingles) - len(kept), only_frequent,
                       time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class BandTask:
+    work_dir: str
+    shards: tuple[int, ...]   # every shard's index: a band's keys span all documents
+    bands: tuple[int, ...]    # the bands this task buckets
+    n_documents: int
+
+
+@dataclass
+class BandResult:
+    pairs: np.ndarray          # unique candidate pairs (u < v) packed as u * n_documents + v, sorted
+    edges: int                 # star edges before de-duplication
+    seconds: float
+
+
+def band_candidates(task: BandTask) -> BandResult:
+    """Candidate pairs of some bands: a compact int64 array back, not a Python object per pair."""
+    start = time.perf_counter()
+    members = np.load(work_file(task.work_dir, "members", 0))
+    stores = [np.load(work_file(task.work_dir, "bands", s), mmap_mode="r") for s in task.shards]
+    rows = (np.concatenate([store[band] for store in stores])[members] for band in task.bands)
+    u, v, edges = candidate_pairs(rows, members, task.n_documents)
+    return BandResult(u * np.int64(task.n_documents) + v, edges, time.perf_counter() - start)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
     documents ─(sharded)─> exact keys, shingles, shingle document frequencies
               ─(main)─────> frequent (template) shingles
               ─(sharded)─> signatures and band keys without them
-              ─(main: numpy/polars)─> exact groups -> candidates -> verified pairs -> clusters
+              ─(main: numpy/polars)─> exact groups
+              ─(by groups of bands)─> candidate pairs
+              ─(main: numpy/polars)─> verified pairs -> clusters
               ─(sharded)─> kept documents; then the clusters table, samples and metrics
 """
 
@@ -12,9 +14,9 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import polars as pl
@@ -27,15 +29,16 @@ from stages.common.dedup_schema import CLUSTERS
 from stages.common.executor import ShardPool
 from stages.dedup.assign import assign, exact_representatives
 from stages.dedup.bands import choose_bands
-from stages.dedup.candidates import candidate_pairs
 from stages.dedup.clusters import connected_components
 from stages.dedup.frequent import df_threshold, frequent_shingles
 from stages.dedup.inputs import Shard, list_shards
 from stages.dedup.minhash import permutations
 from stages.dedup.report import pick_sample_clusters, sample_members, samples_document, summarise
-from stages.dedup.shard import (ShingleResult, ShingleTask, SignTask, WriteTask, shingle_shard, sign_shard,
-                                 work_file, write_shard)
+from stages.dedup.shard import (BandTask, ShingleResult, ShingleTask, SignTask, WriteTask, band_candidates,
+                                 shingle_shard, sign_shard, work_file, write_shard)
 from stages.dedup.verify import estimated_jaccard
+
+BAND_GROUPS = 8   # tasks the bands are split into for candidate pairs
 
 
 class Sketches:
@@ -76,11 +79,21 @@ class Sketches:
             out[hit] = self._signatures[s][index[hit] - self.offsets[s]]
         return out
 
-    def band_rows(self, members: np.ndarray, bands: int) -> Iterator[np.ndarray]:
-        """Per band, the keys of `members` (one band at a time: memory is one key per document)."""
-        stores = self._load("bands")
-        for band in range(bands if stores else 0):
-            yield np.concatenate([store[band] for store in stores])[members]
+    def candidates(self, pool: ShardPool, members: np.ndarray, bands: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """Candidate pairs (u, v) among `members` and the star edges before de-duplication.
+
+        Bands are bucketed independently, so groups of them run on the pool (a few groups per
+        process, to even out the ends); each sends back its unique pairs, merged here."""
+        if not self.results:
+            return np.empty(0, np.int64), np.empty(0, np.int64), 0
+        np.save(work_file(self.work_dir, "members", 0), members)
+        groups = np.array_split(np.arange(bands), min(bands, BAND_GROUPS))
+        n = max(self.n, 1)
+        found = pool.map(band_candidates, [BandTask(str(self.work_dir), tuple(r.index for r in self.results),
+                                                    tuple(int(b) for b in group), n) for group in groups],
+                         "dedup bands")
+        packed = np.unique(np.concatenate([f.pairs for f in found]))
+        return packed // n, packed % n, int(sum(f.edges for f in found))
 
 
 def run(ctx: StageContext) -> None:
@@ -88,27 +101,34 @@ def run(ctx: StageContext) -> None:
     params = ctx.params
     start = time.perf_counter()
     shards = list_shards(params.input, params.docs_per_shard)
-    bands, rows = choose_bands(params.threshold, params.num_perm, params.bands, params.rows,
-                               params.false_positive_weight, params.false_negative_weight)
-    ctx.log.info("dedup: %d documents in %d shards; %d bands x %d rows of %d permutations, threshold %.2f",
-                 sum(s.rows for s in shards), len(shards), bands, rows, params.num_perm, params.threshold)
+    ctx.log.info("dedup: %d documents in %d shards", sum(s.rows for s in shards), len(shards))
     Path(params.documents).parent.mkdir(parents=True, exist_ok=True)
     # Shingles and signatures live on disk beside the output (a path Dask workers share).
     work_dir = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}dedup-work.", dir=Path(params.documents).parent)).resolve()
     timing = {}
     try:
-        with ShardPool(ctx.executor) as pool:
+        with ThreadPoolExecutor(1) as helper, ShardPool(ctx.executor) as pool:
+            # Bands and permutations come from datasketch, whose import (scipy: ~0.5 s) would be
+            # serial work before any shard starts; only the signature pass needs them, so a thread
+            # loads it while the shards are shingled (numpy and polars release the GIL).
+            lsh_setup = helper.submit(_lsh_setup, params)
             tasks = [ShingleTask(shard, str(work_dir), params) for shard in shards]
             sketches = Sketches(pool.map(shingle_shard, tasks, "dedup shingles"), work_dir, params.num_perm)
+            timing["shingles"] = time.perf_counter() - start
+            mark = time.perf_counter()
             frequent, df_limit = sketches.frequent(params.frequent_shingle_fraction, params.frequent_shingle_min_docs)
-            perms = permutations(params.num_perm, params.seed)
+            timing["frequent"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            bands, rows, perms = lsh_setup.result()
+            ctx.log.info("dedup: %d bands x %d rows of %d permutations, threshold %.2f",
+                         bands, rows, params.num_perm, params.threshold)
             signed = pool.map(sign_shard, [SignTask(s.index, str(work_dir), perms, frequent, bands, rows)
                                            for s in shards], "dedup signatures")
             sketches.open_signatures()
-            timing["signatures"] = time.perf_counter() - start
+            timing["signatures"] = time.perf_counter() - mark
 
             mark = time.perf_counter()
-            decision = decide(sketches, bands, params.threshold)
+            decision = decide(pool, sketches, bands, params.threshold)
             timing["clustering"] = time.perf_counter() - mark
 
             mark = time.perf_counter()
@@ -137,18 +157,25 @@ def run(ctx: StageContext) -> None:
                  lsh["candidate_pairs"], lsh["verified_pairs"], m["docs_per_s"] or 0)
 
 
+def _lsh_setup(params) -> tuple[int, int, np.ndarray]:
+    """(bands, rows, permutations) for the signature pass."""
+    bands, rows = choose_bands(params.threshold, params.num_perm, params.bands, params.rows,
+                               params.false_positive_weight, params.false_negative_weight)
+    return bands, rows, permutations(params.num_perm, params.seed)
+
+
 @dataclass
 class Decision:
     table: pl.DataFrame          # one row per document, in input order (see assign.py)
     counters: dict[str, int]
 
 
-def decide(sketches: Sketches, bands: int, threshold: float) -> Decision:
+def decide(pool: ShardPool, sketches: Sketches, bands: int, threshold: float) -> Decision:
     """Exact groups, then LSH candidates among their representatives, verified, then clusters."""
     rep = exact_representatives(sketches.ids, sketches.chars, sketches.exact_keys)
     # Near-dedup runs on the survivors of exact dedup; empty texts have no shingles to compare.
     members = np.flatnonzero((rep == np.arange(sketches.n)) & (sketches.shingles > 0))
-    u, v, raw_edges = candidate_pairs(sketches.band_rows(members, bands), members, max(sketches.n, 1))
+    u, v, raw_edges = sketches.candidates(pool, members, bands)
     similar = estimated_jaccard(sketches.signature_rows, u, v) >= threshold
     labels = connected_components(sketches.n, u[similar], v[similar])
     table = assign(sketches.ids, sketches.chars, sketches.exact_keys, labels[rep])
