@@ -32,6 +32,15 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def dask_cluster():
+    """A Dask LocalCluster on loopback (2 worker processes), shared by the executor tests."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  dashboard_address=None, host="127.0.0.1") as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory):
     """A real `prefect server start` on loopback, shared by every test that needs Prefect."""
     home = tmp_path_factory.mktemp("prefect-home")

@@ -23,14 +23,6 @@ def _corpus() -> list[dict]:
     return docs
 
 
-@pytest.fixture(scope="module")
-def dask_cluster():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  dashboard_address=None, host="127.0.0.1") as cluster:
-        yield cluster
-
-
 def test_inline_processes_and_dask_give_identical_clusters_and_documents(tmp_path, dask_cluster):
     docs = _corpus()
     runs = {name: dedup(tmp_path / name, docs, files=2, row_group=20, docs_per_shard=40, **executor)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 
 from ingest_testkit import ENGLISH, english_pages, german_page, run_ingest, spam_page, write_params, write_warc, write_wet
 from stages.common.artifacts import read_parquet
@@ -33,14 +32,6 @@ def _run(tmp_path: Path, name: str, inputs: list[str], **executor) -> tuple[list
         assert len(sources) <= 1, part
     return (read_parquet(out / "documents", DOCUMENTS).to_pylist(),
             read_parquet(out / "rejects", REJECTS).to_pylist(), parts)
-
-
-@pytest.fixture(scope="module")
-def dask_cluster():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  dashboard_address=None, host="127.0.0.1") as cluster:
-        yield cluster
 
 
 def test_inline_processes_and_dask_give_identical_output(tmp_path, dask_cluster):

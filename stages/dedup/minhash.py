@@ -12,9 +12,14 @@ A document with no shingles keeps datasketch's empty value (all 2^32-1).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from stages.dedup.hashing import offsets_of
+
+if TYPE_CHECKING:
+    from datasketch import LeanMinHash
 
 SCHEME = "affine32"
 EMPTY = np.uint32(0xFFFFFFFF)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from stages.web.blocks import QA, Heading, Link, Para, Preformatted, Table, linkify, para
 from stages.web.page import Hosts, Page
-from stages.web.paraphrase import DESCRIBED, Filler, Voice, describe, fact_sentences, possessive
+from stages.web.paraphrase import DESCRIBED, Filler, Voice, describe, fact_sentences
 from stages.web.world import RELATIONS, Entity, World
 
 # kind -> sections: (heading variants, relations told there). A section without facts is kept
