@@ -21,7 +21,7 @@ class DedupParams(Section):
 
     # Work is sharded by Parquet row groups: one shard is at most this many documents (a row group
     # larger than this is one shard on its own).
-    docs_per_shard: int = Field(5000, ge=1)
+    docs_per_shard: int = Field(2000, ge=1)
 
     # Normalisation, shared by the exact hash and the shingles.
     unicode_form: Literal["NFKC", "NFC", "none"] = "NFKC"
