@@ -18,6 +18,10 @@ def apply_param_overrides(params_file: Path, overrides: list[str]) -> None:
     """Apply `section.key=value` assignments to params.yaml in place; unknown keys are errors."""
     yaml = YAML()
     yaml.preserve_quotes = True
+    yaml.width = 4096  # never fold a long value onto a second line
+    # Keep `null` spelled out, as people write it (ruamel would leave the value empty).
+    yaml.representer.add_representer(
+        type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null"))
     tree = yaml.load(params_file.read_text())
     for assignment in overrides:
         apply_override(tree, assignment)

@@ -95,3 +95,15 @@ def test_failed_stage_fails_the_flow_with_its_output(prefect_server, toy_repo):
     with pytest.raises(Exception, match="about to fail"):
         state.result()
     assert (toy_repo / "b.txt").exists(), "stages before the failure still ran"
+
+
+def test_overrides_change_only_the_overridden_line_of_params_yaml(tmp_path):
+    from flows.workspace import apply_param_overrides
+
+    original = (Path(__file__).resolve().parents[1] / "params.yaml").read_text()
+    copy = tmp_path / "params.yaml"
+    copy.write_text(original)
+    apply_param_overrides(copy, ["profile=micro"])
+    changed = [(a, b) for a, b in zip(original.splitlines(), copy.read_text().splitlines()) if a != b]
+    assert changed == [("profile: tiny", "profile: micro")]
+    assert len(copy.read_text().splitlines()) == len(original.splitlines())
