@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dedup_corpus import planted_corpus  # noqa: E402
-from stages.common.artifacts import with_provenance  # noqa: E402
+from stages.common.artifacts import part_name, with_provenance  # noqa: E402
 from stages.common.cli import StageContext  # noqa: E402
 from stages.common.params import ExecutorParams  # noqa: E402
 from stages.common.schemas import DOCUMENTS  # noqa: E402
@@ -76,7 +76,7 @@ def write_input(texts: list[str], directory: Path, files: int = 4, row_group: in
         rows = {"id": [f"doc-{i:07d}" for i in range(lo, hi)], "url": [f"http://bench.test/{i}" for i in range(lo, hi)],
                 "text": texts[lo:hi], "n_words": [len(t.split()) for t in texts[lo:hi]]}
         table = pa.table({name: rows.get(name, [None] * (hi - lo)) for name in schema.names}, schema=schema)
-        pq.write_table(table, directory / f"part-{f:05d}.parquet", row_group_size=row_group, compression="zstd")
+        pq.write_table(table, directory / part_name(f), row_group_size=row_group, compression="zstd")
 
 
 def exact_truth(texts: list[str], params: DedupParams) -> dict[tuple[int, int], float]:

@@ -47,7 +47,8 @@ from stages.ingest.langid import identify  # noqa: E402
 from stages.ingest.params import IngestParams  # noqa: E402
 from stages.ingest.pii import PiiParams, mask_pii  # noqa: E402
 from stages.ingest.quality import QualityParams, assess  # noqa: E402
-from stages.ingest.shard import ShardTask, part_name, process_shard  # noqa: E402
+from stages.common.artifacts import part_name  # noqa: E402
+from stages.ingest.shard import ShardTask, process_shard  # noqa: E402
 from stages.ingest.sources import expand_inputs  # noqa: E402
 
 

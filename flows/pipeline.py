@@ -39,7 +39,7 @@ class StageFailed(RuntimeError):
     pass
 
 
-def _tool_env() -> dict[str, str]:
+def tool_env() -> dict[str, str]:
     """Environment for DVC: this interpreter's bin first, so `python -m stages.x` is this venv."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -47,7 +47,7 @@ def _tool_env() -> dict[str, str]:
     return env
 
 
-def _dvc() -> str:
+def dvc_executable() -> str:
     candidate = Path(sys.executable).parent / "dvc"
     return str(candidate) if candidate.exists() else "dvc"
 
@@ -70,13 +70,13 @@ def _headline_metrics(root: Path, info: StageInfo) -> str:
 def run_stage(root: str, info: StageInfo, force: bool = False) -> dict[str, object]:
     """Reproduce one DVC stage; returns its outcome (ran or skipped) and headline metrics."""
     logger = get_run_logger()
-    cmd = [_dvc(), "repro", "--single-item", f"{root}/dvc.yaml:{info.name}"]
+    cmd = [dvc_executable(), "repro", "--single-item", f"{root}/dvc.yaml:{info.name}"]
     if force:
         cmd.append("--force")
     start = time.perf_counter()
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     ran = False
-    with subprocess.Popen(cmd, cwd=root, env=_tool_env(), stdout=subprocess.PIPE,
+    with subprocess.Popen(cmd, cwd=root, env=tool_env(), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:

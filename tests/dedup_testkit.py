@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
+from stages.common.artifacts import part_name
 from stages.common.cli import main
 from stages.common.row_writer import RowWriter
 from stages.common.schemas import DOCUMENTS
@@ -32,7 +33,7 @@ def write_documents(directory: Path, documents: list[dict], files: int = 1, row_
     of `row_group` rows (the unit the stage shards by)."""
     directory.mkdir(parents=True, exist_ok=True)
     for f in range(files):
-        with RowWriter(directory / f"part-{f:05d}.parquet", DOCUMENTS, batch_rows=row_group) as out:
+        with RowWriter(directory / part_name(f), DOCUMENTS, batch_rows=row_group) as out:
             for row in documents[f::files]:
                 out.write(row)
     return directory

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from flows.pipeline import dvc_executable, tool_env
 from flows.workspace import apply_param_overrides
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DVC = str(Path(sys.executable).parent / "dvc")
+DVC = dvc_executable()
 STAGES = ["web", "crawl", "ingest", "dedup"]
 COPIED = ["stages", "flows", "dvc.yaml", "params.yaml", ".dvcignore"]
 
@@ -34,14 +34,6 @@ def _micro_workspace(dest: Path) -> Path:
     subprocess.run([DVC, "init", "--no-scm", "-q"], cwd=dest, check=True)
     apply_param_overrides(dest / "params.yaml", ["profile=micro"])
     return dest
-
-
-def _env() -> dict[str, str]:
-    import os
-
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    return env
 
 
 def _documents(root: Path):
@@ -83,14 +75,14 @@ def _check_outputs(root: Path) -> None:
 
 def test_micro_pipeline_through_dvc_repro(tmp_path):
     root = _micro_workspace(tmp_path / "repro")
-    first = subprocess.run([DVC, "repro"], cwd=root, env=_env(), capture_output=True, text=True)
+    first = subprocess.run([DVC, "repro"], cwd=root, env=tool_env(), capture_output=True, text=True)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     for stage in STAGES:
         assert f"Running stage '{stage}'" in first.stdout
     _check_outputs(root)
 
     start = time.perf_counter()
-    second = subprocess.run([DVC, "repro"], cwd=root, env=_env(), capture_output=True, text=True)
+    second = subprocess.run([DVC, "repro"], cwd=root, env=tool_env(), capture_output=True, text=True)
     seconds = time.perf_counter() - start
     assert second.returncode == 0
     assert "Running stage" not in second.stdout

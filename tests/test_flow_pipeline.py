@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from flows.dvc_graph import stage_order
+from flows.pipeline import dvc_executable
 
-DVC = str(Path(sys.executable).parent / "dvc")
+DVC = dvc_executable()
 
 TOY_DVC_YAML = textwrap.dedent("""\
     stages:

@@ -19,6 +19,12 @@ META_VERSION = b"crisol.schema_version"
 META_PARAMS = b"crisol.params"
 
 
+def part_name(index: int) -> str:
+    """File name of shard `index`'s part of a directory artifact. Named by shard index, so the
+    output is the same whatever ran the shards, in whatever order."""
+    return f"part-{index:05d}.parquet"
+
+
 def with_provenance(schema: ArtifactSchema, params: dict[str, Any] | None) -> pa.Schema:
     meta = {
         META_SCHEMA: schema.name.encode(),

@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from stages.common.artifacts import write_parquet
+from stages.common.artifacts import part_name, write_parquet
 from stages.common.atomic import TMP_PREFIX, atomic_dir, write_json
 from stages.common.cli import StageContext
 from stages.common.dedup_schema import CLUSTERS
@@ -197,7 +197,7 @@ def write_outputs(ctx: StageContext, pool: ShardPool, shards: list[Shard], table
 
     with atomic_dir(params.documents) as out_dir:
         tasks = [WriteTask(shard=s, keep=kept[s.offset:s.offset + s.rows],
-                           part=str(Path(out_dir).resolve() / f"part-{s.index:05d}.parquet"),
+                           part=str(Path(out_dir).resolve() / part_name(s.index)),
                            provenance=ctx.params_dict(),
                            sample_rows=rows_shown(s),
                            sample_chars=params.sample_chars)

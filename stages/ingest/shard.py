@@ -47,11 +47,6 @@ class ShardResult:
     seconds: float
 
 
-def part_name(index: int) -> str:
-    """Named by shard index, so the output is the same whatever ran the shards, in whatever order."""
-    return f"part-{index:05d}.parquet"
-
-
 def _batches(records: Iterable[RawRecord]) -> Iterator[list[RawRecord]]:
     batch: list[RawRecord] = []
     size = 0

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from stages.common.artifacts import part_name
 from stages.common.atomic import atomic_dir
 from stages.common.cli import StageContext
 from stages.common.errors import StageInputError
 from stages.common.executor import map_shards
 from stages.ingest.metrics import summarise
-from stages.ingest.shard import ShardTask, part_name, process_shard
+from stages.ingest.shard import ShardTask, process_shard
 from stages.ingest.sources import expand_inputs
 
 
