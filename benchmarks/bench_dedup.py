@@ -55,10 +55,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dedup_corpus import planted_corpus  # noqa: E402
 from stages.common.artifacts import part_name, with_provenance  # noqa: E402
 from stages.common.cli import StageContext  # noqa: E402
+from stages.common.document_shards import list_shards  # noqa: E402
 from stages.common.params import ExecutorParams  # noqa: E402
 from stages.common.schemas import DOCUMENTS  # noqa: E402
 from stages.dedup.bands import choose_bands  # noqa: E402
-from stages.dedup.inputs import list_shards  # noqa: E402
 from stages.dedup.normalize import tokenise  # noqa: E402
 from stages.dedup.params import DedupParams  # noqa: E402
 from stages.dedup.stage import run  # noqa: E402

@@ -1,4 +1,4 @@
-"""Shared by the dedup tests: documents Parquet written directly, the stage run in-process, and
+"""Shared by the dedup tests: the stage run in-process on documents written directly, and
 duplicate-pair scoring against the synthetic web's ground truth."""
 
 from __future__ import annotations
@@ -10,33 +10,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
-from stages.common.artifacts import part_name
 from stages.common.cli import main
-from stages.common.row_writer import RowWriter
-from stages.common.schemas import DOCUMENTS
 from stages.dedup.params import DedupParams
 from stages.dedup.stage import run
+from documents_testkit import document, write_documents
 
 # Pages of the synthetic web that a polite crawl plus ingest turn into documents: robots.txt keeps
 # the crawler off disallowed pages, the crawler's 1 MB cap skips the oversized page, ingest keeps
 # English only and its quality filters drop the lorem-ipsum spam (tests/test_web_prose.py).
 NOT_CRAWLED_OR_KEPT = ("spam", "oversized")
-
-
-def document(doc_id: str, text: str, url: str | None = None) -> dict:
-    return {"id": doc_id, "url": url or f"http://example.test/{doc_id}", "text": text,
-            "n_words": len(text.split()), "lang": "en"}
-
-
-def write_documents(directory: Path, documents: list[dict], files: int = 1, row_group: int = 2000) -> Path:
-    """DOCUMENTS parts, like ingest writes them: the rows spread over `files` files, in row groups
-    of `row_group` rows (the unit the stage shards by)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for f in range(files):
-        with RowWriter(directory / part_name(f), DOCUMENTS, batch_rows=row_group) as out:
-            for row in documents[f::files]:
-                out.write(row)
-    return directory
 
 
 def write_params(root: Path, input_dir: Path, workers: int = 1, dask_address: str | None = None, **dedup) -> Path:

@@ -7,7 +7,8 @@ import time
 
 import pyarrow.parquet as pq
 
-from dedup_testkit import dedup, document, outputs, run_dedup, write_documents, write_params
+from dedup_testkit import dedup, outputs, run_dedup, write_params
+from documents_testkit import document, write_documents
 from stages.common.artifacts import write_parquet
 from stages.common.dedup_schema import CLUSTERS
 from stages.common.schemas import DOCUMENTS, REJECTS

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from dedup_testkit import dedup, document
+from dedup_testkit import dedup
+from documents_testkit import document
 
 
 def _corpus() -> list[dict]:

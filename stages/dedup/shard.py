@@ -24,12 +24,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from stages.common.artifacts import write_parquet
+from stages.common.document_shards import Shard, read_shard
 from stages.common.schemas import DOCUMENTS
 from stages.dedup.bands import band_keys
 from stages.dedup.candidates import candidate_pairs
 from stages.dedup.frequent import drop_frequent, local_document_frequency
 from stages.dedup.hashing import sequence_keys
-from stages.dedup.inputs import Shard, read_shard
 from stages.dedup.minhash import signatures
 from stages.dedup.normalize import tokenise
 from stages.dedup.params import DedupParams

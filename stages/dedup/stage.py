@@ -26,12 +26,12 @@ from stages.common.artifacts import part_name, write_parquet
 from stages.common.atomic import TMP_PREFIX, atomic_dir, write_json
 from stages.common.cli import StageContext
 from stages.common.dedup_schema import CLUSTERS
+from stages.common.document_shards import Shard, list_shards
 from stages.common.executor import ShardPool
 from stages.dedup.assign import assign, exact_representatives
 from stages.dedup.bands import choose_bands
 from stages.dedup.clusters import connected_components
 from stages.dedup.frequent import df_threshold, frequent_shingles
-from stages.dedup.inputs import Shard, list_shards
 from stages.dedup.minhash import permutations
 from stages.dedup.report import pick_sample_clusters, sample_members, samples_document, summarise
 from stages.dedup.shard import (BandTask, ShingleResult, ShingleTask, SignTask, WriteTask, band_candidates,

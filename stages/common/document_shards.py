@@ -1,4 +1,5 @@
-"""The input documents as shards: runs of Parquet row groups of at most `docs_per_shard` rows.
+"""Input documents as shards for sharded stages (dedup, tokenizer): runs of Parquet row groups of at
+most `docs_per_shard` rows.
 
 Only metadata is read here; each shard's worker reads its own rows. A shard knows its global
 offset, so every document has a global index (its position in file order, then row order) and
