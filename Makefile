@@ -31,6 +31,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_ingest.py
 	$(PY) benchmarks/bench_extractors.py
+	$(PY) benchmarks/bench_dedup.py
+	$(PY) benchmarks/bench_tokenizer.py
 
 clean-data:
-	rm -rf data/web data/crawl data/ingest data/metrics
+	rm -rf data/web data/crawl data/ingest data/dedup data/tokenizer data/tokens data/metrics

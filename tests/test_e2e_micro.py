@@ -13,10 +13,12 @@ import pytest
 
 from flows.pipeline import dvc_executable, tool_env
 from flows.workspace import apply_param_overrides
+from stages.common.tokens import TokenSplit
+from stages.tokenizer.bpe import load_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DVC = dvc_executable()
-STAGES = ["web", "crawl", "ingest", "dedup"]
+STAGES = ["web", "crawl", "ingest", "dedup", "tokenizer"]
 COPIED = ["stages", "flows", "dvc.yaml", "params.yaml", ".dvcignore"]
 
 pytestmark = pytest.mark.e2e
@@ -42,7 +44,7 @@ def _documents(root: Path):
 
 def _check_outputs(root: Path) -> None:
     metrics = {name: json.loads((root / f"data/metrics/{name}.json").read_text())
-               for name in ("web", "crawl", "ingest", "dedup")}
+               for name in STAGES}
     assert all(m["profile"] == "micro" for m in metrics.values())
     docs = pq.read_table(root / "data/ingest/documents")
     rejects = pq.read_table(root / "data/ingest/rejects")
@@ -71,6 +73,23 @@ def _check_outputs(root: Path) -> None:
     one_left = [sum(u in deduped for u in members) == 1 for members in groups.values()]
     assert sum(one_left) >= 0.95 * len(one_left), f"{one_left.count(False)} of {len(one_left)} groups wrong"
     assert any(len(members) > 1 for members in groups.values())
+    _check_tokens(root, deduped)
+
+
+def _check_tokens(root: Path, deduped_urls: set[str]) -> None:
+    """Every deduplicated document is in exactly one split, and decodes back to its text."""
+    documents = {r["id"]: r["text"] for r in pq.read_table(root / "data/dedup/documents", columns=["id", "text"]).to_pylist()}
+    tokenizer = load_tokenizer(root / "data/tokenizer")
+    seen: list[str] = []
+    for split in ("train", "validation"):
+        tokens = TokenSplit(root / "data/tokens" / split)
+        assert tokens.manifest.vocab_size == tokenizer.get_vocab_size() == 1024
+        for shard in tokens.shard_indices:
+            array, index = tokens.tokens(shard), tokens.documents(shard).to_pydict()
+            seen += index["doc_id"]
+            start, length = index["start"][0], index["length"][0]
+            assert tokenizer.decode(array[start:start + length].tolist()) == documents[index["doc_id"][0]]
+    assert sorted(seen) == sorted(documents) and len(documents) == len(deduped_urls)
 
 
 def test_micro_pipeline_through_dvc_repro(tmp_path):
@@ -98,3 +117,4 @@ def test_micro_pipeline_through_prefect_flow(prefect_server, tmp_path):
     _check_outputs(root)
     again = pipeline(root=str(root))
     assert [r["outcome"] for r in again] == ["skipped"] * len(STAGES)
+

@@ -1,0 +1,7 @@
+import sys
+
+from stages.common.cli import main
+from stages.tokenizer.params import TokenizerParams
+from stages.tokenizer.stage import run
+
+sys.exit(main("tokenizer", TokenizerParams, run))
