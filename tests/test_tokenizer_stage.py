@@ -65,16 +65,18 @@ def test_adding_documents_never_moves_old_ones(tmp_path):
         assert split_ids(first["tokens"], split) <= split_ids(second["tokens"], split)
 
 
-def test_workers_do_not_change_the_output(tmp_path):
+def test_executors_do_not_change_the_output(tmp_path, dask_cluster):
     texts = corpus_text(90)
     common = {"row_group": 20, "docs_per_shard": 20, "validation_fraction": 0.2}
     one = tokenize(tmp_path / "one", texts, workers=1, **common)
-    two = tokenize(tmp_path / "two", texts, workers=2, **common)
     files = sorted(p.relative_to(one["tokens"]) for p in one["tokens"].rglob("*.arrow"))
     assert len(files) == 2 * 5 * 2   # 2 splits x 5 shards x (tokens, index)
-    for rel in files:
-        assert (one["tokens"] / rel).read_bytes() == (two["tokens"] / rel).read_bytes()
-    assert (one["tokenizer"] / "tokenizer.json").read_text() == (two["tokenizer"] / "tokenizer.json").read_text()
+    for name, executor in {"processes": {"workers": 2},
+                           "dask": {"dask_address": dask_cluster.scheduler_address}}.items():
+        other = tokenize(tmp_path / name, texts, **executor, **common)
+        for rel in files:
+            assert (one["tokens"] / rel).read_bytes() == (other["tokens"] / rel).read_bytes(), (name, rel)
+        assert (one["tokenizer"] / "tokenizer.json").read_text() == (other["tokenizer"] / "tokenizer.json").read_text()
 
 
 def test_only_special_token_documents_are_skipped_and_counted(tmp_path):

@@ -29,12 +29,13 @@ def corpus_text(n: int = 40) -> list[str]:
             for i in range(n)]
 
 
-def write_params(root: Path, input_dir: Path, workers: int = 1, **tokenizer) -> Path:
+def write_params(root: Path, input_dir: Path, workers: int = 1, dask_address: str | None = None,
+                 **tokenizer) -> Path:
     out = root / "out"
     section = {**TokenizerParams().model_dump(mode="json"), "input": str(input_dir),
                "out": str(out / "tokenizer"), "tokens": str(out / "tokens"),
                "metrics": str(out / "metrics.json"), "vocab_size": 400, **tokenizer}
-    tree = {"profile": "tiny", "executor": {"workers": workers, "dask_address": None}, "tokenizer": section}
+    tree = {"profile": "tiny", "executor": {"workers": workers, "dask_address": dask_address}, "tokenizer": section}
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(tree))
     return path
@@ -48,12 +49,12 @@ def run_tokenizer(params_file: Path, *overrides: str) -> int:
 
 
 def tokenize(root: Path, texts: list[str], ids: list[str] | None = None, row_group: int = 2000,
-             workers: int = 1, **params) -> dict:
+             workers: int = 1, dask_address: str | None = None, **params) -> dict:
     """Write documents with `texts`, run the stage (exit code must be 0), return its paths and metrics."""
     ids = ids or [f"doc-{i}" for i in range(len(texts))]
     docs = [document(doc_id, text) for doc_id, text in zip(ids, texts)]
     input_dir = write_documents(root / "in", docs, row_group=row_group)
-    assert run_tokenizer(write_params(root, input_dir, workers=workers, **params)) == 0
+    assert run_tokenizer(write_params(root, input_dir, workers=workers, dask_address=dask_address, **params)) == 0
     out = root / "out"
     return {"tokenizer": out / "tokenizer", "tokens": out / "tokens",
             "metrics": json.loads((out / "metrics.json").read_text())}
