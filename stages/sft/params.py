@@ -1,0 +1,72 @@
+"""The data part of the `sft` section of params.yaml. Defaults are the `tiny` profile.
+
+The training part (optimiser, freezing, packing, budgets) joins it when the SFT loop arrives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from stages.common.params import Section
+
+EntityKind = Literal["person", "city", "country", "organisation"]
+UserFormat = Literal["auto", "alpaca", "dolly", "openai", "sharegpt"]
+
+
+class GenerationParams(Section):
+    """Instruction data from the synthetic world's ground truth, and its split by entity."""
+
+    seed: int = 0
+    # A subject entity is held out (test) or in validation when xxh64(salt, id) falls in its band:
+    # its own id decides, so a bigger world never moves an old entity to another split.
+    split_salt: str = "crisol-sft-split-1"
+    heldout_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    validation_fraction: float = Field(0.05, ge=0.0, lt=1.0)
+    # Countries are few (6 on tiny) and their names are in every city's facts: holding one out
+    # would strip a sixth of the city questions from training, so they stay in by default.
+    heldout_kinds: list[EntityKind] = ["person", "city", "organisation"]
+    # Only facts some English page states: SFT on a fact pretraining never showed would teach the
+    # model to answer what it cannot know.
+    only_stated_facts: bool = True
+    questions_per_fact: int = Field(2, ge=1)          # distinct phrasings per training fact
+    idk_examples: int = Field(400, ge=0)              # questions about invented entities
+    idk_eval_examples: int = Field(200, ge=0)         # more of them, other names, for evaluation
+    reading_examples: int = Field(1500, ge=0)         # passage + question
+    passage_max_chars: int = Field(600, ge=80)
+    list_examples: int = Field(300, ge=0)
+    list_max_items: int = Field(6, ge=2)
+    count_examples: int = Field(300, ge=0)
+    compare_examples: int = Field(600, ge=0)
+
+    @model_validator(mode="after")
+    def _fractions_fit(self) -> "GenerationParams":
+        if self.heldout_fraction + self.validation_fraction >= 1.0:
+            raise ValueError("heldout_fraction + validation_fraction must be below 1 (nothing left to train on)")
+        return self
+
+
+class UserDataParams(Section):
+    """Instruction data given by the user: JSONL or Parquet files or directories of them."""
+
+    inputs: list[Path] = []
+    format: UserFormat = "auto"                       # auto: detected per file from its rows
+    # A row is in validation when xxh64(salt, its conversation) falls below this fraction.
+    validation_fraction: float = Field(0.05, ge=0.0, lt=1.0)
+    split_salt: str = "crisol-sft-user-1"
+    examples_per_reason: int = Field(3, ge=0)         # row numbers kept per skip reason
+
+
+class SftDataParams(Section):
+    """Everything SFT reads before training: ground truth to generate from, user data, length cap."""
+
+    facts: Path = Path("data/web/facts.parquet")      # = web.facts
+    pages: Path = Path("data/web/pages.parquet")      # = web.pages
+    tokenizer: Path = Path("data/tokenizer")          # = tokenizer.out
+    # A conversation longer than this after templating is skipped (= pretrain.seq_len: the model
+    # never saw positions past it).
+    max_tokens: int = Field(256, ge=8)
+    generated: GenerationParams = GenerationParams()
+    user: UserDataParams = UserDataParams()

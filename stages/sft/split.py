@@ -1,0 +1,56 @@
+"""The split by entity: which subjects are held out for evaluation, which are for validation, and
+which split an example goes to given the entities it names.
+
+An entity's split is decided by its own id (xxh64 of salt and id, as the tokenizer splits
+documents), so it does not depend on the rest of the world. An example goes to the most
+restricted split among the entities whose full names it mentions anywhere (question, passage or
+answer): any held-out name keeps it out of SFT altogether, any validation name puts it in
+validation. Names are matched as whole words ("Osk" is not in "Oskar").
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+import xxhash
+
+TRAIN, VALIDATION, TEST = "train", "validation", "test"
+_SCALE = float(1 << 64)
+
+
+def hash_fraction(key: str, salt: str) -> float:
+    """A uniform number in [0, 1) fixed by the key: a split decided by the item itself."""
+    return xxhash.xxh64_intdigest(f"{salt}\x00{key}".encode()) / _SCALE
+
+
+def entity_split(entity_id: str, salt: str, heldout_fraction: float, validation_fraction: float) -> str:
+    """TEST for the lowest band of the hash, VALIDATION for the next one, else TRAIN."""
+    u = hash_fraction(entity_id, salt)
+    if u < heldout_fraction:
+        return TEST
+    if u < heldout_fraction + validation_fraction:
+        return VALIDATION
+    return TRAIN
+
+
+class MentionRouter:
+    """Finds the restricted (test or validation) entities an example names, in one regex pass."""
+
+    def __init__(self, restricted: dict[str, str]):
+        """`restricted`: full name -> TEST or VALIDATION."""
+        self.restricted = dict(restricted)
+        names = sorted(self.restricted, key=len, reverse=True)   # longest first: "Osk Mills" before "Osk"
+        pattern = "|".join(re.escape(n) for n in names)
+        self._regex = re.compile(rf"(?<!\w)(?:{pattern})(?!\w)") if names else None
+
+    def mentioned(self, texts: Iterable[str]) -> set[str]:
+        if self._regex is None:
+            return set()
+        return {m.group(0) for text in texts for m in self._regex.finditer(text)}
+
+    def route(self, texts: Iterable[str]) -> str:
+        splits = {self.restricted[name] for name in self.mentioned(texts)}
+        if TEST in splits:
+            return TEST
+        return VALIDATION if VALIDATION in splits else TRAIN
