@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ from stages.tokenizer.bpe import load_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DVC = dvc_executable()
-STAGES = ["web", "crawl", "ingest", "dedup", "tokenizer"]
+STAGES = ["web", "crawl", "ingest", "dedup", "tokenizer", "pretrain"]
 COPIED = ["stages", "flows", "dvc.yaml", "params.yaml", ".dvcignore"]
 
 pytestmark = pytest.mark.e2e
@@ -74,6 +75,7 @@ def _check_outputs(root: Path) -> None:
     assert sum(one_left) >= 0.95 * len(one_left), f"{one_left.count(False)} of {len(one_left)} groups wrong"
     assert any(len(members) > 1 for members in groups.values())
     _check_tokens(root, deduped)
+    _check_pretrain(metrics["pretrain"], root)
 
 
 def _check_tokens(root: Path, deduped_urls: set[str]) -> None:
@@ -90,6 +92,16 @@ def _check_tokens(root: Path, deduped_urls: set[str]) -> None:
             start, length = index["start"][0], index["length"][0]
             assert tokenizer.decode(array[start:start + length].tolist()) == documents[index["doc_id"][0]]
     assert sorted(seen) == sorted(documents) and len(documents) == len(deduped_urls)
+
+
+def _check_pretrain(metrics: dict, root: Path) -> None:
+    """Micro trains for correctness only: the loss falls, every output and curve is there."""
+    assert metrics["steps"] == 40 and metrics["parameters"] > 0 and metrics["tokens_per_s"] > 0
+    assert (root / "data/pretrain/hf/config.json").is_file() and (root / "data/pretrain/model/model.safetensors").is_file()
+    curves = {name: list(csv.DictReader((root / f"data/plots/pretrain/{name}.csv").open()))
+              for name in ("train_loss", "validation", "lr", "facts")}
+    validation = [float(row["loss"]) for row in curves["validation"]]
+    assert validation[-1] < validation[0] and float(curves["validation"][-1]["bits_per_byte"]) > 0
 
 
 def test_micro_pipeline_through_dvc_repro(tmp_path):

@@ -116,6 +116,14 @@ def test_chance_is_computed_from_the_probes_and_well_under_ten_percent(built):
     assert 0 < chance < 0.10
 
 
+def test_a_samples_chance_uses_the_modes_of_all_probes(built, web_out):
+    sample = probe_set(web_out / "facts.parquet", limit=40, seed=1)
+    assert sample.modes == mode_answers(built.probes)
+    full_modes = sample.modes
+    expected = sum(p.answer == full_modes[p.relation] for p in sample.probes) / len(sample.probes)
+    assert chance_rate(sample.probes, sample.modes) == expected
+
+
 # --- on hand-made rows: one rule at a time -----------------------------------------------------
 
 def fact(subject_id: str, subject: str, relation: str, obj: str) -> dict:

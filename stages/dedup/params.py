@@ -36,7 +36,7 @@ class DedupParams(Section):
     # Shingles in more than max(min_docs, fraction x documents) documents are template text and
     # are left out of the signatures (see frequent.py); null fraction: keep every shingle.
     frequent_shingle_fraction: float | None = Field(0.01, gt=0.0, le=1.0)
-    frequent_shingle_min_docs: int = Field(50, ge=1)
+    frequent_shingle_min_docs: int = Field(20, ge=1)
 
     # MinHash and LSH. `bands` x `rows` (both or neither) must fit in `num_perm`; when not given they
     # are chosen for `threshold` by datasketch's own optimiser with these weights (recall-heavy:

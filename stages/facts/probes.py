@@ -84,6 +84,10 @@ class ProbeSet:
     skipped: dict[str, int] = field(default_factory=dict)   # reason -> facts
     seen_pages: int = 0                          # pages about some subject that were read
     sampled_out: int = 0                         # probes left out by `limit`
+    # Each relation's most frequent answer over all probes, before any sampling: the chance
+    # baseline of a sample is judged against these, not against the sample's own modes (in a
+    # few hundred probes a year or a name repeats by luck, which would inflate chance).
+    modes: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Counts for metrics and reports."""
@@ -131,13 +135,14 @@ def probes_from_rows(facts: list[dict], pages: list[dict], *, limit: int | None 
     for page in _seen(pages, seen_urls):
         mine_page(page["main_text"] or "", page["entity_ids"] or [], by_subject, mined)
     probes = _choose(rows, by_subject, mined, skipped)
+    modes = mode_answers(probes)
     sampled_out = 0
     if limit is not None and limit < len(probes):
         keep = set(random.Random(seed).sample(range(len(probes)), limit))
         sampled_out = len(probes) - limit
         probes = [p for i, p in enumerate(probes) if i in keep]
     return ProbeSet(probes, facts=len(facts), skipped=dict(skipped), seen_pages=mined.pages,
-                    sampled_out=sampled_out)
+                    sampled_out=sampled_out, modes=modes)
 
 
 def _fact_rows(facts: list[dict], skipped: Counter) -> list[FactRow]:
@@ -201,10 +206,11 @@ def mode_answers(probes: list[FactProbe]) -> dict[str, str]:
     return {relation: min(counts, key=lambda a: (-counts[a], a)) for relation, counts in by_relation.items()}
 
 
-def chance_rate(probes: list[FactProbe]) -> float:
+def chance_rate(probes: list[FactProbe], modes: dict[str, str] | None = None) -> float:
     """Accuracy of always answering the relation's most frequent answer: the floor that a model
-    which knows the relations' answer sets, but not the facts, reaches."""
+    which knows the relations' answer sets, but not the facts, reaches. `modes` (e.g. a ProbeSet's,
+    over all probes) default to the modes of `probes` themselves."""
     if not probes:
         raise ValueError("chance_rate: no probes")
-    modes = mode_answers(probes)
+    modes = modes or mode_answers(probes)
     return sum(p.answer == modes[p.relation] for p in probes) / len(probes)

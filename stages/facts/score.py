@@ -66,8 +66,9 @@ def is_correct(completion: str, answer: str) -> bool:
 
 
 def score_completions(probes: list[FactProbe], complete: Complete, batch_size: int = 64,
-                      examples: int = EXAMPLES) -> FactScore:
-    """Ask `complete` for each probe's continuation, `batch_size` prompts at a time, and grade them."""
+                      examples: int = EXAMPLES, modes: dict[str, str] | None = None) -> FactScore:
+    """Ask `complete` for each probe's continuation, `batch_size` prompts at a time, and grade them.
+    `modes`: the per-relation answers that define chance (see chance_rate)."""
     if not probes:
         raise ValueError("score_completions: no probes to score")
     if batch_size < 1:
@@ -88,7 +89,7 @@ def score_completions(probes: list[FactProbe], complete: Complete, batch_size: i
         tally = counts.setdefault(probe.relation, [0, 0])
         tally[0] += ok
         tally[1] += 1
-    return FactScore(correct=sum(outcomes), total=len(probes), chance=chance_rate(probes),
+    return FactScore(correct=sum(outcomes), total=len(probes), chance=chance_rate(probes, modes),
                      by_relation={r: RelationScore(c, t) for r, (c, t) in counts.items()},
                      right=_examples(probes, completions, outcomes, True, examples),
                      wrong=_examples(probes, completions, outcomes, False, examples))

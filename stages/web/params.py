@@ -18,16 +18,16 @@ class WebParams(Section):
 
     # The world.
     countries: int = Field(6, ge=1, le=40)
-    cities: int = Field(240, ge=1)
-    organisations: int = Field(200, ge=1)
-    people: int = Field(1000, ge=2)
+    cities: int = Field(60, ge=1)
+    organisations: int = Field(40, ge=1)
+    people: int = Field(200, ge=2)
     spouse_fraction: float = Field(0.4, ge=0.0, le=1.0)   # share of people who are married (pairs)
 
     # English content pages. Every entity has a wiki article; these knobs add more mentions.
-    news_articles: int = Field(700, ge=0)
+    news_articles: int = Field(150, ge=0)
     faq_fraction: float = Field(0.3, ge=0.0, le=1.0)      # entities that also get an FAQ page
-    filler_min_words: int = Field(180, ge=0)              # target prose length of an article ...
-    filler_max_words: int = Field(450, ge=0)              # ... drawn per page in [min, max]
+    filler_min_words: int = Field(80, ge=0)               # target prose length of an article ...
+    filler_max_words: int = Field(200, ge=0)              # ... drawn per page in [min, max]
     index_page_size: int = Field(100, ge=5)               # links per listing page
 
     # Copies, noise and other languages.

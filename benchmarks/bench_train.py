@@ -1,0 +1,116 @@
+"""Training tokens/s of the pretrain loop against a minimal reference loop, same model, on CPU.
+
+    .venv/bin/python benchmarks/bench_train.py [--steps 20] [--rounds 3] [--depth 4] [--d-model 128]
+                                               [--seq-len 128] [--batch 16]
+
+Ours: stages.pretrain.trainer.Trainer.train_step, as the stage runs it: windows sampled from
+memory-mapped token shards (written here from random tokens), the learning rate set from the
+schedule, forward, backward, gradient clipping and AdamW with two parameter groups.
+Reference: the same Transformer and batch shape in plain PyTorch: forward, backward, AdamW step,
+zero_grad, on a batch made once (no loader, no schedule, no clipping).
+
+Both start from the same seed; they alternate in rounds (other processes share the 2 cores), and
+each round's tokens/s is the best of its timed steps' windows; the ratio ours/reference uses the
+median round of each. Target: >= 0.95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from stages.common.tokens import SplitManifest, TokenSplit, write_shard
+from stages.model import ModelConfig, Transformer
+from stages.pretrain.distributed import Dist
+from stages.pretrain.inputs import Inputs
+from stages.pretrain.params import ModelShape, PretrainParams
+from stages.pretrain.trainer import Trainer
+
+VOCAB = 4096
+
+
+def write_split(directory: Path, tokens: int, seed: int = 0) -> TokenSplit:
+    directory.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    array = rng.integers(0, VOCAB, size=tokens, dtype=np.uint16)
+    write_shard(directory, 0, array, ["doc"], np.array([0]), np.array([tokens]))
+    SplitManifest(dtype="uint16", vocab_size=VOCAB, eos_id=1, tokenizer_sha256="bench",
+                  shards=({"index": 0, "tokens": tokens, "documents": 1},), params={}).write(directory)
+    return TokenSplit(directory)
+
+
+def ours(args, split: TokenSplit) -> Trainer:
+    params = PretrainParams(model=ModelShape(depth=args.depth, d_model=args.d_model), seq_len=args.seq_len,
+                            batch_size=args.batch, max_steps=10_000, warmup_steps=10, fact_probes=0)
+    inputs = Inputs(train=split, validation=split, tokenizer=None, tokenizer_sha256="bench", vocab_size=VOCAB,
+                    eos_id=1)
+    d = Dist(rank=0, world=1, local_rank=0, device=torch.device("cpu"))
+    return Trainer(params, inputs, d, Path("unused"), logging.getLogger("bench"), validation=None, probes=[])
+
+
+def time_ours(trainer: Trainer, steps: int) -> float:
+    start = time.perf_counter()
+    for step in range(steps):
+        for group in trainer.optimizer.param_groups:
+            group["lr"] = trainer.lr_at(step)
+        trainer.train_step()
+    return time.perf_counter() - start
+
+
+def time_reference(model: Transformer, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                   steps: int) -> float:
+    start = time.perf_counter()
+    for _ in range(steps):
+        _, loss = model(x, y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--depth", type=int, default=4)
+    parser.add_argument("--d-model", type=int, default=128)
+    parser.add_argument("--seq-len", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=16)
+    args = parser.parse_args()
+    tokens_per_step = args.batch * args.seq_len
+
+    with tempfile.TemporaryDirectory() as tmp:
+        split = write_split(Path(tmp) / "train", 2_000_000)
+        trainer = ours(args, split)
+        torch.manual_seed(1337)
+        config = ModelConfig.from_depth(args.depth, VOCAB, args.seq_len, d_model=args.d_model)
+        reference = Transformer(config)
+        ref_opt = torch.optim.AdamW(reference.parameters(), lr=3e-3, betas=(0.9, 0.95), weight_decay=0.1)
+        x = torch.randint(0, VOCAB, (args.batch, args.seq_len))
+        y = torch.randint(0, VOCAB, (args.batch, args.seq_len))
+        time_ours(trainer, 3)                       # warm-up both
+        time_reference(reference, ref_opt, x, y, 3)
+        ours_tps, ref_tps = [], []
+        for _ in range(args.rounds):
+            ours_tps.append(args.steps * tokens_per_step / time_ours(trainer, args.steps))
+            ref_tps.append(args.steps * tokens_per_step / time_reference(reference, ref_opt, x, y, args.steps))
+    o, r = statistics.median(ours_tps), statistics.median(ref_tps)
+    print(f"machine: {platform.machine()} {platform.processor() or ''}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
+    print(f"model: depth {args.depth}, d_model {args.d_model}, {config.num_params():,} params; "
+          f"batch {args.batch} x {args.seq_len} tokens, {args.steps} steps x {args.rounds} rounds")
+    print(f"ours      : {o:9.0f} tokens/s (rounds: {', '.join(f'{v:.0f}' for v in ours_tps)})")
+    print(f"reference : {r:9.0f} tokens/s (rounds: {', '.join(f'{v:.0f}' for v in ref_tps)})")
+    print(f"ratio ours/reference: {o / r:.3f} (target >= 0.95)")
+
+
+if __name__ == "__main__":
+    main()

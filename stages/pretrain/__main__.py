@@ -1,0 +1,7 @@
+import sys
+
+from stages.common.cli import main
+from stages.pretrain.params import PretrainParams
+from stages.pretrain.stage import run
+
+sys.exit(main("pretrain", PretrainParams, run))

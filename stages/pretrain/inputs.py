@@ -1,0 +1,93 @@
+"""The stage's inputs, checked before any training: token splits, the tokenizer that made them,
+and the URLs of the training documents (which facts the model could have read).
+
+Every mismatch is a one-line StageInputError: a missing or corrupt shard (length or dtype against
+the manifest, token ids outside the vocabulary), a tokenizer file whose hash is not the one the
+shards were made with, or a vocabulary size that differs between tokenizer and shards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from tokenizers import Tokenizer
+
+from stages.common.errors import StageInputError
+from stages.common.tokens import TokenSplit
+
+TOKENIZER_FILE = "tokenizer.json"
+
+
+@dataclass
+class Inputs:
+    train: TokenSplit
+    validation: TokenSplit
+    tokenizer: Tokenizer
+    tokenizer_sha256: str
+    vocab_size: int
+    eos_id: int
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_shards(split: TokenSplit, vocab_size: int) -> None:
+    """Open every shard (length and dtype against the manifest) and bound its token ids."""
+    if not split.shard_indices or split.manifest.tokens == 0:
+        raise StageInputError(f"{split.directory}: the split holds no tokens")
+    for index in split.shard_indices:
+        tokens = split.tokens(index)
+        if len(tokens) and int(tokens.max()) >= vocab_size:
+            raise StageInputError(f"{split.directory}: shard {index} holds token id {int(tokens.max())} "
+                                  f">= vocabulary size {vocab_size}")
+
+
+def load_inputs(train_dir: Path, validation_dir: Path, tokenizer_dir: Path) -> Inputs:
+    train, validation = TokenSplit(train_dir), TokenSplit(validation_dir)
+    path = Path(tokenizer_dir) / TOKENIZER_FILE
+    if not path.is_file():
+        raise StageInputError(f"tokenizer not found: {path} is missing (run the tokenizer stage)")
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:   # tokenizers raises plain Exception on a bad file
+        raise StageInputError(f"{path}: unreadable tokenizer ({exc})") from None
+    sha = _sha256(path)
+    for split in (train, validation):
+        m = split.manifest
+        if m.vocab_size != tokenizer.get_vocab_size():
+            raise StageInputError(f"{split.directory}: vocabulary size {m.vocab_size} differs from the "
+                                  f"tokenizer's {tokenizer.get_vocab_size()} ({path})")
+        if m.tokenizer_sha256 != sha:
+            raise StageInputError(f"{split.directory}: shards were made by tokenizer {m.tokenizer_sha256[:12]}, "
+                                  f"but {path} is {sha[:12]} (re-run the tokenizer stage)")
+    if validation.manifest.eos_id != train.manifest.eos_id:
+        raise StageInputError(f"{validation_dir}: eos id {validation.manifest.eos_id} differs from the train "
+                              f"split's {train.manifest.eos_id}")
+    vocab = train.manifest.vocab_size
+    for split in (train, validation):
+        check_shards(split, vocab)
+    return Inputs(train=train, validation=validation, tokenizer=tokenizer, tokenizer_sha256=sha,
+                  vocab_size=vocab, eos_id=train.manifest.eos_id)
+
+
+def train_urls(train: TokenSplit, documents: Path) -> set[str]:
+    """URLs of the documents in the train split (ids from its document index, urls from dedup's output)."""
+    ids: set[str] = set()
+    for index in train.shard_indices:
+        ids.update(train.documents(index).column("doc_id").to_pylist())
+    if not Path(documents).exists():
+        raise StageInputError(f"documents not found: {documents} (needed to know which pages were trained on)")
+    table = pq.read_table(str(documents), columns=["id", "url"])
+    urls = {url for doc_id, url in zip(table.column("id").to_pylist(), table.column("url").to_pylist())
+            if doc_id in ids}
+    if not urls:
+        raise StageInputError(f"{documents}: none of the train split's {len(ids)} document ids is there")
+    return urls

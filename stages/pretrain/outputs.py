@@ -1,0 +1,42 @@
+"""The stage's DVC out, written once at the end by rank 0, atomically:
+
+    <out>/model/     save_model: model.safetensors + config.json (our format)
+    <out>/hf/        export_hf: a transformers LlamaForCausalLM checkpoint with the tokenizer files
+    <out>/facts.json the last fact-probe score with examples right and wrong
+    <plots>/         train_loss.csv, validation.csv, lr.csv, facts.csv (step-indexed, for `dvc plots`;
+                     a directory of its own, since DVC plots files cannot sit inside a cached out)
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from stages.common.atomic import atomic_dir, write_json
+from stages.model.hf_export import export_hf
+from stages.model.transformer import Transformer
+from stages.model.weights import save_model
+
+PLOTS = {"train_loss": ("step", "loss"), "validation": ("step", "loss", "bits_per_byte"),
+         "lr": ("step", "lr"), "facts": ("step", "accuracy")}
+
+
+def write_plot(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_outputs(out: Path, plots: Path, model: Transformer, tokenizer_dir: Path,
+                  history: dict[str, list[dict[str, Any]]], facts: dict[str, Any] | None, metadata: dict[str, Any],
+                  eos_id: int) -> None:
+    with atomic_dir(out) as tmp:
+        save_model(model, tmp / "model", metadata=metadata)
+        export_hf(model, tmp / "hf", tokenizer_dir=tokenizer_dir, eos_id=eos_id)
+        if facts is not None:
+            write_json(tmp / "facts.json", facts)
+    with atomic_dir(plots) as tmp:
+        for name, columns in PLOTS.items():
+            write_plot(tmp / f"{name}.csv", columns, history[name])

@@ -1,0 +1,102 @@
+"""The `pretrain` section of params.yaml. Defaults are the `tiny` profile.
+
+Budgets are optimiser steps (and the tokens they imply: steps x global batch x seq_len), never
+minutes, so that a run means the same on every machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from stages.common.errors import ParamsError
+from stages.common.params import Section
+from stages.model.config import ModelConfig
+
+Switch = Literal["auto", "on", "off"]
+
+
+class ModelShape(Section):
+    """The network, through ModelConfig.from_depth; null keeps the derived value."""
+
+    depth: int = Field(4, ge=1)
+    d_model: int | None = Field(128, ge=1)
+    n_heads: int | None = Field(None, ge=1)
+    n_kv_heads: int | None = Field(None, ge=1)
+    ffn_hidden: int | None = Field(None, ge=1)
+    tie_embeddings: bool = True
+
+    def overrides(self) -> dict[str, object]:
+        fields = {"d_model": self.d_model, "n_heads": self.n_heads, "n_kv_heads": self.n_kv_heads,
+                  "ffn_hidden": self.ffn_hidden}
+        return {**{k: v for k, v in fields.items() if v is not None}, "tie_embeddings": self.tie_embeddings}
+
+
+class PretrainParams(Section):
+    """Token shards in; a trained model, its HF export, metrics and plots out."""
+
+    # inputs
+    train: Path = Path("data/tokens/train")             # = tokenizer.tokens / train
+    validation: Path = Path("data/tokens/validation")
+    tokenizer: Path = Path("data/tokenizer")            # = tokenizer.out (tokenizer.json + HF files)
+    facts: Path = Path("data/web/facts.parquet")        # = web.facts
+    pages: Path = Path("data/web/pages.parquet")        # = web.pages
+    documents: Path = Path("data/dedup/documents")      # = dedup.documents (id -> url of seen pages)
+    # outputs
+    out: Path = Path("data/pretrain")                   # model/, hf/, facts.json (the DVC out)
+    plots: Path = Path("data/plots/pretrain")           # CSV curves for dvc plots (not cached)
+    metrics: Path = Path("data/metrics/pretrain.json")
+    # Resumable checkpoints live outside the DVC out (DVC deletes outs before it runs a stage);
+    # the run uses <checkpoint_dir>/<profile>, so switching profile never meets a foreign run.
+    checkpoint_dir: Path = Path("data/pretrain-work")
+    checkpoint_every: int = Field(250, ge=1)            # steps
+    keep_checkpoints: int = Field(2, ge=1)
+    # What a checkpoint of another run (other model, tokenizer, data or optimisation params) does:
+    # `error` stops with a message naming the difference; `restart` logs it, deletes it, starts over.
+    on_incompatible_checkpoint: Literal["error", "restart"] = "error"
+
+    model: ModelShape = ModelShape()
+    seq_len: int = Field(128, ge=8)
+
+    # optimisation: global batch = batch_size x grad_accum x world size sequences of seq_len
+    max_steps: int = Field(1500, ge=1)
+    batch_size: int = Field(32, ge=1)                   # sequences per micro-batch per process
+    grad_accum: int = Field(1, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    min_lr_ratio: float = Field(0.1, ge=0, le=1)        # decay floor, as a fraction of lr
+    warmup_steps: int = Field(100, ge=0)
+    decay: Literal["cosine", "linear"] = "cosine"
+    weight_decay: float = Field(0.0, ge=0)               # on matrices only
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.95, ge=0, lt=1)
+    grad_clip: float = Field(1.0, ge=0)                 # max global grad norm; 0 turns clipping off
+    seed: int = 1337
+
+    # device and speed switches: `auto` = on with CUDA, off on CPU
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    bf16: Switch = "auto"
+    compile: Switch = "auto"
+    fsdp: bool = False                                  # shard params/grads/optimiser (torchrun, big models)
+    threads: int | None = Field(None, ge=1)             # torch CPU threads; null: torch's default
+
+    # evaluation
+    eval_every: int = Field(250, ge=1)                  # steps; also at step 0 and at the end
+    eval_tokens: int = Field(200_000, ge=1)             # validation tokens per evaluation (at most)
+    fact_probes: int = Field(300, ge=0)                 # probes scored per evaluation; 0: none
+    fact_seed: int = 0
+    log_every: int = Field(50, ge=1)
+
+    # accounting
+    cpu_watts_per_core: float = Field(10.0, gt=0)       # assumed, for the energy estimate on CPU
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PretrainParams":
+        if self.warmup_steps > self.max_steps:
+            raise ValueError(f"warmup_steps ({self.warmup_steps}) exceeds max_steps ({self.max_steps})")
+        try:   # the shape is checked now, before any work; the vocabulary comes from the shards later
+            ModelConfig.from_depth(self.model.depth, 1, self.seq_len, **self.model.overrides())
+        except ParamsError as exc:
+            raise ValueError(f"bad model shape: {exc}") from None
+        return self

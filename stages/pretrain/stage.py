@@ -1,0 +1,113 @@
+"""The pretrain stage:
+
+    token shards ──(WindowSampler)──> Trainer (AdamW, accumulation, clipping, bf16/compile on GPU,
+                                      DDP/FSDP under torchrun) ──> checkpoints in <checkpoint_dir>/<profile>
+                                      every checkpoint_every steps; a rerun resumes from the latest
+                 ──(every eval_every)──> validation loss / bits per byte, fact completion
+                 ──(end, rank 0)──> <out>/model, <out>/hf, <plots>/*.csv, metrics
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from stages.common.cli import StageContext
+from stages.facts import probe_set
+from stages.pretrain.accounting import accounting
+from stages.pretrain.bytes_per_token import token_byte_lengths
+from stages.pretrain.distributed import Dist, barrier, setup, teardown
+from stages.pretrain.evaluate import unigram_bits_per_byte, validation_set
+from stages.pretrain.inputs import load_inputs, train_urls
+from stages.pretrain.outputs import write_outputs
+from stages.pretrain.params import PretrainParams
+from stages.pretrain.trainer import Trainer
+
+
+def run(ctx: StageContext) -> None:
+    """Pretrain a Llama-style transformer on the token shards; resumable, distributed under torchrun."""
+    params: PretrainParams = ctx.params
+    started = time.perf_counter()
+    if params.threads:
+        torch.set_num_threads(params.threads)
+    d = setup(params.device)
+    try:
+        ctx.metrics.update(_train(ctx, params, d))
+    finally:
+        teardown()
+    ctx.metrics["run_seconds"] = round(time.perf_counter() - started, 3)
+
+
+def _train(ctx: StageContext, params: PretrainParams, d: Dist) -> dict[str, Any]:
+    log = ctx.log
+    inputs = load_inputs(params.train, params.validation, params.tokenizer)
+    byte_lengths = token_byte_lengths(inputs.tokenizer)
+    validation = validation_set(inputs.validation, params.seq_len, params.eval_tokens, byte_lengths)
+    probes, probe_summary = None, None
+    if params.fact_probes:
+        probes = probe_set(params.facts, params.pages, limit=params.fact_probes, seed=params.fact_seed,
+                           seen_urls=train_urls(inputs.train, params.documents))
+        probe_summary = probes.summary()
+        probe_summary.pop("templates", None)
+        if not probes.probes:
+            log.warning("pretrain: no fact probes from %s for the trained pages; fact accuracy not measured",
+                        params.facts)
+    trainer = Trainer(params, inputs, d, params.checkpoint_dir / ctx.profile, log, validation, probes)
+    config = trainer.config
+    log.info("pretrain: %s params (%s non-embedding), depth %d, d_model %d, on %s x%d; %d steps of %d tokens",
+             f"{config.num_params():,}", f"{config.num_params(non_embedding=True):,}", config.depth, config.d_model,
+             d.device, d.world, params.max_steps, trainer.global_batch * params.seq_len)
+    trainer.resume()
+    trainer.run()
+
+    final = trainer.full_model()
+    progress, history = trainer.progress, trainer.history
+    tokens = progress.step * trainer.global_batch * params.seq_len
+    metrics: dict[str, Any] = {}
+    if d.is_main:
+        unigram = unigram_bits_per_byte(inputs.train, validation, inputs.vocab_size)
+        last_val = history.validation[-1]
+        metrics = {
+            "parameters": config.num_params(), "parameters_non_embedding": config.num_params(non_embedding=True),
+            "model": {k: getattr(config, k) for k in ("depth", "d_model", "n_heads", "n_kv_heads", "vocab_size")},
+            "steps": progress.step, "seq_len": params.seq_len,
+            "global_batch_sequences": trainer.global_batch, "resumed_from_step": progress.resumed_from,
+            **accounting(device=d.device, world=d.world, flops_per_token=config.flops_per_token(params.seq_len),
+                         tokens=tokens, train_seconds=progress.train_seconds,
+                         cpu_watts_per_core=params.cpu_watts_per_core),
+            "wall_seconds": round(progress.wall_seconds, 3),
+            "bf16": trainer.bf16, "compiled": trainer.forward is not trainer.wrapped, "fsdp": params.fsdp,
+            "train_loss": history.train_loss[-1]["loss"] if history.train_loss else None,
+            "validation": {"loss": last_val["loss"], "bits_per_byte": last_val["bits_per_byte"],
+                           "unigram_bits_per_byte": round(unigram, 5), "tokens": validation.tokens,
+                           "bytes": validation.bytes},
+            "facts": _facts_metrics(progress.last_facts, history.facts, probe_summary),
+        }
+        write_outputs(params.out, params.plots, final, params.tokenizer, history.to_dict(), progress.last_facts,
+                      {"params": ctx.params_dict(), "tokenizer_sha256": inputs.tokenizer_sha256,
+                       "steps": progress.step, "tokens": tokens}, inputs.eos_id)
+        log.info("pretrain: %d steps, %s tokens; validation %.4f bits/byte (unigram %.4f); facts %s",
+                 progress.step, f"{tokens:,}", last_val["bits_per_byte"], unigram,
+                 f"{progress.last_facts['accuracy']:.1%}" if progress.last_facts else "not measured")
+    barrier(d)
+    if dist.is_initialized():
+        # Every rank's cli writes metrics.json after run(): they all write rank 0's.
+        shared = [metrics]
+        dist.broadcast_object_list(shared, src=0)
+        metrics = shared[0]
+    return metrics
+
+
+def _facts_metrics(last: dict[str, Any] | None, curve: list[dict[str, float]],
+                   summary: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The headline figures (per relation and examples are in <out>/facts.json, the curve in plots)."""
+    if last is None:
+        return None
+    reached = next((point["step"] for point in curve if point["accuracy"] >= 0.9), None)
+    return {"accuracy": last["accuracy"], "correct": last["correct"], "total": last["total"],
+            "chance": last["chance"], "first_step_at_90pct": reached,
+            "facts_read": summary["facts"] if summary else None,
+            "probes_available": (summary["probes"] + summary["sampled_out"]) if summary else None}
