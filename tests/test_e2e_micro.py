@@ -117,7 +117,7 @@ def test_micro_pipeline_through_dvc_repro(tmp_path):
     seconds = time.perf_counter() - start
     assert second.returncode == 0
     assert "Running stage" not in second.stdout
-    assert seconds < 3.0, f"a no-op dvc repro took {seconds:.2f} s"
+    assert seconds < 5.0, f"a no-op dvc repro took {seconds:.2f} s"   # ~2 s on an idle 2-core machine
 
 
 def test_micro_pipeline_through_prefect_flow(prefect_server, tmp_path):
