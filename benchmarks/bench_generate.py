@@ -9,23 +9,29 @@ runs, median beside it: other processes share the 2 cores) and the ratio, then w
 decode step spends its time: per-step wall time split into the transformer body, lm_head and
 sampling, and, with --profile, torch.profiler's top operators for the cached run.
 
-Threads: 2 by default (the development machine's cores). When other processes keep the cores
-busy, two OpenMP threads wait on each other at every op and both paths slow down by 10-100x,
-erratically; `--threads 1` then gives stable figures.
+Threads: 2 by default (the development machine's cores). The script sets OMP_WAIT_POLICY=PASSIVE
+unless the environment sets it: with libgomp's default policy, when other processes keep the cores
+busy, two OpenMP threads wait on each other at every op and both paths slow down 10-100x,
+erratically (a 1M-model decode step took 16 ms instead of 0.5 ms here).
 """
 
 from __future__ import annotations
 
-import argparse
-import platform
-import statistics
-import time
-from dataclasses import dataclass
+import os
 
-import torch
+# Before torch loads libgomp, which reads it once (see the module docstring).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from stages.model import KVCache, ModelConfig, Transformer, generate
-from stages.model.sampling import sample_next
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+import torch  # noqa: E402
+
+from stages.model import KVCache, ModelConfig, Transformer, generate  # noqa: E402
+from stages.model.sampling import sample_next  # noqa: E402
 
 VOCAB = 4096
 
@@ -118,7 +124,8 @@ def main() -> None:
     parser.add_argument("--case", choices=[case.name for case in CASES], help="run one case only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY="
+          f"{os.environ['OMP_WAIT_POLICY']}, {platform.processor() or platform.machine()}")
     for case in CASES:
         if args.case in (None, case.name):
             run_case(case, args.batch, args.prompt, args.repeats, args.profile)

@@ -33,7 +33,8 @@ from stages.common.executor import map_shards  # noqa: E402
 from stages.common.params import ExecutorParams  # noqa: E402
 from stages.common.row_writer import RowWriter  # noqa: E402
 from stages.common.schemas import DOCUMENTS  # noqa: E402
-from stages.tokenizer.bpe import TOKENIZER_FILE, fit, for_documents  # noqa: E402
+from stages.common.tokenizer_file import TOKENIZER_FILE  # noqa: E402
+from stages.tokenizer.bpe import fit, for_documents  # noqa: E402
 from stages.tokenizer.encode import SPLITS, EncodeTask, encode_shard  # noqa: E402
 from stages.tokenizer.params import TokenizerParams  # noqa: E402
 

@@ -15,7 +15,7 @@ import pytest
 from flows.pipeline import dvc_executable, tool_env
 from flows.workspace import apply_param_overrides
 from stages.common.tokens import TokenSplit
-from stages.tokenizer.bpe import load_tokenizer
+from stages.common.tokenizer_file import load_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DVC = dvc_executable()

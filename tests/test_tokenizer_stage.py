@@ -9,7 +9,7 @@ import pytest
 
 from documents_testkit import document, write_documents
 from stages.common.tokens import TokenSplit
-from stages.tokenizer.bpe import load_tokenizer
+from stages.common.tokenizer_file import load_tokenizer
 from stages.tokenizer.selection import is_validation
 from tokenizer_testkit import corpus_text, run_tokenizer, tokenize, write_params
 

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.tokenizer.bpe import TOKENIZER_FILE, fit, load_tokenizer
+from stages.common.tokenizer_file import TOKENIZER_FILE, load_tokenizer
+from stages.tokenizer.bpe import fit
 from stages.tokenizer.hf_files import write_hf_files
 from stages.tokenizer.params import TokenizerParams
 from tokenizer_testkit import SENTENCES, corpus_text

@@ -38,10 +38,9 @@ from typing import Iterable, Mapping, Sequence
 
 from tokenizers import Tokenizer
 
-from stages.common.errors import StageInputError
+from stages.common.tokenizer_file import load_tokenizer
 
 ROLES = ("system", "user", "assistant")
-TOKENIZER_FILE = "tokenizer.json"
 Message = Mapping[str, str]
 
 
@@ -114,16 +113,7 @@ class ChatTemplate:
     @classmethod
     def from_file(cls, path: Path | str, tokens: ChatTokens = ChatTokens()) -> "ChatTemplate":
         """From a tokenizers JSON file, or a directory holding tokenizer.json (the tokenizer stage's out)."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / TOKENIZER_FILE
-        if not path.is_file():
-            raise StageInputError(f"tokenizer not found: {path} (run the tokenizer stage)")
-        try:
-            tokenizer = Tokenizer.from_file(str(path))
-        except Exception as exc:  # tokenizers raises a bare Exception on malformed JSON
-            raise StageInputError(f"{path}: not a tokenizers JSON file ({exc})") from None
-        return cls(tokenizer, tokens)
+        return cls(load_tokenizer(path), tokens)
 
     def _id(self, token: str) -> int:
         token_id = self.text_tokenizer.token_to_id(token)

@@ -8,7 +8,6 @@ shards were made with, or a vocabulary size that differs between tokenizer and s
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +15,8 @@ import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
 from stages.common.errors import StageInputError
+from stages.common.tokenizer_file import file_sha256, load_tokenizer, tokenizer_path
 from stages.common.tokens import TokenSplit
-
-TOKENIZER_FILE = "tokenizer.json"
 
 
 @dataclass
@@ -29,14 +27,6 @@ class Inputs:
     tokenizer_sha256: str
     vocab_size: int
     eos_id: int
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_shards(split: TokenSplit, vocab_size: int) -> None:
@@ -52,14 +42,9 @@ def check_shards(split: TokenSplit, vocab_size: int) -> None:
 
 def load_inputs(train_dir: Path, validation_dir: Path, tokenizer_dir: Path) -> Inputs:
     train, validation = TokenSplit(train_dir), TokenSplit(validation_dir)
-    path = Path(tokenizer_dir) / TOKENIZER_FILE
-    if not path.is_file():
-        raise StageInputError(f"tokenizer not found: {path} is missing (run the tokenizer stage)")
-    try:
-        tokenizer = Tokenizer.from_file(str(path))
-    except Exception as exc:   # tokenizers raises plain Exception on a bad file
-        raise StageInputError(f"{path}: unreadable tokenizer ({exc})") from None
-    sha = _sha256(path)
+    path = tokenizer_path(tokenizer_dir)
+    tokenizer = load_tokenizer(path)
+    sha = file_sha256(path)
     for split in (train, validation):
         m = split.manifest
         if m.vocab_size != tokenizer.get_vocab_size():

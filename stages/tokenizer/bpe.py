@@ -8,17 +8,11 @@ order of SpecialTokens.tokens().
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Iterable
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-from stages.common.errors import StageInputError
 from stages.tokenizer.params import TokenizerParams
-
-TOKENIZER_FILE = "tokenizer.json"
-
 
 def new_tokenizer(params: TokenizerParams) -> Tokenizer:
     """An empty byte-level BPE with the configured normalisation and split pattern."""
@@ -45,24 +39,6 @@ def fit(texts: Iterable[str], params: TokenizerParams, length: int | None = None
     )
     tokenizer.train_from_iterator(texts, trainer=trainer, length=length)
     return tokenizer
-
-
-def load_tokenizer(path: Path | str) -> Tokenizer:
-    """A fitted tokenizer from its JSON file (a directory means its tokenizer.json)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / TOKENIZER_FILE
-    if not path.is_file():
-        raise StageInputError(f"tokenizer not found: {path} (run the tokenizer stage)")
-    try:
-        return Tokenizer.from_file(str(path))
-    except Exception as exc:  # tokenizers raises a bare Exception on malformed JSON
-        raise StageInputError(f"{path}: not a tokenizers JSON file ({exc})") from None
-
-
-def file_sha256(path: Path | str) -> str:
-    """Token shards record the tokenizer's digest, so a reader can tell which tokenizer made them."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def for_documents(tokenizer: Tokenizer) -> Tokenizer:

@@ -17,7 +17,8 @@ import numpy as np
 
 from stages.common.document_shards import Shard, read_shard
 from stages.common.tokens import token_dtype, write_shard
-from stages.tokenizer.bpe import for_documents, load_tokenizer
+from stages.common.tokenizer_file import load_tokenizer
+from stages.tokenizer.bpe import for_documents
 from stages.tokenizer.selection import is_validation, skip_reason
 
 SPLITS = ("train", "validation")

@@ -18,7 +18,8 @@ from stages.common.document_shards import Shard, list_shards, read_shard
 from stages.common.errors import StageInputError
 from stages.common.executor import map_shards
 from stages.common.tokens import SplitManifest, token_dtype
-from stages.tokenizer.bpe import TOKENIZER_FILE, file_sha256, fit
+from stages.common.tokenizer_file import TOKENIZER_FILE, file_sha256
+from stages.tokenizer.bpe import fit
 from stages.tokenizer.encode import SPLITS, EncodeTask, encode_shard
 from stages.tokenizer.hf_files import write_hf_files
 from stages.tokenizer.params import TokenizerParams
