@@ -12,6 +12,7 @@ import pytest
 
 from stages.common.errors import StageInputError
 from stages.facts.matching import ends_cleanly
+from stages.facts.mining import SentenceIndex
 from stages.facts.probes import FactProbe, build_probes, chance_rate, mode_answers, probe_set, probes_from_rows
 from test_web_stage import generate
 
@@ -232,3 +233,11 @@ def test_chance_rate_is_the_share_of_each_relations_most_frequent_answer():
     assert chance_rate(probes) == pytest.approx(3 / 5)
     with pytest.raises(ValueError, match="no probes"):
         chance_rate([])
+
+
+def test_a_prompt_the_pages_continue_otherwise_does_not_determine_its_answer():
+    index = SentenceIndex(["Trilikrom Works has 480 employees. Trilikrom Works has its head office in Dokra.",
+                           "Trilikrom Works employs 480 people."])
+    assert not index.only_continues_with("Trilikrom Works has", "480")
+    assert index.only_continues_with("Trilikrom Works employs", "480")
+    assert not index.only_continues_with("Trilikrom Works employs", "48")     # a whole word or number

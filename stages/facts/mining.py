@@ -15,12 +15,13 @@ text, the longer one is what the sentence states.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from stages.facts.matching import find_word
+from stages.facts.matching import ends_cleanly, find_word
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 TABLE_CELL_SEPARATOR = " | "
@@ -55,6 +56,25 @@ def sentences(main_text: str) -> Iterable[str]:
         for sentence in SENTENCE_END.split(line.strip()):
             if sentence:
                 yield sentence
+
+
+class SentenceIndex:
+    """Every prose sentence of the seen pages, sorted, to ask how the pages continue a prompt."""
+
+    def __init__(self, main_texts: Iterable[str]):
+        self._sorted = sorted(s for text in main_texts for s in sentences(text))
+
+    def _starting_with(self, head: str) -> list[str]:
+        lo = bisect.bisect_left(self._sorted, head)
+        hi = bisect.bisect_left(self._sorted, head + "\U0010ffff")
+        return self._sorted[lo:hi]
+
+    def only_continues_with(self, prompt: str, answer: str) -> bool:
+        """True when every seen sentence that starts with `prompt` goes on with `answer` (a whole
+        word): then the prompt determines its answer in the training text. "X has" fails when one
+        page says "X has 480 employees" and another "X has its head office in Dokra"."""
+        return all(s.startswith(answer, len(prompt) + 1) and ends_cleanly(s, len(prompt) + 1 + len(answer))
+                   for s in self._starting_with(prompt + " "))
 
 
 def topic(sentence: str, names: list[tuple[str, str]]) -> tuple[str, int] | None:

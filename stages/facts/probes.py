@@ -25,8 +25,9 @@ What is skipped, and counted by reason:
   object comes first in every wording that states it, as in "{born_in} is the birthplace of
   {name}", or it appears only in tables);
 - `ambiguous_prefix`: every prefix that leads to it also leads, somewhere, to another fact's
-  object ("X was born in" continues with a city and with a year): such a prompt has two right
-  answers, so it is not used;
+  object ("X was born in" continues with a city and with a year), or the pages also continue it
+  with other words ("X has 480 employees" beside "X has its head office in Dokra"): such a prompt
+  does not determine its answer, so it is not used;
 - `bad_row`: an empty subject, relation or object, or a repeated fact_id.
 
 Seen pages. pages.parquet is ground truth about the generated web, not about what was crawled and
@@ -51,7 +52,7 @@ from typing import Any, Iterable
 from stages.common.artifacts import read_parquet
 from stages.common.errors import StageInputError
 from stages.common.schemas import FACTS, PAGES
-from stages.facts.mining import FactRow, Mined, mine_page, template_of
+from stages.facts.mining import FactRow, Mined, SentenceIndex, mine_page, template_of
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +133,11 @@ def probes_from_rows(facts: list[dict], pages: list[dict], *, limit: int | None 
     for row in rows:
         by_subject.setdefault(row.subject_id, []).append(row)
     mined = Mined()
-    for page in _seen(pages, seen_urls):
+    seen = _seen(pages, seen_urls)
+    for page in seen:
         mine_page(page["main_text"] or "", page["entity_ids"] or [], by_subject, mined)
-    probes = _choose(rows, by_subject, mined, skipped)
+    index = SentenceIndex(page["main_text"] or "" for page in seen)
+    probes = _choose(rows, by_subject, mined, index, skipped)
     modes = mode_answers(probes)
     sampled_out = 0
     if limit is not None and limit < len(probes):
@@ -170,12 +173,15 @@ def _seen(pages: list[dict], seen_urls: Iterable[str] | None) -> list[dict]:
     return kept
 
 
-def _choose(rows: list[FactRow], by_subject: dict[str, list[FactRow]], mined: Mined,
+def _choose(rows: list[FactRow], by_subject: dict[str, list[FactRow]], mined: Mined, index: SentenceIndex,
             skipped: Counter) -> list[FactProbe]:
-    # A prefix that leads to two facts' objects has two right answers: no fact may use it.
+    # A prefix that leads to two facts' objects has two right answers: no fact may use it; nor
+    # may one that the pages also continue with something else (it does not determine its answer).
     owners: Counter = Counter(prefix for counts in mined.prefixes.values() for prefix in counts)
-    usable = {fact_id: {p: n for p, n in counts.items() if owners[p] == 1}
-              for fact_id, counts in mined.prefixes.items()}
+    objects = {row.fact_id: row.object for row in rows}
+    usable = {fact_id: {p: n for p, n in counts.items()
+                        if owners[p] == 1 and index.only_continues_with(p, objects[fact_id])}
+              for fact_id, counts in mined.prefixes.items() if fact_id in objects}
     templates: dict[tuple[str, str], str] = {}
     popularity: Counter = Counter()            # (relation, template) -> facts offering it
     for row in rows:
