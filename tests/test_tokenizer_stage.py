@@ -106,6 +106,12 @@ def test_vocabulary_smaller_than_bytes_and_specials_is_a_clear_error(tmp_path, c
     assert "vocab_size 260" in err and "byte alphabet (256) plus 11 special tokens" in err
 
 
+def test_bad_split_pattern_is_a_clear_error(tmp_path, capsys):
+    params = write_params(tmp_path, write_documents(tmp_path / "in", [document("d", "some text")]))
+    assert run_tokenizer(params, "tokenizer.pretokenize_pattern=([unclosed") == 2
+    assert "tokenizer.pretokenize_pattern" in capsys.readouterr().err
+
+
 def test_missing_input_is_a_clear_error(tmp_path, capsys):
     assert run_tokenizer(write_params(tmp_path, tmp_path / "absent")) == 1
     assert "input not found" in capsys.readouterr().err

@@ -20,7 +20,7 @@ def new_tokenizer(params: TokenizerParams) -> Tokenizer:
     if params.normalization != "none":
         tokenizer.normalizer = getattr(normalizers, params.normalization)()
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(params.pretokenize_pattern), behavior="isolated"),
+        pre_tokenizers.Split(Regex(params.split_regex()), behavior="isolated"),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     tokenizer.decoder = decoders.ByteLevel()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
+from tokenizers import Regex
 
 from stages.common.params import Section
 
@@ -15,6 +16,11 @@ BYTE_ALPHABET = 256   # byte-level BPE starts from every byte, so any text can b
 # punctuation runs, newlines and spaces become separate pre-tokens, so merges never cross them.
 GPT4_PATTERN = (r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*"
                 r"|\s*[\r\n]|\s+(?!\S)|\s+")
+GPT2_PATTERN = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+# Named patterns. params.yaml names one rather than spelling the regex: DVC 3.67 writes a long
+# string full of backslashes into dvc.lock folded at a `\\`, reads it back changed, and would then
+# rerun the tokenizer (and all after it) on every `dvc repro`. A custom regex still works.
+PRETOKENIZE_PRESETS = {"gpt4": GPT4_PATTERN, "gpt2": GPT2_PATTERN}
 
 
 class SpecialTokens(Section):
@@ -56,7 +62,7 @@ class TokenizerParams(Section):
     # Unicode normalisation before splitting. "none" keeps decode(encode(x)) == x for any text;
     # NFC/NFKC make visually equal strings share tokens but change the text they decode to.
     normalization: Literal["none", "NFC", "NFKC"] = "none"
-    pretokenize_pattern: str = GPT4_PATTERN
+    pretokenize_pattern: str = "gpt4"            # a preset name (gpt4, gpt2) or a regex
     special_tokens: SpecialTokens = SpecialTokens()
 
     # A document goes to validation when hash(salt + id) falls below this fraction: its own id
@@ -67,6 +73,18 @@ class TokenizerParams(Section):
     docs_per_shard: int = Field(1000, ge=1)         # encoding work units, and token shards
     encode_batch_docs: int = Field(256, ge=1)       # documents per encode_batch call
     longest_tokens: int = Field(20, ge=0)           # shown in the report
+
+    def split_regex(self) -> str:
+        return PRETOKENIZE_PRESETS.get(self.pretokenize_pattern, self.pretokenize_pattern)
+
+    @field_validator("pretokenize_pattern")
+    @classmethod
+    def _known_or_valid_regex(cls, value: str) -> str:
+        try:
+            Regex(PRETOKENIZE_PRESETS.get(value, value))
+        except Exception as exc:  # tokenizers raises a bare Exception for a bad pattern
+            raise ValueError(f"not a preset ({', '.join(PRETOKENIZE_PRESETS)}) nor a valid regex: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _vocabulary_holds_bytes_and_specials(self) -> "TokenizerParams":
