@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from stages.common.tokenizer_file import token_byte_lengths
 from stages.model import ModelConfig, Transformer
 from stages.pretrain import checkpoint
 from stages.pretrain.accounting import accounting
-from stages.pretrain.bytes_per_token import token_byte_lengths
 from stages.pretrain.loader import GlobalBatches, WindowSampler
 from stages.pretrain.schedule import learning_rate
 from stages.pretrain.sizing import chinchilla, main as sizing_main

@@ -16,9 +16,9 @@ import torch
 import torch.distributed as dist
 
 from stages.common.cli import StageContext
+from stages.common.tokenizer_file import token_byte_lengths
 from stages.facts import probe_set
 from stages.pretrain.accounting import accounting
-from stages.pretrain.bytes_per_token import token_byte_lengths
 from stages.pretrain.distributed import Dist, barrier, setup, teardown
 from stages.pretrain.evaluate import unigram_bits_per_byte, validation_set
 from stages.pretrain.inputs import load_inputs, train_urls

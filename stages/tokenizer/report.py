@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
+from stages.common.tokenizer_file import token_byte_lengths
 from stages.tokenizer.encode import EncodeResult, SplitResult
 
 
@@ -60,10 +61,9 @@ def vocabulary_use(counts: np.ndarray, n_special: int) -> dict[str, Any]:
 
 def longest_tokens(tokenizer: Tokenizer, n_special: int, top: int) -> list[dict[str, Any]]:
     """The `top` longest learned tokens by UTF-8 bytes, with their text (partial UTF-8 shown as �)."""
-    decoded = [(i, tokenizer.decode([i])) for i in range(n_special, tokenizer.get_vocab_size())]
-    lengths = [(len(tokenizer.id_to_token(i)), i, text) for i, text in decoded]   # 1 char = 1 byte in byte-level
-    lengths.sort(key=lambda item: (-item[0], item[1]))
-    return [{"id": i, "bytes": n, "text": text} for n, i, text in lengths[:top]]
+    lengths = token_byte_lengths(tokenizer)
+    ids = sorted(range(n_special, len(lengths)), key=lambda i: (-lengths[i], i))[:top]
+    return [{"id": i, "bytes": int(lengths[i]), "text": tokenizer.decode([i])} for i in ids]
 
 
 def build_report(tokenizer: Tokenizer, train: SplitResult, validation: SplitResult, n_special: int,
