@@ -13,7 +13,7 @@ from stages.model import ModelConfig, Transformer
 from stages.pretrain import checkpoint
 from stages.pretrain.accounting import accounting
 from stages.pretrain.loader import GlobalBatches, WindowSampler
-from stages.pretrain.schedule import learning_rate
+from stages.training.schedule import learning_rate
 from stages.pretrain.sizing import chinchilla, main as sizing_main
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from documents_testkit import document, write_documents
 from stages.common.tokens import TokenSplit

@@ -53,6 +53,18 @@ def causal_mask(key_valid: Tensor | None, past: int, length: int,
     return mask, False
 
 
+def segment_mask(segments: Tensor) -> Tensor:
+    """The mask of packed rows: a query sees the keys at or before it in its own segment.
+
+    segments [B, T] numbers the sequences packed into each row (any ids, equal within one
+    sequence); the result [B, 1, T, T] keeps attention from crossing from one packed sequence
+    into the one before it, so each learns as if it were alone in its row.
+    """
+    length = segments.shape[1]
+    causal = torch.ones(length, length, dtype=torch.bool, device=segments.device).tril()
+    return ((segments[:, :, None] == segments[:, None, :]) & causal)[:, None]
+
+
 class Attention(nn.Module):
     """Multi-head attention with Llama's math and no biases.
 

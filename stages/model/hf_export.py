@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Sequence
 
 from safetensors.torch import save_file
 from torch import Tensor
@@ -119,12 +120,15 @@ def _read_json(path: Path) -> dict:
 
 
 def export_hf(model: Transformer, out_dir: Path | str, tokenizer_dir: Path | str | None = None, *,
-              bos_id: int | None = None, eos_id: int | None = None, pad_id: int | None = None) -> Path:
+              bos_id: int | None = None, eos_id: int | None = None, pad_id: int | None = None,
+              stop_ids: Sequence[int] = ()) -> Path:
     """Write a transformers-loadable Llama checkpoint to `out_dir` (replacing it); return the path.
 
     Special-token ids given here win; those left None are taken from the tokenizer's files when
     tokenizer_dir names them. tokenizer_dir must hold tokenizer.json; tokenizer_config.json and
-    special_tokens_map.json are copied when present.
+    special_tokens_map.json are copied when present. stop_ids: more tokens that end generation
+    (a chat model's end of turn), listed with eos in generation_config.json's eos_token_id, so
+    transformers' generate stops where our sampler does.
     """
     token_ids: dict[str, int | None] = {}
     if tokenizer_dir is not None:
@@ -143,7 +147,11 @@ def export_hf(model: Transformer, out_dir: Path | str, tokenizer_dir: Path | str
     with atomic_dir(out_dir) as tmp:
         save_file(hf_state_dict(model), str(tmp / "model.safetensors"), metadata={"format": "pt"})
         write_json(tmp / "config.json", llama_config(model, ordered_ids))
-        generation = {f"{kind}_token_id": value for kind, value in ordered_ids.items() if value is not None}
+        generation: dict[str, int | list[int]] = {f"{kind}_token_id": value for kind, value in ordered_ids.items()
+                                                  if value is not None}
+        if stop_ids:
+            eos = [generation["eos_token_id"]] if "eos_token_id" in generation else []
+            generation["eos_token_id"] = [*eos, *(int(i) for i in stop_ids if i not in eos)]
         write_json(tmp / "generation_config.json", {**generation, "max_length": model.config.max_seq_len})
         if tokenizer_dir is not None:
             for name in TOKENIZER_FILES:

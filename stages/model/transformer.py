@@ -21,12 +21,13 @@ Initialisation (GPT-2 / nanoGPT style):
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from stages.model.attention import Attention, AttentionContext, causal_mask
+from stages.model.attention import Attention, AttentionContext, causal_mask, segment_mask
 from stages.model.config import ModelConfig
 from stages.model.kv_cache import KVCache
 from stages.model.layers import RMSNorm, SwiGLU
@@ -84,7 +85,8 @@ class Transformer(nn.Module):
         nn.init.ones_(self.norm.weight)
 
     def forward(self, ids: Tensor, targets: Tensor | None = None, *, cache: KVCache | None = None,
-                positions: Tensor | None = None, starts: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+                positions: Tensor | None = None, starts: Tensor | None = None,
+                segments: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Logits [B, T, vocab] (float32) and, with targets, the mean cross-entropy over targets != -100.
 
         cache: a KVCache; ids are appended after the tokens it holds (incremental decoding).
@@ -92,9 +94,12 @@ class Transformer(nn.Module):
             its first real token when the batch is left-padded.
         starts: left-pad counts [B] for a padded batch run without a cache (with one, the
             cache's own starts apply).
+        segments: packed rows [B, T]: attention stays within runs of equal ids (segment_mask);
+            pass the positions each packed sequence counts from 0 with it.
         The loss is NaN when no target is kept (torch's mean over nothing).
         """
-        logits = self.lm_head(self.hidden_states(ids, cache=cache, positions=positions, starts=starts)).float()
+        logits = self.lm_head(self.hidden_states(ids, cache=cache, positions=positions, starts=starts,
+                                                 segments=segments)).float()
         if targets is None:
             return logits, None
         if targets.shape != ids.shape:
@@ -103,7 +108,7 @@ class Transformer(nn.Module):
         return logits, loss
 
     def hidden_states(self, ids: Tensor, *, cache: KVCache | None = None, positions: Tensor | None = None,
-                      starts: Tensor | None = None) -> Tensor:
+                      starts: Tensor | None = None, segments: Tensor | None = None) -> Tensor:
         """The final-normed hidden states [B, T, d_model]; `lm_head` of a slice of them gives logits."""
         if ids.dim() != 2:
             raise ValueError(f"ids must be [batch, time], got shape {tuple(ids.shape)}")
@@ -125,6 +130,12 @@ class Transformer(nn.Module):
             key_valid = slots >= starts[:, None]
             slot_positions = (slots - starts[:, None]).clamp(min=0)
         ctx = self._attention_context(past, length, key_valid, slot_positions, positions, ids.device)
+        if segments is not None:
+            if cache is not None or starts is not None:
+                raise ValueError("segments (packed rows) run without a cache and without left padding")
+            if segments.shape != ids.shape:
+                raise ValueError(f"segments shape {tuple(segments.shape)} differs from ids shape {tuple(ids.shape)}")
+            ctx = replace(ctx, mask=segment_mask(segments), is_causal=False)
         x = self.embed_tokens(ids)
         for block in self.layers:
             x = block(x, ctx, cache)

@@ -16,6 +16,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from stages.training.device import pick_device
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -31,15 +33,6 @@ class Dist:
     @property
     def active(self) -> bool:
         return self.world > 1 or dist.is_initialized()
-
-
-def pick_device(choice: str, local_rank: int) -> torch.device:
-    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise RuntimeError("pretrain.device is cuda but no CUDA device is available")
-        torch.cuda.set_device(local_rank)
-        return torch.device("cuda", local_rank)
-    return torch.device("cpu")
 
 
 def setup(device_choice: str) -> Dist:

@@ -12,7 +12,6 @@ smoothed), scored on the same targets the same way. A model under it has learned
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from stages.common.errors import StageInputError
 from stages.common.tokens import TokenSplit
 from stages.facts import ProbeSet, score_completions, token_completer
 from stages.model.sampling import generate
+from stages.training.device import autocast
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,6 @@ def validation_set(split: TokenSplit, seq_len: int, max_tokens: int, byte_length
     targets = windows[:, 1:]
     return ValidationSet(inputs=windows[:, :-1], targets=targets,
                          target_bytes=torch.from_numpy(byte_lengths)[targets])
-
-
-def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
-    if bf16:
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 @torch.no_grad()

@@ -9,24 +9,17 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 from stages.common.atomic import atomic_dir, write_json
+from stages.common.plots import write_plots
 from stages.model.hf_export import export_hf
 from stages.model.transformer import Transformer
 from stages.model.weights import save_model
 
 PLOTS = {"train_loss": ("step", "loss"), "validation": ("step", "loss", "bits_per_byte"),
          "lr": ("step", "lr"), "facts": ("step", "accuracy")}
-
-
-def write_plot(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def write_outputs(out: Path, plots: Path, model: Transformer, tokenizer_dir: Path,
@@ -37,6 +30,4 @@ def write_outputs(out: Path, plots: Path, model: Transformer, tokenizer_dir: Pat
         export_hf(model, tmp / "hf", tokenizer_dir=tokenizer_dir, eos_id=eos_id)
         if facts is not None:
             write_json(tmp / "facts.json", facts)
-    with atomic_dir(plots) as tmp:
-        for name, columns in PLOTS.items():
-            write_plot(tmp / f"{name}.csv", columns, history[name])
+    write_plots(plots, PLOTS, history)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from stages.common.errors import StageInputError
 from stages.facts import ProbeSet
@@ -26,16 +25,13 @@ from stages.model.config import ModelConfig
 from stages.model.transformer import Transformer
 from stages.pretrain import checkpoint
 from stages.pretrain.distributed import Dist, all_mean, barrier, wrap
-from stages.pretrain.evaluate import ValidationSet, autocast, fact_accuracy, validation_loss
+from stages.pretrain.evaluate import ValidationSet, fact_accuracy, validation_loss
 from stages.pretrain.inputs import Inputs
 from stages.pretrain.loader import GlobalBatches, WindowSampler
-from stages.pretrain.optim import adamw
 from stages.pretrain.params import PretrainParams
-from stages.pretrain.schedule import learning_rate
-
-
-def switch(value: str, device: torch.device) -> bool:
-    return value == "on" or (value == "auto" and device.type == "cuda")
+from stages.training.device import autocast, switch
+from stages.training.optim import adamw
+from stages.training.schedule import learning_rate
 
 
 @dataclass
@@ -72,7 +68,8 @@ class Trainer:
         self.model = Transformer(self.config).to(d.device)
         self.wrapped = wrap(self.model, d, params.fsdp)
         self.forward = torch.compile(self.wrapped) if switch(params.compile, d.device) else self.wrapped
-        self.optimizer = adamw(self.model, params, d.device)
+        self.optimizer = adamw(self.model, lr=params.lr, weight_decay=params.weight_decay,
+                               betas=(params.beta1, params.beta2), device=d.device)
         self.sampler = WindowSampler(inputs.train, params.seq_len, params.seed)
         self.batches = GlobalBatches(self.sampler, params.batch_size, params.grad_accum, d.rank, d.world)
         self.history = History()

@@ -1,0 +1,28 @@
+"""Which device a training stage runs on, and whether its `auto` switches turn on there."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+
+def pick_device(choice: str, local_rank: int = 0) -> torch.device:
+    """`auto`: the process's CUDA device when there is one, else the CPU."""
+    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise RuntimeError("device is cuda but no CUDA device is available")
+        torch.cuda.set_device(local_rank)
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
+
+
+def switch(value: str, device: torch.device) -> bool:
+    """An on/off/auto setting; auto is on with CUDA only (bf16 and compile are slower on CPU)."""
+    return value == "on" or (value == "auto" and device.type == "cuda")
+
+
+def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
+    if bf16:
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
