@@ -93,7 +93,7 @@ def test_assistant_tokens_mask_matches_our_loss_mask(hf, template, content):
 def test_rendered_text_is_the_documented_layout(hf):
     text = hf.apply_chat_template([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}],
                                   tokenize=False, add_generation_prompt=False)
-    assert text == "<|bos|><|user|>Hi<|end|><|assistant|>Hello<|end|>"
+    assert text == "<|bos|><|user|> Hi<|end|><|assistant|> Hello<|end|>"
 
 
 def test_unknown_role_is_an_error_in_transformers_too(hf):
