@@ -95,3 +95,18 @@ def test_cli_exit_codes_and_metrics(params_file, capsys):
     assert main("toy", ToyParams, run, ["--params", str(params_file), "--set", "toy.size=-1"]) == EXIT_PARAMS
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: toy.size:")
+
+
+def test_every_profile_names_every_stage_of_the_graph():
+    """dvc.yaml makes each stage depend on `profiles.${profile}.<stage>`: DVC refuses a missing key,
+    so every profile must carry an entry ({} at least) for every stage."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    stages = list(yaml.safe_load((root / "dvc.yaml").read_text())["stages"])
+    profiles = yaml.safe_load((root / "params.yaml").read_text())["profiles"]
+    missing = [f"profiles.{name}.{stage}" for name, table in profiles.items() for stage in stages
+               if stage not in (table or {})]
+    assert not missing, f"add these entries ({{}} if nothing changes) to params.yaml: {missing}"
+    graph = (root / "dvc.yaml").read_text()
+    assert all(f"profiles.${{profile}}.{stage}" in graph for stage in stages)

@@ -19,7 +19,7 @@ from stages.common.tokenizer_file import load_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DVC = dvc_executable()
-STAGES = ["web", "crawl", "ingest", "dedup", "tokenizer", "pretrain"]
+STAGES = ["web", "crawl", "ingest", "dedup", "tokenizer", "pretrain", "sft"]
 COPIED = ["stages", "flows", "dvc.yaml", "params.yaml", ".dvcignore"]
 
 pytestmark = pytest.mark.e2e
@@ -76,6 +76,7 @@ def _check_outputs(root: Path) -> None:
     assert any(len(members) > 1 for members in groups.values())
     _check_tokens(root, deduped)
     _check_pretrain(metrics["pretrain"], root)
+    _check_sft(metrics["sft"], root)
 
 
 def _check_tokens(root: Path, deduped_urls: set[str]) -> None:
@@ -102,6 +103,18 @@ def _check_pretrain(metrics: dict, root: Path) -> None:
               for name in ("train_loss", "validation", "lr", "facts")}
     validation = [float(row["loss"]) for row in curves["validation"]]
     assert validation[-1] < validation[0] and float(curves["validation"][-1]["bits_per_byte"]) > 0
+
+
+def _check_sft(metrics: dict, root: Path) -> None:
+    """Micro fine-tunes for correctness only: every split has examples, the held-out questions are
+    answered and graded, the model is exported with its chat template."""
+    splits = metrics["data"]["splits"]
+    assert splits["train"] > 100 and splits["validation"] > 0 and splits["test"] > 0
+    assert metrics["test"]["all"]["n"] == splits["test"] and metrics["training"]["steps"] > 0
+    assert "chat_template" in json.loads((root / "data/sft/hf/tokenizer_config.json").read_text())
+    assert (root / "data/sft/model/model.safetensors").is_file()
+    validation = list(csv.DictReader((root / "data/plots/sft/validation_loss.csv").open()))
+    assert int(validation[0]["step"]) == 0 and len(validation) >= 2
 
 
 def test_micro_pipeline_through_dvc_repro(tmp_path):

@@ -1,6 +1,6 @@
-"""The data part of the `sft` section of params.yaml. Defaults are the `tiny` profile.
-
-The training part (optimiser, freezing, packing, budgets) joins it when the SFT loop arrives.
+"""The `sft` section of params.yaml: what SFT reads (SftDataParams: ground truth to generate from,
+user data, the length cap) and how it trains and evaluates (SftParams). Defaults are the `tiny`
+profile. Budgets are epochs over the training examples, never minutes.
 """
 
 from __future__ import annotations
@@ -70,3 +70,46 @@ class SftDataParams(Section):
     max_tokens: int = Field(256, ge=8)
     generated: GenerationParams = GenerationParams()
     user: UserDataParams = UserDataParams()
+
+
+class SftParams(SftDataParams):
+    """The pretrained model and the instruction data in; the fine-tuned model, its evaluation out."""
+
+    base: Path = Path("data/pretrain/model")          # = pretrain.out / model
+    # random: the same fine-tuning from an untrained model of the base's shape, the control that
+    # shows the answers come from pretraining (it should stay at chance on held-out entities).
+    init: Literal["pretrained", "random"] = "pretrained"
+    out: Path = Path("data/sft")                      # model/, hf/, examples.parquet, evaluation.json
+    plots: Path = Path("data/plots/sft")              # step-indexed CSVs for `dvc plots`
+    metrics: Path = Path("data/metrics/sft.json")
+
+    # optimisation
+    epochs: int = Field(4, ge=1)
+    batch_size: int = Field(32, ge=1)                 # rows (conversations, or packed rows) per step
+    packing: bool = False                             # pack conversations into rows of max_tokens
+    lr: float = Field(3e-4, gt=0)
+    min_lr_ratio: float = Field(0.1, ge=0, le=1)
+    warmup_steps: int = Field(20, ge=0)
+    decay: Literal["cosine", "linear"] = "cosine"
+    weight_decay: float = Field(0.0, ge=0)
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.95, ge=0, lt=1)
+    grad_clip: float = Field(1.0, ge=0)
+    seed: int = 1
+    # Full fine-tuning by default; freeze_layers > 0 trains only the blocks above the lowest N.
+    freeze_layers: int = Field(0, ge=0)
+    freeze_embeddings: bool = False                   # the embedding (and the tied lm_head)
+
+    # evaluation: validation loss on assistant tokens and exact match every eval_every steps; the
+    # model kept is the best by `select_by` (SFT overfits within a few epochs)
+    eval_every: int = Field(25, ge=1)
+    select_by: Literal["exact_match", "loss"] = "exact_match"
+    eval_examples: int = Field(300, ge=1)             # validation questions answered per evaluation
+    max_new_tokens: int = Field(24, ge=1)
+    few_shot: int = Field(3, ge=0)                    # shots in the base model's baseline prompt
+    samples: int = Field(8, ge=0)                     # sample conversations kept for the report
+    log_every: int = Field(10, ge=1)
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    bf16: Literal["auto", "on", "off"] = "auto"
+    threads: int | None = Field(None, ge=1)

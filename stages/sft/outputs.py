@@ -1,0 +1,43 @@
+"""The stage's DVC out, written once at the end, atomically:
+
+    <out>/model/            save_model: the fine-tuned weights + config.json (our format)
+    <out>/hf/               export_hf: LlamaForCausalLM + tokenizer files whose tokenizer_config.json
+                            carries the chat template (apply_chat_template gives our ids), and a
+                            generation_config that stops at <|end|> as well as <|eos|>
+    <out>/examples.parquet  every example trained, validated and tested on (sft_examples schema):
+                            later stages ask the held-out questions from here
+    <out>/evaluation.json   every held-out question with the SFT model's reply and the base
+                            model's few-shot reply, graded
+    <plots>/                train_loss.csv, validation_loss.csv, validation_exact_match.csv, lr.csv
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from stages.chat.hf_template import add_chat_template
+from stages.chat.template import ChatTemplate
+from stages.common.atomic import atomic_dir, write_json
+from stages.common.plots import write_plots
+from stages.model.hf_export import export_hf
+from stages.model.transformer import Transformer
+from stages.model.weights import save_model
+from stages.sft.examples import Example, write_examples
+
+# One curve per file: a DVC plot's y is one column.
+PLOTS = {"train_loss": ("step", "loss"), "validation_loss": ("step", "loss"),
+         "validation_exact_match": ("step", "exact_match"), "lr": ("step", "lr")}
+
+
+def write_outputs(out: Path, plots: Path, model: Transformer, template: ChatTemplate, tokenizer_dir: Path,
+                  examples: list[Example], evaluation: dict[str, Any], history: dict[str, list[dict[str, Any]]],
+                  metadata: dict[str, Any]) -> None:
+    with atomic_dir(out) as tmp:
+        save_model(model, tmp / "model", metadata=metadata)
+        export_hf(model, tmp / "hf", tokenizer_dir=tokenizer_dir, eos_id=template.eos_id,
+                  stop_ids=[template.end_id])
+        add_chat_template(tmp / "hf", template.tokens)
+        write_examples(tmp / "examples.parquet", examples, metadata.get("params"))
+        write_json(tmp / "evaluation.json", evaluation)
+    write_plots(plots, PLOTS, history)

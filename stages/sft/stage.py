@@ -1,0 +1,157 @@
+"""The sft stage:
+
+    ground truth + user data ──(build_sft_data)──> examples: train / validation / test (held-out
+                                                   entities' questions, invented entities)
+    pretrained model (or, init=random, the untrained control) ──> few-shot baseline on test
+        ──(fine_tune: loss on assistant tokens; eval every eval_every; best kept)──> chat model
+        ──> exact match on test, sample conversations ──> <out>/model, <out>/hf, plots, metrics
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import torch
+
+from stages.chat.template import ChatTemplate
+from stages.common.cli import StageContext
+from stages.common.errors import StageInputError
+from stages.model.transformer import Transformer
+from stages.model.weights import load_model, read_model_config
+from stages.sft.answers import (chance_exact_match, chat_replies, few_shot_replies, grade, mean_and_stderr,
+                                summarize)
+from stages.sft.batches import to_sequences
+from stages.sft.dataset import build_sft_data
+from stages.sft.examples import Example
+from stages.sft.outputs import write_outputs
+from stages.sft.params import SftParams
+from stages.sft.split import TEST, TRAIN, VALIDATION
+from stages.sft.train import fine_tune, freeze
+from stages.training.device import pick_device, switch
+
+QA_KINDS = ("fact", "idk")      # short answers: what validation exact match asks
+
+
+def run(ctx: StageContext) -> None:
+    """Fine-tune the pretrained model on instructions in the chat template; keep the best by validation."""
+    params: SftParams = ctx.params
+    log = ctx.log
+    started = time.perf_counter()
+    if params.threads:
+        torch.set_num_threads(params.threads)
+    device = pick_device(params.device)
+    bf16 = switch(params.bf16, device)
+    template = ChatTemplate.from_file(params.tokenizer)
+    model = _initial_model(params, template).to(device)
+
+    data = build_sft_data(params, template)
+    train, validation, test = (data.split(s) for s in (TRAIN, VALIDATION, TEST))
+    if not train:
+        raise StageInputError(f"sft: no training examples (data: {data.summary})")
+    if not validation:
+        raise StageInputError("sft: no validation examples to select the best step with "
+                              "(raise sft.generated.validation_fraction or sft.user.validation_fraction)")
+    validation_questions = _sample([e for e in validation if e.kind in QA_KINDS] or validation,
+                                   params.eval_examples, params.seed)
+    log.info("sft: %d train, %d validation, %d test examples; %s", len(train), len(validation), len(test),
+             data.summary["splits"])
+
+    shots = _shots(train, params.few_shot, params.seed)
+    baseline_replies, shots_used = few_shot_replies(model, template, [e.messages[-2]["content"] for e in test],
+                                                    shots, params.max_new_tokens) if test else ([], 0)
+    baseline = grade(test, baseline_replies)
+
+    trainable = freeze(model, params.freeze_layers, params.freeze_embeddings)
+
+    def validation_exact_match(m: Transformer) -> float:
+        graded = grade(validation_questions, chat_replies(m, template, validation_questions, params.max_new_tokens))
+        return mean_and_stderr([float(g.exact) for g in graded])[0]
+
+    result = fine_tune(model, to_sequences(train, template), to_sequences(validation, template),
+                       validation_exact_match, params, template.pad_id, device, bf16, log)
+    tested = grade(test, chat_replies(model, template, test, params.max_new_tokens))
+    evaluation = {"test": [g.to_row() for g in tested],
+                  "baseline_few_shot": [g.to_row() for g in baseline], "shots": shots[:shots_used]}
+
+    fact_questions = [e for e in test if e.kind == "fact"]
+    test_summary, baseline_summary = summarize(tested), summarize(baseline)
+    metrics: dict[str, Any] = {
+        # headline scalars first: the flow's outcome table and `dvc metrics diff` read these
+        "heldout_fact_exact_match": _exact(test_summary, "fact"),
+        "invented_idk_exact_match": _exact(test_summary, "idk"),
+        "few_shot_base_fact_exact_match": _exact(baseline_summary, "fact"),
+        "best_step": result.best_step,
+        "init": params.init,
+        "data": data.summary,
+        "model": {"parameters": model.config.num_params(), "trainable_parameters": trainable,
+                  "depth": model.config.depth, "d_model": model.config.d_model},
+        "training": {"steps": result.steps, "epochs": params.epochs, "best_step": result.best_step,
+                     "train_loss": result.history.train_loss[-1]["loss"] if result.history.train_loss else None,
+                     "assistant_tokens": result.trained_tokens, "seconds": round(result.seconds, 3),
+                     "assistant_tokens_per_second": round(result.trained_tokens / result.seconds, 1)
+                     if result.seconds else None},
+        "validation": result.best,
+        "test": test_summary,
+        "baseline_few_shot": {"shots": shots_used, **baseline_summary},
+        "chance": {"fact_exact_match": chance_exact_match(fact_questions, [e for e in data.examples
+                                                                            if e.kind == "fact"])},
+        "samples": [g.to_row() for g in _sample(tested, params.samples, params.seed)],
+    }
+    write_outputs(params.out, params.plots, model.cpu(), template, params.tokenizer, data.examples, evaluation,
+                  result.history.to_dict(),
+                  {"params": ctx.params_dict(), "base": str(params.base), "init": params.init,
+                   "best_step": result.best_step})
+    log.info("sft: held-out facts exact match %s (few-shot base %s, chance %s); invented entities "
+             "\"I don't know\" %s; kept step %d of %d", _percent(metrics["heldout_fact_exact_match"]),
+             _percent(metrics["few_shot_base_fact_exact_match"]), _percent(metrics["chance"]["fact_exact_match"]),
+             _percent(metrics["invented_idk_exact_match"]), result.best_step, result.steps)
+    for sample in metrics["samples"]:
+        log.info("sft: sample %s: %r -> %r (gold %r)", sample["kind"], sample["question"], sample["reply"],
+                 sample["gold"])
+    metrics["run_seconds"] = round(time.perf_counter() - started, 3)
+    ctx.metrics.update(metrics)
+
+
+def _exact(summary: dict[str, Any], kind: str) -> float | None:
+    """A kind's exact match, None when the test split has no question of that kind."""
+    return summary["by_kind"].get(kind, {}).get("exact_match")
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _initial_model(params: SftParams, template: ChatTemplate) -> Transformer:
+    """The pretrained model, or (init=random) a fresh one of its shape; checked against the template."""
+    config, _ = read_model_config(params.base)
+    vocab = template.text_tokenizer.get_vocab_size()
+    if config.vocab_size != vocab:
+        raise StageInputError(f"{params.base}: the model's vocabulary ({config.vocab_size}) differs from the "
+                              f"tokenizer's ({vocab}, {params.tokenizer})")
+    if params.max_tokens > config.max_seq_len:
+        raise StageInputError(f"sft.max_tokens ({params.max_tokens}) exceeds the model's context "
+                              f"({config.max_seq_len} = pretrain.seq_len); lower sft.max_tokens")
+    if params.init == "pretrained":
+        return load_model(params.base)
+    torch.manual_seed(params.seed)
+    return Transformer(config)
+
+
+def _sample(items: list, limit: int, seed: int) -> list:
+    """Up to `limit` items, a seeded choice in their original order."""
+    if len(items) <= limit:
+        return list(items)
+    chosen = sorted(random.Random(seed).sample(range(len(items)), limit))
+    return [items[i] for i in chosen]
+
+
+def _shots(train: list[Example], count: int, seed: int) -> list[tuple[str, str]]:
+    """Few-shot demonstrations: training fact questions about different relations."""
+    by_relation: dict[str | None, Example] = {}
+    for example in random.Random(seed).sample(train, len(train)):
+        if example.kind == "fact" and example.relation not in by_relation:
+            by_relation[example.relation] = example
+    chosen = list(by_relation.values())[:count]
+    return [(e.messages[-2]["content"], e.answer) for e in chosen]
