@@ -85,7 +85,8 @@ def test_outputs_and_metrics(trained):
     assert curve["fact"]["n"] + curve["idk"]["n"] == splits["test"]
     assert 0 < metrics["chance"]["fact_exact_match"] < 0.5
     assert metrics["baseline_few_shot"]["all"]["n"] == splits["test"]
-    assert len(metrics["samples"]) == 3
+    assert [s["kind"] for s in metrics["samples"]] == ["fact", "idk", "compare"]   # test kinds first
+    assert all(s["reply"] is not None and s["question"] for s in metrics["samples"])
     # the kept step is one that was evaluated, and training lowered the assistant-token loss
     with open(trained / "plots" / "validation_loss.csv") as fh:
         validation = list(csv.DictReader(fh))

@@ -13,9 +13,9 @@ each content, see the third point):
   tokenized with the content, so the content's first word gets the token it has in running text:
   byte-level BPE merges a word with the space before it, and pretraining saw " violinist" (one
   token) after a space, never "violinist" at the start of a text (three rarer pieces). Without
-  the space a model has to learn a second spelling of every answer; measured on the tiny
-  profile, held-out exact match rose from 20% to see the README (sft) with it. No newline after
-  the role token: the role is a token of its own already.
+  the space a model has to learn a second spelling of every answer: measured on the tiny
+  profile (a half-trained base), held-out exact match after SFT was 20% without it and 54% with
+  it. No newline after the role token: the role is a token of its own already.
 - No `<|eos|>`: `<|end|>` ends every turn, the last included, and is the one thing the model
   learns to emit when its answer is done (it is in the loss mask). `<|eos|>` keeps its pretraining
   meaning, the end of a document; the sampler stops on either (`stop_ids`), so a model that falls

@@ -31,7 +31,7 @@ class GenerationParams(Section):
     # Only facts some English page states: SFT on a fact pretraining never showed would teach the
     # model to answer what it cannot know.
     only_stated_facts: bool = True
-    questions_per_fact: int = Field(2, ge=1)          # distinct phrasings per training fact
+    questions_per_fact: int = Field(3, ge=1)          # distinct phrasings per training fact
     idk_examples: int = Field(400, ge=0)              # questions about invented entities
     idk_eval_examples: int = Field(200, ge=0)         # more of them, other names, for evaluation
     reading_examples: int = Field(1500, ge=0)         # passage + question
@@ -107,7 +107,7 @@ class SftParams(SftDataParams):
     eval_examples: int = Field(300, ge=1)             # validation questions answered per evaluation
     max_new_tokens: int = Field(24, ge=1)
     few_shot: int = Field(3, ge=0)                    # shots in the base model's baseline prompt
-    samples: int = Field(8, ge=0)                     # sample conversations kept for the report
+    samples: int = Field(12, ge=0)                    # sample conversations for the report, spread over kinds
     log_every: int = Field(10, ge=1)
 
     device: Literal["auto", "cpu", "cuda"] = "auto"

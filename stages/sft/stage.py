@@ -20,8 +20,8 @@ from stages.common.cli import StageContext
 from stages.common.errors import StageInputError
 from stages.model.transformer import Transformer
 from stages.model.weights import load_model, read_model_config
-from stages.sft.answers import (chance_exact_match, chat_replies, few_shot_replies, grade, mean_and_stderr,
-                                summarize)
+from stages.sft.answers import (Graded, chance_exact_match, chat_replies, few_shot_replies, grade,
+                                mean_and_stderr, summarize)
 from stages.sft.batches import to_sequences
 from stages.sft.dataset import build_sft_data
 from stages.sft.examples import Example
@@ -97,7 +97,7 @@ def run(ctx: StageContext) -> None:
         "baseline_few_shot": {"shots": shots_used, **baseline_summary},
         "chance": {"fact_exact_match": chance_exact_match(fact_questions, [e for e in data.examples
                                                                             if e.kind == "fact"])},
-        "samples": [g.to_row() for g in _sample(tested, params.samples, params.seed)],
+        "samples": [g.to_row() for g in _samples(model, template, tested, validation, params)],
     }
     write_outputs(params.out, params.plots, model.cpu(), template, params.tokenizer, data.examples, evaluation,
                   result.history.to_dict(),
@@ -145,6 +145,31 @@ def _sample(items: list, limit: int, seed: int) -> list:
         return list(items)
     chosen = sorted(random.Random(seed).sample(range(len(items)), limit))
     return [items[i] for i in chosen]
+
+
+def _samples(model: Transformer, template: ChatTemplate, tested: list[Graded], validation: list[Example],
+             params: SftParams) -> list[Graded]:
+    """Sample conversations for the report, spread over the kinds: graded test questions, and for
+    the kinds the test split lacks (reading, list, count, compare), validation questions answered now."""
+    by_kind: dict[str, list[Graded]] = {}
+    for graded in tested:
+        by_kind.setdefault(graded.example.kind, []).append(graded)
+    others: dict[str, list[Example]] = {}
+    for example in validation:
+        if example.kind not in by_kind:
+            others.setdefault(example.kind, []).append(example)
+    kinds = [*sorted(by_kind), *sorted(others)]       # the held-out test kinds first
+    if not kinds or not params.samples:
+        return []
+    per_kind = -(-params.samples // len(kinds))
+    picked: list[Graded] = []
+    for kind in kinds:
+        if kind in by_kind:
+            picked += _sample(by_kind[kind], per_kind, params.seed)
+        else:
+            asked = _sample(others[kind], per_kind, params.seed)
+            picked += grade(asked, chat_replies(model, template, asked, params.max_new_tokens))
+    return picked[:params.samples]
 
 
 def _shots(train: list[Example], count: int, seed: int) -> list[tuple[str, str]]:
