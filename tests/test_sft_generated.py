@@ -20,7 +20,8 @@ from stages.sft.examples import read_examples, within_length, write_examples
 from stages.sft.generated import generate, generate_from_files
 from stages.sft.ground import read_ground
 from stages.sft.params import GenerationParams, SftDataParams, UserDataParams
-from stages.sft.questions import IDK_ANSWER, LIST_SEPARATOR, READING_PROMPT
+from stages.grading.oracle import IDK_ANSWER
+from stages.sft.questions import LIST_SEPARATOR, READING_PROMPT
 from stages.sft.split import TEST, TRAIN, VALIDATION, MentionRouter, entity_split
 from test_web_stage import generate as generate_web
 

@@ -23,6 +23,7 @@ settings alone; processes that generate beside other work should set one of the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -136,3 +137,28 @@ def generate(model: Transformer, prompts: Sequence[Sequence[int]], max_new_token
                     break
     stop_set = set(stop)
     return [_cut_at_stop(row, stop_set) for row in out[:, :produced].tolist()]
+
+
+
+class Reply(NamedTuple):
+    tokens: list[int]      # the new tokens, cut before the first stop token
+    finished: bool         # a stop token ended it (False: it ran out of tokens)
+
+
+def generate_many(model: Transformer, prompts: Sequence[Sequence[int]], max_new_tokens: int, *,
+                  batch_size: int = 64, seed: int | None = None, **sampling) -> list[Reply]:
+    """`generate` over any number of prompts: batches of similar length (little padding), each
+    prompt cut from the left to leave room for at least one new token, each batch's budget capped
+    by the context. Replies in the prompts' order; `sampling` is generate's keywords. A reply
+    finished when it is shorter than its budget: generate cuts the stop token it ended with."""
+    limit = model.config.max_seq_len
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    out: list[Reply] = [Reply([], False)] * len(prompts)
+    for number, at in enumerate(range(0, len(order), batch_size)):
+        chunk = order[at:at + batch_size]
+        chunk_prompts = [list(prompts[i])[-(limit - 1):] for i in chunk]
+        budget = min(max_new_tokens, limit - max(len(p) for p in chunk_prompts))
+        replies = generate(model, chunk_prompts, budget, seed=None if seed is None else seed + number, **sampling)
+        for i, reply in zip(chunk, replies):
+            out[i] = Reply(reply, len(reply) < budget)
+    return out

@@ -10,18 +10,13 @@ Two ways to ask:
   of this pipeline has read: measured on the tiny profile, lm-eval's `Question: ...\nAnswer:`
   made it continue with unrelated prose (0% exact match, 1.6% contains), a format it never saw.
 
-Grading follows SQuAD's normalisation (lower case, punctuation and the articles a/an/the removed,
-whitespace collapsed): `exact_match` compares the normalised strings, `contains` asks whether the
-normalised gold answer occurs in the reply as whole words (a lenient figure for replies that
-answer in a sentence). Each figure comes with its standard error, sqrt(p(1-p)/(n-1)) as
-lm-evaluation-harness computes it for a mean of 0/1 scores.
+Grading is stages/grading/text.py's (SQuAD normalisation, exact match and contains), each figure
+with its standard error.
 """
 
 from __future__ import annotations
 
 import math
-import re
-import string
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -29,53 +24,10 @@ from typing import Any, Sequence
 import torch
 
 from stages.chat.template import ChatTemplate
-from stages.model.sampling import generate
+from stages.model.sampling import generate_many
+from stages.grading.text import contains, exact_match, mean_and_stderr, normalize
 from stages.model.transformer import Transformer
 from stages.sft.examples import Example
-
-_PUNCTUATION = str.maketrans("", "", string.punctuation + "\u2019\u2018")
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-GENERATION_BATCH = 64
-
-
-def normalize(text: str) -> str:
-    return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION)).split())
-
-
-def exact_match(reply: str, gold: str) -> bool:
-    return normalize(reply) == normalize(gold)
-
-
-def contains(reply: str, gold: str) -> bool:
-    return f" {normalize(gold)} " in f" {normalize(reply)} "
-
-
-def mean_and_stderr(scores: Sequence[float]) -> tuple[float, float]:
-    n = len(scores)
-    if n == 0:
-        return float("nan"), float("nan")
-    mean = sum(scores) / n
-    if n == 1:
-        return mean, float("nan")
-    variance = sum((s - mean) ** 2 for s in scores) / (n - 1)
-    return mean, math.sqrt(variance / n)
-
-
-def _generate_all(model: Transformer, prompts: list[list[int]], max_new_tokens: int, stop_ids: Sequence[int],
-                  pad_id: int) -> list[list[int]]:
-    """Greedy continuations, batched by prompt length; each capped to fit the model's context."""
-    limit = model.config.max_seq_len
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    out: list[list[int]] = [[] for _ in prompts]
-    for at in range(0, len(order), GENERATION_BATCH):
-        chunk = order[at:at + GENERATION_BATCH]
-        chunk_prompts = [prompts[i][-(limit - 1):] for i in chunk]     # keep at least one new token
-        budget = min(max_new_tokens, limit - max(len(p) for p in chunk_prompts))
-        replies = generate(model, chunk_prompts, budget, temperature=0.0, stop_ids=stop_ids, pad_id=pad_id)
-        for i, reply in zip(chunk, replies):
-            out[i] = reply
-    return out
-
 
 @torch.no_grad()
 def chat_replies(model: Transformer, template: ChatTemplate, examples: Sequence[Example],
@@ -84,9 +36,10 @@ def chat_replies(model: Transformer, template: ChatTemplate, examples: Sequence[
     was_training = model.training
     model.eval()
     prompts = [template.generation_prompt(e.messages[:-1]) for e in examples]
-    generated = _generate_all(model, prompts, max_new_tokens, template.stop_ids, template.pad_id)
+    generated = generate_many(model, prompts, max_new_tokens, temperature=0.0, stop_ids=template.stop_ids,
+                              pad_id=template.pad_id)
     model.train(was_training)
-    return [template.reply(tokens) for tokens in generated]
+    return [template.reply(reply.tokens) for reply in generated]
 
 
 def few_shot_prompt(question: str, shots: Sequence[tuple[str, str]]) -> str:
@@ -108,9 +61,10 @@ def few_shot_replies(model: Transformer, template: ChatTemplate, questions: Sequ
         if not shots or max(len(p) for p in prompts) + max_new_tokens <= model.config.max_seq_len:
             break
         shots = shots[1:]
-    generated = _generate_all(model, prompts, max_new_tokens, (template.eos_id,), template.pad_id)
+    generated = generate_many(model, prompts, max_new_tokens, temperature=0.0, stop_ids=(template.eos_id,),
+                              pad_id=template.pad_id)
     model.train(was_training)
-    replies = [template.text_tokenizer.decode(tokens).split("\n", 1)[0].strip() for tokens in generated]
+    replies = [template.text_tokenizer.decode(reply.tokens).split("\n", 1)[0].strip() for reply in generated]
     return replies, len(shots)
 
 

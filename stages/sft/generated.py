@@ -23,14 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stages.common.hashsplit import hash_fraction
 from stages.common.names import NameForge
+from stages.grading.oracle import IDK_ANSWER
 from stages.sft.context import GenContext
 from stages.sft.examples import Example, qa
 from stages.sft.ground import Ground, read_ground
 from stages.sft.params import GenerationParams
-from stages.sft.questions import FACT_QUESTIONS, IDK_ANSWER
+from stages.sft.questions import FACT_QUESTIONS
 from stages.sft.reading import reading_examples
-from stages.sft.split import TEST, TRAIN, VALIDATION, hash_fraction
+from stages.sft.split import TEST, TRAIN, VALIDATION
 from stages.sft.tasks import compare_examples, count_examples, list_examples
 
 KINDS = ("fact", "idk", "reading", "list", "count", "compare")

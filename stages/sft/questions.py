@@ -1,5 +1,6 @@
 """How generated instructions are worded: questions per relation (several phrasings each), the small
-tasks' wordings, the reading-comprehension prompt and the "I don't know" answer.
+tasks' wordings and the reading-comprehension prompt (the "I don't know" answer is the oracle's,
+stages/grading/oracle.py, which grades what SFT teaches).
 
 Answers are the fact's object exactly as the pages print it ("Kenmeboth", "11,636,700"), with
 nothing around it, so that exact match grades a reply without parsing it.
@@ -7,7 +8,6 @@ nothing around it, so that exact match grades a reply without parsing it.
 
 from __future__ import annotations
 
-IDK_ANSWER = "I don't know."
 
 # (entity kind, relation) -> phrasings; {s} is the subject's full name.
 FACT_QUESTIONS: dict[tuple[str, str], tuple[str, ...]] = {

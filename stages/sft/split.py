@@ -13,15 +13,9 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-import xxhash
+from stages.common.hashsplit import TRAIN, VALIDATION, hash_fraction
 
-TRAIN, VALIDATION, TEST = "train", "validation", "test"
-_SCALE = float(1 << 64)
-
-
-def hash_fraction(key: str, salt: str) -> float:
-    """A uniform number in [0, 1) fixed by the key: a split decided by the item itself."""
-    return xxhash.xxh64_intdigest(f"{salt}\x00{key}".encode()) / _SCALE
+TEST = "test"             # train and validation are every stage's; only SFT holds entities out
 
 
 def entity_split(entity_id: str, salt: str, heldout_fraction: float, validation_fraction: float) -> str:

@@ -16,19 +16,15 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
-
-import pyarrow.parquet as pq
+from typing import Any
 
 from stages.chat.template import ChatTemplate
 from stages.common.errors import StageInputError
+from stages.common.hashsplit import TRAIN, VALIDATION, hash_fraction
+from stages.common.row_files import DETECT_ROWS, RowError, first_signature, input_files, read_rows
 from stages.sft.examples import Example
 from stages.sft.params import UserDataParams
-from stages.sft.split import TRAIN, VALIDATION, hash_fraction
-from stages.sft.user_formats import FORMATS, SKIP_REASONS, RowError, detect, to_conversation
-
-SUFFIXES = (".jsonl", ".json", ".parquet")
-DETECT_ROWS = 100                     # rows looked at to detect a file's format
+from stages.sft.user_formats import FORMATS, SKIP_REASONS, detect, to_conversation
 
 
 @dataclass
@@ -40,6 +36,8 @@ class UserData:
     formats: dict[str, str] = field(default_factory=dict)           # file -> format used
 
     def skip(self, reason: str, location: str, keep: int) -> None:
+        if reason not in SKIP_REASONS:       # a typo would vanish from summary(), which lists SKIP_REASONS
+            raise ValueError(f"unknown skip reason {reason!r}")
         self.skipped[reason] += 1
         kept = self.where.setdefault(reason, [])
         if len(kept) < keep:
@@ -51,63 +49,10 @@ class UserData:
                 "skipped_at": {r: v for r, v in self.where.items() if v}}
 
 
-def input_files(inputs: list[Path | str]) -> list[Path]:
-    files: list[Path] = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.suffix in SUFFIXES and p.is_file())
-            if not found:
-                raise StageInputError(f"user data: {item} holds no {', '.join(SUFFIXES)} files")
-            files.extend(found)
-        elif item.is_file():
-            if item.suffix not in SUFFIXES:
-                raise StageInputError(f"user data: {item}: unknown file type (expected {', '.join(SUFFIXES)})")
-            files.append(item)
-        else:
-            raise StageInputError(f"user data: input not found: {item}")
-    return files
-
-
-def read_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    """(row number, row), where a row that cannot be parsed is a RowError instead."""
-    if path.suffix == ".parquet":
-        try:
-            parquet = pq.ParquetFile(path)
-        except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
-            raise StageInputError(f"user data: {path}: not a Parquet file ({exc})") from None
-        number = 0
-        for batch in parquet.iter_batches(batch_size=1024):
-            for row in batch.to_pylist():
-                number += 1
-                yield number, row
-    elif path.suffix == ".json":
-        try:
-            rows = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StageInputError(f"user data: {path}: not valid JSON ({exc})") from None
-        if not isinstance(rows, list):
-            raise StageInputError(f"user data: {path}: a .json file must hold an array of rows")
-        yield from enumerate(rows, start=1)
-    else:
-        with path.open("rb") as lines:
-            for number, raw in enumerate(lines, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    yield number, json.loads(raw.decode("utf-8"))
-                except UnicodeDecodeError:
-                    yield number, RowError("bad_json", "not UTF-8")
-                except json.JSONDecodeError as exc:
-                    yield number, RowError("bad_json", str(exc))
-
-
 def detect_format(path: Path) -> str:
-    for i, (_, row) in enumerate(read_rows(path)):
-        if i >= DETECT_ROWS:
-            break
-        fmt = detect(row)
-        if fmt is not None:
-            return fmt
+    fmt = first_signature(path, detect)
+    if fmt is not None:
+        return fmt
     raise StageInputError(f"user data: {path}: cannot tell the format from its first {DETECT_ROWS} rows "
                           f"(expected keys of {', '.join(FORMATS)}: instruction+output, instruction+response, "
                           "messages or conversations)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from stages.chat.template import ROLES
+from stages.common.row_files import RowError
 
 FORMATS = ("alpaca", "dolly", "openai", "sharegpt")
 SKIP_REASONS = (
@@ -35,14 +36,6 @@ SIGNATURES = {"openai": ("messages",), "sharegpt": ("conversations",), "alpaca":
               "dolly": ("instruction", "response")}
 
 Conversation = list[dict[str, str]]
-
-
-class RowError(ValueError):
-    def __init__(self, reason: str, detail: str):
-        if reason not in SKIP_REASONS:
-            raise ValueError(f"RowError: unknown reason {reason!r}")
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
 
 
 def detect(row: Any) -> str | None:

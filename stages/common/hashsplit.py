@@ -1,0 +1,23 @@
+"""Splits decided by the item itself: a salted hash of a key, read as a number in [0, 1).
+
+Whatever the stage (SFT's entities and user rows, the reward stage's preference pairs), an item's
+split must not depend on the rest of the data: adding rows, reordering a file or growing the world
+never moves an old item, and duplicates (same key) always land together.
+"""
+
+from __future__ import annotations
+
+import xxhash
+
+TRAIN, VALIDATION = "train", "validation"
+_SCALE = float(1 << 64)
+
+
+def hash_fraction(key: str, salt: str) -> float:
+    """A uniform number in [0, 1) fixed by the key: a split decided by the item itself."""
+    return xxhash.xxh64_intdigest(f"{salt}\x00{key}".encode()) / _SCALE
+
+
+def content_split(key: str, salt: str, validation_fraction: float) -> str:
+    """VALIDATION for keys whose hash falls below the fraction, else TRAIN."""
+    return VALIDATION if hash_fraction(key, salt) < validation_fraction else TRAIN

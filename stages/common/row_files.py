@@ -1,0 +1,96 @@
+"""Rows of user-given files (JSONL, a JSON array, Parquet), numbered, with bad rows as values.
+
+Every stage that reads user data (SFT instructions, reward preferences) takes the same files the
+same way, so a user learns one set of rules: a path is a file or a directory of such files; rows
+are numbered from 1 (a JSONL file's line numbers, blank lines included, so `file:row` points at
+the line in an editor); a JSONL line that does not parse is a RowError("bad_json") in the row's
+place, to be skipped and counted like any other bad row, while a file that is unusable as a whole
+(missing, unknown type, not Parquet, not a JSON array) is a StageInputError. What a row means is
+the caller's business: each stage has its formats and its own skip reasons.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pyarrow.parquet as pq
+
+from stages.common.errors import StageInputError
+
+SUFFIXES = (".jsonl", ".json", ".parquet")
+DETECT_ROWS = 100                     # rows looked at to detect a file's format
+
+
+class RowError(ValueError):
+    """One row that cannot be used, with the reason it is counted under (the caller's skip reasons)."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+def input_files(inputs: list[Path | str], label: str = "user data") -> list[Path]:
+    """The files to read: each input as given, or a directory's files of the known types, sorted.
+    `label` starts every error message, so the user knows which params entry is wrong."""
+    files: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = sorted(p for p in item.iterdir() if p.suffix in SUFFIXES and p.is_file())
+            if not found:
+                raise StageInputError(f"{label}: {item} holds no {', '.join(SUFFIXES)} files")
+            files.extend(found)
+        elif item.is_file():
+            if item.suffix not in SUFFIXES:
+                raise StageInputError(f"{label}: {item}: unknown file type (expected {', '.join(SUFFIXES)})")
+            files.append(item)
+        else:
+            raise StageInputError(f"{label}: input not found: {item}")
+    return files
+
+
+def read_rows(path: Path, label: str = "user data") -> Iterator[tuple[int, Any]]:
+    """(row number, row), where a row that cannot be parsed is a RowError("bad_json") instead."""
+    if path.suffix == ".parquet":
+        try:
+            parquet = pq.ParquetFile(path)
+        except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+            raise StageInputError(f"{label}: {path}: not a Parquet file ({exc})") from None
+        number = 0
+        for batch in parquet.iter_batches(batch_size=1024):
+            for row in batch.to_pylist():
+                number += 1
+                yield number, row
+    elif path.suffix == ".json":
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise StageInputError(f"{label}: {path}: not valid JSON ({exc})") from None
+        if not isinstance(rows, list):
+            raise StageInputError(f"{label}: {path}: a .json file must hold an array of rows")
+        yield from enumerate(rows, start=1)
+    else:
+        with path.open("rb") as lines:
+            for number, raw in enumerate(lines, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    yield number, json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    yield number, RowError("bad_json", "not UTF-8")
+                except json.JSONDecodeError as exc:
+                    yield number, RowError("bad_json", str(exc))
+
+
+def first_signature(path: Path, detect: Callable[[Any], str | None], label: str = "user data",
+                    rows: int = DETECT_ROWS) -> str | None:
+    """The first format `detect` recognises among the file's first `rows` rows, or None (the
+    caller raises its own error, naming the keys its formats expect)."""
+    for i, (_, row) in enumerate(read_rows(path, label)):
+        if i >= rows:
+            break
+        fmt = detect(row)
+        if fmt is not None:
+            return fmt
+    return None

@@ -1,0 +1,41 @@
+"""Grading a reply against a gold answer, the way SQuAD and lm-evaluation-harness do.
+
+`normalize`: lower case, punctuation and the articles a/an/the removed, whitespace collapsed.
+`exact_match` compares normalised strings; `contains` asks whether the normalised gold answer
+occurs in the reply as whole words (a lenient figure for replies that answer in a sentence).
+`mean_and_stderr`: a mean of 0/1 (or any) scores with its standard error, sqrt(var/n) with the
+sample variance, as lm-evaluation-harness reports it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from typing import Sequence
+
+_PUNCTUATION = str.maketrans("", "", string.punctuation + "\u2019\u2018")
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def normalize(text: str) -> str:
+    return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION)).split())
+
+
+def exact_match(reply: str, gold: str) -> bool:
+    return normalize(reply) == normalize(gold)
+
+
+def contains(reply: str, gold: str) -> bool:
+    return f" {normalize(gold)} " in f" {normalize(reply)} "
+
+
+def mean_and_stderr(scores: Sequence[float]) -> tuple[float, float]:
+    n = len(scores)
+    if n == 0:
+        return float("nan"), float("nan")
+    mean = sum(scores) / n
+    if n == 1:
+        return mean, float("nan")
+    variance = sum((s - mean) ** 2 for s in scores) / (n - 1)
+    return mean, math.sqrt(variance / n)
