@@ -1,0 +1,90 @@
+"""The reward model: a transformer body (initialised from the SFT model) with a scalar head.
+
+    rm = RewardModel(load_model("data/sft/model"))
+    scores = rm(ids, last)             # [B]: one score per row, read at index `last` of each row
+
+The score is read at each sequence's last real token (`last`, per row), never at a pad slot:
+with right padding that is length - 1, with left padding the final column (then pass `starts`
+so that the pad slots are masked and positions start at each row's first real token). The head
+is initialised normal(0, 1/sqrt(d_model + 1)) as in "The N+ implementation details of RLHF".
+
+Scores are normalised by a stored affine map, (raw - shift) / scale, fitted after training so
+that the SFT model's own samples score mean 0 and standard deviation 1: otherwise the KL
+coefficient beta of PPO has no fixed meaning. `values` gives the head at every position, for a
+value model that starts from the reward model.
+
+Saved as the body's model directory (stages/model/weights.py) plus `reward_head.safetensors`
+(head weight, bias, shift, scale).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from stages.common.errors import StageInputError
+from stages.model.transformer import Transformer
+from stages.model.weights import load_model, read_model_config, save_model
+
+HEAD_FILE = "reward_head.safetensors"
+
+
+class RewardModel(nn.Module):
+    def __init__(self, body: Transformer):
+        super().__init__()
+        self.body = body
+        self.head = nn.Linear(body.config.d_model, 1)
+        nn.init.normal_(self.head.weight, std=1.0 / math.sqrt(body.config.d_model + 1))
+        nn.init.zeros_(self.head.bias)
+        self.register_buffer("shift", torch.zeros(()))
+        self.register_buffer("scale", torch.ones(()))
+
+    def values(self, ids: Tensor, starts: Tensor | None = None) -> Tensor:
+        """Unnormalised head outputs at every position [B, T]."""
+        return self.head(self.body.hidden_states(ids, starts=starts)).squeeze(-1).float()
+
+    def raw(self, ids: Tensor, last: Tensor, starts: Tensor | None = None) -> Tensor:
+        """Unnormalised scores [B], read at position last[b] of row b."""
+        hidden = self.body.hidden_states(ids, starts=starts)
+        rows = torch.arange(ids.shape[0], device=ids.device)
+        return self.head(hidden[rows, last]).squeeze(-1).float()
+
+    def forward(self, ids: Tensor, last: Tensor, starts: Tensor | None = None) -> Tensor:
+        return (self.raw(ids, last, starts) - self.shift) / self.scale
+
+    def set_normalisation(self, mean: float, std: float) -> None:
+        if not std > 0:
+            raise ValueError(f"reward normalisation needs a positive std, got {std}")
+        self.shift.fill_(mean)
+        self.scale.fill_(std)
+
+
+def save_reward_model(model: RewardModel, directory: Path | str, metadata: dict[str, Any] | None = None) -> Path:
+    directory = Path(directory)
+    save_model(model.body, directory, metadata={**(metadata or {}), "reward_head": HEAD_FILE})
+    tensors = {"weight": model.head.weight.detach().cpu().contiguous(),
+               "bias": model.head.bias.detach().cpu().contiguous(),
+               "shift": model.shift.detach().cpu().reshape(1), "scale": model.scale.detach().cpu().reshape(1)}
+    save_file(tensors, str(directory / HEAD_FILE))
+    return directory
+
+
+def load_reward_model(directory: Path | str, map_location: torch.device | str = "cpu") -> RewardModel:
+    directory = Path(directory)
+    _, metadata = read_model_config(directory)
+    head_path = directory / HEAD_FILE
+    if metadata.get("reward_head") != HEAD_FILE or not head_path.is_file():
+        raise StageInputError(f"{directory}: not a reward model ({HEAD_FILE} missing)")
+    model = RewardModel(load_model(directory))
+    tensors = load_file(str(head_path))
+    with torch.no_grad():
+        model.head.weight.copy_(tensors["weight"])
+        model.head.bias.copy_(tensors["bias"])
+        model.shift.copy_(tensors["shift"][0])
+        model.scale.copy_(tensors["scale"][0])
+    return model.to(map_location)

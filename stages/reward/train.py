@@ -1,0 +1,152 @@
+"""Training the reward model on preference pairs: Bradley-Terry loss, held-out accuracy, and the
+normalisation that makes the SFT model's samples score mean 0, std 1.
+
+A pair is two sequences, prompt + chosen and prompt + rejected, each in the chat template (an
+answer that finished ends with `<|end|>`, a truncated one does not); the score is read at each
+sequence's last token. Loss: -logsigmoid(r_chosen - r_rejected - margin), plus
+`centring` x mean((r_chosen + r_rejected)^2) when set (keeps raw scores near 0, as in
+"Helping or Herding?" / OpenRLHF's option). Chosen and rejected rows of a batch run as one
+right-padded forward.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from stages.chat.template import ChatTemplate
+from stages.model.reward import RewardModel
+from stages.reward.preference import Preference
+from stages.training.optim import adamw
+from stages.training.schedule import learning_rate
+
+EVAL_BATCH = 64
+
+
+def answer_ids(template: ChatTemplate, prompt: list[dict[str, str]], answer: str, finished: bool) -> list[int]:
+    ids = template.generation_prompt(prompt) + template.encode_content(answer)
+    return ids + [template.end_id] if finished else ids
+
+
+def encode_pair(template: ChatTemplate, pair: Preference) -> tuple[list[int], list[int]]:
+    return (answer_ids(template, pair.prompt, pair.chosen, pair.chosen_finished),
+            answer_ids(template, pair.prompt, pair.rejected, pair.rejected_finished))
+
+
+def _batch(rows: Sequence[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, :len(row)] = torch.tensor(row, dtype=torch.long)
+    last = torch.tensor([len(r) - 1 for r in rows], dtype=torch.long)
+    return ids.to(device), last.to(device)
+
+
+def score_pairs(model: RewardModel, pairs: Sequence[tuple[list[int], list[int]]], pad_id: int,
+                device: torch.device, normalised: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """(chosen scores, rejected scores) of every pair, without gradients."""
+    was_training = model.training
+    model.eval()
+    chosen, rejected = [], []
+    with torch.no_grad():
+        for at in range(0, len(pairs), EVAL_BATCH):
+            chunk = pairs[at:at + EVAL_BATCH]
+            ids, last = _batch([c for c, _ in chunk] + [r for _, r in chunk], pad_id, device)
+            scores = model(ids, last) if normalised else model.raw(ids, last)
+            chosen.append(scores[:len(chunk)].cpu())
+            rejected.append(scores[len(chunk):].cpu())
+    model.train(was_training)
+    return torch.cat(chosen), torch.cat(rejected)
+
+
+def score_sequences(model: RewardModel, rows: Sequence[list[int]], pad_id: int, device: torch.device) -> torch.Tensor:
+    """Raw scores of single sequences (for the normalisation)."""
+    was_training = model.training
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for at in range(0, len(rows), EVAL_BATCH):
+            ids, last = _batch(rows[at:at + EVAL_BATCH], pad_id, device)
+            out.append(model.raw(ids, last).cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def pair_metrics(chosen: torch.Tensor, rejected: torch.Tensor) -> dict[str, float]:
+    if not len(chosen):
+        return {"accuracy": float("nan"), "margin": float("nan"), "pairs": 0}
+    margin = chosen - rejected
+    return {"accuracy": round(float((margin > 0).float().mean()), 5), "margin": round(float(margin.mean()), 5),
+            "pairs": len(chosen)}
+
+
+@dataclass
+class RewardResult:
+    history: dict[str, list[dict[str, float]]] = field(default_factory=lambda: {"train_loss": [], "validation": []})
+    best_step: int = 0
+    best: dict[str, float] | None = None
+    steps: int = 0
+    seconds: float = 0.0
+
+
+def train_reward_model(model: RewardModel, train: list[tuple[list[int], list[int]]],
+                       validation: list[tuple[list[int], list[int]]], *, epochs: int, batch_size: int, lr: float,
+                       warmup_steps: int, margin: float, centring: float, grad_clip: float, eval_every: int,
+                       seed: int, pad_id: int, device: torch.device, log: logging.Logger) -> RewardResult:
+    """Train in place; on return the model holds the state with the best held-out accuracy."""
+    rng = np.random.default_rng(seed)
+    orders = [rng.permutation(len(train)) for _ in range(epochs)]
+    per_epoch = math.ceil(len(train) / batch_size)
+    total = per_epoch * epochs
+    optimizer = adamw(model, lr=lr, weight_decay=0.0, betas=(0.9, 0.95), device=device)
+    result = RewardResult()
+    best_state = None
+
+    def evaluate(step: int) -> None:
+        nonlocal best_state
+        entry = {"step": step, **pair_metrics(*score_pairs(model, validation, pad_id, device, normalised=False))}
+        result.history["validation"].append(entry)
+        log.info("reward: step %d/%d: held-out accuracy %.1f%%, margin %.3f", step, total, 100 * entry["accuracy"],
+                 entry["margin"])
+        if result.best is None or entry["accuracy"] > result.best["accuracy"]:
+            result.best, result.best_step = entry, step
+            best_state = copy.deepcopy(model.state_dict())
+
+    model.train()
+    evaluate(0)
+    step = 0
+    for order in orders:
+        for at in range(0, len(order), batch_size):
+            started = time.perf_counter()
+            chunk = [train[i] for i in order[at:at + batch_size]]
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step, peak=lr, warmup=warmup_steps, total=total, floor_ratio=0.1,
+                                            decay="cosine")
+            ids, last = _batch([c for c, _ in chunk] + [r for _, r in chunk], pad_id, device)
+            scores = model.raw(ids, last)
+            chosen, rejected = scores[:len(chunk)], scores[len(chunk):]
+            loss = -F.logsigmoid(chosen - rejected - margin).mean()
+            if centring > 0:
+                loss = loss + centring * ((chosen + rejected) ** 2).mean()
+            loss.backward()
+            if grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            result.seconds += time.perf_counter() - started
+            step += 1
+            result.history["train_loss"].append({"step": step, "loss": round(float(loss.detach()), 5)})
+            if step % eval_every == 0 or step == total:
+                evaluate(step)
+    result.steps = step
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    return result

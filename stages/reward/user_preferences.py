@@ -1,0 +1,94 @@
+"""User preference data: JSONL, JSON (an array) or Parquet files of preference pairs (TRL's
+explicit-prompt rows or Anthropic hh-rlhf transcripts), validated row by row into Preferences
+(stages/reward/preference.py, the shape generated pairs share).
+
+Files are read as SFT reads its user data (stages/common/row_files.py): the format is detected per
+file from its first row with a known signature (or given); every row that cannot be used is skipped
+and counted by reason (stages/reward/preference_formats.py SKIP_REASONS), with a few `file:row`
+locations per reason for the report. Input with no usable row at all is an error: it is a wrong
+file or a wrong format, not data to train on. A pair goes to validation when the hash of its
+content (prompt and both answers) falls under `validation_fraction`: its content decides, so
+duplicates stay together and reordering a file moves nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stages.chat.template import ChatTemplate
+from stages.common.errors import StageInputError
+from stages.common.hashsplit import content_split
+from stages.common.row_files import DETECT_ROWS, RowError, first_signature, input_files, read_rows
+from stages.reward.params import UserPreferenceParams
+from stages.reward.preference import Preference
+from stages.reward.preference_formats import FORMATS, SKIP_REASONS, answered, detect, to_pair
+
+LABEL = "user preferences"            # starts every error message about these inputs
+
+
+@dataclass
+class UserPreferences:
+    pairs: list[Preference] = field(default_factory=list)
+    rows: int = 0
+    skipped: Counter = field(default_factory=Counter)               # reason -> rows
+    where: dict[str, list[str]] = field(default_factory=dict)       # reason -> a few "file:row"
+    formats: dict[str, str] = field(default_factory=dict)           # file -> format used
+
+    def skip(self, reason: str, location: str, keep: int) -> None:
+        if reason not in SKIP_REASONS:       # a typo would vanish from summary(), which lists SKIP_REASONS
+            raise ValueError(f"unknown skip reason {reason!r}")
+        self.skipped[reason] += 1
+        kept = self.where.setdefault(reason, [])
+        if len(kept) < keep:
+            kept.append(location)
+
+    def summary(self) -> dict[str, Any]:
+        return {"rows": self.rows, "kept": len(self.pairs), "formats": self.formats,
+                "splits": dict(Counter(p.split for p in self.pairs)),
+                "skipped": {r: self.skipped[r] for r in SKIP_REASONS if self.skipped[r]},
+                "skipped_at": {r: v for r, v in self.where.items() if v}}
+
+
+def detect_format(path: Path) -> str:
+    fmt = first_signature(path, detect, LABEL)
+    if fmt is not None:
+        return fmt
+    raise StageInputError(f"{LABEL}: {path}: cannot tell the format from its first {DETECT_ROWS} rows "
+                          f"(expected keys of {', '.join(FORMATS)}: prompt+chosen+rejected, or chosen+rejected "
+                          "transcripts)")
+
+
+def load_user_preferences(params: UserPreferenceParams, template: ChatTemplate, max_tokens: int) -> UserPreferences:
+    """Every usable row of every input file as a preference pair (kind "user"); the rest counted."""
+    data = UserPreferences()
+    files = input_files(params.inputs, LABEL)
+    for path in files:
+        file_format = detect_format(path) if params.format == "auto" else params.format
+        data.formats[str(path)] = file_format
+        for number, row in read_rows(path, LABEL):
+            data.rows += 1
+            location = f"{path}:{number}"
+            try:
+                if isinstance(row, RowError):
+                    raise row
+                pair = to_pair(row, file_format)
+                # The reward model reads prompt + one answer at a time: the longer answer sets the length.
+                longest = max(len(template.render(answered(pair.prompt, answer)))
+                              for answer in (pair.chosen, pair.rejected))
+                if longest > max_tokens:
+                    raise RowError("over_length", f"{longest} tokens, more than {max_tokens}")
+            except RowError as exc:
+                data.skip(exc.reason, location, params.examples_per_reason)
+                continue
+            key = json.dumps([pair.prompt, pair.chosen, pair.rejected], sort_keys=True, ensure_ascii=False)
+            split = content_split(key, params.split_salt, params.validation_fraction)
+            data.pairs.append(Preference(f"user:{path.name}:{number}", split, pair.prompt, pair.chosen,
+                                         pair.rejected, source=location, kind="user"))
+    if files and not data.pairs:
+        reasons = ", ".join(f"{r} {n}" for r, n in data.skipped.most_common()) or "no rows"
+        raise StageInputError(f"{LABEL}: no usable pair in {data.rows} rows of {len(files)} file(s) ({reasons})")
+    return data
