@@ -35,8 +35,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_tokenizer.py
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_sft.py
+	$(PY) benchmarks/bench_ppo.py
 	$(PY) benchmarks/bench_generate.py
 
 clean-data:
 	rm -rf data/web data/crawl data/ingest data/dedup data/tokenizer data/tokens data/metrics \
-		data/pretrain data/pretrain-work data/sft data/plots
+		data/pretrain data/pretrain-work data/sft data/reward data/ppo data/plots

@@ -19,7 +19,7 @@ from stages.common.tokenizer_file import load_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DVC = dvc_executable()
-STAGES = ["web", "crawl", "ingest", "dedup", "tokenizer", "pretrain", "sft"]
+STAGES = ["web", "crawl", "ingest", "dedup", "tokenizer", "pretrain", "sft", "reward", "ppo"]
 COPIED = ["stages", "flows", "dvc.yaml", "params.yaml", ".dvcignore"]
 
 pytestmark = pytest.mark.e2e
@@ -77,6 +77,7 @@ def _check_outputs(root: Path) -> None:
     _check_tokens(root, deduped)
     _check_pretrain(metrics["pretrain"], root)
     _check_sft(metrics["sft"], root)
+    _check_rlhf(metrics["reward"], metrics["ppo"], root)
 
 
 def _check_tokens(root: Path, deduped_urls: set[str]) -> None:
@@ -115,6 +116,19 @@ def _check_sft(metrics: dict, root: Path) -> None:
     assert (root / "data/sft/model/model.safetensors").is_file()
     validation = list(csv.DictReader((root / "data/plots/sft/validation_loss.csv").open()))
     assert int(validation[0]["step"]) == 0 and len(validation) >= 2
+
+
+def _check_rlhf(reward: dict, ppo: dict, root: Path) -> None:
+    """Micro runs the reward model and PPO for correctness only: pairs on both sides of the split,
+    a normalised reward model, PPO steps with held-out figures, the policy exported."""
+    assert reward["data"]["train_pairs"] > 0 and reward["data"]["heldout_pairs"] > 0
+    assert 0.0 <= reward["heldout_accuracy"] <= 1.0
+    assert (root / "data/reward/model/reward_head.safetensors").is_file()
+    assert ppo["training"]["steps"] == 4 and ppo["heldout"]["prompts"] > 0
+    assert ppo["last_step"]["policy/ratio"] > 0
+    assert "chat_template" in json.loads((root / "data/ppo/hf/tokenizer_config.json").read_text())
+    gold = list(csv.DictReader((root / "data/plots/ppo/heldout_gold_score.csv").open()))
+    assert [int(r["step"]) for r in gold] == [0, 2, 4]
 
 
 def test_micro_pipeline_through_dvc_repro(tmp_path):

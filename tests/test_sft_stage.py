@@ -10,55 +10,19 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from safetensors.torch import load_file
 
-from chat_testkit import PARAMS as TOKENIZER_PARAMS
-from chat_testkit import small_tokenizer
+from sft_testkit import CONTEXT, make_inputs, run_sft
 from stages.chat.template import ChatTemplate
-from stages.common.cli import main
-from stages.model.config import ModelConfig
 from stages.model.sampling import generate
-from stages.model.transformer import Transformer
-from stages.model.weights import WEIGHTS_FILE, load_model, save_model
+from stages.model.weights import WEIGHTS_FILE, load_model
 from stages.sft.examples import read_examples
-from stages.sft.params import SftParams
-from stages.sft.stage import run
-from stages.tokenizer.hf_files import write_hf_files
-from test_web_stage import generate as generate_web
 
-CONTEXT = 96
-SMALL = {"max_tokens": CONTEXT, "epochs": 2, "batch_size": 16, "lr": 3e-3, "warmup_steps": 2, "eval_every": 10,
-         "eval_examples": 12, "max_new_tokens": 8, "few_shot": 1, "samples": 3, "log_every": 5, "threads": 1,
-         "generated": {"heldout_fraction": 0.15, "validation_fraction": 0.1, "idk_examples": 30,
-                       "idk_eval_examples": 10, "reading_examples": 20, "passage_max_chars": 120,
-                       "list_examples": 10, "count_examples": 10, "compare_examples": 20, "questions_per_fact": 1}}
 
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("sft-inputs")
-    web = generate_web(root / "web")
-    tokenizer_dir = root / "tokenizer"
-    tokenizer_dir.mkdir()
-    tokenizer = small_tokenizer()
-    tokenizer.save(str(tokenizer_dir / "tokenizer.json"))
-    write_hf_files(tokenizer_dir, TOKENIZER_PARAMS.special_tokens)
-    torch.manual_seed(0)
-    base = Transformer(ModelConfig.from_depth(2, tokenizer.get_vocab_size(), CONTEXT, d_model=32))
-    save_model(base, root / "base")
-    return {"facts": web / "facts.parquet", "pages": web / "pages.parquet", "tokenizer": tokenizer_dir,
-            "base": root / "base"}
-
-
-def run_sft(root: Path, inputs: dict[str, Path], **overrides) -> tuple[int, Path]:
-    root.mkdir(parents=True, exist_ok=True)
-    section = {**SftParams().model_dump(mode="json"), **SMALL, **{k: str(v) for k, v in inputs.items()},
-               "out": str(root / "sft"), "plots": str(root / "plots"), "metrics": str(root / "metrics.json"),
-               **overrides}
-    params = root / "params.yaml"
-    params.write_text(yaml.safe_dump({"profile": "micro", "executor": {"workers": 1}, "sft": section}))
-    return main("sft", SftParams, run, ["--params", str(params)]), root
+    return make_inputs(tmp_path_factory.mktemp("sft-inputs"))
 
 
 @pytest.fixture(scope="module")

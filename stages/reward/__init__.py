@@ -4,7 +4,7 @@ generated from the synthetic world's ground truth or given by the user in the co
 formats (TRL's explicit-prompt pairs, Anthropic hh-rlhf transcripts); PPO then optimises the SFT
 model against its scores.
 
-Issue 7 in progress: the pairs (generated.py, user_preferences.py), the reward model
-(stages/model/reward.py) and its Bradley-Terry loop (train.py) exist and are tested; the stage
-entry point, its params section and its DVC stage come next.
+`python -m stages.reward` (stage.py): pairs from generated.py and user_preferences.py, the model in
+stages/model/reward.py, the Bradley-Terry loop in train.py. Issue 7 is open: on the tiny profile
+the held-out accuracy is 67%, short of the 80% the issue asks (README, "reward and ppo").
 """

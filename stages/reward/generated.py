@@ -3,8 +3,10 @@
 For each training prompt (a short-answer question from SFT's examples: facts, invented entities,
 comparisons, counts), the SFT model samples `samples_per_prompt` replies at `temperature`; the
 oracle (stages/grading/oracle.py) scores each; every two distinct replies with different scores
-make a pair, the better one chosen (at most `pairs_per_prompt` per prompt). Prompts of SFT's
-validation split give the held-out pairs the reward model's accuracy is measured on.
+make a pair, the better one chosen (at most `pairs_per_prompt` per prompt). "I don't know." can
+join the candidates (`idk_candidates`): the oracle puts it under a correct answer and above a
+wrong one, an order the samples alone rarely show. A prompt's pairs are all held out or all
+trained on (by the hash of its id), so held-out accuracy is measured on prompts never seen.
 
 Bradley-Terry label noise (`label_noise` = tau > 0): a pair whose gold scores differ by d keeps
 its order with probability sigmoid(d / tau) and is flipped otherwise, as a noisy human labeller
@@ -24,7 +26,8 @@ from typing import Any, Sequence
 
 from stages.chat.template import ChatTemplate
 from stages.common.conversations import Example
-from stages.grading.oracle import Judgement, judge
+from stages.common.hashsplit import content_split
+from stages.grading.oracle import IDK_ANSWER, Judgement, judge
 from stages.model.sampling import generate_many
 from stages.model.transformer import Transformer
 from stages.reward.preference import Preference
@@ -74,11 +77,20 @@ def sample_replies(model: Transformer, template: ChatTemplate, examples: Sequenc
     return samples
 
 
-def pairs_from_samples(samples: Sequence[Sample], pairs_per_prompt: int, label_noise: float,
-                       seed: int) -> GeneratedPairs:
+def idk_candidates(examples: Sequence[Example]) -> list[Sample]:
+    """"I don't know." as one more candidate answer per prompt, judged like a sample."""
+    return [Sample(e, IDK_ANSWER, judge(IDK_ANSWER, e.answer)) for e in examples]
+
+
+def pairs_from_samples(samples: Sequence[Sample], pairs_per_prompt: int, label_noise: float, seed: int, *,
+                       extra: Sequence[Sample] = (), validation_fraction: float = 0.0,
+                       split_salt: str = "") -> GeneratedPairs:
+    """Pairs of each prompt's distinct candidates (its samples and `extra` ones) with different gold
+    scores. A prompt's pairs all go to validation when its id hashes below validation_fraction.
+    The summary's verdicts and gold score are the samples' only: the SFT model's own."""
     rng = random.Random(seed)
     by_prompt: dict[str, list[Sample]] = {}
-    for sample in samples:
+    for sample in [*samples, *extra]:
         by_prompt.setdefault(sample.example.id, []).append(sample)
     out = GeneratedPairs([], list(samples), verdicts=Counter(s.judgement.verdict for s in samples))
     for prompt_id, group in by_prompt.items():
@@ -98,7 +110,8 @@ def pairs_from_samples(samples: Sequence[Sample], pairs_per_prompt: int, label_n
                     better, worse = worse, better
                     out.flipped += 1
             example = better.example
-            out.pairs.append(Preference(f"{prompt_id}:{n}", example.split, example.messages[:-1], better.reply,
+            split = content_split(prompt_id, split_salt, validation_fraction)
+            out.pairs.append(Preference(f"{prompt_id}:{n}", split, example.messages[:-1], better.reply,
                                         worse.reply, "generated", example.kind, better.judgement.finished,
                                         worse.judgement.finished))
     return out

@@ -1,5 +1,5 @@
-"""The `reward` section of params.yaml, so far what the reward stage reads from the user: preference
-pairs in files (UserPreferenceParams). Defaults are the `tiny` profile.
+"""The `reward` section of params.yaml: where pairs come from (generated from the SFT model's
+samples, and the user's files) and how the reward model trains. Defaults are the `tiny` profile.
 """
 
 from __future__ import annotations
@@ -23,3 +23,48 @@ class UserPreferenceParams(Section):
     validation_fraction: float = Field(0.05, ge=0.0, lt=1.0)
     split_salt: str = "crisol-reward-user-1"
     examples_per_reason: int = Field(3, ge=0)         # row numbers kept per skip reason
+
+
+class GeneratedPreferenceParams(Section):
+    """Pairs from the SFT model's samples, judged by the gold oracle (stages/reward/generated.py)."""
+
+    kinds: list[str] = ["fact", "idk", "compare", "count"]   # SFT example kinds whose questions are prompts
+    max_prompts: int = Field(3000, ge=1)               # SFT training questions sampled from (seeded choice)
+    samples_per_prompt: int = Field(4, ge=1)
+    temperature: float = Field(1.0, gt=0)
+    max_new_tokens: int = Field(24, ge=1)
+    pairs_per_prompt: int = Field(6, ge=1)
+    # "I don't know." joins each prompt's candidates: the oracle ranks it under a correct answer and
+    # above a wrong one, which samples alone almost never show (the SFT model rarely declines).
+    idk_candidate: bool = True
+    label_noise: float = Field(0.0, ge=0)              # Bradley-Terry temperature; 0: exact labels
+    # Pairs of a prompt go to validation when xxh64(salt, prompt id) falls below this fraction:
+    # held-out prompts, never trained on.
+    validation_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    split_salt: str = "crisol-reward-split-1"
+    seed: int = 0
+
+
+class RewardParams(Section):
+    """The SFT model and its examples in; the reward model, its pairs and metrics out."""
+
+    sft: Path = Path("data/sft")                       # = sft.out: model/ and examples.parquet
+    tokenizer: Path = Path("data/tokenizer")           # = tokenizer.out
+    out: Path = Path("data/reward")                    # model/ (with reward_head.safetensors), pairs.parquet
+    plots: Path = Path("data/plots/reward")
+    metrics: Path = Path("data/metrics/reward.json")
+    max_tokens: int = Field(128, ge=8)                 # prompt + answer, in template tokens (= pretrain.seq_len)
+    generated: GeneratedPreferenceParams = GeneratedPreferenceParams()
+    user: UserPreferenceParams = UserPreferenceParams()
+
+    epochs: int = Field(2, ge=1)
+    batch_size: int = Field(32, ge=1)                  # pairs per step
+    lr: float = Field(1e-4, gt=0)
+    warmup_steps: int = Field(10, ge=0)
+    margin: float = Field(0.0, ge=0)                   # loss -logsigmoid(r_c - r_r - margin)
+    centring: float = Field(0.0, ge=0)                 # + centring * mean((r_c + r_r)^2)
+    grad_clip: float = Field(1.0, ge=0)
+    eval_every: int = Field(25, ge=1)
+    seed: int = 1
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, ge=1)

@@ -1,0 +1,7 @@
+import sys
+
+from stages.common.cli import main
+from stages.ppo.params import PPOParams
+from stages.ppo.stage import run
+
+sys.exit(main("ppo", PPOParams, run))

@@ -1,0 +1,7 @@
+import sys
+
+from stages.common.cli import main
+from stages.reward.params import RewardParams
+from stages.reward.stage import run
+
+sys.exit(main("reward", RewardParams, run))

@@ -1,0 +1,46 @@
+"""The reward stage's DVC out, written once at the end, atomically:
+
+    <out>/model/           the reward model: the body's model directory + reward_head.safetensors
+    <out>/pairs.parquet    every pair trained and held out on (`preference_pairs` schema)
+    <plots>/               train_loss.csv, validation_accuracy.csv (step-indexed)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+import pyarrow as pa
+
+from stages.common.artifacts import write_parquet
+from stages.common.atomic import atomic_dir
+from stages.common.conversations import MESSAGE
+from stages.common.plots import write_plots
+from stages.common.schemas import ArtifactSchema
+from stages.model.reward import RewardModel, save_reward_model
+from stages.reward.preference import Preference
+
+PREFERENCE_PAIRS = ArtifactSchema("preference_pairs", 1, pa.schema([
+    pa.field("id", pa.string(), nullable=False),
+    pa.field("split", pa.string(), nullable=False),
+    pa.field("kind", pa.string(), nullable=False),
+    pa.field("prompt", pa.list_(MESSAGE), nullable=False),
+    pa.field("chosen", pa.string(), nullable=False),
+    pa.field("rejected", pa.string(), nullable=False),
+    pa.field("chosen_finished", pa.bool_(), nullable=False),
+    pa.field("rejected_finished", pa.bool_(), nullable=False),
+    pa.field("source", pa.string(), nullable=False),
+]))
+
+PLOTS = {"train_loss": ("step", "loss"), "validation_accuracy": ("step", "accuracy")}
+
+
+def write_outputs(out: Path, plots: Path, model: RewardModel, pairs: Iterable[Preference],
+                  history: dict[str, list[dict[str, Any]]], metadata: dict[str, Any]) -> None:
+    rows = [{"id": p.id, "split": p.split, "kind": p.kind, "prompt": p.prompt, "chosen": p.chosen,
+             "rejected": p.rejected, "chosen_finished": p.chosen_finished,
+             "rejected_finished": p.rejected_finished, "source": p.source} for p in pairs]
+    with atomic_dir(out) as tmp:
+        save_reward_model(model, tmp / "model", metadata=metadata)
+        write_parquet(tmp / "pairs.parquet", PREFERENCE_PAIRS, rows, metadata.get("params"))
+    write_plots(plots, PLOTS, {"train_loss": history["train_loss"], "validation_accuracy": history["validation"]})
