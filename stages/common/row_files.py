@@ -12,6 +12,8 @@ the caller's business: each stage has its formats and its own skip reasons.
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -94,3 +96,29 @@ def first_signature(path: Path, detect: Callable[[Any], str | None], label: str 
         if fmt is not None:
             return fmt
     return None
+
+
+@dataclass
+class RowLedger:
+    """What reading user rows came to: rows seen, formats used, and rows skipped by reason with a
+    few `file:row` locations each. `reasons` is the reader's closed list: a reason outside it is
+    a bug (a typo would vanish from the summary), so it raises."""
+
+    reasons: tuple[str, ...]
+    rows: int = 0
+    skipped: Counter = field(default_factory=Counter)               # reason -> rows
+    where: dict[str, list[str]] = field(default_factory=dict)       # reason -> a few "file:row"
+    formats: dict[str, str] = field(default_factory=dict)           # file -> format used
+
+    def skip(self, reason: str, location: str, keep: int) -> None:
+        if reason not in self.reasons:
+            raise ValueError(f"unknown skip reason {reason!r}")
+        self.skipped[reason] += 1
+        kept = self.where.setdefault(reason, [])
+        if len(kept) < keep:
+            kept.append(location)
+
+    def summary(self, kept: int) -> dict[str, Any]:
+        return {"rows": self.rows, "kept": kept, "formats": self.formats,
+                "skipped": {r: self.skipped[r] for r in self.reasons if self.skipped[r]},
+                "skipped_at": {r: v for r, v in self.where.items() if v}}

@@ -14,8 +14,6 @@ import random
 import time
 from typing import Any
 
-import torch
-
 from stages.chat.hf_template import add_chat_template
 from stages.chat.template import ChatTemplate
 from stages.common.atomic import atomic_dir, write_json
@@ -32,7 +30,7 @@ from stages.ppo.advantages import AdaptiveKLController, FixedKLController, maske
 from stages.ppo.params import PPOParams
 from stages.ppo.rollout import Rollout, rollout
 from stages.ppo.trainer import PPOSettings, PPOTrainer, value_model_from
-from stages.training.device import pick_device
+from stages.training.device import prepare
 
 TRAIN_STATS = ("objective/rm_score", "objective/gold_score", "objective/kl", "objective/rlhf_reward",
                "objective/beta", "policy/entropy", "policy/approxkl", "policy/clipfrac", "policy/ratio",
@@ -45,9 +43,7 @@ def run(ctx: StageContext) -> None:
     params: PPOParams = ctx.params
     log = ctx.log
     started = time.perf_counter()
-    if params.threads:
-        torch.set_num_threads(params.threads)
-    device = pick_device(params.device)
+    device = prepare(params.device, params.threads)
     template = ChatTemplate.from_file(params.tokenizer)
     policy = load_model(params.sft / "model").to(device)
     reference = load_model(params.sft / "model").to(device)

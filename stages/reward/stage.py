@@ -12,8 +12,6 @@ import random
 import time
 from typing import Any
 
-import torch
-
 from stages.chat.template import ChatTemplate
 from stages.common.cli import StageContext
 from stages.common.conversations import read_examples
@@ -26,7 +24,7 @@ from stages.reward.outputs import write_outputs
 from stages.reward.params import RewardParams
 from stages.reward.train import answer_ids, encode_pair, pair_metrics, score_pairs, score_sequences, train_reward_model
 from stages.reward.user_preferences import load_user_preferences
-from stages.training.device import pick_device
+from stages.training.device import prepare
 
 
 def run(ctx: StageContext) -> None:
@@ -34,9 +32,7 @@ def run(ctx: StageContext) -> None:
     params: RewardParams = ctx.params
     log = ctx.log
     started = time.perf_counter()
-    if params.threads:
-        torch.set_num_threads(params.threads)
-    device = pick_device(params.device)
+    device = prepare(params.device, params.threads)
     template = ChatTemplate.from_file(params.tokenizer)
     sft_model = load_model(params.sft / "model").to(device)
     if params.max_tokens > sft_model.config.max_seq_len:

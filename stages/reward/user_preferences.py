@@ -22,7 +22,7 @@ from typing import Any
 from stages.chat.template import ChatTemplate
 from stages.common.errors import StageInputError
 from stages.common.hashsplit import content_split
-from stages.common.row_files import DETECT_ROWS, RowError, first_signature, input_files, read_rows
+from stages.common.row_files import DETECT_ROWS, RowError, RowLedger, first_signature, input_files, read_rows
 from stages.reward.params import UserPreferenceParams
 from stages.reward.preference import Preference
 from stages.reward.preference_formats import FORMATS, SKIP_REASONS, answered, detect, to_pair
@@ -31,26 +31,12 @@ LABEL = "user preferences"            # starts every error message about these i
 
 
 @dataclass
-class UserPreferences:
+class UserPreferences(RowLedger):
+    reasons: tuple[str, ...] = SKIP_REASONS
     pairs: list[Preference] = field(default_factory=list)
-    rows: int = 0
-    skipped: Counter = field(default_factory=Counter)               # reason -> rows
-    where: dict[str, list[str]] = field(default_factory=dict)       # reason -> a few "file:row"
-    formats: dict[str, str] = field(default_factory=dict)           # file -> format used
-
-    def skip(self, reason: str, location: str, keep: int) -> None:
-        if reason not in SKIP_REASONS:       # a typo would vanish from summary(), which lists SKIP_REASONS
-            raise ValueError(f"unknown skip reason {reason!r}")
-        self.skipped[reason] += 1
-        kept = self.where.setdefault(reason, [])
-        if len(kept) < keep:
-            kept.append(location)
 
     def summary(self) -> dict[str, Any]:
-        return {"rows": self.rows, "kept": len(self.pairs), "formats": self.formats,
-                "splits": dict(Counter(p.split for p in self.pairs)),
-                "skipped": {r: self.skipped[r] for r in SKIP_REASONS if self.skipped[r]},
-                "skipped_at": {r: v for r, v in self.where.items() if v}}
+        return {**super().summary(kept=len(self.pairs)), "splits": dict(Counter(p.split for p in self.pairs))}
 
 
 def detect_format(path: Path) -> str:

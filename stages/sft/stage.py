@@ -29,7 +29,7 @@ from stages.sft.outputs import write_outputs
 from stages.sft.params import SftParams
 from stages.sft.split import TEST, TRAIN, VALIDATION
 from stages.sft.train import fine_tune, freeze
-from stages.training.device import pick_device, switch
+from stages.training.device import prepare, switch
 
 QA_KINDS = ("fact", "idk")      # short answers: what validation exact match asks
 
@@ -39,9 +39,7 @@ def run(ctx: StageContext) -> None:
     params: SftParams = ctx.params
     log = ctx.log
     started = time.perf_counter()
-    if params.threads:
-        torch.set_num_threads(params.threads)
-    device = pick_device(params.device)
+    device = prepare(params.device, params.threads)
     bf16 = switch(params.bf16, device)
     template = ChatTemplate.from_file(params.tokenizer)
     model = _initial_model(params, template).to(device)

@@ -13,7 +13,6 @@ together and reordering a file moves nothing.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,32 +20,19 @@ from typing import Any
 from stages.chat.template import ChatTemplate
 from stages.common.errors import StageInputError
 from stages.common.hashsplit import TRAIN, VALIDATION, hash_fraction
-from stages.common.row_files import DETECT_ROWS, RowError, first_signature, input_files, read_rows
+from stages.common.row_files import DETECT_ROWS, RowError, RowLedger, first_signature, input_files, read_rows
 from stages.sft.examples import Example
 from stages.sft.params import UserDataParams
 from stages.sft.user_formats import FORMATS, SKIP_REASONS, detect, to_conversation
 
 
 @dataclass
-class UserData:
+class UserData(RowLedger):
+    reasons: tuple[str, ...] = SKIP_REASONS
     examples: list[Example] = field(default_factory=list)
-    rows: int = 0
-    skipped: Counter = field(default_factory=Counter)               # reason -> rows
-    where: dict[str, list[str]] = field(default_factory=dict)       # reason -> a few "file:row"
-    formats: dict[str, str] = field(default_factory=dict)           # file -> format used
-
-    def skip(self, reason: str, location: str, keep: int) -> None:
-        if reason not in SKIP_REASONS:       # a typo would vanish from summary(), which lists SKIP_REASONS
-            raise ValueError(f"unknown skip reason {reason!r}")
-        self.skipped[reason] += 1
-        kept = self.where.setdefault(reason, [])
-        if len(kept) < keep:
-            kept.append(location)
 
     def summary(self) -> dict[str, Any]:
-        return {"rows": self.rows, "kept": len(self.examples), "formats": self.formats,
-                "skipped": {r: self.skipped[r] for r in SKIP_REASONS if self.skipped[r]},
-                "skipped_at": {r: v for r, v in self.where.items() if v}}
+        return super().summary(kept=len(self.examples))
 
 
 def detect_format(path: Path) -> str:

@@ -26,3 +26,10 @@ def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextMana
     if bf16:
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def prepare(device_choice: str, threads: int | None) -> torch.device:
+    """A single-process stage's device, after setting torch's CPU threads when given."""
+    if threads:
+        torch.set_num_threads(threads)
+    return pick_device(device_choice)
