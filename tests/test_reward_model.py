@@ -48,9 +48,11 @@ def test_normalisation_save_and_load(tmp_path):
     raw = float(model.raw(ids, last))
     model.set_normalisation(mean=raw - 2.0, std=0.5)
     assert float(model(ids, last)) == pytest.approx(4.0, abs=1e-4)
+    model.likelihood_weight.fill_(0.75)
     save_reward_model(model, tmp_path / "rm")
     loaded = load_reward_model(tmp_path / "rm").eval()
     assert float(loaded(ids, last)) == pytest.approx(4.0, abs=1e-4)
+    assert float(loaded.likelihood_weight) == 0.75
     save_model(Transformer(model.body.config), tmp_path / "plain")
     with pytest.raises(StageInputError, match="not a reward model"):
         load_reward_model(tmp_path / "plain")
@@ -86,8 +88,27 @@ def test_label_noise_flips_close_pairs_more_often():
 def test_a_truncated_answer_has_no_end_token():
     template = ChatTemplate(small_tokenizer())
     prompt = [{"role": "user", "content": "Where was A born?"}]
-    assert answer_ids(template, prompt, "Ravel", True)[-1] == template.end_id
-    assert answer_ids(template, prompt, "Ravel", False)[-1] != template.end_id
+    finished, truncated = answer_ids(template, prompt, "Ravel", True), answer_ids(template, prompt, "Ravel", False)
+    assert finished.ids[-1] == template.end_id and truncated.ids[-1] != template.end_id
+    assert finished.answer_start == len(template.generation_prompt(prompt))
+    assert finished.ids[finished.answer_start:-1] == template.encode_content("Ravel")
+
+
+@torch.no_grad()
+def test_the_likelihood_term_is_the_mean_log_probability_of_the_answer():
+    model = reward_model()
+    model.likelihood_weight.fill_(2.0)
+    ids = torch.tensor([[5, 6, 7, 8, 9, 10]])
+    last, start = torch.tensor([4]), torch.tensor([2])          # the answer is ids 7, 8, 9
+    logits, _ = model.body(ids)
+    logp = torch.log_softmax(logits[0], -1)
+    expected = (logp[1, 7] + logp[2, 8] + logp[3, 9]) / 3
+    head_only = float(model.raw(ids, last))
+    assert float(model.raw(ids, last, answer_start=start)) == pytest.approx(head_only + 2.0 * float(expected), abs=1e-4)
+    # left padding with starts: the same score
+    padded = torch.tensor([[0, 0, 5, 6, 7, 8, 9, 10]])
+    assert float(model.raw(padded, last + 2, starts=torch.tensor([2]), answer_start=start + 2)) == \
+        pytest.approx(float(model.raw(ids, last, answer_start=start)), abs=1e-4)
 
 
 def test_bradley_terry_training_learns_a_learnable_preference():

@@ -144,7 +144,9 @@ def rollout(policy: Transformer, reference: Transformer, reward_model: RewardMod
     logprobs = response_logprobs(policy, ids, starts, width, temperature)
     ref_logprobs = response_logprobs(reference, ids, starts, width, temperature)
     values = response_values(value_model, ids, starts, width)
-    rm_scores = reward_model(ids, last, starts).float()
+    # Every response starts at column `width`: the reward model's likelihood term reads from there.
+    answer_start = torch.full_like(last, width)
+    rm_scores = reward_model(ids, last, starts, answer_start=answer_start).float()
     scores = rm_scores - missing_eos_penalty * (~finished).float()
     return Rollout(ids=ids, starts=starts, prompt_width=width, response=ids[:, width:], mask=mask, last=last,
                    finished=finished, logprobs=logprobs, ref_logprobs=ref_logprobs, values=values,

@@ -51,7 +51,7 @@ def run(ctx: StageContext) -> None:
     user = load_user_preferences(params.user, template, params.max_tokens)
     pairs = [*generated.pairs, *user.pairs]
     encoded = [encode_pair(template, p) for p in pairs]
-    fits = [max(len(c), len(r)) <= params.max_tokens for c, r in encoded]
+    fits = [max(len(e.chosen.ids), len(e.rejected.ids)) <= params.max_tokens for e in encoded]
     over_length = fits.count(False)
     pairs = [p for p, ok in zip(pairs, fits) if ok]
     encoded = [e for e, ok in zip(encoded, fits) if ok]
@@ -71,7 +71,7 @@ def run(ctx: StageContext) -> None:
 
     # Normalise on the SFT model's own samples (the policy PPO starts from): mean 0, std 1.
     sampled = [answer_ids(template, s.example.messages[:-1], s.reply, s.judgement.finished) for s in samples]
-    raw = score_sequences(model, [ids for ids in sampled if len(ids) <= params.max_tokens], template.pad_id, device)
+    raw = score_sequences(model, [a for a in sampled if len(a.ids) <= params.max_tokens], template.pad_id, device)
     model.set_normalisation(float(raw.mean()), float(raw.std()))
     chosen, rejected = score_pairs(model, held_out, template.pad_id, device)
     train_chosen, train_rejected = score_pairs(model, train, template.pad_id, device)
@@ -86,7 +86,8 @@ def run(ctx: StageContext) -> None:
         "scores": {"sft_samples_raw_mean": round(float(raw.mean()), 5), "sft_samples_raw_std": round(float(raw.std()), 5),
                    "heldout_chosen_mean": round(float(chosen.mean()), 5),
                    "heldout_rejected_mean": round(float(rejected.mean()), 5)},
-        "training": {"steps": result.steps, "best_step": result.best_step, "seconds": round(result.seconds, 3)},
+        "training": {"steps": result.steps, "best_step": result.best_step, "seconds": round(result.seconds, 3),
+                     "likelihood_weight": round(float(model.likelihood_weight.detach()), 5)},
     }
     write_outputs(params.out, params.plots, model.cpu(), pairs, result.history,
                   {"params": ctx.params_dict(), "normalised_on": "sft samples", "best_step": result.best_step})

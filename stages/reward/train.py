@@ -6,7 +6,8 @@ answer that finished ends with `<|end|>`, a truncated one does not); the score i
 sequence's last token. Loss: -logsigmoid(r_chosen - r_rejected - margin), plus
 `centring` x mean((r_chosen + r_rejected)^2) when set (keeps raw scores near 0, as in
 "Helping or Herding?" / OpenRLHF's option). Chosen and rejected rows of a batch run as one
-right-padded forward.
+right-padded forward. Every score here includes the reward model's likelihood term (the answer's
+start is known), trained at LIKELIHOOD_LR_SCALE times the body's learning rate.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -31,26 +32,51 @@ from stages.training.schedule import learning_rate
 EVAL_BATCH = 64
 
 
-def answer_ids(template: ChatTemplate, prompt: list[dict[str, str]], answer: str, finished: bool) -> list[int]:
-    ids = template.generation_prompt(prompt) + template.encode_content(answer)
-    return ids + [template.end_id] if finished else ids
+LIKELIHOOD_LR_SCALE = 500.0     # the likelihood weight is one number: it learns at 500 x the body's rate
 
 
-def encode_pair(template: ChatTemplate, pair: Preference) -> tuple[list[int], list[int]]:
-    return (answer_ids(template, pair.prompt, pair.chosen, pair.chosen_finished),
-            answer_ids(template, pair.prompt, pair.rejected, pair.rejected_finished))
+class Answered(NamedTuple):
+    """One prompt + answer in template ids, and where the answer starts."""
+
+    ids: list[int]
+    answer_start: int
 
 
-def _batch(rows: Sequence[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
+class EncodedPair(NamedTuple):
+    chosen: Answered
+    rejected: Answered
+
+
+def answer_ids(template: ChatTemplate, prompt: list[dict[str, str]], answer: str, finished: bool) -> Answered:
+    prompt_ids = template.generation_prompt(prompt)
+    ids = prompt_ids + template.encode_content(answer)
+    return Answered(ids + [template.end_id] if finished else ids, len(prompt_ids))
+
+
+def encode_pair(template: ChatTemplate, pair: Preference) -> EncodedPair:
+    return EncodedPair(answer_ids(template, pair.prompt, pair.chosen, pair.chosen_finished),
+                       answer_ids(template, pair.prompt, pair.rejected, pair.rejected_finished))
+
+
+def _batch(rows: Sequence[Answered], pad_id: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Right-padded ids, each row's last index and answer start."""
+    width = max(len(r.ids) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     for i, row in enumerate(rows):
-        ids[i, :len(row)] = torch.tensor(row, dtype=torch.long)
-    last = torch.tensor([len(r) - 1 for r in rows], dtype=torch.long)
-    return ids.to(device), last.to(device)
+        ids[i, :len(row.ids)] = torch.tensor(row.ids, dtype=torch.long)
+    last = torch.tensor([len(r.ids) - 1 for r in rows], dtype=torch.long)
+    start = torch.tensor([r.answer_start for r in rows], dtype=torch.long)
+    return ids.to(device), last.to(device), start.to(device)
 
 
-def score_pairs(model: RewardModel, pairs: Sequence[tuple[list[int], list[int]]], pad_id: int,
+def _pair_scores(model: RewardModel, chunk: Sequence[EncodedPair], pad_id: int, device: torch.device,
+                 normalised: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    ids, last, start = _batch([p.chosen for p in chunk] + [p.rejected for p in chunk], pad_id, device)
+    scores = model(ids, last, answer_start=start) if normalised else model.raw(ids, last, answer_start=start)
+    return scores[:len(chunk)], scores[len(chunk):]
+
+
+def score_pairs(model: RewardModel, pairs: Sequence[EncodedPair], pad_id: int,
                 device: torch.device, normalised: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """(chosen scores, rejected scores) of every pair, without gradients."""
     was_training = model.training
@@ -58,26 +84,34 @@ def score_pairs(model: RewardModel, pairs: Sequence[tuple[list[int], list[int]]]
     chosen, rejected = [], []
     with torch.no_grad():
         for at in range(0, len(pairs), EVAL_BATCH):
-            chunk = pairs[at:at + EVAL_BATCH]
-            ids, last = _batch([c for c, _ in chunk] + [r for _, r in chunk], pad_id, device)
-            scores = model(ids, last) if normalised else model.raw(ids, last)
-            chosen.append(scores[:len(chunk)].cpu())
-            rejected.append(scores[len(chunk):].cpu())
+            c, r = _pair_scores(model, pairs[at:at + EVAL_BATCH], pad_id, device, normalised)
+            chosen.append(c.cpu())
+            rejected.append(r.cpu())
     model.train(was_training)
     return torch.cat(chosen), torch.cat(rejected)
 
 
-def score_sequences(model: RewardModel, rows: Sequence[list[int]], pad_id: int, device: torch.device) -> torch.Tensor:
-    """Raw scores of single sequences (for the normalisation)."""
+def score_sequences(model: RewardModel, rows: Sequence[Answered], pad_id: int, device: torch.device) -> torch.Tensor:
+    """Raw scores of single answers (for the normalisation)."""
     was_training = model.training
     model.eval()
     out = []
     with torch.no_grad():
         for at in range(0, len(rows), EVAL_BATCH):
-            ids, last = _batch(rows[at:at + EVAL_BATCH], pad_id, device)
-            out.append(model.raw(ids, last).cpu())
+            ids, last, start = _batch(rows[at:at + EVAL_BATCH], pad_id, device)
+            out.append(model.raw(ids, last, answer_start=start).cpu())
     model.train(was_training)
     return torch.cat(out) if out else torch.zeros(0)
+
+
+def _optimizer(model: RewardModel, lr: float, device: torch.device) -> torch.optim.AdamW:
+    """AdamW over body and head, with the likelihood weight in a group of its own (lr_scale)."""
+    model.likelihood_weight.requires_grad_(False)
+    optimizer = adamw(model, lr=lr, weight_decay=0.0, betas=(0.9, 0.95), device=device)
+    model.likelihood_weight.requires_grad_(True)
+    optimizer.add_param_group({"params": [model.likelihood_weight], "weight_decay": 0.0,
+                               "lr_scale": LIKELIHOOD_LR_SCALE})
+    return optimizer
 
 
 def pair_metrics(chosen: torch.Tensor, rejected: torch.Tensor) -> dict[str, float]:
@@ -97,8 +131,7 @@ class RewardResult:
     seconds: float = 0.0
 
 
-def train_reward_model(model: RewardModel, train: list[tuple[list[int], list[int]]],
-                       validation: list[tuple[list[int], list[int]]], *, epochs: int, batch_size: int, lr: float,
+def train_reward_model(model: RewardModel, train: list[EncodedPair], validation: list[EncodedPair], *, epochs: int, batch_size: int, lr: float,
                        warmup_steps: int, margin: float, centring: float, grad_clip: float, eval_every: int,
                        seed: int, pad_id: int, device: torch.device, log: logging.Logger) -> RewardResult:
     """Train in place; on return the model holds the state with the best held-out accuracy."""
@@ -106,7 +139,7 @@ def train_reward_model(model: RewardModel, train: list[tuple[list[int], list[int
     orders = [rng.permutation(len(train)) for _ in range(epochs)]
     per_epoch = math.ceil(len(train) / batch_size)
     total = per_epoch * epochs
-    optimizer = adamw(model, lr=lr, weight_decay=0.0, betas=(0.9, 0.95), device=device)
+    optimizer = _optimizer(model, lr, device)
     result = RewardResult()
     best_state = None
 
@@ -127,12 +160,10 @@ def train_reward_model(model: RewardModel, train: list[tuple[list[int], list[int
         for at in range(0, len(order), batch_size):
             started = time.perf_counter()
             chunk = [train[i] for i in order[at:at + batch_size]]
+            rate = learning_rate(step, peak=lr, warmup=warmup_steps, total=total, floor_ratio=0.1, decay="cosine")
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(step, peak=lr, warmup=warmup_steps, total=total, floor_ratio=0.1,
-                                            decay="cosine")
-            ids, last = _batch([c for c, _ in chunk] + [r for _, r in chunk], pad_id, device)
-            scores = model.raw(ids, last)
-            chosen, rejected = scores[:len(chunk)], scores[len(chunk):]
+                group["lr"] = rate * group.get("lr_scale", 1.0)
+            chosen, rejected = _pair_scores(model, chunk, pad_id, device, normalised=False)
             loss = -F.logsigmoid(chosen - rejected - margin).mean()
             if centring > 0:
                 loss = loss + centring * ((chosen + rejected) ** 2).mean()
