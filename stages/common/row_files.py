@@ -122,3 +122,34 @@ class RowLedger:
         return {"rows": self.rows, "kept": kept, "formats": self.formats,
                 "skipped": {r: self.skipped[r] for r in self.reasons if self.skipped[r]},
                 "skipped_at": {r: v for r, v in self.where.items() if v}}
+
+
+def convert_rows(inputs: list[Path | str], file_format: str, detect_format: Callable[[Path], str],
+                 convert: Callable[[Any, str], Any], ledger: RowLedger, keep: int,
+                 label: str = "user data", noun: str = "row") -> Iterator[tuple[Path, int, Any]]:
+    """Every row of every input file through `convert(row, format)`, as (path, row number, result).
+
+    The format of each file is `file_format`, or `detect_format(path)` when it is "auto". A row
+    that is a RowError, or whose conversion raises one, is counted in `ledger` (with up to `keep`
+    locations per reason) and skipped. When files were given and nothing converted, the input is
+    wrong as a whole: a StageInputError names the counts ("no usable <noun> in N rows ...").
+    """
+    files = input_files(inputs, label)
+    converted = 0
+    for path in files:
+        fmt = detect_format(path) if file_format == "auto" else file_format
+        ledger.formats[str(path)] = fmt
+        for number, row in read_rows(path, label):
+            ledger.rows += 1
+            try:
+                if isinstance(row, RowError):
+                    raise row
+                result = convert(row, fmt)
+            except RowError as exc:
+                ledger.skip(exc.reason, f"{path}:{number}", keep)
+                continue
+            converted += 1
+            yield path, number, result
+    if files and not converted:
+        reasons = ", ".join(f"{r} {n}" for r, n in ledger.skipped.most_common()) or "no rows"
+        raise StageInputError(f"{label}: no usable {noun} in {ledger.rows} rows of {len(files)} file(s) ({reasons})")

@@ -22,10 +22,10 @@ from typing import Any
 from stages.chat.template import ChatTemplate
 from stages.common.errors import StageInputError
 from stages.common.hashsplit import content_split
-from stages.common.row_files import DETECT_ROWS, RowError, RowLedger, first_signature, input_files, read_rows
+from stages.common.row_files import DETECT_ROWS, RowError, RowLedger, convert_rows, first_signature
 from stages.reward.params import UserPreferenceParams
 from stages.reward.preference import Preference
-from stages.reward.preference_formats import FORMATS, SKIP_REASONS, answered, detect, to_pair
+from stages.reward.preference_formats import FORMATS, SKIP_REASONS, Pair, answered, detect, to_pair
 
 LABEL = "user preferences"            # starts every error message about these inputs
 
@@ -50,31 +50,20 @@ def detect_format(path: Path) -> str:
 
 def load_user_preferences(params: UserPreferenceParams, template: ChatTemplate, max_tokens: int) -> UserPreferences:
     """Every usable row of every input file as a preference pair (kind "user"); the rest counted."""
+
+    def pair_of(row: Any, file_format: str) -> Pair:
+        pair = to_pair(row, file_format)
+        # The reward model reads prompt + one answer at a time: the longer answer sets the length.
+        longest = max(len(template.render(answered(pair.prompt, answer))) for answer in (pair.chosen, pair.rejected))
+        if longest > max_tokens:
+            raise RowError("over_length", f"{longest} tokens, more than {max_tokens}")
+        return pair
+
     data = UserPreferences()
-    files = input_files(params.inputs, LABEL)
-    for path in files:
-        file_format = detect_format(path) if params.format == "auto" else params.format
-        data.formats[str(path)] = file_format
-        for number, row in read_rows(path, LABEL):
-            data.rows += 1
-            location = f"{path}:{number}"
-            try:
-                if isinstance(row, RowError):
-                    raise row
-                pair = to_pair(row, file_format)
-                # The reward model reads prompt + one answer at a time: the longer answer sets the length.
-                longest = max(len(template.render(answered(pair.prompt, answer)))
-                              for answer in (pair.chosen, pair.rejected))
-                if longest > max_tokens:
-                    raise RowError("over_length", f"{longest} tokens, more than {max_tokens}")
-            except RowError as exc:
-                data.skip(exc.reason, location, params.examples_per_reason)
-                continue
-            key = json.dumps([pair.prompt, pair.chosen, pair.rejected], sort_keys=True, ensure_ascii=False)
-            split = content_split(key, params.split_salt, params.validation_fraction)
-            data.pairs.append(Preference(f"user:{path.name}:{number}", split, pair.prompt, pair.chosen,
-                                         pair.rejected, source=location, kind="user"))
-    if files and not data.pairs:
-        reasons = ", ".join(f"{r} {n}" for r, n in data.skipped.most_common()) or "no rows"
-        raise StageInputError(f"{LABEL}: no usable pair in {data.rows} rows of {len(files)} file(s) ({reasons})")
+    for path, number, pair in convert_rows(params.inputs, params.format, detect_format, pair_of, data,
+                                           params.examples_per_reason, LABEL, noun="pair"):
+        key = json.dumps([pair.prompt, pair.chosen, pair.rejected], sort_keys=True, ensure_ascii=False)
+        split = content_split(key, params.split_salt, params.validation_fraction)
+        data.pairs.append(Preference(f"user:{path.name}:{number}", split, pair.prompt, pair.chosen,
+                                     pair.rejected, source=f"{path}:{number}", kind="user"))
     return data

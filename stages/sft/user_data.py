@@ -19,8 +19,8 @@ from typing import Any
 
 from stages.chat.template import ChatTemplate
 from stages.common.errors import StageInputError
-from stages.common.hashsplit import TRAIN, VALIDATION, hash_fraction
-from stages.common.row_files import DETECT_ROWS, RowError, RowLedger, first_signature, input_files, read_rows
+from stages.common.hashsplit import content_split
+from stages.common.row_files import DETECT_ROWS, RowError, RowLedger, convert_rows, first_signature
 from stages.sft.examples import Example
 from stages.sft.params import UserDataParams
 from stages.sft.user_formats import FORMATS, SKIP_REASONS, detect, to_conversation
@@ -46,28 +46,18 @@ def detect_format(path: Path) -> str:
 
 def load_user_data(params: UserDataParams, template: ChatTemplate, max_tokens: int) -> UserData:
     """Every usable row of every input file as an example (kind "user"); the rest counted."""
+
+    def conversation_of(row: Any, file_format: str) -> list[dict[str, str]]:
+        conversation = to_conversation(row, file_format)
+        if len(template.render(conversation)) > max_tokens:
+            raise RowError("over_length", f"more than {max_tokens} tokens")
+        return conversation
+
     data = UserData()
-    files = input_files(params.inputs)
-    for path in files:
-        file_format = detect_format(path) if params.format == "auto" else params.format
-        data.formats[str(path)] = file_format
-        for number, row in read_rows(path):
-            data.rows += 1
-            location = f"{path}:{number}"
-            try:
-                if isinstance(row, RowError):
-                    raise row
-                conversation = to_conversation(row, file_format)
-                if len(template.render(conversation)) > max_tokens:
-                    raise RowError("over_length", f"more than {max_tokens} tokens")
-            except RowError as exc:
-                data.skip(exc.reason, location, params.examples_per_reason)
-                continue
-            key = json.dumps(conversation, sort_keys=True, ensure_ascii=False)
-            split = VALIDATION if hash_fraction(key, params.split_salt) < params.validation_fraction else TRAIN
-            data.examples.append(Example(f"user:{path.name}:{number}", "user", split, conversation,
-                                         conversation[-1]["content"], source=location))
-    if files and not data.examples:
-        reasons = ", ".join(f"{r} {n}" for r, n in data.skipped.most_common()) or "no rows"
-        raise StageInputError(f"user data: no usable row in {data.rows} rows of {len(files)} file(s) ({reasons})")
+    for path, number, conversation in convert_rows(params.inputs, params.format, detect_format, conversation_of,
+                                                   data, params.examples_per_reason):
+        key = json.dumps(conversation, sort_keys=True, ensure_ascii=False)
+        split = content_split(key, params.split_salt, params.validation_fraction)
+        data.examples.append(Example(f"user:{path.name}:{number}", "user", split, conversation,
+                                     conversation[-1]["content"], source=f"{path}:{number}"))
     return data
