@@ -68,17 +68,18 @@ def run(ctx: StageContext) -> None:
     trainer = PPOTrainer(policy, reference, reward_model, value_model_from(reward_model), template, settings, kl,
                          seed=params.seed)
 
-    def evaluate(step: int) -> dict[str, Any]:
+    def evaluate(step: int) -> tuple[dict[str, Any], Rollout]:
         batch = rollout(policy, reference, reward_model, trainer.value_model, [prompt_of[e.id] for e in heldout],
                         template, max_new_tokens=params.max_new_tokens, temperature=params.temperature,
                         missing_eos_penalty=params.missing_eos_penalty, seed=params.seed + 10_000)
         entry = {"step": step, **_held_out_figures(batch, heldout)}
         log.info("ppo: step %d held-out: reward model %.3f, gold %.3f, KL %.3f, length %.1f, eos %.0f%%", step,
                  entry["rm_score"], entry["gold_score"], entry["kl"], entry["length"], 100 * entry["eos_rate"])
-        return entry
+        return entry, batch
 
     rng = random.Random(params.seed)
-    history: dict[str, list[dict[str, Any]]] = {"train": [], "heldout": [evaluate(0)]}
+    entry, latest = evaluate(0)         # latest: the newest held-out rollout, where the report's samples come from
+    history: dict[str, list[dict[str, Any]]] = {"train": [], "heldout": [entry]}
     train_seconds = 0.0
     for step in range(1, params.steps + 1):
         chosen = rng.sample(train, min(params.batch_size, len(train)))
@@ -95,10 +96,11 @@ def run(ctx: StageContext) -> None:
                      stats["objective/kl"], stats["policy/entropy"], stats["policy/clipfrac"],
                      stats["policy/ratio_first"])
         if step % params.eval_every == 0 or step == params.steps:
-            history["heldout"].append(evaluate(step))
+            entry, latest = evaluate(step)
+            history["heldout"].append(entry)
 
     first, last = history["heldout"][0], history["heldout"][-1]
-    samples = _samples(policy, reference, reward_model, trainer, heldout, prompt_of, template, params)
+    samples = _samples(latest, heldout, params.samples, params.seed)
     _write(params, policy, template, history, samples, ctx.params_dict())
     ctx.metrics.update({
         "heldout_gold_score": last["gold_score"], "sft_heldout_gold_score": first["gold_score"],
@@ -131,16 +133,12 @@ def _sample(items: list, limit: int, seed: int) -> list:
     return [items[i] for i in sorted(random.Random(seed).sample(range(len(items)), limit))]
 
 
-def _samples(policy, reference, reward_model, trainer, heldout, prompt_of, template, params) -> list[dict[str, Any]]:
-    chosen = _sample(heldout, params.samples, params.seed)
-    if not chosen:
-        return []
-    batch = rollout(policy, reference, reward_model, trainer.value_model, [prompt_of[e.id] for e in chosen], template,
-                    max_new_tokens=params.max_new_tokens, temperature=params.temperature,
-                    missing_eos_penalty=params.missing_eos_penalty, seed=params.seed)
-    return [{"question": e.messages[-2]["content"], "gold": e.answer, "reply": r,
-             "rm_score": round(float(s), 4), "gold_score": judge(r, e.answer, bool(f)).score}
-            for e, r, s, f in zip(chosen, batch.replies, batch.rm_scores.tolist(), batch.finished.tolist())]
+def _samples(batch: Rollout, examples: list[Example], limit: int, seed: int) -> list[dict[str, Any]]:
+    """A seeded choice of the held-out rollout's replies, with both scores, for the report."""
+    return [{"question": examples[i].messages[-2]["content"], "gold": examples[i].answer, "reply": batch.replies[i],
+             "rm_score": round(float(batch.rm_scores[i]), 4),
+             "gold_score": judge(batch.replies[i], examples[i].answer, bool(batch.finished[i])).score}
+            for i in _sample(list(range(len(examples))), limit, seed)]
 
 
 def _write(params: PPOParams, policy, template: ChatTemplate, history, samples, provenance) -> None:
