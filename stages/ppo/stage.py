@@ -14,7 +14,7 @@ import random
 import time
 from typing import Any
 
-from stages.chat.hf_template import add_chat_template
+from stages.chat.hf_template import export_chat_model
 from stages.chat.template import ChatTemplate
 from stages.common.atomic import atomic_dir, write_json
 from stages.common.cli import StageContext
@@ -23,7 +23,6 @@ from stages.common.errors import StageInputError
 from stages.common.hashsplit import TRAIN, VALIDATION
 from stages.common.plots import write_plots
 from stages.grading.oracle import judge
-from stages.model.hf_export import export_hf
 from stages.model.reward import load_reward_model
 from stages.model.weights import load_model, save_model
 from stages.ppo.advantages import AdaptiveKLController, FixedKLController, masked_mean
@@ -144,9 +143,7 @@ def _samples(batch: Rollout, examples: list[Example], limit: int, seed: int) -> 
 def _write(params: PPOParams, policy, template: ChatTemplate, history, samples, provenance) -> None:
     with atomic_dir(params.out) as tmp:
         save_model(policy.cpu(), tmp / "model", metadata={"params": provenance})
-        export_hf(policy, tmp / "hf", tokenizer_dir=params.tokenizer, eos_id=template.eos_id,
-                  stop_ids=[template.end_id])
-        add_chat_template(tmp / "hf", template.tokens)
+        export_chat_model(policy, tmp / "hf", params.tokenizer, template)
         write_json(tmp / "samples.json", samples)
     curves = {key.replace("/", "_"): ("step", key) for key in TRAIN_STATS}
     rows = {name: [{"step": r["step"], key: r[key]} for r in history["train"]] for name, (_, key) in curves.items()}

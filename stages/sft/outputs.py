@@ -1,7 +1,7 @@
 """The stage's DVC out, written once at the end, atomically:
 
     <out>/model/            save_model: the fine-tuned weights + config.json (our format)
-    <out>/hf/               export_hf: LlamaForCausalLM + tokenizer files whose tokenizer_config.json
+    <out>/hf/               export_chat_model: LlamaForCausalLM + tokenizer files whose tokenizer_config.json
                             carries the chat template (apply_chat_template gives our ids), and a
                             generation_config that stops at <|end|> as well as <|eos|>
     <out>/examples.parquet  every example trained, validated and tested on (sft_examples schema):
@@ -16,11 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stages.chat.hf_template import add_chat_template
+from stages.chat.hf_template import export_chat_model
 from stages.chat.template import ChatTemplate
 from stages.common.atomic import atomic_dir, write_json
 from stages.common.plots import write_plots
-from stages.model.hf_export import export_hf
 from stages.model.transformer import Transformer
 from stages.model.weights import save_model
 from stages.sft.examples import Example, write_examples
@@ -35,9 +34,7 @@ def write_outputs(out: Path, plots: Path, model: Transformer, template: ChatTemp
                   metadata: dict[str, Any]) -> None:
     with atomic_dir(out) as tmp:
         save_model(model, tmp / "model", metadata=metadata)
-        export_hf(model, tmp / "hf", tokenizer_dir=tokenizer_dir, eos_id=template.eos_id,
-                  stop_ids=[template.end_id])
-        add_chat_template(tmp / "hf", template.tokens)
+        export_chat_model(model, tmp / "hf", tokenizer_dir, template)
         write_examples(tmp / "examples.parquet", examples, metadata.get("params"))
         write_json(tmp / "evaluation.json", evaluation)
     write_plots(plots, PLOTS, history)
