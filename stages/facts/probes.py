@@ -43,7 +43,6 @@ continues "...born in" with " Belkroungi"; scoring strips leading whitespace.
 from __future__ import annotations
 
 import logging
-import random
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,6 +51,7 @@ from typing import Any, Iterable
 from stages.common.artifacts import read_parquet
 from stages.common.errors import StageInputError
 from stages.common.schemas import FACTS, PAGES
+from stages.common.subsets import seeded_subset
 from stages.facts.mining import FactRow, Mined, SentenceIndex, mine_page, template_of
 
 log = logging.getLogger(__name__)
@@ -141,9 +141,8 @@ def probes_from_rows(facts: list[dict], pages: list[dict], *, limit: int | None 
     modes = mode_answers(probes)
     sampled_out = 0
     if limit is not None and limit < len(probes):
-        keep = set(random.Random(seed).sample(range(len(probes)), limit))
         sampled_out = len(probes) - limit
-        probes = [p for i, p in enumerate(probes) if i in keep]
+        probes = seeded_subset(probes, limit, seed)
     return ProbeSet(probes, facts=len(facts), skipped=dict(skipped), seen_pages=mined.pages,
                     sampled_out=sampled_out, modes=modes)
 

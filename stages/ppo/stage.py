@@ -20,6 +20,7 @@ from stages.common.atomic import atomic_dir, write_json
 from stages.common.cli import StageContext
 from stages.common.conversations import Example, read_examples
 from stages.common.errors import StageInputError
+from stages.common.subsets import seeded_subset
 from stages.common.hashsplit import TRAIN, VALIDATION
 from stages.common.plots import write_plots
 from stages.grading.oracle import judge
@@ -49,7 +50,7 @@ def run(ctx: StageContext) -> None:
     reward_model = load_reward_model(params.reward / "model").to(device)
     examples = [e for e in read_examples(params.sft / "examples.parquet") if e.kind in params.kinds]
     train = [e for e in examples if e.split == TRAIN]
-    heldout = _sample([e for e in examples if e.split == VALIDATION], params.heldout_prompts, params.seed)
+    heldout = seeded_subset([e for e in examples if e.split == VALIDATION], params.heldout_prompts, params.seed)
     if not train or not heldout:
         raise StageInputError(f"ppo: {len(train)} training and {len(heldout)} held-out prompts of kinds {params.kinds}")
     budget = policy.config.max_seq_len - params.max_new_tokens
@@ -126,18 +127,12 @@ def _held_out_figures(batch: Rollout, examples: list[Example]) -> dict[str, floa
             "entropy_proxy": round(float(-masked_mean(batch.logprobs, batch.mask)), 5)}
 
 
-def _sample(items: list, limit: int, seed: int) -> list:
-    if len(items) <= limit:
-        return list(items)
-    return [items[i] for i in sorted(random.Random(seed).sample(range(len(items)), limit))]
-
-
 def _samples(batch: Rollout, examples: list[Example], limit: int, seed: int) -> list[dict[str, Any]]:
     """A seeded choice of the held-out rollout's replies, with both scores, for the report."""
     return [{"question": examples[i].messages[-2]["content"], "gold": examples[i].answer, "reply": batch.replies[i],
              "rm_score": round(float(batch.rm_scores[i]), 4),
              "gold_score": judge(batch.replies[i], examples[i].answer, bool(batch.finished[i])).score}
-            for i in _sample(list(range(len(examples))), limit, seed)]
+            for i in seeded_subset(list(range(len(examples))), limit, seed)]
 
 
 def _write(params: PPOParams, policy, template: ChatTemplate, history, samples, provenance) -> None:

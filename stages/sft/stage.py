@@ -18,6 +18,7 @@ import torch
 from stages.chat.template import ChatTemplate
 from stages.common.cli import StageContext
 from stages.common.errors import StageInputError
+from stages.common.subsets import seeded_subset
 from stages.model.transformer import Transformer
 from stages.model.weights import load_model, read_model_config
 from stages.grading.text import mean_and_stderr
@@ -51,7 +52,7 @@ def run(ctx: StageContext) -> None:
     if not validation:
         raise StageInputError("sft: no validation examples to select the best step with "
                               "(raise sft.generated.validation_fraction or sft.user.validation_fraction)")
-    validation_questions = _sample([e for e in validation if e.kind in QA_KINDS] or validation,
+    validation_questions = seeded_subset([e for e in validation if e.kind in QA_KINDS] or validation,
                                    params.eval_examples, params.seed)
     log.info("sft: %d train, %d validation, %d test examples; %s", len(train), len(validation), len(test),
              data.summary["splits"])
@@ -137,14 +138,6 @@ def _initial_model(params: SftParams, template: ChatTemplate) -> Transformer:
     return Transformer(config)
 
 
-def _sample(items: list, limit: int, seed: int) -> list:
-    """Up to `limit` items, a seeded choice in their original order."""
-    if len(items) <= limit:
-        return list(items)
-    chosen = sorted(random.Random(seed).sample(range(len(items)), limit))
-    return [items[i] for i in chosen]
-
-
 def _samples(model: Transformer, template: ChatTemplate, tested: list[Graded], validation: list[Example],
              params: SftParams) -> list[Graded]:
     """Sample conversations for the report, spread over the kinds: graded test questions, and for
@@ -163,9 +156,9 @@ def _samples(model: Transformer, template: ChatTemplate, tested: list[Graded], v
     picked: list[Graded] = []
     for kind in kinds:
         if kind in by_kind:
-            picked += _sample(by_kind[kind], per_kind, params.seed)
+            picked += seeded_subset(by_kind[kind], per_kind, params.seed)
         else:
-            asked = _sample(others[kind], per_kind, params.seed)
+            asked = seeded_subset(others[kind], per_kind, params.seed)
             picked += grade(asked, chat_replies(model, template, asked, params.max_new_tokens))
     return picked[:params.samples]
 
