@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Sequence
 
@@ -48,7 +48,9 @@ class GeneratedPairs:
     samples: list[Sample]
     flipped: int = 0
     prompts_without_pair: int = 0
-    verdicts: Counter = field(default_factory=Counter)
+
+    def verdicts(self) -> Counter:
+        return Counter(s.judgement.verdict for s in self.samples)
 
     def gold_score(self) -> float:
         return sum(s.judgement.score for s in self.samples) / len(self.samples) if self.samples else float("nan")
@@ -57,7 +59,7 @@ class GeneratedPairs:
         return {"prompts": len({s.example.id for s in self.samples}), "samples": len(self.samples),
                 "pairs": len(self.pairs), "flipped_by_noise": self.flipped,
                 "prompts_without_pair": self.prompts_without_pair,
-                "sft_gold_score": round(self.gold_score(), 5), "sft_verdicts": dict(self.verdicts)}
+                "sft_gold_score": round(self.gold_score(), 5), "sft_verdicts": dict(self.verdicts())}
 
 
 def sample_replies(model: Transformer, template: ChatTemplate, examples: Sequence[Example], per_prompt: int,
@@ -92,7 +94,7 @@ def pairs_from_samples(samples: Sequence[Sample], pairs_per_prompt: int, label_n
     by_prompt: dict[str, list[Sample]] = {}
     for sample in [*samples, *extra]:
         by_prompt.setdefault(sample.example.id, []).append(sample)
-    out = GeneratedPairs([], list(samples), verdicts=Counter(s.judgement.verdict for s in samples))
+    out = GeneratedPairs([], list(samples))
     for prompt_id, group in by_prompt.items():
         distinct: dict[tuple[str, bool], Sample] = {}
         for sample in group:
