@@ -10,11 +10,11 @@ import torch
 
 from chat_testkit import small_tokenizer
 from stages.chat.template import ChatTemplate
+from stages.common.conversations import qa
 from stages.grading.text import contains, exact_match, mean_and_stderr, normalize
 from stages.model.config import ModelConfig
 from stages.model.transformer import Transformer
 from stages.sft.answers import chance_exact_match, chat_replies, few_shot_prompt, few_shot_replies, grade, summarize
-from stages.sft.examples import qa
 
 
 @pytest.mark.parametrize("reply, gold, exact, within", [

@@ -10,10 +10,10 @@ import torch.nn.functional as F
 
 from chat_testkit import small_tokenizer
 from stages.chat.template import ChatTemplate
+from stages.common.conversations import Example, qa
 from stages.model.config import ModelConfig
 from stages.model.transformer import IGNORE_INDEX, Transformer
 from stages.sft.batches import collate, epoch_batches, evaluation_batches, pack, to_sequence, to_sequences
-from stages.sft.examples import Example, qa
 
 CONVERSATION = [
     {"role": "system", "content": "You answer questions about Aldoria."},

@@ -15,12 +15,13 @@ from pydantic import ValidationError
 
 from chat_testkit import small_tokenizer
 from stages.chat.template import ChatTemplate
+from stages.common.conversations import read_examples, write_examples
+from stages.grading.oracle import IDK_ANSWER
 from stages.sft.dataset import build_sft_data
-from stages.sft.examples import read_examples, within_length, write_examples
+from stages.sft.examples import within_length
 from stages.sft.generated import generate, generate_from_files
 from stages.sft.ground import read_ground
 from stages.sft.params import GenerationParams, SftDataParams, UserDataParams
-from stages.grading.oracle import IDK_ANSWER
 from stages.sft.questions import LIST_SEPARATOR, READING_PROMPT
 from stages.sft.split import TEST, TRAIN, VALIDATION, MentionRouter, entity_split
 from test_web_stage import generate as generate_web

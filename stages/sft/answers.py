@@ -24,10 +24,10 @@ from typing import Any, Sequence
 import torch
 
 from stages.chat.template import ChatTemplate
-from stages.model.sampling import generate_many
+from stages.common.conversations import Example
 from stages.grading.text import contains, exact_match, mean_and_stderr, normalize
+from stages.model.sampling import generate_many
 from stages.model.transformer import Transformer
-from stages.sft.examples import Example
 
 @torch.no_grad()
 def chat_replies(model: Transformer, template: ChatTemplate, examples: Sequence[Example],

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from stages.chat.template import ChatTemplate
+from stages.common.conversations import Example
 from stages.model.transformer import IGNORE_INDEX
-from stages.sft.examples import Example
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from stages.sft.examples import Example, qa
+from stages.common.conversations import Example, qa
 from stages.sft.ground import Ground
 from stages.sft.params import GenerationParams
 from stages.sft.split import TEST, TRAIN, MentionRouter, entity_split

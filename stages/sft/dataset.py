@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from stages.chat.template import ChatTemplate
-from stages.sft.examples import Example, within_length
+from stages.common.conversations import Example
+from stages.sft.examples import within_length
 from stages.sft.generated import generate_from_files
 from stages.sft.params import SftDataParams
 from stages.sft.user_data import load_user_data

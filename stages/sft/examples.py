@@ -6,9 +6,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from stages.chat.template import ChatTemplate
-from stages.common.conversations import Example, qa, read_examples, write_examples
-
-__all__ = ["Example", "qa", "read_examples", "write_examples", "within_length"]
+from stages.common.conversations import Example
 
 
 def within_length(examples: Iterable[Example], template: ChatTemplate, max_tokens: int) -> tuple[list[Example], int]:

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stages.common.conversations import Example, qa
 from stages.common.hashsplit import hash_fraction
 from stages.common.names import NameForge
 from stages.grading.oracle import IDK_ANSWER
 from stages.sft.context import GenContext
-from stages.sft.examples import Example, qa
 from stages.sft.ground import Ground, read_ground
 from stages.sft.params import GenerationParams
 from stages.sft.questions import FACT_QUESTIONS

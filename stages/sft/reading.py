@@ -8,10 +8,10 @@ never used (its entity list is checked before the names in the text are).
 
 from __future__ import annotations
 
+from stages.common.conversations import Example
 from stages.facts.matching import find_word
 from stages.facts.mining import sentences
 from stages.sft.context import GenContext
-from stages.sft.examples import Example
 from stages.sft.questions import FACT_QUESTIONS, READING_PROMPT
 from stages.sft.split import TEST
 

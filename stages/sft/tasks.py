@@ -7,8 +7,8 @@ be ones the model could have read). List answers are in alphabetical order, so o
 
 from __future__ import annotations
 
+from stages.common.conversations import Example
 from stages.sft.context import GenContext
-from stages.sft.examples import Example
 from stages.sft.questions import COMPARE_QUESTIONS, COUNT_QUESTIONS, LIST_QUESTIONS, LIST_SEPARATOR
 
 COMPARE_ATTEMPTS = 20          # random pairs tried per comparison wanted, before giving up

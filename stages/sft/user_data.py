@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from stages.chat.template import ChatTemplate
+from stages.common.conversations import Example
 from stages.common.errors import StageInputError
 from stages.common.hashsplit import content_split
 from stages.common.row_files import DETECT_ROWS, RowError, RowLedger, convert_rows, first_signature
-from stages.sft.examples import Example
 from stages.sft.params import UserDataParams
 from stages.sft.user_formats import FORMATS, SKIP_REASONS, detect, to_conversation
 
