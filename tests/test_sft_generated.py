@@ -64,9 +64,9 @@ def names_in(text: str, names) -> set[str]:
 
 def test_every_kind_is_generated_in_train(generated):
     counts = generated.summary()["examples"]
-    for kind in ("fact", "idk", "reading", "list", "count", "compare"):
+    for kind in ("fact", "idk", "reading", "list", "count", "compare", "two_hop"):
         assert counts[kind].get(TRAIN, 0) > 0, kind
-    assert counts["fact"][TEST] > 0 and counts["idk"][TEST] == PARAMS.idk_eval_examples
+    assert counts["fact"][TEST] > 0 and counts["two_hop"][TEST] > 0 and counts["idk"][TEST] == PARAMS.idk_eval_examples
     assert generated.entities[TEST] > 0 and generated.entities[VALIDATION] > 0
 
 
@@ -154,6 +154,23 @@ def test_small_tasks_agree_with_the_facts(generated, facts):
         assert int(example.answer) == len(members[example.relation, obj])
 
 
+def test_two_step_questions_chain_two_facts_and_hide_no_heldout_entity(generated, facts, entity_splits):
+    by_subject = {(r["subject"], r["relation"]): r["object"] for r in facts}
+    id_of = {r["subject_id"]: r["subject"] for r in facts}
+    heldout = {n for n, (_, s) in entity_splits.items() if s == TEST}
+    two_hop = [e for e in generated.examples if e.kind == "two_hop"]
+    assert two_hop and len([e for e in two_hop if e.split != TEST]) <= PARAMS.two_hop_examples
+    for example in two_hop:
+        first, second = example.relation.split(".")
+        middle = by_subject[id_of[example.subject_id], first]
+        assert example.answer == by_subject[middle, second], example
+        assert id_of[example.subject_id] in example.messages[0]["content"]
+        assert (example.split == TEST) == (id_of[example.subject_id] in heldout), example
+        # The middle entity is never said, yet a held-out one keeps the example out of training.
+        if example.split != TEST:
+            assert middle not in heldout, example
+
+
 def test_generation_is_deterministic_for_a_seed(web_out, generated):
     again = generate_from_files(web_out / "facts.parquet", web_out / "pages.parquet", PARAMS)
     assert again.examples == generated.examples
@@ -219,4 +236,4 @@ def test_build_sft_data_joins_generated_and_user_examples(tmp_path, web_out):
     assert len([e for e in data.examples if e.kind == "user"]) == 5
     assert data.summary["user"]["skipped"] == {"bad_json": 1}
     assert sum(data.summary["splits"].values()) == len(data.examples)
-    assert data.split(TEST) and all(e.kind in ("fact", "idk") for e in data.split(TEST))
+    assert data.split(TEST) and all(e.kind in ("fact", "idk", "two_hop") for e in data.split(TEST))

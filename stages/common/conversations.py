@@ -22,7 +22,7 @@ MESSAGE = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.strin
 
 SFT_EXAMPLES = ArtifactSchema("sft_examples", 1, pa.schema([
     pa.field("id", pa.string(), nullable=False),       # stable: kind and what it was made from
-    pa.field("kind", pa.string(), nullable=False),     # fact|idk|reading|list|count|compare|user
+    pa.field("kind", pa.string(), nullable=False),     # fact|idk|reading|list|count|compare|two_hop|user
     pa.field("split", pa.string(), nullable=False),    # train|validation|test
     pa.field("messages", pa.list_(MESSAGE), nullable=False),
     pa.field("answer", pa.string()),                   # the last assistant turn (gold for test)

@@ -23,7 +23,7 @@ class PPOParams(Section):
 
     # prompts: SFT's training questions of these kinds; its validation questions are the held-out
     # prompts the gold score is measured on (entities SFT never trained on, and invented ones)
-    kinds: list[str] = ["fact", "idk", "compare", "count"]
+    kinds: list[str] = ["fact", "idk", "compare", "count", "two_hop"]
     heldout_prompts: int = Field(300, ge=1)
 
     steps: int = Field(60, ge=1)

@@ -32,8 +32,6 @@ from stages.model.sampling import generate_many
 from stages.model.transformer import Transformer
 from stages.reward.preference import Preference
 
-SHORT_ANSWER_KINDS = ("fact", "idk", "compare", "count")
-
 
 @dataclass(frozen=True)
 class Sample:

@@ -28,7 +28,7 @@ class UserPreferenceParams(Section):
 class GeneratedPreferenceParams(Section):
     """Pairs from the SFT model's samples, judged by the gold oracle (stages/reward/generated.py)."""
 
-    kinds: list[str] = ["fact", "idk", "compare", "count"]   # SFT example kinds whose questions are prompts
+    kinds: list[str] = ["fact", "idk", "compare", "count", "two_hop"]   # SFT example kinds whose questions are prompts
     max_prompts: int = Field(3000, ge=1)               # SFT training questions sampled from (seeded choice)
     samples_per_prompt: int = Field(4, ge=1)
     temperature: float = Field(1.0, gt=0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from stages.common.conversations import Example, qa
 from stages.sft.ground import Ground
@@ -31,9 +32,11 @@ class GenContext:
         """One stream per generator, so that changing one kind's count never reshuffles another."""
         return random.Random(f"{self.params.seed}:{purpose}")
 
-    def routed(self, example_id: str, kind: str, question: str, answer: str, **where: str | None) -> Example | None:
-        """A one-turn training or validation example, or None (counted) if it names a held-out entity."""
-        split = self.router.route([question, answer])
+    def routed(self, example_id: str, kind: str, question: str, answer: str, hidden: Sequence[str] = (),
+               **where: str | None) -> Example | None:
+        """A one-turn training or validation example, or None (counted) if it names a held-out entity
+        (in its text, or among the `hidden` names its answer rests on without saying them)."""
+        split = self.router.route([question, answer, *hidden])
         if split == TEST:
             self.dropped[kind] += 1
             return None

@@ -8,7 +8,8 @@ Kinds of example (`Example.kind`):
   any real name or object), answered "I don't know."; `idk_eval_examples` more, with other names,
   go to test. The kind and relation of each are drawn from the real facts, so only the name tells
   a real question from an invented one.
-- reading, list, count, compare: see stages/sft/reading.py and stages/sft/tasks.py.
+- reading, list, count, compare, two_hop: see stages/sft/reading.py and stages/sft/tasks.py.
+  two_hop questions about held-out subjects go to test, like facts.
 
 No train or validation example names a held-out entity anywhere (stages/sft/split.py); those that
 would are dropped and counted per kind. Deterministic for a seed: inputs are read in id order and
@@ -33,9 +34,9 @@ from stages.sft.params import GenerationParams
 from stages.sft.questions import FACT_QUESTIONS
 from stages.sft.reading import reading_examples
 from stages.sft.split import TEST, TRAIN, VALIDATION
-from stages.sft.tasks import compare_examples, count_examples, list_examples
+from stages.sft.tasks import compare_examples, count_examples, list_examples, two_hop_examples
 
-KINDS = ("fact", "idk", "reading", "list", "count", "compare")
+KINDS = ("fact", "idk", "reading", "list", "count", "compare", "two_hop")
 
 
 @dataclass
@@ -141,7 +142,7 @@ def generate(ground: Ground, params: GenerationParams) -> Generated:
     ctx = GenContext(ground, params)
     idk, invented = idk_examples(ctx)
     examples = [*fact_examples(ctx), *idk, *reading_examples(ctx), *list_examples(ctx), *count_examples(ctx),
-                *compare_examples(ctx)]
+                *compare_examples(ctx), *two_hop_examples(ctx)]
     return Generated(examples, dict(Counter(ctx.splits.values())), dict(ctx.dropped), invented)
 
 

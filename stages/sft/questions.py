@@ -46,6 +46,15 @@ FACT_QUESTIONS: dict[tuple[str, str], tuple[str, ...]] = {
                                     "How large is the workforce of {s}?"),
 }
 
+# Two-step questions: the answer is a fact of the entity the first fact names (the country of the
+# city a person was born in); no page states it in one place. (first relation, second relation) -> phrasings.
+TWO_HOP_QUESTIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("born_in", "in_country"): ("In which country was {s} born?", "Which country was {s} born in?",
+                                "What is the country of birth of {s}?"),
+    ("works_for", "headquartered_in"): ("In which city is the employer of {s} based?",
+                                        "Where is the company {s} works for headquartered?"),
+}
+
 READING_PROMPT = "Read the passage and answer the question.\n\nPassage: {passage}\n\nQuestion: {question}"
 
 # Lists: (relation whose object groups the subjects, kind of the subjects) -> phrasings; {o} the object.

@@ -80,6 +80,7 @@ def run(ctx: StageContext) -> None:
         # headline scalars first: the flow's outcome table and `dvc metrics diff` read these
         "heldout_fact_exact_match": _exact(test_summary, "fact"),
         "invented_idk_exact_match": _exact(test_summary, "idk"),
+        "heldout_two_hop_exact_match": _exact(test_summary, "two_hop"),
         "few_shot_base_fact_exact_match": _exact(baseline_summary, "fact"),
         "best_step": result.best_step,
         "init": params.init,

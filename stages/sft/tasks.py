@@ -1,15 +1,18 @@
-"""Small tasks over the world: listing and counting the members of a group, comparing two entities.
+"""Small tasks over the world: listing and counting the members of a group, comparing two entities,
+and two-step questions.
 
 Groups (cities on a river, people born in a city, ...) are read from all facts, since they are the
-truth about the world; comparisons use only the facts a question may ask about (both values must
-be ones the model could have read). List answers are in alphabetical order, so one answer is right.
+truth about the world; comparisons and two-step questions use only the facts a question may ask
+about (every value must be one the model could have read). List answers are in alphabetical
+order, so one answer is right.
 """
 
 from __future__ import annotations
 
-from stages.common.conversations import Example
+from stages.common.conversations import Example, qa
 from stages.sft.context import GenContext
-from stages.sft.questions import COMPARE_QUESTIONS, COUNT_QUESTIONS, LIST_QUESTIONS, LIST_SEPARATOR
+from stages.sft.questions import COMPARE_QUESTIONS, COUNT_QUESTIONS, LIST_QUESTIONS, LIST_SEPARATOR, TWO_HOP_QUESTIONS
+from stages.sft.split import TEST
 
 COMPARE_ATTEMPTS = 20          # random pairs tried per comparison wanted, before giving up
 
@@ -84,3 +87,36 @@ def compare_examples(ctx: GenContext) -> list[Example]:
         example_id = f"compare:{relation}:{':'.join(sorted((a, b)))}"
         candidates.setdefault(example_id, (example_id, rng.choice(phrasings).format(a=a, b=b), winner, relation))
     return _take(ctx, list(candidates.values()), "compare", ctx.params.compare_examples)
+
+
+def two_hop_examples(ctx: GenContext) -> list[Example]:
+    """Questions whose answer takes two facts: the subject's `first` relation names an entity whose
+    `second` relation is the answer (the country of a person's birth city). Split like fact
+    questions: a held-out subject's question goes to test (one phrasing); otherwise the example
+    routes by every name it rests on, the hidden middle entity included, so no training example
+    implies a fact of a held-out city. At most `two_hop_examples` go to train and validation."""
+    rng = ctx.rng("two_hop")
+    by_name = {e.name: e for e in ctx.ground.entities.values()}
+    tested, candidates = [], []
+    for entity in ctx.ground.entities.values():
+        for (first, second), phrasings in TWO_HOP_QUESTIONS.items():
+            middle = by_name.get(ctx.ground.askable(entity).get(first, ""))
+            answer = ctx.ground.askable(middle).get(second) if middle is not None else None
+            if answer is None:
+                continue
+            example_id = f"two_hop:{entity.fact_ids[first]}:{middle.fact_ids[second]}"
+            question = rng.choice(phrasings).format(s=entity.name)
+            where = {"subject_id": entity.id, "relation": f"{first}.{second}", "source": middle.id}
+            if ctx.splits[entity.id] == TEST:
+                tested.append(qa(f"{example_id}:test", "two_hop", TEST, question, answer, **where))
+            else:
+                candidates.append((example_id, question, answer, middle.name, where))
+    ctx.rng("two_hop:order").shuffle(candidates)
+    out: list[Example] = []
+    for example_id, question, answer, middle, where in candidates:
+        if len(out) >= ctx.params.two_hop_examples:
+            break
+        example = ctx.routed(example_id, "two_hop", question, answer, hidden=[middle], **where)
+        if example is not None:
+            out.append(example)
+    return [*out, *tested]
