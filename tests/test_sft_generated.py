@@ -23,11 +23,12 @@ from stages.sft.generated import generate, generate_from_files
 from stages.sft.ground import read_ground
 from stages.sft.params import GenerationParams, SftDataParams, UserDataParams
 from stages.sft.questions import LIST_SEPARATOR, READING_PROMPT
-from stages.sft.split import TEST, TRAIN, VALIDATION, MentionRouter, entity_split
+from stages.sft.split import RL, TEST, TRAIN, VALIDATION, MentionRouter, entity_split
 from test_web_stage import generate as generate_web
 
 # Fractions large enough that the micro world has entities in every split.
-PARAMS = GenerationParams(heldout_fraction=0.15, validation_fraction=0.1, idk_examples=60, idk_eval_examples=20,
+PARAMS = GenerationParams(heldout_fraction=0.15, validation_fraction=0.1, rl_fraction=0.15, idk_examples=60,
+                          idk_eval_examples=20, idk_rl_examples=30,
                           reading_examples=80, list_examples=40, count_examples=40, compare_examples=60)
 
 
@@ -51,7 +52,8 @@ def entity_splits(facts) -> dict[str, tuple[str, str]]:
     """name -> (entity id, split), computed here from the rule, not read from the generator."""
     out = {}
     for row in facts:
-        split = entity_split(row["subject_id"], PARAMS.split_salt, PARAMS.heldout_fraction, PARAMS.validation_fraction)
+        split = entity_split(row["subject_id"], PARAMS.split_salt, PARAMS.heldout_fraction, PARAMS.validation_fraction,
+                             PARAMS.rl_fraction)
         if row["subject_id"].startswith("country-"):   # countries are not among heldout_kinds
             split = TRAIN
         out[row["subject"]] = (row["subject_id"], split)
@@ -86,6 +88,20 @@ def test_examples_naming_a_validation_entity_are_in_validation(generated, entity
     assert any(e.kind == "fact" for e in generated.split(VALIDATION))
 
 
+def test_rlhf_prompts_are_about_entities_and_names_sft_never_trains_on(generated, entity_splits):
+    rl = {n for n, (_, s) in entity_splits.items() if s == RL}
+    assert rl
+    for example in generated.split(TRAIN):
+        assert not names_in(" ".join(example.texts()), rl), example
+    counts = generated.summary()["examples"]
+    assert counts["fact"][RL] > 0 and counts["idk"][RL] == PARAMS.idk_rl_examples
+    rl_names = {n for e in generated.split(RL) if e.kind == "idk" for n in names_in(e.messages[0]["content"],
+                                                                                     generated.invented)}
+    trained_names = {n for e in generated.split(TRAIN) if e.kind == "idk" for n in names_in(e.messages[0]["content"],
+                                                                                            generated.invented)}
+    assert rl_names and not rl_names & trained_names
+
+
 def test_heldout_questions_ask_about_heldout_subjects_with_gold_answers(generated, facts, entity_splits):
     truth = {(r["subject_id"], r["relation"]): r["object"] for r in facts}
     heldout_ids = {i for i, s in entity_splits.values() if s == TEST}
@@ -112,7 +128,8 @@ def test_invented_names_are_not_real_and_share_no_word_with_real_names(generated
     real_words = {w.lower() for r in facts for text in (r["subject"], r["object"]) for w in text.split()}
     real_names = {r["subject"] for r in facts}
     suffixes = {r["subject"].split(" ", 1)[1] for r in facts if r["subject_id"].startswith("org-")}
-    assert len(set(generated.invented)) == len(generated.invented) == PARAMS.idk_examples + PARAMS.idk_eval_examples
+    assert len(set(generated.invented)) == len(generated.invented) == (PARAMS.idk_examples + PARAMS.idk_eval_examples
+                                                                       + PARAMS.idk_rl_examples)
     for name in generated.invented:
         assert name not in real_names
         first, _, rest = name.partition(" ")
@@ -183,17 +200,23 @@ def test_generation_is_deterministic_for_a_seed(web_out, generated):
 
 def test_entity_split_depends_on_the_id_alone():
     ids = [f"person-{i:05d}" for i in range(4000)]
-    splits = [entity_split(i, "salt", 0.1, 0.05) for i in ids]
-    assert splits == [entity_split(i, "salt", 0.1, 0.05) for i in ids]
+    splits = [entity_split(i, "salt", 0.1, 0.05, 0.15) for i in ids]
+    assert splits == [entity_split(i, "salt", 0.1, 0.05, 0.15) for i in ids]
     assert 0.08 < splits.count(TEST) / len(ids) < 0.12
     assert 0.035 < splits.count(VALIDATION) / len(ids) < 0.065
+    assert 0.12 < splits.count(RL) / len(ids) < 0.18
+    # Adding the rl band takes entities from train only: held-out and validation stay as they were.
+    without = [entity_split(i, "salt", 0.1, 0.05) for i in ids]
+    assert all(a == b or (a == RL and b == TRAIN) for a, b in zip(splits, without))
 
 
 def test_mentions_are_whole_names():
-    router = MentionRouter({"Osk": TEST, "Kelmar Mills": VALIDATION})
+    router = MentionRouter({"Osk": TEST, "Kelmar Mills": VALIDATION, "Aldo": RL})
     assert router.route(["Oskar lives in Kelmarsh."]) == TRAIN
     assert router.route(["Who founded Kelmar Mills?"]) == VALIDATION
     assert router.route(["Osk's river", "Kelmar Mills"]) == TEST
+    assert router.route(["Aldo met Oskar."]) == RL
+    assert router.route(["Aldo works for Kelmar Mills."]) == VALIDATION
 
 
 def test_only_stated_facts_are_asked(web_out):
@@ -212,6 +235,8 @@ def test_examples_round_trip_through_parquet(tmp_path, generated):
 def test_fractions_that_leave_nothing_to_train_on_are_refused():
     with pytest.raises(ValidationError, match="must be below 1"):
         GenerationParams(heldout_fraction=0.6, validation_fraction=0.4)
+    with pytest.raises(ValidationError, match="must be below 1"):
+        GenerationParams(heldout_fraction=0.4, validation_fraction=0.2, rl_fraction=0.4)
 
 
 def test_within_length_drops_what_the_template_makes_too_long(generated):

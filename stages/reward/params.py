@@ -29,6 +29,9 @@ class GeneratedPreferenceParams(Section):
     """Pairs from the SFT model's samples, judged by the gold oracle (stages/reward/generated.py)."""
 
     kinds: list[str] = ["fact", "idk", "compare", "count", "two_hop"]   # SFT example kinds whose questions are prompts
+    # SFT splits the prompts come from: its training questions, and the rl ones SFT never trained
+    # on (unfamiliar entities and invented names, where the SFT model errs and "I don't know" pays)
+    splits: list[str] = ["train", "rl"]
     max_prompts: int = Field(3000, ge=1)               # SFT training questions sampled from (seeded choice)
     samples_per_prompt: int = Field(4, ge=1)
     temperature: float = Field(1.0, gt=0)

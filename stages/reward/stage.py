@@ -40,7 +40,7 @@ def run(ctx: StageContext) -> None:
                               f"({sft_model.config.max_seq_len})")
 
     g = params.generated
-    questions = [e for e in read_examples(params.sft / "examples.parquet") if e.split == TRAIN and e.kind in g.kinds]
+    questions = [e for e in read_examples(params.sft / "examples.parquet") if e.split in g.splits and e.kind in g.kinds]
     if len(questions) > g.max_prompts:
         questions = sorted(random.Random(g.seed).sample(questions, g.max_prompts), key=lambda e: e.id)
     samples = sample_replies(sft_model, template, questions, g.samples_per_prompt, g.temperature, g.max_new_tokens,

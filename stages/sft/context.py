@@ -24,7 +24,8 @@ class GenContext:
     def __post_init__(self) -> None:
         p = self.params
         for entity in self.ground.entities.values():
-            self.splits[entity.id] = (entity_split(entity.id, p.split_salt, p.heldout_fraction, p.validation_fraction)
+            self.splits[entity.id] = (entity_split(entity.id, p.split_salt, p.heldout_fraction, p.validation_fraction,
+                                                   p.rl_fraction)
                                       if entity.kind in p.heldout_kinds else TRAIN)
         self.router = MentionRouter({self.ground.entities[i].name: s for i, s in self.splits.items() if s != TRAIN})
 
@@ -34,7 +35,7 @@ class GenContext:
 
     def routed(self, example_id: str, kind: str, question: str, answer: str, hidden: Sequence[str] = (),
                **where: str | None) -> Example | None:
-        """A one-turn training or validation example, or None (counted) if it names a held-out entity
+        """A one-turn training, validation or RL example, or None (counted) if it names a held-out entity
         (in its text, or among the `hidden` names its answer rests on without saying them)."""
         split = self.router.route([question, answer, *hidden])
         if split == TEST:

@@ -6,13 +6,14 @@ Kinds of example (`Example.kind`):
   model pretrained on and SFT never showed, the questions evaluation asks (gold answer included).
 - idk: the same questions about invented entities (NameForge names, none of whose words occurs in
   any real name or object), answered "I don't know."; `idk_eval_examples` more, with other names,
-  go to test. The kind and relation of each are drawn from the real facts, so only the name tells
+  go to test, and `idk_rl_examples` more to the RLHF prompts (split rl). The kind and relation of each are drawn from the real facts, so only the name tells
   a real question from an invented one.
 - reading, list, count, compare, two_hop: see stages/sft/reading.py and stages/sft/tasks.py.
   two_hop questions about held-out subjects go to test, like facts.
 
-No train or validation example names a held-out entity anywhere (stages/sft/split.py); those that
-would are dropped and counted per kind. Deterministic for a seed: inputs are read in id order and
+No train, validation or rl example names a held-out entity anywhere (stages/sft/split.py); those
+that would are dropped and counted per kind. Examples naming an rl entity go to split rl, which
+SFT never trains on: the reward model and PPO take their prompts from there. Deterministic for a seed: inputs are read in id order and
 each kind draws from its own seeded stream.
 """
 
@@ -33,7 +34,7 @@ from stages.sft.ground import Ground, read_ground
 from stages.sft.params import GenerationParams
 from stages.sft.questions import FACT_QUESTIONS
 from stages.sft.reading import reading_examples
-from stages.sft.split import TEST, TRAIN, VALIDATION
+from stages.sft.split import RL, TEST, TRAIN, VALIDATION
 from stages.sft.tasks import compare_examples, count_examples, list_examples, two_hop_examples
 
 KINDS = ("fact", "idk", "reading", "list", "count", "compare", "two_hop")
@@ -125,14 +126,16 @@ def idk_examples(ctx: GenContext) -> tuple[list[Example], list[str]]:
         return [], []
     p = ctx.params
     out, names = [], []
-    for i in range(p.idk_examples + p.idk_eval_examples):
+    for i in range(p.idk_examples + p.idk_eval_examples + p.idk_rl_examples):
         kind, relation = rng.choice(asked)
         name = inventor.name(kind)
         names.append(name)
         if i < p.idk_examples:
             split = VALIDATION if hash_fraction(name, p.split_salt) < p.validation_fraction else TRAIN
-        else:
+        elif i < p.idk_examples + p.idk_eval_examples:
             split = TEST
+        else:
+            split = RL
         question = rng.choice(FACT_QUESTIONS[kind, relation]).format(s=name)
         out.append(qa(f"idk:{i}", "idk", split, question, IDK_ANSWER, relation=relation, source=f"invented:{kind}"))
     return out, names

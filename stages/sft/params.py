@@ -25,6 +25,9 @@ class GenerationParams(Section):
     split_salt: str = "crisol-sft-split-1"
     heldout_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     validation_fraction: float = Field(0.05, ge=0.0, lt=1.0)
+    # Entities kept for RLHF (split "rl"): SFT never trains on their questions; the reward model and
+    # PPO take their prompts from there (stages/sft/split.py says why).
+    rl_fraction: float = Field(0.15, ge=0.0, lt=1.0)
     # Countries are few (6 on tiny) and their names are in every city's facts: holding one out
     # would strip a sixth of the city questions from training, so they stay in by default.
     heldout_kinds: list[EntityKind] = ["person", "city", "organisation"]
@@ -34,6 +37,7 @@ class GenerationParams(Section):
     questions_per_fact: int = Field(3, ge=1)          # distinct phrasings per training fact
     idk_examples: int = Field(400, ge=0)              # questions about invented entities
     idk_eval_examples: int = Field(200, ge=0)         # more of them, other names, for evaluation
+    idk_rl_examples: int = Field(300, ge=0)           # more of them, other names, as RLHF prompts
     reading_examples: int = Field(1500, ge=0)         # passage + question
     passage_max_chars: int = Field(600, ge=80)
     list_examples: int = Field(300, ge=0)
@@ -46,8 +50,9 @@ class GenerationParams(Section):
 
     @model_validator(mode="after")
     def _fractions_fit(self) -> "GenerationParams":
-        if self.heldout_fraction + self.validation_fraction >= 1.0:
-            raise ValueError("heldout_fraction + validation_fraction must be below 1 (nothing left to train on)")
+        if self.heldout_fraction + self.validation_fraction + self.rl_fraction >= 1.0:
+            raise ValueError("heldout_fraction + validation_fraction + rl_fraction must be below 1 "
+                             "(nothing left to train on)")
         return self
 
 
