@@ -1,8 +1,10 @@
 """Grading a reply against a gold answer, the way SQuAD and lm-evaluation-harness do.
 
 `normalize`: lower case, punctuation and the articles a/an/the removed, whitespace collapsed.
-`exact_match` compares normalised strings; `contains` asks whether the normalised gold answer
-occurs in the reply as whole words (a lenient figure for replies that answer in a sentence).
+`exact_match` compares normalised strings; `f1` is SQuAD's token F1 (the harmonic mean of the
+shared normalised words' precision and recall, counted with multiplicity); `contains` asks whether
+the normalised gold answer occurs in the reply as whole words (a lenient figure for replies that
+answer in a sentence).
 `mean_and_stderr`: a mean of 0/1 (or any) scores with its standard error, sqrt(var/n) with the
 sample variance, as lm-evaluation-harness reports it.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 import string
+from collections import Counter
 from typing import Sequence
 
 _PUNCTUATION = str.maketrans("", "", string.punctuation + "\u2019\u2018")
@@ -24,6 +27,18 @@ def normalize(text: str) -> str:
 
 def exact_match(reply: str, gold: str) -> bool:
     return normalize(reply) == normalize(gold)
+
+
+def f1(reply: str, gold: str) -> float:
+    """SQuAD's token F1; 1.0 when both normalise to nothing, 0.0 when only one does."""
+    predicted, truth = normalize(reply).split(), normalize(gold).split()
+    if not predicted or not truth:
+        return float(predicted == truth)
+    shared = sum((Counter(predicted) & Counter(truth)).values())
+    if shared == 0:
+        return 0.0
+    precision, recall = shared / len(predicted), shared / len(truth)
+    return 2 * precision * recall / (precision + recall)
 
 
 def contains(reply: str, gold: str) -> bool:

@@ -23,7 +23,7 @@ from stages.common.subsets import seeded_subset
 from stages.grading.text import mean_and_stderr
 from stages.model.transformer import Transformer
 from stages.model.weights import load_model, read_model_config
-from stages.sft.answers import Graded, chance_exact_match, chat_replies, few_shot_replies, grade, summarize
+from stages.grading.answers import Graded, chance_exact_match, chat_replies, few_shot_replies, grade, summarize
 from stages.sft.batches import to_sequences
 from stages.sft.dataset import build_sft_data
 from stages.sft.outputs import write_outputs

@@ -1,4 +1,5 @@
-"""Asking a model questions and grading its replies by exact match.
+"""Asking a model questions and grading its replies by exact match: SFT's held-out test, and every
+model's question answering in evaluation.
 
 Two ways to ask:
 - chat: the chat template's generation prompt (the conversation without its last, gold,
@@ -25,9 +26,10 @@ import torch
 
 from stages.chat.template import ChatTemplate
 from stages.common.conversations import Example
-from stages.grading.text import contains, exact_match, mean_and_stderr, normalize
+from stages.grading.text import contains, exact_match, f1, mean_and_stderr, normalize
 from stages.model.sampling import generate_many
 from stages.model.transformer import Transformer
+
 
 @torch.no_grad()
 def chat_replies(model: Transformer, template: ChatTemplate, examples: Sequence[Example],
@@ -74,23 +76,27 @@ class Graded:
     reply: str
     exact: bool
     contained: bool
+    f1: float
 
     def to_row(self) -> dict[str, Any]:
         e = self.example
         return {"id": e.id, "kind": e.kind, "relation": e.relation, "question": e.messages[-2]["content"],
-                "gold": e.answer, "reply": self.reply, "exact_match": self.exact, "contains": self.contained}
+                "gold": e.answer, "reply": self.reply, "exact_match": self.exact, "f1": round(self.f1, 5),
+                "contains": self.contained}
 
 
 def grade(examples: Sequence[Example], replies: Sequence[str]) -> list[Graded]:
-    return [Graded(e, r, exact_match(r, e.answer), contains(r, e.answer)) for e, r in zip(examples, replies)]
+    return [Graded(e, r, exact_match(r, e.answer), contains(r, e.answer), f1(r, e.answer))
+            for e, r in zip(examples, replies)]
 
 
 def _figures(graded: Sequence[Graded]) -> dict[str, Any]:
     """Means and standard errors, rounded; None where undefined (JSON has no NaN)."""
     em, em_err = mean_and_stderr([float(g.exact) for g in graded])
+    f, f_err = mean_and_stderr([g.f1 for g in graded])
     within, within_err = mean_and_stderr([float(g.contained) for g in graded])
     clean = lambda x: None if math.isnan(x) else round(x, 5)  # noqa: E731
-    return {"exact_match": clean(em), "exact_match_stderr": clean(em_err),
+    return {"exact_match": clean(em), "exact_match_stderr": clean(em_err), "f1": clean(f), "f1_stderr": clean(f_err),
             "contains": clean(within), "contains_stderr": clean(within_err), "n": len(graded)}
 
 

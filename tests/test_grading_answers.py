@@ -11,10 +11,10 @@ import torch
 from chat_testkit import small_tokenizer
 from stages.chat.template import ChatTemplate
 from stages.common.conversations import qa
-from stages.grading.text import contains, exact_match, mean_and_stderr, normalize
+from stages.grading.text import contains, exact_match, f1, mean_and_stderr, normalize
 from stages.model.config import ModelConfig
 from stages.model.transformer import Transformer
-from stages.sft.answers import chance_exact_match, chat_replies, few_shot_prompt, few_shot_replies, grade, summarize
+from stages.grading.answers import chance_exact_match, chat_replies, few_shot_prompt, few_shot_replies, grade, summarize
 
 
 @pytest.mark.parametrize("reply, gold, exact, within", [
@@ -32,6 +32,19 @@ from stages.sft.answers import chance_exact_match, chat_replies, few_shot_prompt
 def test_exact_match_and_contains(reply, gold, exact, within):
     assert exact_match(reply, gold) is exact
     assert contains(reply, gold) is within
+
+
+@pytest.mark.parametrize("reply, gold, score", [
+    ("Kenmeboth", "Kenmeboth", 1.0),
+    ("the city of Kenmeboth", "Kenmeboth", 2 * (1 / 3) * 1 / (1 / 3 + 1)),   # precision 1/3, recall 1
+    ("Osk Mills", "Kelmar Mills", 0.5),
+    ("Osk", "Kelmar Mills", 0.0),
+    ("the", "a", 1.0),                                                      # both normalise to nothing
+    ("", "Kenmeboth", 0.0),
+    ("mills mills", "mills", 2 * 0.5 * 1 / 1.5),                            # repeated words count once each
+])
+def test_f1_is_squad_token_f1(reply, gold, score):
+    assert f1(reply, gold) == pytest.approx(score)
 
 
 def test_normalize_is_squad_style():
@@ -53,10 +66,10 @@ def test_summaries_by_kind_and_relation():
     assert summary["all"]["exact_match"] == pytest.approx(2 / 3, abs=1e-5)
     assert summary["by_kind"]["fact"]["n"] == 2 and summary["by_kind"]["idk"]["exact_match"] == 1.0
     assert summary["fact_by_relation"] == {
-        "birth_year": {"exact_match": 0.0, "exact_match_stderr": None, "contains": 0.0, "contains_stderr": None,
-                       "n": 1},
-        "born_in": {"exact_match": 1.0, "exact_match_stderr": None, "contains": 1.0, "contains_stderr": None,
-                    "n": 1}}
+        "birth_year": {"exact_match": 0.0, "exact_match_stderr": None, "f1": 0.0, "f1_stderr": None,
+                       "contains": 0.0, "contains_stderr": None, "n": 1},
+        "born_in": {"exact_match": 1.0, "exact_match_stderr": None, "f1": 1.0, "f1_stderr": None,
+                    "contains": 1.0, "contains_stderr": None, "n": 1}}
 
 
 def test_chance_is_one_over_the_answers_a_relation_has():
