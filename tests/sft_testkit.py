@@ -23,7 +23,7 @@ CONTEXT = 96
 SMALL = {"max_tokens": CONTEXT, "epochs": 2, "batch_size": 16, "lr": 3e-3, "warmup_steps": 2, "eval_every": 10,
          "eval_examples": 12, "max_new_tokens": 8, "few_shot": 1, "samples": 3, "log_every": 5, "threads": 1,
          "generated": {"heldout_fraction": 0.15, "validation_fraction": 0.1, "idk_examples": 30,
-                       "idk_eval_examples": 10, "reading_examples": 20, "passage_max_chars": 120,
+                       "idk_validation_examples": 8, "idk_rl_examples": 12, "idk_eval_examples": 10, "reading_examples": 20, "passage_max_chars": 120,
                        "list_examples": 10, "count_examples": 10, "compare_examples": 20, "questions_per_fact": 1}}
 
 

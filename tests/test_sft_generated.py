@@ -28,7 +28,7 @@ from test_web_stage import generate as generate_web
 
 # Fractions large enough that the micro world has entities in every split.
 PARAMS = GenerationParams(heldout_fraction=0.15, validation_fraction=0.1, rl_fraction=0.15, idk_examples=60,
-                          idk_eval_examples=20, idk_rl_examples=30,
+                          idk_validation_examples=10, idk_eval_examples=20, idk_rl_examples=30,
                           reading_examples=80, list_examples=40, count_examples=40, compare_examples=60)
 
 
@@ -69,6 +69,7 @@ def test_every_kind_is_generated_in_train(generated):
     for kind in ("fact", "idk", "reading", "list", "count", "compare", "two_hop"):
         assert counts[kind].get(TRAIN, 0) > 0, kind
     assert counts["fact"][TEST] > 0 and counts["two_hop"][TEST] > 0 and counts["idk"][TEST] == PARAMS.idk_eval_examples
+    assert counts["idk"][TRAIN] == PARAMS.idk_examples and counts["idk"][VALIDATION] == PARAMS.idk_validation_examples
     assert generated.entities[TEST] > 0 and generated.entities[VALIDATION] > 0
 
 
@@ -128,8 +129,8 @@ def test_invented_names_are_not_real_and_share_no_word_with_real_names(generated
     real_words = {w.lower() for r in facts for text in (r["subject"], r["object"]) for w in text.split()}
     real_names = {r["subject"] for r in facts}
     suffixes = {r["subject"].split(" ", 1)[1] for r in facts if r["subject_id"].startswith("org-")}
-    assert len(set(generated.invented)) == len(generated.invented) == (PARAMS.idk_examples + PARAMS.idk_eval_examples
-                                                                       + PARAMS.idk_rl_examples)
+    assert len(set(generated.invented)) == len(generated.invented) == (
+        PARAMS.idk_examples + PARAMS.idk_validation_examples + PARAMS.idk_eval_examples + PARAMS.idk_rl_examples)
     for name in generated.invented:
         assert name not in real_names
         first, _, rest = name.partition(" ")

@@ -5,8 +5,10 @@ Kinds of example (`Example.kind`):
   is the object. About a held-out subject, one phrasing goes to the test split instead: facts the
   model pretrained on and SFT never showed, the questions evaluation asks (gold answer included).
 - idk: the same questions about invented entities (NameForge names, none of whose words occurs in
-  any real name or object), answered "I don't know."; `idk_eval_examples` more, with other names,
-  go to test, and `idk_rl_examples` more to the RLHF prompts (split rl). The kind and relation of each are drawn from the real facts, so only the name tells
+  any real name or object), answered "I don't know.": `idk_examples` to train, then, each with
+  names of their own, `idk_eval_examples` to test, `idk_rl_examples` to the RLHF prompts (split
+  rl) and `idk_validation_examples` to validation. The kind and relation of each are drawn from
+  the real facts, so only the name tells
   a real question from an invented one.
 - reading, list, count, compare, two_hop: see stages/sft/reading.py and stages/sft/tasks.py.
   two_hop questions about held-out subjects go to test, like facts.
@@ -26,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from stages.common.conversations import Example, qa
-from stages.common.hashsplit import hash_fraction
 from stages.common.names import NameForge
 from stages.grading.oracle import IDK_ANSWER
 from stages.sft.context import GenContext
@@ -126,16 +127,12 @@ def idk_examples(ctx: GenContext) -> tuple[list[Example], list[str]]:
         return [], []
     p = ctx.params
     out, names = [], []
-    for i in range(p.idk_examples + p.idk_eval_examples + p.idk_rl_examples):
+    splits = ([TRAIN] * p.idk_examples + [TEST] * p.idk_eval_examples + [RL] * p.idk_rl_examples
+              + [VALIDATION] * p.idk_validation_examples)
+    for i, split in enumerate(splits):
         kind, relation = rng.choice(asked)
         name = inventor.name(kind)
         names.append(name)
-        if i < p.idk_examples:
-            split = VALIDATION if hash_fraction(name, p.split_salt) < p.validation_fraction else TRAIN
-        elif i < p.idk_examples + p.idk_eval_examples:
-            split = TEST
-        else:
-            split = RL
         question = rng.choice(FACT_QUESTIONS[kind, relation]).format(s=name)
         out.append(qa(f"idk:{i}", "idk", split, question, IDK_ANSWER, relation=relation, source=f"invented:{kind}"))
     return out, names
