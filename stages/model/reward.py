@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Sequence
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -41,6 +41,14 @@ from stages.model.transformer import Transformer
 from stages.model.weights import load_model, read_model_config, save_model
 
 HEAD_FILE = "reward_head.safetensors"
+SCORE_BATCH = 64
+
+
+class Answered(NamedTuple):
+    """One prompt + answer in template ids, and where the answer starts."""
+
+    ids: list[int]
+    answer_start: int
 
 
 class RewardModel(nn.Module):
@@ -86,6 +94,33 @@ class RewardModel(nn.Module):
             raise ValueError(f"reward normalisation needs a positive std, got {std}")
         self.shift.fill_(mean)
         self.scale.fill_(std)
+
+
+def answer_batch(rows: Sequence[Answered], pad_id: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    """Right-padded ids, each row's last index and answer start: what `RewardModel` reads."""
+    width = max(len(r.ids) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, :len(row.ids)] = torch.tensor(row.ids, dtype=torch.long)
+    last = torch.tensor([len(r.ids) - 1 for r in rows], dtype=torch.long)
+    start = torch.tensor([r.answer_start for r in rows], dtype=torch.long)
+    return ids.to(device), last.to(device), start.to(device)
+
+
+def score_sequences(model: RewardModel, rows: Sequence[Answered], pad_id: int, device: torch.device,
+                    normalised: bool = False) -> Tensor:
+    """Scores [N] of single answers without gradients (raw, or normalised), in batches; the model's
+    train/eval mode is left as it was."""
+    was_training = model.training
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for at in range(0, len(rows), SCORE_BATCH):
+            ids, last, start = answer_batch(rows[at:at + SCORE_BATCH], pad_id, device)
+            score = model if normalised else model.raw
+            out.append(score(ids, last, answer_start=start).cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0)
 
 
 def save_reward_model(model: RewardModel, directory: Path | str, metadata: dict[str, Any] | None = None) -> Path:

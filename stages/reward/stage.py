@@ -17,12 +17,12 @@ from stages.common.cli import StageContext
 from stages.common.conversations import read_examples
 from stages.common.errors import StageInputError
 from stages.common.hashsplit import TRAIN, VALIDATION
-from stages.model.reward import RewardModel
+from stages.model.reward import RewardModel, score_sequences
 from stages.model.weights import load_model
 from stages.reward.generated import idk_candidates, pairs_from_samples, sample_replies
 from stages.reward.outputs import write_outputs
 from stages.reward.params import RewardParams
-from stages.reward.train import answer_ids, encode_pair, pair_metrics, score_pairs, score_sequences, train_reward_model
+from stages.reward.train import answer_ids, encode_pair, pair_metrics, score_pairs, train_reward_model
 from stages.reward.user_preferences import load_user_preferences
 from stages.training.device import prepare
 

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from stages.chat.template import ChatTemplate
-from stages.model.reward import RewardModel
+from stages.model.reward import Answered, RewardModel, answer_batch
 from stages.reward.preference import Preference
 from stages.training.optim import adamw
 from stages.training.schedule import learning_rate
@@ -33,13 +33,6 @@ EVAL_BATCH = 64
 
 
 LIKELIHOOD_LR_SCALE = 500.0     # the likelihood weight is one number: it learns at 500 x the body's rate
-
-
-class Answered(NamedTuple):
-    """One prompt + answer in template ids, and where the answer starts."""
-
-    ids: list[int]
-    answer_start: int
 
 
 class EncodedPair(NamedTuple):
@@ -58,20 +51,9 @@ def encode_pair(template: ChatTemplate, pair: Preference) -> EncodedPair:
                        answer_ids(template, pair.prompt, pair.rejected, pair.rejected_finished))
 
 
-def _batch(rows: Sequence[Answered], pad_id: int, device: torch.device) -> tuple[torch.Tensor, ...]:
-    """Right-padded ids, each row's last index and answer start."""
-    width = max(len(r.ids) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, :len(row.ids)] = torch.tensor(row.ids, dtype=torch.long)
-    last = torch.tensor([len(r.ids) - 1 for r in rows], dtype=torch.long)
-    start = torch.tensor([r.answer_start for r in rows], dtype=torch.long)
-    return ids.to(device), last.to(device), start.to(device)
-
-
 def _pair_scores(model: RewardModel, chunk: Sequence[EncodedPair], pad_id: int, device: torch.device,
                  normalised: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    ids, last, start = _batch([p.chosen for p in chunk] + [p.rejected for p in chunk], pad_id, device)
+    ids, last, start = answer_batch([p.chosen for p in chunk] + [p.rejected for p in chunk], pad_id, device)
     scores = model(ids, last, answer_start=start) if normalised else model.raw(ids, last, answer_start=start)
     return scores[:len(chunk)], scores[len(chunk):]
 
@@ -89,19 +71,6 @@ def score_pairs(model: RewardModel, pairs: Sequence[EncodedPair], pad_id: int,
             rejected.append(r.cpu())
     model.train(was_training)
     return torch.cat(chosen), torch.cat(rejected)
-
-
-def score_sequences(model: RewardModel, rows: Sequence[Answered], pad_id: int, device: torch.device) -> torch.Tensor:
-    """Raw scores of single answers (for the normalisation)."""
-    was_training = model.training
-    model.eval()
-    out = []
-    with torch.no_grad():
-        for at in range(0, len(rows), EVAL_BATCH):
-            ids, last, start = _batch(rows[at:at + EVAL_BATCH], pad_id, device)
-            out.append(model.raw(ids, last, answer_start=start).cpu())
-    model.train(was_training)
-    return torch.cat(out) if out else torch.zeros(0)
 
 
 def _optimizer(model: RewardModel, lr: float, device: torch.device) -> torch.optim.AdamW:
