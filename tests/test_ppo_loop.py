@@ -159,3 +159,28 @@ def test_old_logprobs_apply_the_temperature(template):
             values = value_model.values(torch.tensor([prompt + response.tolist()]))[0]
             torch.testing.assert_close(batch.values[row, :length],
                                        values[len(prompt) - 1:len(prompt) - 1 + length], atol=1e-5, rtol=1e-5)
+
+
+def test_value_model_starts_at_zero_or_on_the_scores_scale(template):
+    _, _, reward_model, _ = _models(template)
+    reward_model.set_normalisation(2.0, 4.0)
+    ids = torch.tensor([_prompts(template, 1)[0]])
+    zero = value_model_from(reward_model, "zero")
+    assert torch.equal(zero.values(ids), torch.zeros(ids.shape))
+    folded = value_model_from(reward_model, "reward")
+    expected = (reward_model.values(ids) - 2.0) / 4.0          # the head, normalised like the scores
+    assert torch.allclose(folded.values(ids), expected, atol=1e-6)
+    assert float(reward_model.shift) == 2.0                    # the reward model itself is untouched
+    with pytest.raises(ValueError, match="zero"):
+        value_model_from(reward_model, "random")
+
+
+def test_balanced_prompts_draw_each_kind_equally_often():
+    from stages.common.conversations import qa
+    from stages.ppo.prompts import PromptSampler
+    examples = [qa(f"f{i}", "fact", "rl", "q", "a") for i in range(90)] + [qa("c0", "count", "rl", "q", "a")]
+    drawn = PromptSampler(examples, balance_kinds=True, seed=0).batch(2000)
+    counts = {kind: sum(e.kind == kind for e in drawn) for kind in ("fact", "count")}
+    assert 900 < counts["count"] < 1100                         # one prompt of ninety-one, half the draws
+    uniform = PromptSampler(examples, balance_kinds=False, seed=0).batch(32)
+    assert len({e.id for e in uniform}) == 32                   # without replacement

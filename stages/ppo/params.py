@@ -21,17 +21,20 @@ class PPOParams(Section):
     plots: Path = Path("data/plots/ppo")
     metrics: Path = Path("data/metrics/ppo.json")
 
-    # prompts: SFT's training questions of these kinds; its validation questions are the held-out
-    # prompts the gold score is measured on (entities SFT never trained on, and invented ones)
+    # prompts: SFT's questions of these kinds from these splits (rl: entities and invented names SFT
+    # never trained on, where RLHF has something to teach; train: what SFT learned, so that it is
+    # kept); its validation questions are the held-out prompts the gold score is measured on
     kinds: list[str] = ["fact", "idk", "compare", "count", "two_hop"]
-    heldout_prompts: int = Field(300, ge=1)
+    prompt_splits: list[str] = ["rl", "train"]
+    balance_kinds: bool = True                         # each prompt's kind drawn uniformly, then a prompt of it
+    heldout_prompts: int = Field(600, ge=1)
 
     steps: int = Field(60, ge=1)
-    batch_size: int = Field(32, ge=1)                  # prompts per rollout
+    batch_size: int = Field(64, ge=1)                  # prompts per rollout
     ppo_epochs: int = Field(4, ge=1)
-    minibatch_size: int = Field(8, ge=1)
-    lr: float = Field(1e-5, ge=0)                      # 0 leaves the policy where it is (a test)
-    temperature: float = Field(0.7, gt=0)             # sampling, and every log-prob pass
+    minibatch_size: int = Field(16, ge=1)
+    lr: float = Field(5e-5, ge=0)                      # 0 leaves the policy where it is (a test)
+    temperature: float = Field(1.0, gt=0)             # sampling, and every log-prob pass
     max_new_tokens: int = Field(24, ge=1)
     missing_eos_penalty: float = Field(1.0, ge=0)      # off the score of a reply with no end of turn
     beta: float = Field(0.05, ge=0)                    # KL coefficient (initial, when adaptive)
@@ -41,6 +44,9 @@ class PPOParams(Section):
     clip: float = Field(0.2, gt=0)
     value_clip: float = Field(0.2, gt=0)
     vf_coef: float = Field(0.1, ge=0)
+    # The value model is a copy of the reward model; its head starts at zero (the SFT samples'
+    # mean score) or as the reward model's own head, normalised (stages/ppo/trainer.py).
+    value_init: Literal["zero", "reward"] = "zero"
     gamma: float = Field(1.0, ge=0, le=1)
     lam: float = Field(0.95, ge=0, le=1)
     max_grad_norm: float = Field(1.0, ge=0)

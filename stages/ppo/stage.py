@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 from typing import Any
 
@@ -21,13 +20,15 @@ from stages.common.cli import StageContext
 from stages.common.conversations import Example, read_examples
 from stages.common.errors import StageInputError
 from stages.common.subsets import seeded_subset
-from stages.common.hashsplit import TRAIN, VALIDATION
+from stages.common.hashsplit import VALIDATION
 from stages.common.plots import write_plots
 from stages.grading.oracle import judge
+from stages.grading.text import mean_and_stderr
 from stages.model.reward import load_reward_model
 from stages.model.weights import load_model, save_model
 from stages.ppo.advantages import AdaptiveKLController, FixedKLController, masked_mean
 from stages.ppo.params import PPOParams
+from stages.ppo.prompts import PromptSampler
 from stages.ppo.rollout import Rollout, rollout
 from stages.ppo.trainer import PPOSettings, PPOTrainer, value_model_from
 from stages.training.device import prepare
@@ -49,10 +50,11 @@ def run(ctx: StageContext) -> None:
     reference = load_model(params.sft / "model").to(device)
     reward_model = load_reward_model(params.reward / "model").to(device)
     examples = [e for e in read_examples(params.sft / "examples.parquet") if e.kind in params.kinds]
-    train = [e for e in examples if e.split == TRAIN]
+    train = [e for e in examples if e.split in params.prompt_splits]
     heldout = seeded_subset([e for e in examples if e.split == VALIDATION], params.heldout_prompts, params.seed)
     if not train or not heldout:
-        raise StageInputError(f"ppo: {len(train)} training and {len(heldout)} held-out prompts of kinds {params.kinds}")
+        raise StageInputError(f"ppo: {len(train)} training prompts (splits {params.prompt_splits}) and {len(heldout)} "
+                              f"held-out prompts of kinds {params.kinds}")
     budget = policy.config.max_seq_len - params.max_new_tokens
     prompt_of = {e.id: template.generation_prompt(e.messages[:-1]) for e in [*train, *heldout]}
     train = [e for e in train if len(prompt_of[e.id]) <= budget]
@@ -65,24 +67,25 @@ def run(ctx: StageContext) -> None:
                            max_grad_norm=params.max_grad_norm, lr=params.lr)
     kl = (AdaptiveKLController(params.beta, params.kl_target, params.kl_horizon) if params.adaptive_kl
           else FixedKLController(params.beta))
-    trainer = PPOTrainer(policy, reference, reward_model, value_model_from(reward_model), template, settings, kl,
-                         seed=params.seed)
+    trainer = PPOTrainer(policy, reference, reward_model, value_model_from(reward_model, params.value_init), template,
+                         settings, kl, seed=params.seed)
 
     def evaluate(step: int) -> tuple[dict[str, Any], Rollout]:
         batch = rollout(policy, reference, reward_model, trainer.value_model, [prompt_of[e.id] for e in heldout],
                         template, max_new_tokens=params.max_new_tokens, temperature=params.temperature,
                         missing_eos_penalty=params.missing_eos_penalty, seed=params.seed + 10_000)
         entry = {"step": step, **_held_out_figures(batch, heldout)}
-        log.info("ppo: step %d held-out: reward model %.3f, gold %.3f, KL %.3f, length %.1f, eos %.0f%%", step,
-                 entry["rm_score"], entry["gold_score"], entry["kl"], entry["length"], 100 * entry["eos_rate"])
+        log.info("ppo: step %d held-out: reward model %.3f, gold %.3f ± %.3f %s, KL %.3f, length %.1f, eos %.0f%%",
+                 step, entry["rm_score"], entry["gold_score"], entry["gold_score_stderr"], entry["gold_by_kind"],
+                 entry["kl"], entry["length"], 100 * entry["eos_rate"])
         return entry, batch
 
-    rng = random.Random(params.seed)
+    sampler = PromptSampler(train, params.balance_kinds, params.seed)
     entry, latest = evaluate(0)         # latest: the newest held-out rollout, where the report's samples come from
     history: dict[str, list[dict[str, Any]]] = {"train": [], "heldout": [entry]}
     train_seconds = 0.0
     for step in range(1, params.steps + 1):
-        chosen = rng.sample(train, min(params.batch_size, len(train)))
+        chosen = sampler.batch(params.batch_size)
         tick = time.perf_counter()
         result = trainer.step([prompt_of[e.id] for e in chosen], seed=params.seed * 100_003 + step)
         train_seconds += time.perf_counter() - tick
@@ -115,11 +118,16 @@ def run(ctx: StageContext) -> None:
              first["gold_score"], last["gold_score"], first["rm_score"], last["rm_score"], last["kl"])
 
 
-def _held_out_figures(batch: Rollout, examples: list[Example]) -> dict[str, float]:
+def _held_out_figures(batch: Rollout, examples: list[Example]) -> dict[str, Any]:
     verdicts = [judge(r, e.answer, bool(f)) for r, e, f in zip(batch.replies, examples, batch.finished.tolist())]
     kl = ((batch.logprobs - batch.ref_logprobs) * batch.mask).sum(1)
+    gold, gold_stderr = mean_and_stderr([v.score for v in verdicts])
+    by_kind: dict[str, list[float]] = {}
+    for example, verdict in zip(examples, verdicts):
+        by_kind.setdefault(example.kind, []).append(verdict.score)
     return {"rm_score": round(float(batch.rm_scores.mean()), 5),
-            "gold_score": round(sum(v.score for v in verdicts) / len(verdicts), 5),
+            "gold_score": round(gold, 5), "gold_score_stderr": round(gold_stderr, 5),
+            "gold_by_kind": {kind: round(sum(s) / len(s), 5) for kind, s in sorted(by_kind.items())},
             "kl": round(float(kl.mean()), 5), "length": round(float(batch.lengths.float().mean()), 3),
             "eos_rate": round(float(batch.finished.float().mean()), 5),
             "idk_rate": round(sum(v.verdict in ("idk", "idk_invented") for v in verdicts) / len(verdicts), 5),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Literal, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -56,11 +56,32 @@ class StepResult:
     stats: dict[str, float]
 
 
-def value_model_from(reward_model: RewardModel) -> RewardModel:
-    """A trainable copy of the reward model, to serve as the value model (its head at every
-    position estimates the return, which starts out as the reward model's own judgement)."""
+ValueInit = Literal["zero", "reward"]
+
+
+def value_model_from(reward_model: RewardModel, init: ValueInit = "zero") -> RewardModel:
+    """A trainable copy of the reward model to serve as the value model: its head at every position
+    estimates the return of the response so far.
+
+    init "zero": the head starts at 0 everywhere, which is the expected score of an SFT sample (the
+    reward model is normalised to mean 0 on them), so the first advantages are the scores
+    themselves, not the noise of an untrained head. "reward": the reward model's head with its
+    normalisation folded in, (w h + b - shift) / scale, so its values start on the scores' scale;
+    it was only trained at the last token, so elsewhere it guesses."""
     value_model = copy.deepcopy(reward_model)
+    with torch.no_grad():
+        head = value_model.head
+        if init == "zero":
+            head.weight.zero_()
+            head.bias.zero_()
+        elif init == "reward":
+            head.weight.div_(value_model.scale)
+            head.bias.sub_(value_model.shift).div_(value_model.scale)
+        else:
+            raise ValueError(f"value model init must be 'zero' or 'reward', got {init!r}")
+        value_model.set_normalisation(0.0, 1.0)
     value_model.requires_grad_(True)
+    value_model.likelihood_weight.requires_grad_(False)     # values() never reads it
     return value_model.eval()
 
 

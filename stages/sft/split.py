@@ -18,10 +18,8 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from stages.common.hashsplit import TRAIN, VALIDATION, hash_fraction
+from stages.common.hashsplit import RL, TEST, TRAIN, VALIDATION, hash_fraction
 
-TEST = "test"             # train and validation are every stage's; only SFT holds entities out
-RL = "rl"                 # prompts reserved for the reward model and PPO: SFT never trains on them
 
 
 def entity_split(entity_id: str, salt: str, heldout_fraction: float, validation_fraction: float,
