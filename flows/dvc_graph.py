@@ -15,6 +15,7 @@ class StageInfo:
     name: str               # as in dvc.yaml (foreach/matrix stages expand to "name@key")
     cmd: str
     metrics: tuple[str, ...]  # metrics files the stage writes, relative to the repo root
+    outs: tuple[str, ...] = ()  # its cached outputs (files or directories), relative to the repo root
 
 
 def stage_order(root: Path | str, targets: list[str] | None = None) -> list[StageInfo]:
@@ -38,6 +39,7 @@ def stage_order(root: Path | str, targets: list[str] | None = None) -> list[Stag
         order = nx.lexicographical_topological_sort(graph.reverse(copy=False),
                                                     key=lambda s: s.addressing)
         return [StageInfo(name=stage.addressing.split(":")[-1], cmd=str(stage.cmd),
-                          metrics=tuple(str(Path(o.fs_path).relative_to(root))
-                                        for o in stage.outs if o.metric))
+                          metrics=tuple(str(Path(o.fs_path).relative_to(root)) for o in stage.outs if o.metric),
+                          outs=tuple(str(Path(o.fs_path).relative_to(root)) for o in stage.outs
+                                     if not o.metric and not o.plot))
                 for stage in order if stage in by_name.values()]

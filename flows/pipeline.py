@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ from collections import deque
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
@@ -95,6 +96,29 @@ def run_stage(root: str, info: StageInfo, force: bool = False) -> dict[str, obje
             "metrics": _headline_metrics(Path(root), info)}
 
 
+def publish_reports(root: Path, order: list[StageInfo]) -> list[str]:
+    """Publish what stages leave for people as Prefect artifacts: a `report.md` in a stage's
+    output (the evaluate stage's report card) as markdown, a `table.json` ({headers, rows}) as a
+    table. Returns the artifact keys."""
+    keys = []
+    for info in order:
+        name = re.sub(r"[^a-z0-9-]", "-", info.name.lower())     # artifact keys: lower case, digits, dashes
+        for out in info.outs:
+            report, table = root / out / "report.md", root / out / "table.json"
+            if report.is_file():
+                key = f"{name}-report"
+                create_markdown_artifact(key=key, markdown=report.read_text(encoding="utf-8"),
+                                         description=f"{info.name}: {out}/report.md")
+                keys.append(key)
+            if table.is_file():
+                data = json.loads(table.read_text())
+                key = f"{name}-table"
+                create_table_artifact(key=key, table=[dict(zip(data["headers"], row)) for row in data["rows"]],
+                                      description=f"{info.name}: {out}/table.json")
+                keys.append(key)
+    return keys
+
+
 def ensure_workspace_limit(name: str = WORKSPACE_LIMIT) -> None:
     """Create the workspace's global concurrency limit on first use (idempotent)."""
     with get_client(sync_client=True) as client:
@@ -127,6 +151,9 @@ def pipeline(root: str = str(REPO_ROOT), targets: list[str] | None = None, force
                                "metrics": ""} for s in order if s.name not in done]
             create_table_artifact(key="pipeline-stages", table=rows,
                                   description="Outcome of each DVC stage in this run")
+        published = publish_reports(Path(root), order)
+        if published:
+            logger.info("published artifacts: %s", ", ".join(published))
     return results
 
 

@@ -78,3 +78,11 @@ def prefect_server(tmp_path_factory):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture(scope="session")
+def rlhf_pipeline(tmp_path_factory):
+    """SFT, reward and ppo run once on the micro world with small models, shared by the reward,
+    ppo and evaluate stage tests: paths of each stage's outputs and of the inputs."""
+    from rlhf_testkit import build_pipeline
+    return build_pipeline(tmp_path_factory)

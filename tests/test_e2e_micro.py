@@ -19,7 +19,7 @@ from stages.common.tokenizer_file import load_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DVC = dvc_executable()
-STAGES = ["web", "crawl", "ingest", "dedup", "tokenizer", "pretrain", "sft", "reward", "ppo"]
+STAGES = ["web", "crawl", "ingest", "dedup", "tokenizer", "pretrain", "sft", "reward", "ppo", "evaluate"]
 COPIED = ["stages", "flows", "dvc.yaml", "params.yaml", ".dvcignore"]
 
 pytestmark = pytest.mark.e2e
@@ -78,6 +78,7 @@ def _check_outputs(root: Path) -> None:
     _check_pretrain(metrics["pretrain"], root)
     _check_sft(metrics["sft"], root)
     _check_rlhf(metrics["reward"], metrics["ppo"], root)
+    _check_evaluate(metrics["evaluate"], root)
 
 
 def _check_tokens(root: Path, deduped_urls: set[str]) -> None:
@@ -129,6 +130,19 @@ def _check_rlhf(reward: dict, ppo: dict, root: Path) -> None:
     assert "chat_template" in json.loads((root / "data/ppo/hf/tokenizer_config.json").read_text())
     gold = list(csv.DictReader((root / "data/plots/ppo/heldout_gold_score.csv").open()))
     assert [int(r["step"]) for r in gold] == [0, 2, 4]
+
+
+def _check_evaluate(metrics: dict, root: Path) -> None:
+    """Every model scored, the report card written with the data funnel of this very run."""
+    for model in ("base", "sft", "rlhf"):
+        assert metrics[f"{model}_bits_per_byte"] > 0
+        assert (root / f"data/evaluate/results/{model}.json").is_file()
+    assert metrics["models"]["sft"]["alignment"]["kl"] == 0.0 and "rlhf_win_rate_vs_sft" in metrics
+    report = (root / "data/evaluate/report.md").read_text()
+    pages = json.loads((root / "data/metrics/crawl.json").read_text())["pages_stored"]
+    assert f"| pages crawled (stored) | {pages:,} |" in report
+    assert "| metric | base 0-shot | base 3-shot | SFT | RLHF | chance |" in report
+    assert any((root / "data/plots/evaluate").glob("*.png"))
 
 
 def test_micro_pipeline_through_dvc_repro(tmp_path):

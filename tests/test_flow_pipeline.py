@@ -27,6 +27,12 @@ TOY_DVC_YAML = textwrap.dedent("""\
           - a.txt
         outs:
           - b.txt
+      make_card:
+        cmd: python make_card.py
+        deps:
+          - a.txt
+        outs:
+          - card
       broken:
         cmd: python -c "import sys; print('about to fail', flush=True); sys.exit(3)"
         deps:
@@ -36,16 +42,26 @@ TOY_DVC_YAML = textwrap.dedent("""\
     """)
 
 
+MAKE_CARD = textwrap.dedent("""\
+    import json, pathlib
+    card = pathlib.Path("card")
+    card.mkdir(exist_ok=True)
+    (card / "report.md").write_text("# card")
+    (card / "table.json").write_text(json.dumps({"headers": ["metric", "value"], "rows": [["n", "2"]]}))
+    """)
+
+
 @pytest.fixture
 def toy_repo(tmp_path: Path) -> Path:
     (tmp_path / "dvc.yaml").write_text(TOY_DVC_YAML)
     (tmp_path / "params.yaml").write_text("# a comment that must survive overrides\ntoy:\n  n: 2\n")
+    (tmp_path / "make_card.py").write_text(MAKE_CARD)
     subprocess.run([DVC, "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
     return tmp_path
 
 
 def test_stage_order_follows_dependencies(toy_repo):
-    assert [s.name for s in stage_order(toy_repo)] == ["make_a", "make_b", "broken"]
+    assert [s.name for s in stage_order(toy_repo)] == ["make_a", "make_b", "broken", "make_card"]
     assert [s.name for s in stage_order(toy_repo, ["make_b"])] == ["make_a", "make_b"]
     with pytest.raises(ValueError, match="unknown stage"):
         stage_order(toy_repo, ["nope"])
@@ -71,6 +87,13 @@ def test_flow_runs_then_skips_and_reports(prefect_server, toy_repo):
         artifact = client.read_latest_artifacts()
         keys = [a.key for a in artifact]
         assert "pipeline-stages" in keys
+
+    # A stage that leaves report.md and table.json in its output has them published.
+    assert pipeline(root=str(toy_repo), targets=["make_card"])[-1]["outcome"] == "ran"
+    with get_client(sync_client=True) as client:
+        by_key = {a.key: a for a in client.read_latest_artifacts()}
+        assert by_key["make-card-report"].data == "# card"
+        assert by_key["make-card-table"].type == "table"
         assert client.read_global_concurrency_limit_by_name("dvc-workspace").limit == 1
 
 

@@ -45,11 +45,11 @@ def test_outputs_and_metrics(trained):
     splits = metrics["data"]["splits"]
     assert splits["train"] > 0 and splits["validation"] > 0 and splits["test"] > 0
     curve = metrics["test"]["by_kind"]
-    assert set(curve) == {"fact", "idk"}                  # held-out entities and invented ones
-    assert curve["fact"]["n"] + curve["idk"]["n"] == splits["test"]
+    assert set(curve) == {"fact", "idk", "two_hop"}       # held-out entities and invented ones
+    assert curve["fact"]["n"] + curve["idk"]["n"] + curve["two_hop"]["n"] == splits["test"]
     assert 0 < metrics["chance"]["fact_exact_match"] < 0.5
     assert metrics["baseline_few_shot"]["all"]["n"] == splits["test"]
-    assert [s["kind"] for s in metrics["samples"]] == ["fact", "idk", "compare"]   # test kinds first
+    assert [s["kind"] for s in metrics["samples"]] == ["fact", "idk", "two_hop"]   # test kinds first
     assert all(s["reply"] is not None and s["question"] for s in metrics["samples"])
     # the kept step is one that was evaluated, and training lowered the assistant-token loss
     with open(trained / "plots" / "validation_loss.csv") as fh:

@@ -90,7 +90,7 @@ def _text_counts(text: str | None) -> tuple[int | None, int | None]:
 
 
 def _score_batch(model: Transformer, batch: Sequence[Request], max_len: int, pad_id: int,
-                 device: torch.device) -> list[Score]:
+                 device: torch.device, temperature: float) -> list[Score]:
     inputs = [model_input(r, max_len, model.config.vocab_size) for r in batch]
     width = max(len(ids) for ids, _, _ in inputs)
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
@@ -109,7 +109,7 @@ def _score_batch(model: Transformer, batch: Sequence[Request], max_len: int, pad
     target = torch.tensor(targets, dtype=torch.long, device=device)
     token_ll_parts, missed_parts = [], []
     for rows_hidden, rows_target in zip(picked.split(LOGIT_ROWS), target.split(LOGIT_ROWS)):
-        logprobs = torch.log_softmax(model.lm_head(rows_hidden).float(), dim=-1)
+        logprobs = torch.log_softmax(model.lm_head(rows_hidden).float() / temperature, dim=-1)
         token_ll_parts.append(logprobs.gather(-1, rows_target[:, None]).squeeze(-1))
         missed_parts.append((logprobs.argmax(dim=-1) != rows_target).long())
     token_ll, missed = torch.cat(token_ll_parts), torch.cat(missed_parts)
@@ -124,10 +124,14 @@ def _score_batch(model: Transformer, batch: Sequence[Request], max_len: int, pad
 
 
 def loglikelihoods(model: Transformer, requests: Sequence[Request], *, batch_size: int = DEFAULT_BATCH_SIZE,
-                   pad_id: int = 0) -> list[Score]:
+                   pad_id: int = 0, temperature: float = 1.0) -> list[Score]:
     """One Score per request, in the requests' order. No gradients; the model is put in eval mode
     for the call and left as it was found. pad_id: any id in the vocabulary (right pads are
-    never seen by a real token)."""
+    never seen by a real token). temperature: the logits are divided by it first, so a reply
+    sampled at a temperature is scored under the distribution it was drawn from (KL figures);
+    1 is lm-eval's plain log-likelihood."""
+    if not temperature > 0:
+        raise ValueError(f"loglikelihood: temperature must be > 0, got {temperature}")
     if batch_size < 1:
         raise ValueError(f"loglikelihood: batch_size must be >= 1, got {batch_size}")
     if not 0 <= pad_id < model.config.vocab_size:
@@ -147,7 +151,8 @@ def loglikelihoods(model: Transformer, requests: Sequence[Request], *, batch_siz
         with torch.inference_mode():
             for at in range(0, len(order), batch_size):
                 chunk = order[at:at + batch_size]
-                for i, score in zip(chunk, _score_batch(model, [requests[i] for i in chunk], max_len, pad_id, device)):
+                scored = _score_batch(model, [requests[i] for i in chunk], max_len, pad_id, device, temperature)
+                for i, score in zip(chunk, scored):
                     out[i] = score
     finally:
         model.train(was_training)

@@ -1,0 +1,7 @@
+import sys
+
+from stages.common.cli import main
+from stages.evaluate.params import EvaluateParams
+from stages.evaluate.stage import run
+
+sys.exit(main("evaluate", EvaluateParams, run))

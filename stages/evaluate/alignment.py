@@ -1,0 +1,87 @@
+"""Alignment figures of the chat models, on sampled replies to the held-out questions (SFT's test
+split: held-out entities and invented ones), the way PPO was trained and measured:
+
+- rm_score: the reward model's (normalised) score of each reply;
+- gold_score: the gold oracle's (stages/grading/oracle.py) score of the same replies;
+- kl: KL(model || SFT) per reply, estimated on the model's own samples as the sum over the reply's
+  tokens of log p_model - log p_sft at the sampling temperature (0 for the SFT model itself);
+- win rate of each model over the SFT model under the gold oracle, prompt by prompt (a tie counts
+  one half).
+
+Each with its standard error over prompts. One sample per prompt and model, seeded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from stages.chat.template import ChatTemplate
+from stages.common.conversations import Example
+from stages.evaluate.loglikelihood import Request, loglikelihoods
+from stages.grading.oracle import judge
+from stages.grading.text import mean_and_stderr
+from stages.model.reward import Answered, RewardModel, score_sequences
+from stages.model.sampling import generate_many
+from stages.model.transformer import Transformer
+
+
+@dataclass(frozen=True)
+class Sampled:
+    example: Example
+    prompt: list[int]
+    tokens: list[int]          # the reply's tokens, its end-of-turn included when it finished
+    reply: str
+    finished: bool
+    gold: float
+    rm_score: float
+    kl: float
+
+
+def sample_and_score(model: Transformer, reference: Transformer, reward_model: RewardModel,
+                     template: ChatTemplate, questions: Sequence[Example], *, temperature: float,
+                     max_new_tokens: int, seed: int, batch_size: int) -> list[Sampled]:
+    prompts = [template.generation_prompt(e.messages[:-1]) for e in questions]
+    model.eval()
+    replies = generate_many(model, prompts, max_new_tokens, temperature=temperature, stop_ids=template.stop_ids,
+                            pad_id=template.pad_id, seed=seed)
+    tokens = [[*r.tokens, template.end_id] if r.finished else list(r.tokens) for r in replies]
+    requests = [Request(p, t) for p, t in zip(prompts, tokens)]
+    own = loglikelihoods(model, requests, batch_size=batch_size, pad_id=template.pad_id, temperature=temperature)
+    ref = (own if reference is model else
+           loglikelihoods(reference, requests, batch_size=batch_size, pad_id=template.pad_id, temperature=temperature))
+    device = reward_model.head.weight.device
+    rm = score_sequences(reward_model, [Answered(p + t, len(p)) for p, t in zip(prompts, tokens)], template.pad_id,
+                         device, normalised=True)
+    out = []
+    for e, p, t, r, a, b, s in zip(questions, prompts, tokens, replies, own, ref, rm.tolist()):
+        text = template.reply(r.tokens)
+        out.append(Sampled(e, p, t, text, r.finished, judge(text, e.answer, r.finished).score, s,
+                           a.loglikelihood - b.loglikelihood))
+    return out
+
+
+def _mean(values: Sequence[float]) -> tuple[float, float]:
+    return mean_and_stderr(list(values))
+
+
+def figures(sampled: Sequence[Sampled], baseline: Sequence[Sampled] | None) -> dict[str, Any]:
+    """Mean and stderr of rm_score, gold_score and kl; the win rate over `baseline` (the SFT
+    model's samples of the same prompts, in the same order) when given."""
+    out: dict[str, Any] = {"n": len(sampled)}
+    for name in ("rm_score", "gold", "kl"):
+        mean, err = _mean([getattr(s, name) for s in sampled])
+        key = "gold_score" if name == "gold" else name
+        out[key], out[f"{key}_stderr"] = mean, err
+    if baseline is not None:
+        if [s.example.id for s in sampled] != [s.example.id for s in baseline]:
+            raise ValueError("win rate: the two sample sets are not of the same prompts in the same order")
+        wins = [1.0 if a.gold > b.gold else 0.5 if a.gold == b.gold else 0.0 for a, b in zip(sampled, baseline)]
+        out["win_rate_vs_sft"], out["win_rate_vs_sft_stderr"] = _mean(wins)
+    return out
+
+
+def records(sampled: Sequence[Sampled]) -> list[dict[str, Any]]:
+    return [{"id": s.example.id, "kind": s.example.kind, "question": s.example.messages[-2]["content"],
+             "gold_answer": s.example.answer, "reply": s.reply, "finished": s.finished, "gold_score": s.gold,
+             "rm_score": s.rm_score, "kl": s.kl} for s in sampled]

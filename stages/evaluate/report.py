@@ -1,0 +1,169 @@
+"""The report card (report.md): what was run, on what, for how much, and how the models score.
+
+Everything in it is read from the pipeline's own records: the stages' metrics files (the data
+funnel, tokenizer compression, model size, FLOPs, time), this stage's results, and the machine it
+runs on. Energy is an estimate and says so: pretraining records its own (device TDP, or an
+assumed wattage per CPU core); the other stages' time is converted at the same wattage per core.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+from datetime import datetime, timezone
+from typing import Any, Mapping, Sequence
+
+import torch
+import yaml
+
+STAGE_ORDER = ("web", "crawl", "ingest", "dedup", "tokenizer", "pretrain", "sft", "reward", "ppo", "evaluate")
+
+
+def _get(metrics: Mapping[str, Any], path: str) -> Any:
+    node: Any = metrics
+    for key in path.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+            return f"{value:.3g}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def with_error(value: Any, stderr: Any) -> str:
+    if stderr is None or (isinstance(stderr, float) and math.isnan(stderr)):
+        return _fmt(value)
+    return f"{_fmt(value)} ± {_fmt(stderr)}"
+
+
+def machine() -> dict[str, str]:
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": str(os.cpu_count()), "python": platform.python_version(), "torch": torch.__version__,
+            "accelerator": device}
+
+
+def funnel_rows(stage_metrics: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, Any]]:
+    return [
+        ("pages crawled (stored)", _get(stage_metrics, "crawl.pages_stored")),
+        ("pages refused by the crawler", _get(stage_metrics, "crawl.refused_total")),
+        ("documents kept by ingest", _get(stage_metrics, "ingest.kept")),
+        ("documents dropped by ingest (language, quality)", _get(stage_metrics, "ingest.dropped_total")),
+        ("documents after dedup", _get(stage_metrics, "dedup.documents_out")),
+        ("duplicates removed (exact, near)", f"{_fmt(_get(stage_metrics, 'dedup.dropped.exact'))}, "
+                                             f"{_fmt(_get(stage_metrics, 'dedup.dropped.near'))}"),
+        ("training tokens", _get(stage_metrics, "tokenizer.tokens.train")),
+        ("validation tokens", _get(stage_metrics, "tokenizer.tokens.validation")),
+    ]
+
+
+def stage_seconds(stage_metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    out = {}
+    for stage in STAGE_ORDER:
+        m = stage_metrics.get(stage) or {}
+        seconds = m.get("run_seconds", m.get("seconds"))
+        if isinstance(seconds, (int, float)):
+            out[stage] = float(seconds)
+    return out
+
+
+def energy_kwh(stage_metrics: Mapping[str, Mapping[str, Any]], watts_per_core: float, cores: int) -> tuple[float, str]:
+    """(kWh, how it was estimated): pretraining's own figure plus the other stages' seconds at
+    watts_per_core x cores."""
+    seconds = stage_seconds(stage_metrics)
+    pretrain = _get(stage_metrics, "pretrain.energy_kwh")
+    others = sum(s for stage, s in seconds.items() if stage != "pretrain" or pretrain is None)
+    total = (pretrain or 0.0) + others * watts_per_core * cores / 3.6e6
+    basis = (f"pretraining: {_get(stage_metrics, 'pretrain.energy_basis') or 'n/a'}; other stages: "
+             f"{watts_per_core:g} W per core x {cores} cores x their run time (an assumption, not a measurement)")
+    return total, basis
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(c if isinstance(c, str) else _fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render(*, commit: str | None, profile: str, params: Mapping[str, Any],
+           stage_metrics: Mapping[str, Mapping[str, Any]], evaluation_rows: Sequence[Sequence[Any]],
+           evaluation_headers: Sequence[str], figures: Sequence[str], samples: Mapping[str, Sequence[Mapping[str, Any]]],
+           skipped: Mapping[str, str], watts_per_core: float) -> str:
+    m = machine()
+    cores = int(m["cpus"] or 1)
+    kwh, basis = energy_kwh(stage_metrics, watts_per_core, cores)
+    seconds = stage_seconds(stage_metrics)
+    parts = [
+        "# crisol report card",
+        "",
+        f"- commit: `{commit or 'unknown'}`; profile: `{profile}`; written "
+        f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- machine: {m['processor']}, {m['cpus']} CPUs, {m['accelerator']}; {m['platform']}; "
+        f"Python {m['python']}, torch {m['torch']}",
+        "",
+        "## Data funnel",
+        "",
+        table(["step", "count"], funnel_rows(stage_metrics)),
+        "",
+        "## Tokenizer",
+        "",
+        table(["vocabulary", "bytes per token", "characters per token", "tokens per word"], [[
+            _get(stage_metrics, "tokenizer.vocab_size"), _get(stage_metrics, "tokenizer.validation.bytes_per_token"),
+            _get(stage_metrics, "tokenizer.validation.chars_per_token"),
+            _get(stage_metrics, "tokenizer.validation.tokens_per_word")]]),
+        "",
+        "## Model and compute",
+        "",
+        table(["parameters", "non-embedding", "depth", "d_model", "pretraining tokens", "pretraining FLOPs",
+               "tokens/s", "MFU"], [[
+                   _get(stage_metrics, "pretrain.parameters"), _get(stage_metrics, "pretrain.parameters_non_embedding"),
+                   _get(stage_metrics, "pretrain.model.depth"), _get(stage_metrics, "pretrain.model.d_model"),
+                   _get(stage_metrics, "pretrain.tokens"), _get(stage_metrics, "pretrain.flops"),
+                   _get(stage_metrics, "pretrain.tokens_per_s"), _get(stage_metrics, "pretrain.mfu")]]),
+        "",
+        "Time per stage (s): " + ", ".join(f"{stage} {s:,.0f}" for stage, s in seconds.items())
+        + f"; total {sum(seconds.values()):,.0f} s.",
+        f"Energy (estimate): {kwh:.4f} kWh ({basis}).",
+        "",
+        "## Evaluation",
+        "",
+        "Every figure is a mean with its standard error (±) over the items (n); perplexities are "
+        "corpus-level (lm-evaluation-harness's definitions). Chance: a random choice, or for exact "
+        "match a guesser who knows the relation.",
+        "",
+        table(evaluation_headers, evaluation_rows),
+    ]
+    if skipped:
+        parts += ["", "Skipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items())]
+    if figures:
+        parts += ["", "## Figures", ""] + [f"![{name}]({name})" for name in figures]
+    for model, rows in samples.items():
+        if not rows:
+            continue
+        parts += ["", f"## Sample generations: {model}", "",
+                  table(["task", "question", "reply", "gold"],
+                        [[r["task"], _cell(r["question"]), _cell(r["reply"]), _cell(r["gold"])] for r in rows])]
+    parts += ["", "## Params", "", "```yaml", _yaml(params), "```", ""]
+    return "\n".join(parts)
+
+
+def _cell(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _yaml(params: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(params), sort_keys=False, default_flow_style=False).rstrip()
