@@ -1,0 +1,326 @@
+"""A file-system model registry: numbered versions, a production pointer, and a decision history.
+
+    models/registry/
+      v0001/                 one registered model: the model directory copied, plus entry.json
+        ppo/model/ ppo/hf/   (the copy keeps the source directory's name)
+        provenance/          the run's params.yaml and dvc.lock
+        entry.json           version, metrics, git commit, params digest, sources, files digest, time
+      v0002/ ...
+      production.json        {"version": "v0002", "promoted_at": ..., "previous": "v0001", "reason": ...}
+      history.jsonl          append-only: one line per decision (promoted, refused, nothing_new, rollback)
+
+A version directory is built under a temporary name and renamed into place, so a version either
+exists whole or not at all; production.json is replaced atomically (write, fsync, rename). Nothing
+is ever deleted: a rollback is a promotion of an older version, recorded like any other.
+
+    python -m flows.registry list | production | history [-n N] | promote VERSION --reason TEXT
+
+Orchestration only: no ML code is imported here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_REGISTRY = REPO_ROOT / "models" / "registry"
+PRODUCTION = "production.json"
+HISTORY = "history.jsonl"
+ENTRY = "entry.json"
+_VERSION = re.compile(r"^v(\d{4,})$")
+
+
+class RegistryError(RuntimeError):
+    pass
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def version_name(number: int) -> str:
+    return f"v{number:04d}"
+
+
+def versions(registry: Path | str) -> list[str]:
+    """Registered versions, oldest first (directories named vNNNN holding an entry.json)."""
+    registry = Path(registry)
+    if not registry.is_dir():
+        return []
+    found = [(int(m.group(1)), p.name) for p in registry.iterdir()
+             if (m := _VERSION.match(p.name)) and (p / ENTRY).is_file()]
+    return [name for _, name in sorted(found)]
+
+
+def version_dir(registry: Path | str, version: str) -> Path:
+    path = Path(registry) / version
+    if not _VERSION.match(version) or not (path / ENTRY).is_file():
+        raise RegistryError(f"no version {version!r} in {registry} (has: {', '.join(versions(registry)) or 'none'})")
+    return path
+
+
+def read_entry(registry: Path | str, version: str) -> dict[str, Any]:
+    return json.loads((version_dir(registry, version) / ENTRY).read_text())
+
+
+def tree_digest(path: Path) -> str:
+    """sha256 over a file's bytes, or over a directory's relative paths and file bytes (sorted)."""
+    h = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        rel = file.name if file == path else file.relative_to(path).as_posix()
+        h.update(rel.encode() + b"\0")
+        with file.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def git_commit(root: Path) -> dict[str, Any]:
+    """HEAD of the repository at root and whether the work tree differs from it (None: no git)."""
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=30)
+        if head.returncode != 0:
+            return {"commit": None, "dirty": None}
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=30)
+        return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def dvc_lock_hashes(root: Path, paths: list[str]) -> dict[str, str]:
+    """The md5 that dvc.lock records for each of `paths` (relative to root) that a stage outputs:
+    with it, `dvc pull` at the recorded commit fetches the exact model from the DVC remote."""
+    lock = root / "dvc.lock"
+    if not lock.is_file():
+        return {}
+    import yaml
+
+    data = yaml.safe_load(lock.read_text()) or {}
+    wanted = {Path(p).as_posix().rstrip("/") for p in paths}
+    found = {}
+    for stage in (data.get("stages") or {}).values():
+        for out in stage.get("outs") or []:
+            path = str(out.get("path", "")).rstrip("/")
+            if path in wanted and out.get("md5"):
+                found[path] = out["md5"]
+    return found
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".tmp-{path.name}-{uuid.uuid4().hex[:8]}")
+    with tmp.open("w") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def append_history(registry: Path | str, record: dict[str, Any]) -> dict[str, Any]:
+    """Append one decision to history.jsonl (one write of one line, O_APPEND, fsync)."""
+    registry = Path(registry)
+    registry.mkdir(parents=True, exist_ok=True)
+    record = {"time": now_iso(), **record}
+    line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode()
+    fd = os.open(registry / HISTORY, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return record
+
+
+def history(registry: Path | str) -> list[dict[str, Any]]:
+    """Every recorded decision, oldest first (a torn last line, from a crash, is skipped)."""
+    path = Path(registry) / HISTORY
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def register(registry: Path | str, sources: list[Path | str], metrics: dict[str, Any], *,
+             root: Path | str = REPO_ROOT, params_file: Path | str | None = None,
+             extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Copy `sources` (files or directories; relative paths are under root) into a new version
+    directory with its entry.json; returns the entry. The version appears whole or not at all."""
+    registry, root = Path(registry), Path(root)
+    registry.mkdir(parents=True, exist_ok=True)
+    paths = [Path(s) if Path(s).is_absolute() else root / s for s in sources]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise RegistryError(f"cannot register: missing {', '.join(missing)}")
+    names = [p.name for p in paths]
+    if len(set(names)) != len(names) or {"provenance", ENTRY} & set(names):
+        raise RegistryError(f"cannot register: sources must have distinct names, not provenance/entry.json: {names}")
+    params_path = Path(params_file) if params_file else root / "params.yaml"
+    tmp = registry / f".tmp-register-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        for src in paths:
+            if src.is_dir():
+                shutil.copytree(src, tmp / src.name, symlinks=False)
+            else:
+                shutil.copy2(src, tmp / src.name)
+        # The run's params.yaml and dvc.lock beside the model: what produced it, even before the
+        # run's changes to them are committed (the recorded git commit is the code's).
+        (tmp / "provenance").mkdir()
+        for name, src in (("params.yaml", params_path), ("dvc.lock", root / "dvc.lock")):
+            if src.is_file():
+                shutil.copy2(src, tmp / "provenance" / name)
+        rel_sources = [_relative(p, root) for p in paths]
+        entry: dict[str, Any] = {
+            "registered_at": now_iso(),
+            "sources": {rel: {"copied_to": p.name, "sha256": tree_digest(tmp / p.name)}
+                        for rel, p in zip(rel_sources, paths)},
+            "dvc_md5": dvc_lock_hashes(root, rel_sources),
+            "metrics": metrics,
+            "git": git_commit(root),
+            "params": {"file": _relative(params_path, root),
+                       "sha256": file_sha256(params_path) if params_path.is_file() else None},
+            **(extra or {}),
+        }
+        # Claim the next free number: renaming a directory onto an existing non-empty one fails,
+        # so two registrations at once end up with two different numbers.
+        while True:
+            existing = [int(m.group(1)) for p in registry.iterdir() if (m := _VERSION.match(p.name))]
+            version = version_name(max(existing, default=0) + 1)
+            entry["version"] = version
+            _write_json_atomic(tmp / ENTRY, entry)
+            try:
+                os.rename(tmp, registry / version)
+                break
+            except OSError:
+                if not (registry / version).exists():
+                    raise
+        _fsync_dir(registry)
+        return entry
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def production(registry: Path | str) -> dict[str, Any] | None:
+    """The production pointer ({version, promoted_at, previous, reason}), or None before the first promotion."""
+    path = Path(registry) / PRODUCTION
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def production_entry(registry: Path | str) -> dict[str, Any] | None:
+    """The production version's entry.json (with its metrics), or None."""
+    pointer = production(registry)
+    return read_entry(registry, pointer["version"]) if pointer else None
+
+
+def production_path(registry: Path | str) -> Path | None:
+    """The production version's directory (serve from here), or None."""
+    pointer = production(registry)
+    return version_dir(registry, pointer["version"]) if pointer else None
+
+
+def promote(registry: Path | str, version: str, *, reason: str,
+            record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Point production at `version` (atomically) and record the promotion in the history."""
+    registry = Path(registry)
+    version_dir(registry, version)  # must exist
+    previous = production(registry)
+    pointer = {"version": version, "promoted_at": now_iso(), "reason": reason,
+               "previous": previous["version"] if previous else None}
+    _write_json_atomic(registry / PRODUCTION, pointer)
+    append_history(registry, {"decision": "promoted", "version": version, "previous": pointer["previous"],
+                              "reason": reason, **(record or {})})
+    return pointer
+
+
+def refuse(registry: Path | str, reason: str, record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Record a refused candidate (production unchanged)."""
+    current = production(registry)
+    return append_history(registry, {"decision": "refused", "reason": reason,
+                                     "production": current["version"] if current else None, **(record or {})})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flows.registry", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--registry", default=str(DEFAULT_REGISTRY))
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="registered versions and their metrics")
+    sub.add_parser("production", help="the production pointer")
+    hist = sub.add_parser("history", help="recorded decisions")
+    hist.add_argument("-n", type=int, default=20)
+    prom = sub.add_parser("promote", help="point production at a version (a rollback, by hand)")
+    prom.add_argument("version")
+    prom.add_argument("--reason", required=True)
+    args = parser.parse_args(argv)
+    registry = Path(args.registry)
+    if args.command == "list":
+        current = (production(registry) or {}).get("version")
+        for version in versions(registry):
+            entry = read_entry(registry, version)
+            scalars = {k: v for k, v in entry.get("metrics", {}).items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            shown = ", ".join(f"{k}={v:g}" for k, v in list(scalars.items())[:6])
+            print(f"{'*' if version == current else ' '} {version}  {entry['registered_at']}  "
+                  f"{(entry.get('git') or {}).get('commit') or '-':.12}  {shown}")
+    elif args.command == "production":
+        print(json.dumps(production(registry), indent=2))
+    elif args.command == "history":
+        for record in history(registry)[-args.n:]:
+            print(f"{record['time']}  {record['decision']:<11} {record.get('version') or '':<6} {record.get('reason', '')}")
+    elif args.command == "promote":
+        pointer = promote(registry, args.version, reason=args.reason, record={"by": "hand"})
+        print(f"production: {pointer['previous']} -> {pointer['version']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
