@@ -23,7 +23,7 @@ from typing import Any
 from stages.chat.template import ChatTemplate
 from stages.common.atomic import atomic_dir, write_json
 from stages.common.cli import StageContext
-from stages.common.conversations import Example, read_examples
+from stages.common.conversations import read_examples
 from stages.common.errors import StageInputError
 from stages.common.hashsplit import TEST
 from stages.common.subsets import seeded_subset
