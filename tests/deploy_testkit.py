@@ -19,11 +19,12 @@ BIN = Path(sys.executable).parent
 PREFECT = str(BIN / "prefect") if (BIN / "prefect").exists() else "prefect"
 LOCAL_POOL = "crisol-local"
 
-# Two stages; make_a sleeps a second so that two overlapping runs really overlap.
+# Two stages; make_a waits while a file `hold` exists (at most 2 minutes), so a test can keep a
+# run inside its stages until a second run has surely started: overlap by construction, not timing.
 TOY_DVC_YAML = textwrap.dedent("""\
     stages:
       make_a:
-        cmd: python -c "import pathlib, time, yaml; n = yaml.safe_load(open('params.yaml'))['toy']['n']; time.sleep(1); pathlib.Path('a.txt').write_text('a' * n)"
+        cmd: python -c "import pathlib, time, yaml; n = yaml.safe_load(open('params.yaml'))['toy']['n']; end = time.time() + 120; [time.sleep(0.2) for _ in iter(lambda:pathlib.Path('hold').exists() and time.time() < end, False)]; pathlib.Path('a.txt').write_text('a' * n)"
         params:
           - toy.n
         outs:

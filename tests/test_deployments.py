@@ -154,11 +154,17 @@ def test_two_overlapping_runs_leave_the_workspace_consistent(deployed, tmp_path)
     from prefect.deployments import run_deployment
 
     toy = make_toy_repo(tmp_path / "toy")
-    # Both at once (timeout=0: create and return), each forcing every stage to run again; the
-    # worker polls every second and starts both in parallel.
+    hold = toy / "hold"
+    hold.touch()    # the first run to get the workspace waits in make_a until both runs are running
+    # Both at once (timeout=0: create and return), each forcing every stage to run again.
     ids = [run_deployment("crisol/pipeline", parameters={"root": str(toy), "force": True}, timeout=0).id
            for _ in range(2)]
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
+    while any(_state(i) != "RUNNING" for i in ids):
+        assert time.monotonic() < deadline and all(_state(i) in ("SCHEDULED", "PENDING", "RUNNING") for i in ids), \
+            ([_state(i) for i in ids], deployed["worker"].log_text())
+        time.sleep(0.5)
+    hold.unlink()
     while any(_state(i) not in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for i in ids):
         assert time.monotonic() < deadline, deployed["worker"].log_text()
         time.sleep(1)

@@ -98,3 +98,19 @@ def test_the_shared_sample_gives_500_items(shared_data):
     # Its text is already lm-eval's query and choices: preprocessing changes nothing.
     assert all(preprocess(t) == t for i in data.items for t in (i.context, *i.choices))
     assert data.items[0].context.startswith("Personal Care and Style: How to paint jeans.")
+
+
+def test_an_item_whose_choice_outgrows_the_context_is_skipped_and_counted():
+    from chat_testkit import small_tokenizer
+    from evaluate_testkit import tiny_model
+    from stages.chat.template import ChatTemplate
+    from stages.evaluate.hellaswag import Item, score_multiple_choice
+
+    template = ChatTemplate(small_tokenizer())
+    model = tiny_model(template.text_tokenizer.get_vocab_size(), 16)
+    short = Item("The river runs", ("east.", "west.", "north.", "south."), 1)
+    long = Item("The river runs", ("east " * 40, "west.", "north.", "south."), 0)
+    records, aggregate = score_multiple_choice(model, template.encode_text, [short, long, short])
+    assert aggregate["n"] == 2 and len(records) == 2
+    assert aggregate["skipped_choice_longer_than_context"] == 1
+

@@ -156,8 +156,9 @@ def score_multiple_choice(model: Transformer, encode: Callable[[str], list[int]]
                           prefix: Sequence[int] = (), batch_size: int = DEFAULT_BATCH_SIZE,
                           pad_id: int = 0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Per-item records (for a per-sample JSONL) and the aggregate: acc, acc_norm, acc_bytes, each
-    with its standard error, n, the random baseline, and how many choice requests lost context
-    tokens to the model's length limit (`truncated_requests`).
+    with its standard error, n, the random baseline, how many choice requests lost context
+    tokens to the model's length limit (`truncated_requests`), and how many items were skipped
+    because a choice alone is longer than that limit (`skipped_choice_longer_than_context`).
 
     encode: text to ids with special-token strings as text (ChatTemplate.encode_text). prefix:
     ids before every context; () is lm-eval's default (no bos), [eos] reads the context as
@@ -165,6 +166,21 @@ def score_multiple_choice(model: Transformer, encode: Callable[[str], list[int]]
     """
     requests = [text_request(encode, item.context, DELIMITER + choice, prefix=prefix)
                 for item in items for choice in item.choices]
+    # An item with a choice longer than the model's whole context cannot be scored (lm-eval stops
+    # there); it is skipped and counted, the rest are scored.
+    limit = model.config.max_seq_len
+    fits, at = [], 0
+    for item in items:
+        fits.append(all(len(r.continuation) <= limit for r in requests[at:at + len(item.choices)]))
+        at += len(item.choices)
+    too_long = fits.count(False)
+    if too_long:
+        kept_requests, at = [], 0
+        for item, ok in zip(items, fits):
+            if ok:
+                kept_requests += requests[at:at + len(item.choices)]
+            at += len(item.choices)
+        items, requests = [item for item, ok in zip(items, fits) if ok], kept_requests
     scores = loglikelihoods(model, requests, batch_size=batch_size, pad_id=pad_id)
     records, outcomes, at = [], [], 0
     for number, item in enumerate(items):
@@ -181,4 +197,5 @@ def score_multiple_choice(model: Transformer, encode: Callable[[str], list[int]]
             "acc_bytes": outcome.acc_bytes})
     aggregate = mc_aggregate(outcomes, [len(item.choices) for item in items])
     aggregate["truncated_requests"] = sum(1 for s in scores if s.truncated)
+    aggregate["skipped_choice_longer_than_context"] = too_long
     return records, aggregate

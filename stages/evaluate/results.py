@@ -66,7 +66,8 @@ def multiple_choice_result(name: str, aggregate: Mapping[str, Any], *, n_origina
         stderrs={m: aggregate[f"{m}_stderr"] for m in MC_METRICS},
         higher_is_better={m: True for m in MC_METRICS},
         n_original=n if n_original is None else n_original, n_effective=n,
-        extras={k: aggregate[k] for k in ("random_baseline", "truncated_requests") if k in aggregate},
+        extras={k: aggregate[k] for k in ("random_baseline", "truncated_requests", "skipped_choice_longer_than_context")
+                if k in aggregate},
         config={"task": name, "output_type": "multiple_choice", "target_delimiter": " ", "num_fewshot": 0,
                 **(config or {})})
 

@@ -85,7 +85,7 @@ def run(ctx: StageContext) -> None:
         for name, items in multiple_choice.items():
             records, aggregate = score_multiple_choice(m.model, template.encode_text, items, prefix=[template.eos_id],
                                                        batch_size=params.batch_size, pad_id=template.pad_id)
-            tasks[m.name].append(multiple_choice_result(name, aggregate, config={"prefix": "eos"}))
+            tasks[m.name].append(multiple_choice_result(name, aggregate, n_original=len(items), config={"prefix": "eos"}))
             summary[m.name][name], samples[m.name][name] = aggregate, records
         for qs in qsets:
             for label, shots in (_shot_variants(m.chat, params.few_shot, qs)):
