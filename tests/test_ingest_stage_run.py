@@ -57,7 +57,7 @@ def test_warc_and_wet_to_documents_and_rejects(tmp_path):
     assert all(len(r["text"]) <= 500 and r["source_file"] == str(warc) for r in rejects)
 
     first = documents[0]
-    assert first["id"] == hashlib.sha1((first["url"] + first["record_id"]).encode()).hexdigest()[:16]
+    assert first["id"] == hashlib.sha1((first["url"] + " " + first["payload_digest"]).encode()).hexdigest()[:16]
     assert first["lang"] == "en" and first["lang_score"] >= 0.5 and first["content_kind"] == "html"
     assert first["title"] == "Page 0" and "harbour town of Belmora" in first["text"]
     assert first["pii_masked"] == 1 and "<EMAIL>" in first["text"] and "clerk.office@" not in first["text"]
@@ -81,6 +81,23 @@ def test_warc_and_wet_to_documents_and_rejects(tmp_path):
     assert metrics["pages_per_s"] > 0 and [s["index"] for s in metrics["shards"]] == [0, 1]
     assert sorted(p.name for p in (tmp_path / "out" / "documents").iterdir()) == [
         "part-00000.parquet", "part-00001.parquet"]
+
+
+def test_a_recrawl_of_unchanged_pages_keeps_every_document_id(tmp_path):
+    # Each write gives every record a fresh random WARC-Record-ID, as every real crawl does; the ids,
+    # which decide the validation split downstream, must follow the page, not the fetch.
+    pages = english_pages()
+    changed = [(pages[0][0], html_page("Page 0", ENGLISH[1])), *pages[1:]]
+    ids = {}
+    for name, crawl in (("first", pages), ("again", pages), ("changed", changed)):
+        write_warc(tmp_path / name / "in" / "crawl-00000.warc.gz", crawl)
+        assert run_ingest(write_params(tmp_path / name, [str(tmp_path / name / "in")])) == 0
+        ids[name] = {d["url"]: (d["id"], d["record_id"]) for d in _outputs(tmp_path / name)[0]}
+    assert {u: i for u, (i, _) in ids["first"].items()} == {u: i for u, (i, _) in ids["again"].items()}
+    assert all(ids["first"][u][1] != ids["again"][u][1] for u in ids["first"])  # new WARC record ids
+    first_url = pages[0][0]
+    assert ids["changed"][first_url][0] != ids["first"][first_url][0]  # new content, new id
+    assert all(ids["changed"][u][0] == ids["first"][u][0] for u, _ in pages[1:])
 
 
 def test_language_list_and_score_come_from_params(tmp_path):

@@ -31,9 +31,14 @@ from stages.ingest.records import RawRecord
 log = logging.getLogger("crisol.ingest")
 
 
-def document_id(url: str, record_id: str) -> str:
-    """Stable across runs and executors: the same record always gets the same id."""
-    return hashlib.sha1((url + record_id).encode("utf-8")).hexdigest()[:16]
+def document_id(url: str, payload_digest: str) -> str:
+    """The same page at the same URL gets the same id in every crawl, run and executor.
+
+    Not the WARC-Record-ID: that is a random UUID per fetch, so a recrawl of unchanged pages gave
+    every document a new id, and the id decides the tokenizer's validation split and dedup's
+    tie-breaks: retraining on a new crawl moved old validation documents into training.
+    """
+    return hashlib.sha1((url + " " + payload_digest).encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass
@@ -128,7 +133,7 @@ STEPS = (_extract, _identify, _assess, _finish)
 def process_batch(raws: list[RawRecord], source: str, params: IngestParams,
                   counters: Counter) -> list[tuple[dict | None, dict | None]]:
     """(document row, None) or (None, reject row) for each record, in record order."""
-    records = [_Record(raw, source, document_id(raw.url, raw.record_id)) for raw in raws]
+    records = [_Record(raw, source, document_id(raw.url, raw.payload_digest)) for raw in raws]
     pending = records
     for step in STEPS:
         for rec in pending:
