@@ -175,9 +175,9 @@ def append_history(registry: Path | str, record: dict[str, Any]) -> dict[str, An
     return record
 
 
-def history(registry: Path | str) -> list[dict[str, Any]]:
-    """Every recorded decision, oldest first (a torn last line, from a crash, is skipped)."""
-    path = Path(registry) / HISTORY
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The records of an append-only JSONL file, oldest first; a torn last line (a crash mid-append)
+    is skipped, and a missing file has none."""
     if not path.is_file():
         return []
     out = []
@@ -187,6 +187,11 @@ def history(registry: Path | str) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return out
+
+
+def history(registry: Path | str) -> list[dict[str, Any]]:
+    """Every recorded decision, oldest first."""
+    return read_jsonl(Path(registry) / HISTORY)
 
 
 def register(registry: Path | str, sources: list[Path | str], metrics: dict[str, Any], *,

@@ -146,18 +146,6 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def read_ledger(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
-
-
 def _append_ledger(path: Path, records: list[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode()
@@ -325,7 +313,7 @@ def retrain(watch_dir: str | None = None, common_crawl_paths: list[str] | None =
         current = reg.production(registry_path)
         decision: dict[str, Any] = {"flow_run_id": run_id, "rules": [str(r) for r in rules],
                                     "previous_production": current["version"] if current else None}
-        consumed = read_ledger(ledger_path)
+        consumed = reg.read_jsonl(ledger_path)
         new = find_new_inputs(root_path, consumed, watch, common_crawl_paths, list(patterns or DEFAULT_PATTERNS))
         if not new:
             where = " and ".join(filter(None, [f"{watch}" if watch else None,

@@ -21,6 +21,7 @@ LOCAL_POOL = "crisol-local"
 
 # Two stages; make_a waits while a file `hold` exists (at most 2 minutes), so a test can keep a
 # run inside its stages until a second run has surely started: overlap by construction, not timing.
+# Other toy graphs (test_flow_pipeline) append their own stages to it.
 TOY_DVC_YAML = textwrap.dedent("""\
     stages:
       make_a:

@@ -8,25 +8,14 @@ from pathlib import Path
 
 import pytest
 
+import deploy_testkit
 from flows.dvc_graph import stage_order
 from flows.pipeline import dvc_executable
 
 DVC = dvc_executable()
 
-TOY_DVC_YAML = textwrap.dedent("""\
-    stages:
-      make_a:
-        cmd: python -c "import pathlib, yaml; n = yaml.safe_load(open('params.yaml'))['toy']['n']; pathlib.Path('a.txt').write_text('a' * n)"
-        params:
-          - toy.n
-        outs:
-          - a.txt
-      make_b:
-        cmd: python -c "import pathlib; print('hello from make_b', flush=True); pathlib.Path('b.txt').write_text(pathlib.Path('a.txt').read_text() + 'b')"
-        deps:
-          - a.txt
-        outs:
-          - b.txt
+# The deployment tests' two stages, then a report card and a stage that fails.
+TOY_DVC_YAML = deploy_testkit.TOY_DVC_YAML + textwrap.indent(textwrap.dedent("""\
       make_card:
         cmd: python make_card.py
         deps:
@@ -39,7 +28,7 @@ TOY_DVC_YAML = textwrap.dedent("""\
           - b.txt
         outs:
           - never.txt
-    """)
+    """), "  ")
 
 
 MAKE_CARD = textwrap.dedent("""\
