@@ -123,3 +123,10 @@ def test_samples_are_jsonl_in_order(tmp_path):
     lines = (tmp_path / "samples.jsonl").read_text(encoding="utf-8").splitlines()
     rows = [_strict(line) for line in lines]
     assert [r["doc_id"] for r in rows] == [0, 1, 2] and rows[0]["lls"] == [-1.5, "N/A"] and rows[0]["context"] == "é"
+
+
+def test_report_numbers_keep_the_digits_that_mean_something():
+    from stages.evaluate.report import with_error
+    assert with_error(6639.0, None) == "6,639" and with_error(7.23e13, None) == "7.23e+13"
+    assert with_error(0.2781, 0.0204) == "0.278 ± 0.020" and with_error(12, None) == "12"
+    assert with_error(float("nan"), None) == "n/a" and with_error(0.0004, None) == "0.0004"

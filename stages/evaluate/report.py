@@ -39,6 +39,8 @@ def _fmt(value: Any, digits: int = 3) -> str:
     if isinstance(value, float):
         if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
             return f"{value:.3g}"
+        if abs(value) >= 1e3:  # throughputs and counts: decimals there are noise
+            return f"{value:,.0f}"
         return f"{value:.{digits}f}"
     return str(value)
 
