@@ -16,10 +16,13 @@ class StageInfo:
     cmd: str
     metrics: tuple[str, ...]  # metrics files the stage writes, relative to the repo root
     outs: tuple[str, ...] = ()  # its cached outputs (files or directories), relative to the repo root
+    dvcfile: str = "dvc.yaml"   # the pipeline file that defines it, relative to the repo root
 
 
 def stage_order(root: Path | str, targets: list[str] | None = None) -> list[StageInfo]:
-    """Stages of `root/dvc.yaml` in running order; with targets, only those and their upstream."""
+    """Stages of `root/dvc.yaml` in running order; with targets, only those and their upstream,
+    which may come from any pipeline file of the repo (stages/scaling/dvc.yaml: the sweep runs
+    only when named, as `dvc repro` without targets runs the root dvc.yaml only)."""
     import networkx as nx
     from dvc.repo import Repo
 
@@ -36,10 +39,13 @@ def stage_order(root: Path | str, targets: list[str] | None = None) -> list[Stag
             for name in targets:
                 wanted |= nx.descendants(graph, by_name[name]) | {by_name[name]}
             graph = graph.subgraph(wanted)
+        else:
+            graph = graph.subgraph([s for s in graph.nodes if Path(s.dvcfile.path) == root / "dvc.yaml"])
         order = nx.lexicographical_topological_sort(graph.reverse(copy=False),
                                                     key=lambda s: s.addressing)
         return [StageInfo(name=stage.addressing.split(":")[-1], cmd=str(stage.cmd),
                           metrics=tuple(str(Path(o.fs_path).relative_to(root)) for o in stage.outs if o.metric),
                           outs=tuple(str(Path(o.fs_path).relative_to(root)) for o in stage.outs
-                                     if not o.metric and not o.plot))
+                                     if not o.metric and not o.plot),
+                          dvcfile=str(Path(stage.dvcfile.path).relative_to(root)))
                 for stage in order if stage in by_name.values()]

@@ -71,7 +71,7 @@ def _headline_metrics(root: Path, info: StageInfo) -> str:
 def run_stage(root: str, info: StageInfo, force: bool = False) -> dict[str, object]:
     """Reproduce one DVC stage; returns its outcome (ran or skipped) and headline metrics."""
     logger = get_run_logger()
-    cmd = [dvc_executable(), "repro", "--single-item", f"{root}/dvc.yaml:{info.name}"]
+    cmd = [dvc_executable(), "repro", "--single-item", f"{root}/{info.dvcfile}:{info.name}"]
     if force:
         cmd.append("--force")
     start = time.perf_counter()

@@ -116,7 +116,8 @@ def test_deploy_all_then_a_run_through_the_api_completes(deployed, tmp_path):
     from prefect.deployments import run_deployment
 
     expected = {f"crisol/stage-{s}" for s in STAGES} | {"crisol/pipeline", "crisol/pipeline-docker",
-                                                         "crisol/pipeline-kubernetes", "crisol-retrain/retrain"}
+                                                         "crisol/pipeline-kubernetes", "crisol-retrain/retrain",
+                                                         "crisol-scaling/scaling"}
     with get_client(sync_client=True) as client:
         flows = {f.id: f.name for f in client.read_flows()}
         found = {f"{flows[d.flow_id]}/{d.name}": d for d in client.read_deployments()}

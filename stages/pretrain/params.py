@@ -6,8 +6,9 @@ minutes, so that a run means the same on every machine.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -59,6 +60,9 @@ class PretrainParams(Section):
 
     model: ModelShape = ModelShape()
     seq_len: int = Field(128, ge=8)
+    # The size from a scaling sweep: a recommendation.json (stages/scaling) whose `size` sets the
+    # model's shape, max_steps and warmup_steps for its compute budget, over the values here.
+    size_from: Path | None = None
 
     # optimisation: global batch = batch_size x grad_accum x world size sequences of seq_len
     max_steps: int = Field(1500, ge=1)
@@ -91,6 +95,13 @@ class PretrainParams(Section):
     # accounting
     cpu_watts_per_core: float = Field(10.0, gt=0)       # assumed, for the energy estimate on CPU
 
+    @model_validator(mode="before")
+    @classmethod
+    def _sized(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data.get("size_from"):
+            return data
+        return {**data, **sized_by(Path(data["size_from"]), data.get("model") or {})}
+
     @model_validator(mode="after")
     def _consistent(self) -> "PretrainParams":
         if self.warmup_steps > self.max_steps:
@@ -100,3 +111,21 @@ class PretrainParams(Section):
         except ParamsError as exc:
             raise ValueError(f"bad model shape: {exc}") from None
         return self
+
+
+SIZE_KEYS = {"model", "max_steps", "warmup_steps"}
+
+
+def sized_by(path: Path, model: dict[str, Any]) -> dict[str, Any]:
+    """The pretrain values a scaling recommendation sets: its model shape (over `model`'s other
+    keys, e.g. tie_embeddings), max_steps and warmup_steps."""
+    try:
+        size = json.loads(path.read_text())["size"]
+        if not (isinstance(size, dict) and set(size) == SIZE_KEYS and isinstance(size["model"], dict)):
+            raise KeyError("size")
+    except FileNotFoundError:
+        raise ValueError(f"size_from: {path} does not exist (run the scaling stage first: python -m stages.scaling)") \
+            from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"size_from: {path} is not a scaling recommendation ({exc!r})") from None
+    return {"model": {**model, **size["model"]}, "max_steps": size["max_steps"], "warmup_steps": size["warmup_steps"]}

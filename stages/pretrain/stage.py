@@ -75,6 +75,7 @@ def _train(ctx: StageContext, params: PretrainParams, d: Dist) -> dict[str, Any]
             "model": {k: getattr(config, k) for k in ("depth", "d_model", "n_heads", "n_kv_heads", "vocab_size")},
             "steps": progress.step, "seq_len": params.seq_len,
             "global_batch_sequences": trainer.global_batch, "resumed_from_step": progress.resumed_from,
+            "sized_by": None if params.size_from is None else str(params.size_from),
             **accounting(device=d.device, world=d.world, flops_per_token=config.flops_per_token(params.seq_len),
                          tokens=tokens, train_seconds=progress.train_seconds,
                          cpu_watts_per_core=params.cpu_watts_per_core),
