@@ -23,21 +23,13 @@ import time
 import numpy as np
 from scipy.optimize import minimize
 
-from stages.scaling.fit import BOUNDS, Law, _grid, _objective, fit_law
+from stages.scaling.fit import BOUNDS, Law, _grid, _objective, fit_law, sample_isoflop
 
 TRUE = Law(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
 
 
-def runs(seed: int = 0):
-    rng = np.random.default_rng(seed)
-    n, d = [], []
-    for budget in (1e18, 3e18, 1e19, 3e19, 1e20):
-        n_opt, _ = TRUE.optimal(budget)
-        for factor in np.geomspace(1 / 4, 4, 5):
-            n.append(n_opt * factor)
-            d.append(budget / (6 * n_opt * factor))
-    n, d = np.array(n), np.array(d)
-    return n, d, TRUE.loss(n, d) * np.exp(rng.normal(0.0, 0.01, len(n)))
+def runs():
+    return sample_isoflop(TRUE, (1e18, 3e18, 1e19, 3e19, 1e20), noise=0.01, seed=0)
 
 
 def baseline(n, d, loss, starts: np.ndarray) -> tuple[float, float]:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from stages.common.errors import ParamsError
-from stages.scaling.fit import NAMES, Law, fit_law
+from stages.scaling.fit import NAMES, Law, fit_law, sample_isoflop
 from stages.scaling.grid import Family, plan_points, run_id
 from stages.scaling.params import ScalingParams
 
@@ -18,15 +18,7 @@ CHINCHILLA = Law(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
 
 
 def _isoflop_runs(law: Law, noise: float, seed: int):
-    rng = np.random.default_rng(seed)
-    n, d = [], []
-    for budget in (1e18, 3e18, 1e19, 3e19, 1e20):
-        n_opt, _ = law.optimal(budget)
-        for factor in np.geomspace(1 / 4, 4, 5):
-            n.append(n_opt * factor)
-            d.append(budget / (6 * n_opt * factor))
-    n, d = np.array(n), np.array(d)
-    return n, d, law.loss(n, d) * np.exp(rng.normal(0.0, noise, len(n)))
+    return sample_isoflop(law, (1e18, 3e18, 1e19, 3e19, 1e20), noise=noise, seed=seed)
 
 
 def test_synthetic_runs_recover_the_law_within_its_intervals():

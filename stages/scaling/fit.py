@@ -197,3 +197,13 @@ def fit_law(n, d, loss, *, delta: float = 1e-3, starts: int = 8, bootstrap: int 
         seeds = np.vstack([first.theta, _best_grid_points(grid, log_n, log_d, log_l, counts, delta, BOOT_STARTS)])
         result.boot.append(Law.from_theta(_optimise(log_n, log_d, log_l, counts, delta, seeds).theta))
     return result
+
+
+def sample_isoflop(law: Law, budgets, sizes: int = 5, spread: float = 4.0, noise: float = 0.01, seed: int = 0):
+    """Runs as an IsoFLOP sweep under `law` would measure them: per budget, `sizes` models from
+    N_opt / spread to N_opt x spread, each loss times exp(normal(0, noise)). For checking the fit
+    (tests, benchmarks) against known parameters."""
+    rng = np.random.default_rng(seed)
+    n = np.concatenate([law.optimal(budget)[0] * np.geomspace(1 / spread, spread, sizes) for budget in budgets])
+    d = np.repeat(np.asarray(budgets, dtype=float), sizes) / (6 * n)
+    return n, d, law.loss(n, d) * np.exp(rng.normal(0.0, noise, len(n)))
