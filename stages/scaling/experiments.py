@@ -88,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         params, _, _ = load("scaling", ScalingParams, args.params, args.overrides)
         plan = make_plan(params, args.params, args.overrides)
         if args.action == "queue":
+            if any(o.partition("=")[0] == "profile" for o in args.overrides):
+                # an experiment with another profile reruns the data stages too: its runs would
+                # train on other tokens than the plan (and its run ids) were made from
+                raise ParamsError("queue: set the profile in params.yaml, not with --set (each experiment would "
+                                  "rebuild the data under that profile)")
             pending = [run for run in plan.runs if not is_done(plan.directory(run), run)]
             for run in pending:
                 command = queue_command(plan, run)
