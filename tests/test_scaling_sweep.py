@@ -114,3 +114,17 @@ def test_the_prefect_flow_trains_only_the_runs_not_done(swept, prefect_server):
     rows = flow(name="scaling-sweep-test")(sweep)(swept["root"])
     assert sorted(r["status"] for r in rows) == ["cached"] * 8 + ["ran"]
     assert [r["run"] for r in rows if r["status"] == "ran"] == [lost.id]
+
+
+def test_queued_experiments_set_the_runs_in_the_profiles_table(swept):
+    from stages.scaling.experiments import experiment_name, queue_command
+
+    plan = swept["plan"]
+    run = plan.runs[2]
+    command = queue_command(plan, run)
+    assert command[:6] == ["dvc", "exp", "run", "--queue", "pretrain", "--name"] and command[6] == experiment_name(run)
+    settings = command[8::2]
+    # the profile's table wins over the base section (micro's max_steps: 40 would train every run 40 steps)
+    assert f"++profiles.tiny.pretrain.max_steps={run.steps}" in settings
+    assert f"++profiles.tiny.pretrain.model.depth={run.depth}" in settings
+    assert "++profiles.tiny.pretrain.size_from=null" in settings and all(s.startswith("++profiles.tiny.") for s in settings)

@@ -36,10 +36,14 @@ def experiment_name(run: Run) -> str:
 
 
 def queue_command(plan: Plan, run: Run) -> list[str]:
-    """`dvc exp run --queue` of the pretrain stage as this run (the sweep's overrides first)."""
+    """`dvc exp run --queue` of the pretrain stage as this run (the sweep's overrides first).
+
+    Each `pretrain.<key>=value` goes to the active profile's table (`++profiles.<profile>.pretrain.<key>`,
+    Hydra's add-or-override, as DVC parses --set-param): a profile's value wins over the base
+    section's (micro's `max_steps: 40` would otherwise train every run 40 steps)."""
     command = ["dvc", "exp", "run", "--queue", "pretrain", "--name", experiment_name(run)]
     for assignment in (*plan.overrides, *run.settings):
-        command += ["--set-param", assignment]
+        command += ["--set-param", f"++profiles.{plan.profile}.{assignment}"]
     return command
 
 
