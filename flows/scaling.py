@@ -12,7 +12,7 @@
 4. with --then-pretrain, `pretrain.size_from` is pointed at the recommendation and the pipeline
    flow runs `pretrain` at the recommended size.
 
-Without Prefect, `dvc repro scaling` does 2 and 3 in one process (stages/scaling/runs.py runs the
+Without Prefect, `dvc repro stages/scaling/dvc.yaml` does 2 and 3 in one process (stages/scaling/runs.py runs the
 same runs the same way), and stages/scaling/experiments.py queues them as DVC experiments.
 """
 
@@ -28,7 +28,6 @@ from prefect.concurrency.sync import concurrency
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.pipeline import REPO_ROOT, WORKSPACE_LIMIT, ensure_workspace_limit, pipeline
-from flows.workspace import apply_param_overrides
 from stages.common.params import load
 from stages.scaling.params import ScalingParams
 from stages.scaling.plan import Plan, Run, make_plan

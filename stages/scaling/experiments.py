@@ -26,7 +26,7 @@ from stages.common.errors import ParamsError, StageInputError
 from stages.common.params import DEFAULT_PARAMS_FILE, load, resolve_tree
 from stages.scaling.params import ScalingParams
 from stages.scaling.plan import Plan, Run, make_plan
-from stages.scaling.runs import METRICS, RUN_FILE, is_done
+from stages.scaling.runs import METRICS, is_done, write_record
 
 PREFIX = "scaling-"
 
@@ -74,8 +74,7 @@ def collect(plan: Plan, metrics_path: str) -> tuple[list[str], list[str]]:
             raise StageInputError(f"experiment {experiment_name(run)} trained {metrics.get('steps')} steps, "
                                   f"the plan's run {run.steps}: queued from other params?")
         directory.mkdir(parents=True, exist_ok=True)
-        write_json(directory / RUN_FILE, {"id": run.id, "depth": run.depth, "params": run.params, "steps": run.steps,
-                                          "tokens": run.tokens, "identity": run.identity, "experiment": ref})
+        write_record(directory, run, experiment=ref)
         write_json(directory / METRICS, metrics)
         collected.append(run.id)
     return collected, missing

@@ -3,6 +3,7 @@ directory, cached, resumable and run `workers` at a time.
 
     <runs_dir>/runs/<run id>/run.json        the run's identity and command (written before it starts)
                             /log.txt         the run's output, appended on every attempt
+                            /pid             the training process's id (to watch or stop a run)
                             /metrics.json    pretrain's metrics, written atomically at its end: done
                             /work/<profile>/ pretrain's checkpoints (deleted when done unless kept)
                             /pretrain/       the trained model (our format and transformers layout)
@@ -53,6 +54,12 @@ def read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
+def write_record(directory: Path, run: Run, **how: Any) -> None:
+    """The run's run.json: what it is (is_done compares the identity) and how it was made."""
+    write_json(directory / RUN_FILE, {"id": run.id, "depth": run.depth, "params": run.params, "steps": run.steps,
+                                      "tokens": run.tokens, "identity": run.identity, **how})
+
+
 def is_done(directory: Path, run: Run) -> bool:
     record, metrics = read_json(directory / RUN_FILE), read_json(directory / METRICS)
     return (record is not None and metrics is not None and record.get("identity") == json.loads(
@@ -86,8 +93,7 @@ def execute(plan: Plan, run: Run, log: logging.Logger) -> Outcome:
         if is_done(directory, run):
             return Outcome(run.id, "cached", 0.0)
         command = plan.command(run)
-        write_json(directory / RUN_FILE, {"id": run.id, "depth": run.depth, "params": run.params, "steps": run.steps,
-                                          "tokens": run.tokens, "identity": run.identity, "command": command})
+        write_record(directory, run, command=command)
         with open(directory / LOG, "a") as out:
             out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n")
             out.flush()
