@@ -18,7 +18,8 @@ from typing import Any, Callable
 
 from stages.common.atomic import write_json
 from stages.common.errors import ParamsError, StageInputError
-from stages.common.params import DEFAULT_PARAMS_FILE, ExecutorParams, Section, load
+from stages.common.params import DEFAULT_PARAMS_FILE, ExecutorParams, Section, load, resolve_tree
+from stages.common.source import DataSource, source_of
 
 EXIT_INPUT = 1
 EXIT_PARAMS = 2
@@ -34,10 +35,11 @@ class StageContext:
     profile: str
     log: logging.Logger
     metrics: dict[str, Any] = field(default_factory=dict)
+    source: DataSource = field(default_factory=DataSource)   # synthetic world, or own.root
 
     def params_dict(self) -> dict[str, Any]:
         """The params that made an artifact, for its provenance metadata."""
-        return {"profile": self.profile, self.name: self.params.model_dump(mode="json")}
+        return {"profile": self.profile, **self.source.to_dict(), self.name: self.params.model_dump(mode="json")}
 
 
 def configure_logging() -> None:
@@ -57,13 +59,14 @@ def main(name: str, model: type[Section], run: Callable[[StageContext], None],
     log = logging.getLogger(f"crisol.{name}")
     try:
         params, executor, profile = load(name, model, args.params, args.overrides)
+        source = source_of(resolve_tree(args.params, args.overrides))
     except ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_PARAMS
     if not hasattr(params, "metrics"):
         raise TypeError(f"params section '{name}' must declare a 'metrics' path")
-    ctx = StageContext(name=name, params=params, executor=executor, profile=profile, log=log)
-    log.info("stage %s starting (profile %s)", name, profile)
+    ctx = StageContext(name=name, params=params, executor=executor, profile=profile, log=log, source=source)
+    log.info("stage %s starting (profile %s, source %s)", name, profile, source.kind)
     start = time.perf_counter()
     try:
         run(ctx)
@@ -71,7 +74,7 @@ def main(name: str, model: type[Section], run: Callable[[StageContext], None],
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     seconds = time.perf_counter() - start
-    ctx.metrics.update({"stage": name, "profile": profile, "seconds": round(seconds, 3)})
+    ctx.metrics.update({"stage": name, "profile": profile, **source.to_dict(), "seconds": round(seconds, 3)})
     write_json(params.metrics, ctx.metrics)
     log.info("stage %s done in %.1f s; metrics in %s", name, seconds, params.metrics)
     return 0

@@ -98,7 +98,7 @@ def resolve_tree(params_file: Path, overrides: list[str] = ()) -> dict[str, Any]
 
 def _one_line(section: str, exc: ValidationError) -> str:
     err = exc.errors()[0]
-    where = ".".join([section, *(str(p) for p in err["loc"])])
+    where = ".".join(part for part in [section, *(str(p) for p in err["loc"])] if part)
     value = err.get("input")
     shown = "" if isinstance(value, dict) else f" (got {value!r})"
     more = f" [+{exc.error_count() - 1} more]" if exc.error_count() > 1 else ""
