@@ -20,8 +20,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m flows.pipeline $(ARGS)
 
-# The same stage graph with DVC alone, no Prefect.
+# The same stage graph with DVC alone, no Prefect (dvc.yaml rendered first for params.yaml's source).
 repro: $(STAMP)
+	$(PY) -m flows.graph
 	$(VENV)/bin/dvc repro $(ARGS)
 
 test: $(STAMP)

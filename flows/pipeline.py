@@ -2,7 +2,8 @@
 
     python -m flows.pipeline [--force] [--target STAGE ...] [--set section.key=value ...]
 
-Each stage runs as `dvc repro --single-item <root>/dvc.yaml:<stage>` in a subprocess, so DVC
+dvc.yaml is first rendered for the data source params.yaml names (flows/graph.py). Each stage
+runs as `dvc repro --single-item <root>/dvc.yaml:<stage>` in a subprocess, so DVC
 skips what has not changed, and the stage's own log lines are streamed into the Prefect log.
 One global concurrency limit (`dvc-workspace`, limit 1) serialises whole runs, so two runs never
 fight over DVC's locks or each other's params. No Prefect result cache on the tasks: caching is
@@ -29,6 +30,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectNotFound
 
 from flows.dvc_graph import StageInfo, stage_order
+from flows.graph import write_graph
 from flows.workspace import apply_param_overrides
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -140,6 +142,8 @@ def pipeline(root: str = str(REPO_ROOT), targets: list[str] | None = None, force
         if set_params:
             apply_param_overrides(Path(root) / "params.yaml", set_params)
             logger.info("params.yaml updated: %s", ", ".join(set_params))
+        source = write_graph(root)     # the graph differs by data source (flows/graph.py)
+        logger.info("data source: %s%s", source.kind, f" ({source.root})" if source.is_own else "")
         order = stage_order(root, targets)
         logger.info("stage order: %s", " -> ".join(s.name for s in order))
         try:

@@ -98,6 +98,13 @@ class DataSource:
         raise StageInputError(f"{stage}: source is own but {self.root} has no input for this stage: "
                               f"expected {wanted}")
 
+    def refuse_world(self, stage: str) -> None:
+        """A stage that makes the synthetic world does not run for own data: a one-line error for
+        a graph rendered for the other source (dvc.yaml, `python -m flows.graph` renders it)."""
+        if self.is_own:
+            raise StageInputError(f"{stage}: source is own, so the synthetic web is not part of this run; "
+                                  "render the stage graph for it with `python -m flows.graph`")
+
     def not_run(self, part: str) -> dict[str, Any]:
         """A metrics entry for a part of a stage that reads the world and so did not run."""
         return {"ran": False, "why": f"source is {self.kind}: {part} needs the synthetic world's ground truth"}

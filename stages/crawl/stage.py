@@ -103,6 +103,8 @@ def crawl_site(params: CrawlParams, log: logging.Logger, server: SiteServer | No
 def run(ctx: StageContext) -> None:
     """Serve the synthetic web on loopback and crawl it politely into WARC."""
     params: CrawlParams = ctx.params
+    if params.serve:        # crawling the synthetic web; a crawl of real seeds (serve: false) is the user's own
+        ctx.source.refuse_world("crawl")
     with ExitStack() as stack:
         server = None
         if params.serve:

@@ -47,7 +47,10 @@ def _train(ctx: StageContext, params: PretrainParams, d: Dist) -> dict[str, Any]
     byte_lengths = token_byte_lengths(inputs.tokenizer)
     validation = validation_set(inputs.validation, params.seq_len, params.eval_tokens, byte_lengths)
     probes, probe_summary = None, None
-    if params.fact_probes:
+    # Fact probes read the synthetic world's ground truth: never with a user's own data.
+    parts = {"fact_probes": ctx.source.not_run("fact probes") if not ctx.source.has_world
+             else {"ran": bool(params.fact_probes), **({} if params.fact_probes else {"why": "pretrain.fact_probes is 0"})}}
+    if params.fact_probes and ctx.source.has_world:
         probes = probe_set(params.facts, params.pages, limit=params.fact_probes, seed=params.fact_seed,
                            seen_urls=train_urls(inputs.train, params.documents))
         probe_summary = probes.summary()
@@ -86,6 +89,7 @@ def _train(ctx: StageContext, params: PretrainParams, d: Dist) -> dict[str, Any]
                            "unigram_bits_per_byte": round(unigram, 5), "tokens": validation.tokens,
                            "bytes": validation.bytes},
             "facts": _facts_metrics(progress.last_facts, history.facts, probe_summary),
+            "parts": parts,
         }
         write_outputs(params.out, params.plots, final, params.tokenizer, history.to_dict(), progress.last_facts,
                       {"params": ctx.params_dict(), "tokenizer_sha256": inputs.tokenizer_sha256,

@@ -15,6 +15,7 @@ from stages.web.site import write_site
 
 def run(ctx: StageContext) -> None:
     """Generate the synthetic web (site directory, facts.parquet, pages.parquet) from a seed."""
+    ctx.source.refuse_world("web")
     p = ctx.params
     start = time.perf_counter()
     web = generate(p)
