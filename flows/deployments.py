@@ -17,17 +17,22 @@ from flows.pipeline import REPO_ROOT, pipeline
 
 # "current" keeps the profile params.yaml has; the others are written into it (as --set profile=...).
 Profile = Literal["current", "micro", "tiny", "small", "large"]
+Source = Literal["current", "synthetic", "own"]
 FLOW_NAME = "crisol"
 
 
-def pipeline_overrides(profile: str, overrides: tuple[str, ...] | list[str]) -> list[str]:
-    """The `set_params` list the pipeline flow gets: the profile first, then the overrides."""
-    return ([f"profile={profile}"] if profile and profile != "current" else []) + list(overrides)
+def pipeline_overrides(profile: str, overrides: tuple[str, ...] | list[str], source: str = "current",
+                       own_root: str = "") -> list[str]:
+    """The `set_params` list the pipeline flow gets: profile and source first, then the overrides."""
+    chosen = [f"{key}={value}" for key, value in (("profile", profile), ("source", source))
+              if value and value != "current"]
+    return chosen + ([f"own.root={own_root}"] if own_root else []) + list(overrides)
 
 
 @flow(name=FLOW_NAME)
 def run_pipeline(profile: Profile = "current", overrides: tuple[str, ...] = (), force: bool = False,
-                 targets: tuple[str, ...] = (), root: str = "") -> list[dict[str, object]]:
+                 targets: tuple[str, ...] = (), root: str = "", source: Source = "current",
+                 own_root: str = "") -> list[dict[str, object]]:
     """Run crisol's DVC stage graph as Prefect tasks (DVC decides what runs or is skipped).
 
     Args:
@@ -39,6 +44,10 @@ def run_pipeline(profile: Profile = "current", overrides: tuple[str, ...] = (), 
         force: Rerun the stages even where DVC sees no change.
         targets: Run only these stages and the stages they need; empty runs the whole graph.
         root: The DVC workspace to run in; empty means the checkout this code lives in.
+        source: Where the data comes from: `synthetic` (the generated web, crawled) or `own` (your
+            files under own.root: crawl/, text/, instructions/, preferences/, prompts/, eval/);
+            `current` keeps params.yaml's.
+        own_root: The own-data folder (own.root); empty keeps params.yaml's (default data/own).
     """
     return pipeline(root=root or str(REPO_ROOT), targets=list(targets) or None, force=force,
-                    set_params=pipeline_overrides(profile, overrides) or None)
+                    set_params=pipeline_overrides(profile, overrides, source, own_root) or None)

@@ -66,6 +66,8 @@ def test_profile_and_overrides_become_the_pipelines_set_params():
 
     assert pipeline_overrides("current", ()) == []
     assert pipeline_overrides("micro", ("pretrain.max_steps=5",)) == ["profile=micro", "pretrain.max_steps=5"]
+    assert pipeline_overrides("tiny", (), "own", "/data/mine") == ["profile=tiny", "source=own", "own.root=/data/mine"]
+    assert pipeline_overrides("current", (), "current") == []
 
 
 @pytest.mark.parametrize("pool", ["docker", "kubernetes"])
