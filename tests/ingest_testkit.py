@@ -1,14 +1,18 @@
-"""Shared by the ingest tests: small WARC/WET files written with warcio, and pages to put in them."""
+"""Shared by the ingest tests: small WARC/WET/ARC files (written with warcio, or by hand for ARC),
+documents files (JSONL, JSONL.gz, Parquet), and pages to put in them."""
 
 from __future__ import annotations
 
+import gzip as gzip_module
 import io
+import json
 from pathlib import Path
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 SHARED_WARC_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "warc"
+REAL_DIR = SHARED_WARC_DIR.parent / "real"   # a user's own data: real/crawl, real/text, ...
 
 ENGLISH = [
     ("The harbour town of Belmora sits at the mouth of a wide, slow river. Fishing boats leave "
@@ -91,16 +95,55 @@ def write_wet(path: Path, texts: list[tuple[str, str]], gzip: bool = True) -> Pa
     return path
 
 
+def write_arc(path: Path, pages: list[tuple[str, bytes]], gzip: bool = False) -> Path:
+    """An ARC (v1) file of HTTP 200 HTML responses, as the Internet Archive wrote them before WARC:
+    a `filedesc://` header record, then one record per page (gzip per record when `gzip`)."""
+    version = b"1 0 crisol-tests\nURL IP-address Archive-date Content-type Archive-length\n"
+    records = [b"filedesc://%s 0.0.0.0 20240101000000 text/plain %d\n%s\n"
+               % (path.name.encode(), len(version), version)]
+    for url, body in pages:
+        http = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n\r\n%s"
+                % (len(body), body))
+        records.append(b"%s 10.0.0.1 20240101000000 text/html %d\n%s\n" % (url.encode(), len(http), http))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(gzip_module.compress(r, mtime=0) if gzip else r for r in records))
+    return path
+
+
+def write_jsonl(path: Path, rows: list[dict | bytes]) -> Path:
+    """A JSONL documents file (gzipped when the name ends in .gz); a bytes row is written as is."""
+    data = b"".join((row if isinstance(row, bytes) else json.dumps(row).encode()) + b"\n" for row in rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip_module.compress(data, mtime=0) if path.name.endswith(".gz") else data)
+    return path
+
+
+def write_text_parquet(path: Path, columns: dict[str, list]) -> Path:
+    """A Parquet documents file, as FineWeb and Dolma shards are: one column per field."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+def english_texts() -> list[str]:
+    """The English pages' paragraphs as plain documents (each passes language ID and quality)."""
+    return ["\n\n".join(paragraphs) for paragraphs in ENGLISH]
+
+
 def write_params(tmp_path: Path, inputs: list[str], workers: int = 1, dask_address: str | None = None,
                  **ingest) -> Path:
-    """A params.yaml whose ingest outputs all land under `tmp_path/out`."""
+    """A params.yaml whose ingest outputs all land under `tmp_path/out` (source synthetic, own.root
+    `tmp_path/own`: `--set source=own` switches to it)."""
     import yaml
 
     out = tmp_path / "out"
     section = {"inputs": inputs, "documents": str(out / "documents"), "rejects": str(out / "rejects"),
                "metrics": str(out / "metrics.json"), **ingest}
-    tree = {"profile": "tiny", "executor": {"workers": workers, "dask_address": dask_address},
-            "ingest": section}
+    tree = {"profile": "tiny", "source": "synthetic", "own": {"root": str(tmp_path / "own")},
+            "executor": {"workers": workers, "dask_address": dask_address}, "ingest": section}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(tree))
     return path

@@ -142,11 +142,29 @@ def test_corrupt_gzip_is_counted(tmp_path):
     assert records == [] and _errors(counters) == {"errors.corrupt_gzip": 1}
 
 
-def test_whole_file_gzip_is_named(tmp_path):
-    plain = _warc_bytes(tmp_path, english_pages(), gzip=False)
+def test_whole_file_gzip_is_read_whole(tmp_path):
+    # `gzip file.warc` (one gzip stream, not one member per record), as `zcat` reads it.
+    pages = english_pages()
+    plain = _warc_bytes(tmp_path, pages, gzip=False)
     records, counters = _read(gzip.compress(plain))
-    assert _errors(counters) == {"errors.gzip_not_per_record": 1}
-    assert len(records) <= 1  # warcio reads the first record before it can tell
+    assert _errors(counters) == {}
+    assert [r.url for r in records] == [u for u, _ in pages] and counters["records"] == 1 + len(pages)
+    # Two such streams one after the other (`cat a.gz b.gz`) are one file too.
+    records, counters = _read(gzip.compress(plain) + gzip.compress(plain))
+    assert _errors(counters) == {} and len(records) == 2 * len(pages)
+
+
+def test_whole_file_gzip_cut_or_corrupted_is_counted(tmp_path):
+    pages = english_pages()
+    plain = _warc_bytes(tmp_path, pages, gzip=False)
+    whole = gzip.compress(plain)
+    records, counters = _read(whole[:-20])  # cut inside the last record: the two before it stay
+    assert _errors(counters) == {"errors.truncated_gzip": 1}
+    assert [r.url for r in records] == [u for u, _ in pages[:2]]
+    damaged = bytearray(whole)
+    damaged[len(whole) // 2: len(whole) // 2 + 20] = b"\xff" * 20
+    records, counters = _read(bytes(damaged))
+    assert set(_errors(counters)) == {"errors.corrupt_gzip"} and len(records) < len(pages)
 
 
 def test_wet_conversion_records_are_plain_text_with_a_computed_digest():

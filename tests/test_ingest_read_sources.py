@@ -39,6 +39,22 @@ def test_directory_gives_its_warc_and_wet_files_sorted_recursively(tmp_path):
     assert all(Path(s.location).is_absolute() for s in sources)
 
 
+def test_directory_gives_arc_and_documents_files_and_counts_the_rest(tmp_path):
+    for name in ("a.arc", "b.arc.gz", "c.jsonl", "d.jsonl.gz", "e.parquet", "f.warc.gz"):
+        _touch(tmp_path / "in" / name)
+    for name in ("notes.txt", "g.json", ".hidden.warc.gz", ".git/objects/x.warc"):
+        _touch(tmp_path / "in" / name)
+    skipped: Counter = Counter()
+    sources = expand_inputs([str(tmp_path / "in")], BASE, 5, skipped=skipped)
+    assert [(s.rel, s.kind, s.is_arc) for s in sources] == [
+        ("a.arc", "crawl", True), ("b.arc.gz", "crawl", True), ("c.jsonl", "text", False),
+        ("d.jsonl.gz", "text", False), ("e.parquet", "text", False), ("f.warc.gz", "crawl", False)]
+    assert skipped == {"unknown_suffix": 2, "hidden": 2}
+    # A file named explicitly is read whatever its name (as WARC unless it is a documents file).
+    (explicit,) = expand_inputs([str(tmp_path / "in" / "notes.txt")], BASE, 5)
+    assert (explicit.rel, explicit.kind) == ("notes.txt", "crawl")
+
+
 def test_glob_and_dedup_and_cap(tmp_path):
     for name in ("x-1.warc.gz", "x-2.warc.gz", "y-1.warc.gz"):
         _touch(tmp_path / name)
@@ -53,7 +69,7 @@ def test_glob_and_dedup_and_cap(tmp_path):
 @pytest.mark.parametrize("make, expected", [
     (lambda p: p / "nope.warc.gz", "input not found: {p}/nope.warc.gz"),
     (lambda p: p / "z-*.warc.gz", "input glob matches no files: {p}/z-*.warc.gz"),
-    (lambda p: (p / "empty").mkdir() or p / "empty", "input directory has no WARC/WET files"),
+    (lambda p: (p / "empty").mkdir() or p / "empty", "input directory has no WARC/WET/ARC or documents files"),
     (lambda p: p / "warc.paths.gz", "input listing not found: {p}/warc.paths.gz"),
 ])
 def test_inputs_that_name_nothing_are_clear_errors(tmp_path, make, expected):

@@ -16,7 +16,7 @@ class ArtifactSchema:
 
 # One row per kept document (ingest -> dedup -> tokenizer).
 DOCUMENTS = ArtifactSchema("documents", 1, pa.schema([
-    pa.field("id", pa.string(), nullable=False),        # stable: hash of url + WARC record id
+    pa.field("id", pa.string(), nullable=False),        # stable: hash of url + payload digest, or a text row's id
     pa.field("url", pa.string()),
     pa.field("text", pa.string(), nullable=False),
     pa.field("title", pa.string()),
@@ -25,11 +25,11 @@ DOCUMENTS = ArtifactSchema("documents", 1, pa.schema([
     pa.field("n_words", pa.int32()),
     pa.field("quality", pa.map_(pa.string(), pa.float64())),  # filter signals, by name
     pa.field("pii_masked", pa.int32()),                 # how many PII spans were replaced
-    pa.field("source_file", pa.string()),               # provenance: WARC/WET file
-    pa.field("record_id", pa.string()),                 # WARC-Record-ID
+    pa.field("source_file", pa.string()),               # provenance: WARC/WET/ARC or documents file
+    pa.field("record_id", pa.string()),                 # WARC-Record-ID, or `file:<path>#<row>`
     pa.field("payload_digest", pa.string()),            # WARC-Payload-Digest (or computed)
     pa.field("fetch_date", pa.string()),                # WARC-Date
-    pa.field("content_kind", pa.string()),              # "html" (extracted) or "wet" (plain text)
+    pa.field("content_kind", pa.string()),              # "html" (extracted), "wet" or "text" (plain text)
 ]))
 
 # One row per dropped document or record, with the reason (ingest's rejects file).

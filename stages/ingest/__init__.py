@@ -1,1 +1,2 @@
-"""The ingest stage: WARC/WET files -> documents and rejects (extraction, language, quality, PII)."""
+"""The ingest stage: WARC/WET/ARC and documents files -> documents and rejects (extraction, language,
+quality, PII)."""

@@ -9,8 +9,9 @@ benchmark, langid cost 0.37 ms a page right after an extraction and 0.19 ms when
 
 Each record ends as a DOCUMENTS row or a REJECTS row (with the first reason it failed); a record
 whose processing raised is counted under `errors.process_error:<type>` and left out. Counters:
-`html_pages`, `wet_records`, `extracted`, `kept`, `dropped.<reason>`, `languages.<code>` (every
-identified document), `pii_masked.<kind>`, `quality_lines_dropped`.
+`html_pages`, `wet_records`, `text_documents` (rows of documents files), `extracted`, `kept`,
+`dropped.<reason>`, `languages.<code>` (every identified document), `pii_masked.<kind>`,
+`quality_lines_dropped`. A documents file's row skips extraction, like a WET record.
 """
 
 from __future__ import annotations
@@ -72,17 +73,20 @@ def _reject(rec: _Record, reason: str, params: IngestParams, counters: Counter, 
     }
 
 
+PLAIN_COUNTERS = {"wet": "wet_records", "text": "text_documents"}
+
+
 def _extract(rec: _Record, params: IngestParams, counters: Counter) -> None:
     raw = rec.raw
-    if raw.kind == "wet":
-        counters["wet_records"] += 1
-        rec.text = raw.payload.decode("utf-8", errors="replace")
-    else:
+    if raw.kind == "html":
         counters["html_pages"] += 1
         # The extractor decodes the bytes itself: BOM, HTTP charset, <meta> charset, UTF-8.
         page = extract_html(raw.payload, url=raw.url or None, charset=raw.charset)
         if page is not None:
             rec.text, rec.title = page.text, page.title
+    else:  # plain text already: a WET conversion record, or a documents file's row
+        counters[PLAIN_COUNTERS[raw.kind]] += 1
+        rec.text = raw.payload.decode("utf-8", errors="replace")
     if not rec.text.strip():
         _reject(rec, "no_text", params, counters, with_text=False)
     elif raw.kind == "html":
@@ -133,7 +137,7 @@ STEPS = (_extract, _identify, _assess, _finish)
 def process_batch(raws: list[RawRecord], source: str, params: IngestParams,
                   counters: Counter) -> list[tuple[dict | None, dict | None]]:
     """(document row, None) or (None, reject row) for each record, in record order."""
-    records = [_Record(raw, source, document_id(raw.url, raw.payload_digest)) for raw in raws]
+    records = [_Record(raw, source, raw.doc_id or document_id(raw.url, raw.payload_digest)) for raw in raws]
     pending = records
     for step in STEPS:
         for rec in pending:

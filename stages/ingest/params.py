@@ -13,10 +13,12 @@ from stages.ingest.quality import QualityParams
 
 
 class IngestParams(Section):
-    """WARC/WET files in, documents and rejects (Parquet) out; defaults are the `tiny` profile."""
+    """WARC/WET/ARC and documents files in, documents and rejects (Parquet) out; defaults are the
+    `tiny` profile."""
 
     # Local files, directories, globs, URLs (http(s)://, s3://, any fsspec protocol) and Common
-    # Crawl listings (warc.paths.gz, wet.paths.gz), one shard per file.
+    # Crawl listings (warc.paths.gz, wet.paths.gz), one shard per file. Documents files (.jsonl,
+    # .jsonl.gz, .parquet with a `text` column) too. With source own: own.root/{crawl,text} instead.
     inputs: list[str] = Field(default_factory=lambda: ["data/crawl/warc"], min_length=1)
     cc_base_url: str = "https://data.commoncrawl.org/"  # what listing lines are relative to
     max_files: int | None = Field(None, ge=1)              # cap on input files (listings are long)
@@ -28,7 +30,7 @@ class IngestParams(Section):
 
     languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)  # languages kept
     min_lang_score: float = Field(0.5, ge=0.0, le=1.0)
-    max_record_bytes: int = Field(2_000_000, ge=1024)     # larger payloads are skipped, counted
+    max_record_bytes: int = Field(2_000_000, ge=1024)     # larger payloads / row texts are skipped, counted
     reject_text_chars: int = Field(500, ge=0)             # text sample kept with each reject
 
     quality: QualityParams = Field(default_factory=QualityParams)

@@ -5,12 +5,15 @@
 `skipped.<reason>`, and every kind of damage under `errors.<reason>`; the records read before the
 damage are still yielded. Nothing here raises on bad input: a bad file is a counter, not a crash.
 
-WARC (and WET, which is WARC) only: old ARC files are refused as `errors.not_a_warc`, because
-warcio's ARC fallback reads any line of five words as a record header and turns garbage into
-hundreds of bogus records. warcio is pinned (1.8.1): two more of its behaviours are worked around
-here, on purpose.
+WARC and WET (which is WARC); ARC only from files named so (`arc=True`): warcio's ARC fallback
+reads any line of five words as a record header and would turn a garbage WARC into hundreds of
+bogus records, so a file is read as one format, never guessed (`errors.not_a_warc`, `not_an_arc`).
+warcio is pinned (1.8.1): three more of its behaviours are worked around here, on purpose.
 - A truncated gzip member ends iteration silently (or with an odd AttributeError), so the reader
   is replaced by one that remembers whether the last gzip member reached its end.
+- A file gzipped as one stream (`gzip file.warc`, not one member per record) makes warcio stop
+  after the first record ("non-chunked gzip"); the records simply go on in the same stream, so
+  we read on: the file is still streamed, block by block, never held whole in memory.
 - `content_stream()` treats broken chunked encoding as "not chunked" and passes the raw bytes on;
   we dechunk strictly instead, so the damage is counted and the garbled page is not ingested.
 """
@@ -24,7 +27,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
-from warcio.archiveiterator import WARCIterator
+from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import BufferedReader, ChunkedDataException, ChunkedDataReader, DecompressingBufferedReader
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.limitreader import LimitReader
@@ -39,13 +42,14 @@ GZIP_MAGIC = b"\x1f\x8b"
 class RawRecord:
     """A record worth turning into a document: its payload and provenance, nothing else."""
 
-    kind: str                 # "html" (an HTTP response body) or "wet" (extracted plain text)
+    kind: str                 # "html" (an HTTP response body), "wet" (extracted plain text), "text" (texts.py)
     url: str
     record_id: str
     date: str | None
     payload_digest: str
     payload: bytes
     charset: str | None       # from the HTTP Content-Type, when it names one
+    doc_id: str | None = None  # a documents file's row id (texts.py); None: derived, see document.py
 
 
 class _CountingReader:
@@ -98,13 +102,34 @@ class _GzipTrackingReader(DecompressingBufferedReader):
         super().close_decompressor()
 
 
-class _Iterator(WARCIterator):
-    """WARC only: warcio would otherwise read any line of five words as an ARC record header."""
+class _Iterator(ArchiveIterator):
+    """One known format (WARC, or ARC converted to WARC headers), read to the end of the stream."""
 
-    def __init__(self, fileobj, **kwargs):
-        super().__init__(fileobj, **kwargs)
+    def __init__(self, fileobj, known_format: str = "warc", **kwargs):
+        super().__init__(fileobj, arc2warc=known_format == "arc", **kwargs)
+        # Never guessed per record: warcio would read any line of five words as an ARC header.
+        self.known_format = known_format
         # Kept apart from `self.reader`, which warcio drops on close, to read its flags after.
         self.tracker = self.reader = _GzipTrackingReader(self.fh, block_size=self.reader.block_size)
+
+    def _raise_invalid_gzip_err(self):
+        # warcio's "non-chunked gzip" stop: the gzip member goes on past the record, i.e. the
+        # whole file is one gzip stream. Its next record is already parsed from that stream: go on.
+        pass
+
+
+class _ArcIterator(_Iterator):
+    """ARC records, with warcio's WARC headers; apart so that reading WARC pays nothing for it."""
+
+    def __init__(self, fileobj, **kwargs):
+        super().__init__(fileobj, known_format="arc", **kwargs)
+
+    def _next_record(self, next_line):
+        record = super()._next_record(next_line)
+        # warcio invents a random WARC-Record-ID per read; an ARC record's address is its offset
+        # in the file (as in CDX indexes), the same on every read.
+        record.rec_headers.replace_header("WARC-Record-ID", f"<arc:{self.offset}>")
+        return record
 
 
 def payload_sha1(payload: bytes) -> str:
@@ -189,23 +214,23 @@ def _record_of(record: ArcWarcRecord, kind: str, payload: bytes) -> RawRecord:
     )
 
 
-def _load_failure_reason(failure: ArchiveLoadFailed, records: int, head: bytes) -> str:
-    if "non-chunked gzip" in str(failure):
-        return "gzip_not_per_record"  # one gzip stream around the whole file: warcio cannot split it
+def _load_failure_reason(records: int, head: bytes, arc: bool) -> str:
     if records == 0:
         # warcio reads a gzip whose first block will not inflate as plain bytes, then fails.
-        return "corrupt_gzip" if head == GZIP_MAGIC else "not_a_warc"
+        return "corrupt_gzip" if head == GZIP_MAGIC else ("not_an_arc" if arc else "not_a_warc")
     return "invalid_record"
 
 
-def read_records(stream: BinaryIO, counters: Counter, max_record_bytes: int) -> Iterator[RawRecord]:
-    """Yield the ingestible records of one WARC/WET file (gzip per record, or plain).
+def read_records(stream: BinaryIO, counters: Counter, max_record_bytes: int,
+                 arc: bool = False) -> Iterator[RawRecord]:
+    """Yield the ingestible records of one WARC/WET file, or ARC file when `arc` (gzip per record,
+    gzip as one stream, or plain).
 
     Counters: `records`, `records_by_type.<type>`, `bytes_read`, `skipped.<reason>`,
     `errors.<reason>`. The caller may stop early; counts then cover what was read.
     """
     source = _CountingReader(stream)
-    iterator = _Iterator(source, verify_http=False)
+    iterator = (_ArcIterator if arc else _Iterator)(source, verify_http=False)
     records = incomplete = 0
     failure = None  # the exception that stopped iteration, if any
     try:
@@ -256,6 +281,6 @@ def read_records(stream: BinaryIO, counters: Counter, max_record_bytes: int) -> 
     if incomplete:
         counters["errors.truncated_record"] += incomplete
     if isinstance(failure, ArchiveLoadFailed):
-        counters[f"errors.{_load_failure_reason(failure, records, source.head)}"] += 1
+        counters[f"errors.{_load_failure_reason(records, source.head, arc)}"] += 1
     elif failure is not None:
         counters[f"errors.read_error:{type(failure).__name__}"] += 1

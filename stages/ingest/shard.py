@@ -1,4 +1,5 @@
-"""One shard = one input file -> one documents part and one rejects part.
+"""One shard = one input file (a WARC/WET/ARC file, or a documents file) -> one documents part
+and one rejects part.
 
 `process_shard` is what the executor ships to a worker (a local process or a Dask worker), so the
 task and the result are small picklable values: paths and params in, counters out; the rows go
@@ -20,6 +21,7 @@ from stages.ingest.document import process_batch
 from stages.ingest.params import IngestParams
 from stages.ingest.records import RawRecord, read_records
 from stages.ingest.sources import Source, open_source
+from stages.ingest.texts import read_documents
 
 log = logging.getLogger("crisol.ingest")
 LOG_EVERY_S = 30.0  # a Common Crawl file takes minutes: say how far it got now and then
@@ -45,6 +47,7 @@ class ShardResult:
     source: str
     counters: dict[str, int]
     seconds: float
+    kind: str = "crawl"   # the input's kind (sources.Source.kind): metrics count each kind apart
 
 
 def _batches(records: Iterable[RawRecord]) -> Iterator[list[RawRecord]]:
@@ -58,6 +61,12 @@ def _batches(records: Iterable[RawRecord]) -> Iterator[list[RawRecord]]:
             batch, size = [], 0
     if batch:
         yield batch
+
+
+def _records(stream, source: Source, counters: Counter, max_record_bytes: int) -> Iterator[RawRecord]:
+    if source.kind == "text":
+        return read_documents(stream, source, counters, max_record_bytes)
+    return read_records(stream, counters, max_record_bytes, arc=source.is_arc)
 
 
 def process_shard(task: ShardTask) -> ShardResult:
@@ -74,7 +83,7 @@ def process_shard(task: ShardTask) -> ShardResult:
             log.warning("%s: cannot open: %s: %s", task.source.name, type(exc).__name__, exc)
             stream = None
         last_log = time.monotonic()
-        for batch in _batches(read_records(stream, counters, params.max_record_bytes) if stream else ()):
+        for batch in _batches(_records(stream, task.source, counters, params.max_record_bytes) if stream else ()):
             for document, reject in process_batch(batch, task.source.name, params, counters):
                 if document is not None:
                     documents.write(document)
@@ -82,7 +91,9 @@ def process_shard(task: ShardTask) -> ShardResult:
                     rejects.write(reject)
             if time.monotonic() - last_log >= LOG_EVERY_S:
                 last_log = time.monotonic()
-                log.info("%s: %d records, %d kept so far", task.source.name, counters["records"], counters["kept"])
+                log.info("%s: %d records/rows, %d kept so far", task.source.name,
+                         counters["records"] + counters["text_rows"], counters["kept"])
     seconds = time.perf_counter() - start
-    log.info("%s: %d records, %d kept in %.2f s", task.source.name, counters["records"], counters["kept"], seconds)
-    return ShardResult(task.index, task.source.name, dict(counters), seconds)
+    log.info("%s: %d records/rows, %d kept in %.2f s", task.source.name,
+             counters["records"] + counters["text_rows"], counters["kept"], seconds)
+    return ShardResult(task.index, task.source.name, dict(counters), seconds, task.source.kind)
