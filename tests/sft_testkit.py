@@ -27,26 +27,31 @@ SMALL = {"max_tokens": CONTEXT, "epochs": 2, "batch_size": 16, "lr": 3e-3, "warm
                        "list_examples": 10, "count_examples": 10, "compare_examples": 20, "questions_per_fact": 1}}
 
 
-def make_inputs(root: Path) -> dict[str, Path]:
-    """A micro world, a small tokenizer with the chat tokens and a random base model of CONTEXT positions."""
-    web = generate_web(root / "web")
+def make_model_inputs(root: Path, context: int = CONTEXT) -> dict[str, Path]:
+    """A small tokenizer with the chat tokens and a random base model of `context` positions."""
     tokenizer_dir = root / "tokenizer"
     tokenizer_dir.mkdir()
     tokenizer = small_tokenizer()
     tokenizer.save(str(tokenizer_dir / "tokenizer.json"))
     write_hf_files(tokenizer_dir, TOKENIZER_PARAMS.special_tokens)
     torch.manual_seed(0)
-    base = Transformer(ModelConfig.from_depth(2, tokenizer.get_vocab_size(), CONTEXT, d_model=32))
+    base = Transformer(ModelConfig.from_depth(2, tokenizer.get_vocab_size(), context, d_model=32))
     save_model(base, root / "base")
-    return {"facts": web / "facts.parquet", "pages": web / "pages.parquet", "tokenizer": tokenizer_dir,
-            "base": root / "base"}
+    return {"tokenizer": tokenizer_dir, "base": root / "base"}
 
 
-def run_sft(root: Path, inputs: dict[str, Path], **overrides) -> tuple[int, Path]:
+def make_inputs(root: Path) -> dict[str, Path]:
+    """A micro world, a small tokenizer with the chat tokens and a random base model of CONTEXT positions."""
+    web = generate_web(root / "web")
+    return {"facts": web / "facts.parquet", "pages": web / "pages.parquet", **make_model_inputs(root)}
+
+
+def run_sft(root: Path, inputs: dict[str, Path], top: dict | None = None, **overrides) -> tuple[int, Path]:
+    """The stage through its command line; `top`: top-level params (source, own) besides the sft section."""
     root.mkdir(parents=True, exist_ok=True)
     section = {**SftParams().model_dump(mode="json"), **SMALL, **{k: str(v) for k, v in inputs.items()},
                "out": str(root / "sft"), "plots": str(root / "plots"), "metrics": str(root / "metrics.json"),
                **overrides}
     params = root / "params.yaml"
-    params.write_text(yaml.safe_dump({"profile": "micro", "executor": {"workers": 1}, "sft": section}))
+    params.write_text(yaml.safe_dump({"profile": "micro", "executor": {"workers": 1}, **(top or {}), "sft": section}))
     return main("sft", SftParams, run, ["--params", str(params)]), root

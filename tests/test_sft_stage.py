@@ -44,6 +44,11 @@ def test_outputs_and_metrics(trained):
     metrics = metrics_of(trained)
     splits = metrics["data"]["splits"]
     assert splits["train"] > 0 and splits["validation"] > 0 and splits["test"] > 0
+    # the world's questions are the data: the step is kept by exact match (select_by auto)
+    assert metrics["selection"]["select_by"] == "exact_match" and metrics["selection"]["asked"] == "auto"
+    assert metrics["parts"]["generated"] == {"ran": True, "n": sum(splits.values())}
+    assert metrics["parts"]["world_test"] == {"ran": True, "n": splits["test"]}
+    assert metrics["user_test"] is None and metrics["heldout_user_loss"] is None
     curve = metrics["test"]["by_kind"]
     assert set(curve) == {"fact", "idk", "two_hop"}       # held-out entities and invented ones
     assert curve["fact"]["n"] + curve["idk"]["n"] + curve["two_hop"]["n"] == splits["test"]

@@ -1,8 +1,10 @@
 """User instruction data: Alpaca, Dolly, OpenAI messages and ShareGPT, from JSONL, JSON and
-Parquet; each bad-row reason is skipped and counted with its row; all-bad input is an error."""
+Parquet (gzipped too); each bad-row reason is skipped and counted with its row; all-bad input is an
+error; the train / validation / test split is decided by each row's content."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from chat_testkit import small_tokenizer
 from stages.chat.template import ChatTemplate
 from stages.common.errors import StageInputError
 from stages.sft.params import UserDataParams
-from stages.sft.split import TRAIN, VALIDATION
+from stages.sft.split import TEST, TRAIN, VALIDATION
 from stages.sft.user_data import load_user_data
 from stages.sft.user_formats import SKIP_REASONS
 
@@ -78,8 +80,8 @@ def write_jsonl(path: Path, rows: list, raw_lines: list[str] = ()) -> Path:
 
 
 def load(template, inputs, max_tokens: int = MAX_TOKENS, **params):
-    return load_user_data(UserDataParams(**{"inputs": inputs, "validation_fraction": 0.0, **params}), template,
-                          max_tokens)
+    return load_user_data(UserDataParams(**{"inputs": inputs, "validation_fraction": 0.0, "test_fraction": 0.0,
+                                            **params}), template, max_tokens)
 
 
 @pytest.mark.parametrize("fmt", list(GOOD))
@@ -198,3 +200,44 @@ def test_validation_rows_are_chosen_by_content(tmp_path, template):
     assert 40 < len(in_validation) < 120
     assert in_validation == {e.answer for e in again.examples if e.split == VALIDATION}
     assert all(e.split == TRAIN for e in load(template, [tmp_path / "a.jsonl"]).examples)
+
+
+def test_the_test_split_is_a_band_of_the_hash_that_moves_no_validation_row(tmp_path, template):
+    rows = [{"instruction": f"Question {i}?", "output": f"Answer {i}."} for i in range(400)]
+    path = write_jsonl(tmp_path / "a.jsonl", rows)
+    before = load(template, [path], validation_fraction=0.2)
+    after = load(template, [path], validation_fraction=0.2, test_fraction=0.2)
+    again = load(template, [write_jsonl(tmp_path / "b.jsonl", rows[::-1])], validation_fraction=0.2,
+                 test_fraction=0.2)
+    split_of = lambda data: {e.answer: e.split for e in data.examples}  # noqa: E731
+    assert split_of(after) == split_of(again)                      # the content decides, not the order
+    tested = {a for a, s in split_of(after).items() if s == TEST}
+    assert 40 < len(tested) < 120
+    assert {a for a, s in split_of(before).items() if s == VALIDATION} == \
+        {a for a, s in split_of(after).items() if s == VALIDATION}
+    assert all(split_of(before)[a] == TRAIN for a in tested)      # test rows come out of train only
+    with pytest.raises(ValidationError, match="test_fraction"):
+        UserDataParams(validation_fraction=0.5, test_fraction=0.5)
+
+
+def test_gzipped_jsonl_and_json_files_are_read(tmp_path, template):
+    plain = write_jsonl(tmp_path / "a.jsonl", GOOD["alpaca"])
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.jsonl.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    (tmp_path / "d" / "b.json.gz").write_bytes(gzip.compress(json.dumps(GOOD["sharegpt"]).encode()))
+    data = load(template, [tmp_path / "d"])
+    assert data.formats == {str(tmp_path / "d" / "a.jsonl.gz"): "alpaca", str(tmp_path / "d" / "b.json.gz"): "sharegpt"}
+    assert [e.messages for e in data.examples] == [*(e.messages for e in load(template, [plain]).examples),
+                                                   EXPECTED_FIRST["sharegpt"]]
+    truncated = tmp_path / "t.jsonl.gz"
+    truncated.write_bytes(gzip.compress(plain.read_bytes())[:-12])
+    with pytest.raises(StageInputError, match="not a readable gzip file"):
+        load(template, [truncated])
+
+
+def test_files_with_one_name_in_two_folders_get_distinct_ids(tmp_path, template):
+    for folder in ("x", "y"):
+        (tmp_path / folder).mkdir()
+        write_jsonl(tmp_path / folder / "data.jsonl", GOOD["alpaca"])
+    data = load(template, [tmp_path / "x", tmp_path / "y", tmp_path / "x" / "data.jsonl"])   # x's file once
+    assert len(data.examples) == 4 and len({e.id for e in data.examples}) == 4

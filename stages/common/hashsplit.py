@@ -20,6 +20,10 @@ def hash_fraction(key: str, salt: str) -> float:
     return xxhash.xxh64_intdigest(f"{salt}\x00{key}".encode()) / _SCALE
 
 
-def content_split(key: str, salt: str, validation_fraction: float) -> str:
-    """VALIDATION for keys whose hash falls below the fraction, else TRAIN."""
-    return VALIDATION if hash_fraction(key, salt) < validation_fraction else TRAIN
+def content_split(key: str, salt: str, validation_fraction: float, test_fraction: float = 0.0) -> str:
+    """VALIDATION for keys whose hash falls below validation_fraction, TEST in the band just above
+    it (so adding a test split never moves a validation item), else TRAIN."""
+    u = hash_fraction(key, salt)
+    if u < validation_fraction:
+        return VALIDATION
+    return TEST if u < validation_fraction + test_fraction else TRAIN

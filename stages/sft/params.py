@@ -61,19 +61,30 @@ class GenerationParams(Section):
 
 
 class UserDataParams(Section):
-    """Instruction data given by the user: JSONL or Parquet files or directories of them."""
+    """Instruction data given by the user: JSONL (.gz), JSON (.gz) or Parquet files or directories of
+    them; with `source: own`, the files under own.root/instructions come first."""
 
     inputs: list[Path] = []
     format: UserFormat = "auto"                       # auto: detected per file from its rows
-    # A row is in validation when xxh64(salt, its conversation) falls below this fraction.
+    # A row is in validation when u = xxh64(salt, its conversation) / 2^64 falls below
+    # validation_fraction, in test (held out: SFT's test loss, later stages' prompts) when u falls
+    # in the next test_fraction, else in train: its content decides, never the file's order.
     validation_fraction: float = Field(0.05, ge=0.0, lt=1.0)
+    test_fraction: float = Field(0.05, ge=0.0, lt=1.0)
     split_salt: str = "crisol-sft-user-1"
     examples_per_reason: int = Field(3, ge=0)         # row numbers kept per skip reason
+
+    @model_validator(mode="after")
+    def _fractions_fit(self) -> "UserDataParams":
+        if self.validation_fraction + self.test_fraction >= 1.0:
+            raise ValueError("validation_fraction + test_fraction must be below 1 (nothing left to train on)")
+        return self
 
 
 class SftDataParams(Section):
     """Everything SFT reads before training: ground truth to generate from, user data, length cap."""
 
+    # The world's ground truth, read only with `source: synthetic` (own data generates nothing).
     facts: Path = Path("data/web/facts.parquet")      # = web.facts
     pages: Path = Path("data/web/pages.parquet")      # = web.pages
     tokenizer: Path = Path("data/tokenizer")          # = tokenizer.out
@@ -112,10 +123,12 @@ class SftParams(SftDataParams):
     freeze_layers: int = Field(0, ge=0)
     freeze_embeddings: bool = False                   # the embedding (and the tied lm_head)
 
-    # evaluation: validation loss on assistant tokens and exact match every eval_every steps; the
-    # model kept is the best by `select_by` (SFT overfits within a few epochs)
+    # evaluation: validation loss on assistant tokens (and exact match, when it selects) every
+    # eval_every steps; the model kept is the best by `select_by` (SFT overfits within a few epochs).
+    # auto: exact match when the world's generated questions are the data (short gold answers),
+    # validation loss on assistant tokens otherwise (free-text answers: exact match means nothing).
     eval_every: int = Field(25, ge=1)
-    select_by: Literal["exact_match", "loss"] = "exact_match"
+    select_by: Literal["auto", "exact_match", "loss"] = "auto"
     eval_examples: int = Field(300, ge=1)             # validation questions answered per evaluation
     max_new_tokens: int = Field(24, ge=1)
     few_shot: int = Field(3, ge=0)                    # shots in the base model's baseline prompt

@@ -1,10 +1,16 @@
 """The sft stage:
 
     ground truth + user data ──(build_sft_data)──> examples: train / validation / test (held-out
-                                                   entities' questions, invented entities)
-    pretrained model (or, init=random, the untrained control) ──> few-shot baseline on test
-        ──(fine_tune: loss on assistant tokens; eval every eval_every; best kept)──> chat model
-        ──> exact match on test, sample conversations ──> <out>/model, <out>/hf, plots, metrics
+                                                   entities' questions, invented entities, held-out
+                                                   user rows)
+    pretrained model (or, init=random, the untrained control) ──> few-shot baseline on the world's
+        test questions, assistant-token loss on the user's test rows
+        ──(fine_tune: loss on assistant tokens; eval every eval_every; best kept by select_by)──> chat model
+        ──> exact match on the world's test questions, loss on the user's test rows, sample
+            conversations ──> <out>/model, <out>/hf, plots, metrics
+
+With `source: own` nothing is generated from the world: the user's rows are the data, the step is
+kept by validation loss (select_by auto), and the world-only figures are null, `parts` saying why.
 """
 
 from __future__ import annotations
@@ -19,17 +25,20 @@ from stages.chat.template import ChatTemplate
 from stages.common.cli import StageContext
 from stages.common.conversations import Example
 from stages.common.errors import StageInputError
+from stages.common.source import DataSource
 from stages.common.subsets import seeded_subset
 from stages.grading.text import mean_and_stderr
 from stages.model.transformer import Transformer
 from stages.model.weights import load_model, read_model_config
 from stages.grading.answers import Graded, chance_exact_match, chat_replies, few_shot_replies, grade, summarize
 from stages.sft.batches import to_sequences
-from stages.sft.dataset import build_sft_data
+from stages.sft.dataset import SftData, build_sft_data
 from stages.sft.outputs import write_outputs
 from stages.sft.params import SftParams
 from stages.sft.split import TEST, TRAIN, VALIDATION
-from stages.sft.train import fine_tune, freeze
+from stages.sft.train import assistant_loss, fine_tune, freeze, selection
+from stages.sft.user_data import USER_KIND
+from stages.sft.user_test import held_out_user_figures
 from stages.training.device import prepare, switch
 
 QA_KINDS = ("fact", "idk")      # short answers: what validation exact match asks
@@ -45,45 +54,65 @@ def run(ctx: StageContext) -> None:
     template = ChatTemplate.from_file(params.tokenizer)
     model = _initial_model(params, template).to(device)
 
-    data = build_sft_data(params, template)
+    data = build_sft_data(params, template, ctx.source)
     train, validation, test = (data.split(s) for s in (TRAIN, VALIDATION, TEST))
     if not train:
         raise StageInputError(f"sft: no training examples (data: {data.summary})")
     if not validation:
         raise StageInputError("sft: no validation examples to select the best step with "
                               "(raise sft.generated.validation_fraction or sft.user.validation_fraction)")
-    validation_questions = seeded_subset([e for e in validation if e.kind in QA_KINDS] or validation,
-                                   params.eval_examples, params.seed)
-    log.info("sft: %d train, %d validation, %d test examples; %s", len(train), len(validation), len(test),
-             data.summary["splits"])
+    world_test = [e for e in test if e.kind != USER_KIND]     # short gold answers: exact match
+    user_test = [e for e in test if e.kind == USER_KIND]      # free text: assistant-token loss
+    select_by, why = selection(params.select_by, data.world_questions)
+    log.info("sft: %d train, %d validation, %d test examples; %s; kept step chosen by %s (%s)", len(train),
+             len(validation), len(test), data.summary["splits"], select_by, why)
 
     shots = _shots(train, params.few_shot, params.seed)
-    baseline_replies, shots_used = few_shot_replies(model, template, [e.messages[-2]["content"] for e in test],
-                                                    shots, params.max_new_tokens) if test else ([], 0)
-    baseline = grade(test, baseline_replies)
+    baseline_replies, shots_used = few_shot_replies(model, template, [e.messages[-2]["content"] for e in world_test],
+                                                    shots, params.max_new_tokens) if world_test else ([], 0)
+    baseline = grade(world_test, baseline_replies)
+    user_test_sequences = to_sequences(user_test, template)
+    base_user_loss = assistant_loss(model, user_test_sequences, template.pad_id, device, bf16) if user_test else None
 
     trainable = freeze(model, params.freeze_layers, params.freeze_embeddings)
+    # Exact match is asked where the world's short answers are (its curve is drawn even when loss
+    # selects), or where the user chose it; free text alone is selected by loss without asking.
+    validation_exact_match = None
+    if data.world_questions or select_by == "exact_match":
+        validation_questions = seeded_subset([e for e in validation if e.kind in QA_KINDS] or validation,
+                                             params.eval_examples, params.seed)
 
-    def validation_exact_match(m: Transformer) -> float:
-        graded = grade(validation_questions, chat_replies(m, template, validation_questions, params.max_new_tokens))
-        return mean_and_stderr([float(g.exact) for g in graded])[0]
+        def validation_exact_match(m: Transformer) -> float:
+            graded = grade(validation_questions,
+                           chat_replies(m, template, validation_questions, params.max_new_tokens))
+            return mean_and_stderr([float(g.exact) for g in graded])[0]
 
     result = fine_tune(model, to_sequences(train, template), to_sequences(validation, template),
-                       validation_exact_match, params, template.pad_id, device, bf16, log)
-    tested = grade(test, chat_replies(model, template, test, params.max_new_tokens))
+                       validation_exact_match, select_by, params, template.pad_id, device, bf16, log)
+    tested = grade(world_test, chat_replies(model, template, world_test, params.max_new_tokens))
     evaluation = {"test": [g.to_row() for g in tested],
                   "baseline_few_shot": [g.to_row() for g in baseline], "shots": shots[:shots_used]}
+    sft_user_loss = assistant_loss(model, user_test_sequences, template.pad_id, device, bf16) if user_test else None
+    user_figures = held_out_user_figures(user_test_sequences, base_user_loss, sft_user_loss)
 
-    fact_questions = [e for e in test if e.kind == "fact"]
-    test_summary, baseline_summary = summarize(tested), summarize(baseline)
+    fact_questions = [e for e in world_test if e.kind == "fact"]
+    # Samples: the graded world questions, then kinds they lack from validation; own data: held-out rows.
+    asked_for_samples = validation if data.world_questions else (user_test or validation)
+    test_summary = summarize(tested) if world_test else None
+    baseline_summary = summarize(baseline) if world_test else None
     metrics: dict[str, Any] = {
         # headline scalars first: the flow's outcome table and `dvc metrics diff` read these
         "heldout_fact_exact_match": _exact(test_summary, "fact"),
         "invented_idk_exact_match": _exact(test_summary, "idk"),
         "heldout_two_hop_exact_match": _exact(test_summary, "two_hop"),
         "few_shot_base_fact_exact_match": _exact(baseline_summary, "fact"),
+        # did SFT help on held-out instructions: the user's test rows, SFT model vs the model it started from
+        "heldout_user_loss": user_figures["sft"]["loss"] if user_figures else None,
+        "base_heldout_user_loss": user_figures["base"]["loss"] if user_figures else None,
         "best_step": result.best_step,
         "init": params.init,
+        "selection": {"select_by": select_by, "asked": params.select_by, "why": why},
+        "parts": _parts(data, ctx.source, world_test, user_figures),
         "data": data.summary,
         "model": {"parameters": model.config.num_params(), "trainable_parameters": trainable,
                   "depth": model.config.depth, "d_model": model.config.d_model},
@@ -94,19 +123,27 @@ def run(ctx: StageContext) -> None:
                      if result.seconds else None},
         "validation": result.best,
         "test": test_summary,
-        "baseline_few_shot": {"shots": shots_used, **baseline_summary},
+        "baseline_few_shot": {"shots": shots_used, **baseline_summary} if baseline_summary else None,
+        "user_test": user_figures,
         "chance": {"fact_exact_match": chance_exact_match(fact_questions, [e for e in data.examples
                                                                             if e.kind == "fact"])},
-        "samples": [g.to_row() for g in _samples(model, template, tested, validation, params)],
+        "samples": [g.to_row() for g in _samples(model, template, tested, asked_for_samples, params)],
     }
     write_outputs(params.out, params.plots, model.cpu(), template, params.tokenizer, data.examples, evaluation,
                   result.history.to_dict(),
                   {"params": ctx.params_dict(), "base": str(params.base), "init": params.init,
-                   "best_step": result.best_step})
-    log.info("sft: held-out facts exact match %s (few-shot base %s, chance %s); invented entities "
-             "\"I don't know\" %s; kept step %d of %d", _percent(metrics["heldout_fact_exact_match"]),
-             _percent(metrics["few_shot_base_fact_exact_match"]), _percent(metrics["chance"]["fact_exact_match"]),
-             _percent(metrics["invented_idk_exact_match"]), result.best_step, result.steps)
+                   "best_step": result.best_step, "select_by": select_by})
+    if world_test:
+        log.info("sft: held-out facts exact match %s (few-shot base %s, chance %s); invented entities "
+                 "\"I don't know\" %s; kept step %d of %d", _percent(metrics["heldout_fact_exact_match"]),
+                 _percent(metrics["few_shot_base_fact_exact_match"]),
+                 _percent(metrics["chance"]["fact_exact_match"]), _percent(metrics["invented_idk_exact_match"]),
+                 result.best_step, result.steps)
+    if user_figures:
+        log.info("sft: held-out user rows (%d, %d assistant tokens): loss %.4f (perplexity %.2f), base %.4f "
+                 "(%.2f); kept step %d of %d", user_figures["n"], user_figures["assistant_tokens"],
+                 user_figures["sft"]["loss"], user_figures["sft"]["perplexity"], user_figures["base"]["loss"],
+                 user_figures["base"]["perplexity"], result.best_step, result.steps)
     for sample in metrics["samples"]:
         log.info("sft: sample %s: %r -> %r (gold %r)", sample["kind"], sample["question"], sample["reply"],
                  sample["gold"])
@@ -114,9 +151,21 @@ def run(ctx: StageContext) -> None:
     ctx.metrics.update(metrics)
 
 
-def _exact(summary: dict[str, Any], kind: str) -> float | None:
-    """A kind's exact match, None when the test split has no question of that kind."""
-    return summary["by_kind"].get(kind, {}).get("exact_match")
+def _exact(summary: dict[str, Any] | None, kind: str) -> float | None:
+    """A kind's exact match, None when the test split has no question of that kind (or none at all)."""
+    return None if summary is None else summary["by_kind"].get(kind, {}).get("exact_match")
+
+
+def _parts(data: SftData, source: DataSource, world_test: list[Example],
+           user_figures: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Which parts of the stage ran, on how many examples, and why the others did not."""
+    parts = dict(data.parts)
+    parts["world_test"] = ({"ran": True, "n": len(world_test)} if data.world_questions
+                           else source.not_run("exact match on held-out world questions"))
+    parts["user_test"] = ({"ran": True, "n": user_figures["n"]} if user_figures else
+                          {"ran": False, "n": 0, "why": "no user rows in the test split (sft.user.test_fraction, "
+                                                       "or no user data)"})
+    return parts
 
 
 def _percent(value: float | None) -> str:

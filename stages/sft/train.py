@@ -1,7 +1,8 @@
 """The fine-tuning loop: epochs of shuffled batches, AdamW with warmup and decay, evaluation every
-eval_every steps (validation loss on assistant tokens, exact match on validation questions), and
-the best state by `select_by` kept in memory: SFT on a small model overfits within a few epochs,
-so the last step is rarely the best one, and the curve shows where it turned.
+eval_every steps (validation loss on assistant tokens; exact match on validation questions where
+there are short gold answers to match), and the best state by `select_by` kept in memory: SFT on a
+small model overfits within a few epochs, so the last step is rarely the best one, and the curve
+shows where it turned.
 
 Deterministic for a seed: each epoch's order comes from one numpy generator seeded once.
 """
@@ -69,8 +70,10 @@ class History:
     lr: list[dict[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, list[dict[str, float]]]:
+        # Selecting by loss asks no questions: its exact-match curve has no points.
+        asked = [entry for entry in self.validation if entry["exact_match"] is not None]
         return {"train_loss": self.train_loss, "validation_loss": self.validation,
-                "validation_exact_match": self.validation, "lr": self.lr}
+                "validation_exact_match": asked, "lr": self.lr}
 
 
 @dataclass
@@ -83,6 +86,15 @@ class Result:
     seconds: float                 # optimiser work, evaluations excluded
 
 
+def selection(asked: str, world_questions: bool) -> tuple[str, str]:
+    """The criterion the kept step is chosen by, and why (for metrics)."""
+    if asked != "auto":
+        return asked, f"sft.select_by is {asked}"
+    if world_questions:
+        return "exact_match", "auto: the world's generated questions are the data (short gold answers)"
+    return "loss", "auto: no world questions (own data): exact match means nothing for free-text answers"
+
+
 def better(candidate: dict[str, float], best: dict[str, float] | None, select_by: str) -> bool:
     if best is None:
         return True
@@ -92,9 +104,12 @@ def better(candidate: dict[str, float], best: dict[str, float] | None, select_by
 
 
 def fine_tune(model: Transformer, train: list[Sequence], validation: list[Sequence],
-              exact_match: Callable[[Transformer], float], params: SftParams, pad_id: int, device: torch.device,
-              bf16: bool, log: logging.Logger) -> Result:
-    """Train `model` in place; on return it holds the best evaluated state."""
+              exact_match: Callable[[Transformer], float] | None, select_by: str, params: SftParams, pad_id: int,
+              device: torch.device, bf16: bool, log: logging.Logger) -> Result:
+    """Train `model` in place; on return it holds the best evaluated state by `select_by` (exact_match,
+    ties by loss; or loss). `exact_match` None: no questions asked (select_by must be loss)."""
+    if exact_match is None and select_by != "loss":
+        raise ValueError(f"select_by {select_by} needs an exact-match function")
     p = params
     rng = np.random.default_rng(p.seed)
     capacity = p.max_tokens - 1
@@ -110,11 +125,10 @@ def fine_tune(model: Transformer, train: list[Sequence], validation: list[Sequen
     def evaluate(step: int) -> None:
         nonlocal best_state, best, best_step
         entry = {"step": step, "loss": round(assistant_loss(model, validation, pad_id, device, bf16), 5),
-                 "exact_match": round(exact_match(model), 5)}
+                 "exact_match": None if exact_match is None else round(exact_match(model), 5)}
         history.validation.append(entry)
-        log.info("sft: step %d/%d: validation loss %.4f, exact match %.1f%%", step, total, entry["loss"],
-                 100 * entry["exact_match"])
-        if better(entry, best, p.select_by):
+        log.info("sft: step %d/%d: validation loss %.4f%s", step, total, entry["loss"], _asked(entry))
+        if better(entry, best, select_by):
             best, best_step = entry, step
             best_state = copy.deepcopy(model.state_dict())
 
@@ -154,6 +168,9 @@ def fine_tune(model: Transformer, train: list[Sequence], validation: list[Sequen
                 evaluate(step)
     assert best_state is not None and best is not None
     model.load_state_dict(best_state)
-    log.info("sft: kept step %d (validation loss %.4f, exact match %.1f%%)", best_step, best["loss"],
-             100 * best["exact_match"])
+    log.info("sft: kept step %d (validation loss %.4f%s)", best_step, best["loss"], _asked(best))
     return Result(history, best_step, dict(best), step, trained_tokens, seconds)
+
+
+def _asked(entry: dict[str, float | None]) -> str:
+    return "" if entry["exact_match"] is None else f", exact match {100 * entry['exact_match']:.1f}%"

@@ -5,25 +5,29 @@ The format is detected per file from its first row that has a known signature (o
 row that cannot be used is skipped and counted by reason (stages/sft/user_formats.py
 SKIP_REASONS), with a few `file:row` locations per reason for the report; rows are numbered from 1
 (a JSONL file's line numbers, blank lines included). Input with no usable row at all is an error:
-it is a wrong file or a wrong format, not data to train on. A row goes to validation when the hash
-of its conversation falls under `validation_fraction`: its content decides, so duplicates stay
-together and reordering a file moves nothing.
+it is a wrong file or a wrong format, not data to train on. A row's split (train, validation or
+test) comes from the hash of its conversation (stages/common/hashsplit.py content_split): its
+content decides, so duplicates stay together and reordering a file moves nothing.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from stages.chat.template import ChatTemplate
 from stages.common.conversations import Example
 from stages.common.errors import StageInputError
 from stages.common.hashsplit import content_split
-from stages.common.row_files import DETECT_ROWS, RowError, RowLedger, convert_rows, first_signature
+from stages.common.row_files import DETECT_ROWS, RowError, RowLedger, convert_rows, first_signature, input_files
 from stages.sft.params import UserDataParams
 from stages.sft.user_formats import FORMATS, SKIP_REASONS, detect, to_conversation
+
+
+USER_KIND = "user"          # Example.kind of every user row (examples.parquet)
 
 
 @dataclass
@@ -44,8 +48,10 @@ def detect_format(path: Path) -> str:
                           "messages or conversations)")
 
 
-def load_user_data(params: UserDataParams, template: ChatTemplate, max_tokens: int) -> UserData:
-    """Every usable row of every input file as an example (kind "user"); the rest counted."""
+def load_user_data(params: UserDataParams, template: ChatTemplate, max_tokens: int,
+                   inputs: Sequence[Path] | None = None) -> UserData:
+    """Every usable row of every input file (`inputs`, params.inputs by default) as an example
+    (kind "user"); the rest counted."""
 
     def conversation_of(row: Any, file_format: str) -> list[dict[str, str]]:
         conversation = to_conversation(row, file_format)
@@ -54,10 +60,15 @@ def load_user_data(params: UserDataParams, template: ChatTemplate, max_tokens: i
         return conversation
 
     data = UserData()
-    for path, number, conversation in convert_rows(params.inputs, params.format, detect_format, conversation_of,
+    # Each file once (a file both in own.root and in sft.user.inputs is one file); an id names a
+    # file by its name alone unless two files (in different folders) share it: ids are unique.
+    files = list(dict.fromkeys(input_files(list(params.inputs if inputs is None else inputs))))
+    names = Counter(path.name for path in files)
+    for path, number, conversation in convert_rows(files, params.format, detect_format, conversation_of,
                                                    data, params.examples_per_reason):
         key = json.dumps(conversation, sort_keys=True, ensure_ascii=False)
-        split = content_split(key, params.split_salt, params.validation_fraction)
-        data.examples.append(Example(f"user:{path.name}:{number}", "user", split, conversation,
+        split = content_split(key, params.split_salt, params.validation_fraction, params.test_fraction)
+        name = path.name if names[path.name] == 1 else str(path)
+        data.examples.append(Example(f"user:{name}:{number}", USER_KIND, split, conversation,
                                      conversation[-1]["content"], source=f"{path}:{number}"))
     return data
