@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dedup_testkit import dedup, outputs, run_dedup, write_params
@@ -131,7 +132,13 @@ def test_unusable_inputs_are_one_line_errors(tmp_path, capsys):
     wrong = tmp_path / "wrong"
     write_parquet(wrong / "part-00000.parquet", REJECTS, [{"reason": "x"}])
     assert run_dedup(write_params(tmp_path, wrong)) == 1
-    assert "expected a 'documents' artifact, found 'rejects'" in capsys.readouterr().err
+    assert "expected a 'documents' artifact, found a 'rejects' artifact" in capsys.readouterr().err
+    plain = tmp_path / "plain"         # a user's own Parquet of documents: a way in, not a traceback
+    plain.mkdir()
+    pq.write_table(pa.table({"text": ["some text"]}), plain / "c4.parquet")
+    assert run_dedup(write_params(tmp_path, plain)) == 1
+    err = capsys.readouterr().err
+    assert "found a plain Parquet file" in err and "own.root/text/" in err
     write_documents(tmp_path / "in", [document("a", "text")])
     assert run_dedup(write_params(tmp_path, tmp_path / "in"), "dedup.bands=4") == 2
     assert "give both bands and rows" in capsys.readouterr().err

@@ -160,3 +160,25 @@ def test_real_crawl_and_c4_text_as_own_data(tmp_path):
         assert kind["kept"] + kind["dropped_total"] == kind["documents"] and kind["kept"] > 0
     documents, rejects = _outputs(tmp_path)
     assert len(documents) == metrics["kept"] and len(rejects) == metrics["dropped_total"]
+
+
+def test_own_source_reads_remote_inputs_but_never_local_ones(tmp_path):
+    """With source own, `ingest.inputs` still brings remote data (here fsspec's in-memory store
+    standing in for s3://), while its local paths (the synthetic crawl's by default) are ignored."""
+    import fsspec
+
+    pages = english_pages()
+    remote = write_warc(tmp_path / "remote.warc.gz", pages[:2]).read_bytes()
+    local = write_warc(tmp_path / "synthetic" / "crawl.warc.gz", pages[2:])
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/bucket/own/a.warc.gz", remote)
+    try:
+        params = write_params(tmp_path, [str(local.parent), "memory://bucket/own/*.warc.gz"])
+        write_jsonl(tmp_path / "own" / "text" / "docs.jsonl", [{"text": t} for t in english_texts()[:2]])
+        assert run_ingest(params, "source=own") == 0
+    finally:
+        fs.rm("/bucket", recursive=True)
+    documents, _ = _outputs(tmp_path)
+    urls = {d["url"] for d in documents}
+    assert {u for u, _ in pages[:2]} <= urls and not ({u for u, _ in pages[2:]} & urls)
+    assert _metrics(tmp_path)["inputs"] == {"crawl_files": 1, "text_files": 1}

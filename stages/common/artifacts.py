@@ -47,6 +47,15 @@ def write_parquet(target: Path | str, schema: ArtifactSchema, rows: pa.Table | I
     return table.num_rows
 
 
+def not_an_artifact(path: Path | str, expected: str, found: str) -> str:
+    """The one-line error for a file that is not the stage's artifact, with the way in for plain
+    data (a user's Parquet of documents is an input of ingest, not of the stages after it)."""
+    what = "a plain Parquet file" if found == "?" else f"a '{found}' artifact"
+    hint = ("; plain documents (a 'text' column) go in through ingest: own.root/text/ with source own, "
+            "or ingest.inputs") if expected == "documents" else ""
+    return f"{path}: expected a '{expected}' artifact, found {what}{hint}"
+
+
 def read_parquet(source: Path | str, schema: ArtifactSchema) -> pa.Table:
     """Read a file or a directory of parts, checking it is the artifact we expect."""
     source = Path(source)
@@ -60,7 +69,7 @@ def read_parquet(source: Path | str, schema: ArtifactSchema) -> pa.Table:
         meta = pq.read_schema(path).metadata or {}
         found = meta.get(META_SCHEMA, b"?").decode()
         if found != schema.name:
-            raise StageInputError(f"{path}: expected a '{schema.name}' artifact, found '{found}'")
+            raise StageInputError(not_an_artifact(path, schema.name, found))
         version = int(meta.get(META_VERSION, b"0"))
         if version > schema.version:
             raise StageInputError(f"{path}: schema version {version} is newer than this code's {schema.version}")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from stages.common.artifacts import META_SCHEMA, META_VERSION
+from stages.common.artifacts import META_SCHEMA, META_VERSION, not_an_artifact
 from stages.common.errors import StageInputError
 from stages.common.schemas import DOCUMENTS
 
@@ -37,7 +37,7 @@ def _check_documents(path: Path, parquet: pq.ParquetFile) -> None:
     meta = parquet.schema_arrow.metadata or {}
     found = meta.get(META_SCHEMA, b"?").decode()
     if found != DOCUMENTS.name:
-        raise StageInputError(f"{path}: expected a '{DOCUMENTS.name}' artifact, found '{found}'")
+        raise StageInputError(not_an_artifact(path, DOCUMENTS.name, found))
     if int(meta.get(META_VERSION, b"0")) > DOCUMENTS.version:
         raise StageInputError(f"{path}: documents schema version is newer than this code's {DOCUMENTS.version}")
 

@@ -15,13 +15,22 @@ from stages.common.errors import StageInputError
 from stages.common.executor import map_shards
 from stages.ingest.metrics import inputs_metrics, summarise
 from stages.ingest.shard import ShardTask, process_shard
-from stages.ingest.sources import Source, expand_inputs, own_sources
+from stages.ingest.sources import Source, expand_inputs, is_remote, own_sources
 
 
 def _sources(ctx: StageContext, skipped_files: Counter) -> list[Source]:
+    """The input files: `ingest.inputs`; with source own, own.root's crawl/ and text/ plus the
+    remote entries of `ingest.inputs` (URLs, s3://, Common Crawl listings), never its local
+    paths, which name the synthetic crawl by default: nothing falls back to it."""
     params = ctx.params
-    if ctx.source.is_own:  # never the synthetic crawl of ingest.inputs: nothing falls back to it
-        return own_sources(ctx.source, params.max_files, skipped_files)
+    if ctx.source.is_own:
+        remote = [name for name in params.inputs if is_remote(name)]
+        if not remote:
+            return own_sources(ctx.source, params.max_files, skipped_files)
+        local = own_sources(ctx.source, None, skipped_files) if ctx.source.files("crawl") or \
+            ctx.source.files("text") else []
+        found = local + expand_inputs(remote, params.cc_base_url, params.sources_timeout_s, None, skipped_files)
+        return found[:params.max_files] if params.max_files is not None else found
     return expand_inputs(params.inputs, params.cc_base_url, params.sources_timeout_s, params.max_files,
                          skipped_files)
 
