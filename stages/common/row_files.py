@@ -5,13 +5,17 @@ same way, so a user learns one set of rules: a path is a file or a directory of 
 are numbered from 1 (a JSONL file's line numbers, blank lines included, so `file:row` points at
 the line in an editor); a JSONL line that does not parse is a RowError("bad_json") in the row's
 place, to be skipped and counted like any other bad row, while a file that is unusable as a whole
-(missing, unknown type, not Parquet, not a JSON array) is a StageInputError. What a row means is
-the caller's business: each stage has its formats and its own skip reasons.
+(missing, unknown type, not Parquet, not a JSON array, a damaged gzip) is a StageInputError. JSONL
+and JSON files may be gzip-compressed (`.jsonl.gz`, `.json.gz`: how hh-rlhf and most dataset dumps
+ship); Parquet compresses inside. What a row means is the caller's business: each stage has its
+formats and its own skip reasons.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +25,19 @@ import pyarrow.parquet as pq
 
 from stages.common.errors import StageInputError
 
-SUFFIXES = (".jsonl", ".json", ".parquet")
+SUFFIXES = (".jsonl", ".json", ".parquet", ".jsonl.gz", ".json.gz")
 DETECT_ROWS = 100                     # rows looked at to detect a file's format
+
+
+def row_type(path: Path) -> str | None:
+    """The file's type, one of SUFFIXES (".jsonl.gz" counts as compressed ".jsonl"), or None."""
+    name = path.name
+    return next((suffix for suffix in sorted(SUFFIXES, key=len, reverse=True) if name.endswith(suffix)), None)
+
+
+def _open_binary(path: Path):
+    """The file's bytes, decompressed when it is gzip (a damaged gzip raises as it is read)."""
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
 
 
 class RowError(ValueError):
@@ -39,12 +54,12 @@ def input_files(inputs: list[Path | str], label: str = "user data") -> list[Path
     files: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.suffix in SUFFIXES and p.is_file())
+            found = sorted(p for p in item.iterdir() if row_type(p) and p.is_file())
             if not found:
                 raise StageInputError(f"{label}: {item} holds no {', '.join(SUFFIXES)} files")
             files.extend(found)
         elif item.is_file():
-            if item.suffix not in SUFFIXES:
+            if row_type(item) is None:
                 raise StageInputError(f"{label}: {item}: unknown file type (expected {', '.join(SUFFIXES)})")
             files.append(item)
         else:
@@ -54,7 +69,15 @@ def input_files(inputs: list[Path | str], label: str = "user data") -> list[Path
 
 def read_rows(path: Path, label: str = "user data") -> Iterator[tuple[int, Any]]:
     """(row number, row), where a row that cannot be parsed is a RowError("bad_json") instead."""
-    if path.suffix == ".parquet":
+    try:
+        yield from _rows(path, label)
+    except (OSError, EOFError, zlib.error) as exc:       # gzip.BadGzipFile is an OSError
+        raise StageInputError(f"{label}: {path}: cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+def _rows(path: Path, label: str) -> Iterator[tuple[int, Any]]:
+    kind = row_type(path)
+    if kind == ".parquet":
         try:
             parquet = pq.ParquetFile(path)
         except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
@@ -64,16 +87,18 @@ def read_rows(path: Path, label: str = "user data") -> Iterator[tuple[int, Any]]
             for row in batch.to_pylist():
                 number += 1
                 yield number, row
-    elif path.suffix == ".json":
+    elif kind in (".json", ".json.gz"):
+        with _open_binary(path) as data:
+            raw = data.read()
         try:
-            rows = json.loads(path.read_text(encoding="utf-8"))
+            rows = json.loads(raw.decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise StageInputError(f"{label}: {path}: not valid JSON ({exc})") from None
         if not isinstance(rows, list):
             raise StageInputError(f"{label}: {path}: a .json file must hold an array of rows")
         yield from enumerate(rows, start=1)
     else:
-        with path.open("rb") as lines:
+        with _open_binary(path) as lines:
             for number, raw in enumerate(lines, start=1):
                 if not raw.strip():
                     continue
