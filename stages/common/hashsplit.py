@@ -20,6 +20,11 @@ def hash_fraction(key: str, salt: str) -> float:
     return xxhash.xxh64_intdigest(f"{salt}\x00{key}".encode()) / _SCALE
 
 
-def content_split(key: str, salt: str, validation_fraction: float) -> str:
-    """VALIDATION for keys whose hash falls below the fraction, else TRAIN."""
-    return VALIDATION if hash_fraction(key, salt) < validation_fraction else TRAIN
+def content_split(key: str, salt: str, validation_fraction: float, test_fraction: float = 0.0) -> str:
+    """VALIDATION for keys whose hash falls below validation_fraction, TEST for the next
+    test_fraction of [0, 1), else TRAIN. The validation set does not depend on test_fraction: adding
+    a test split takes its items from training only."""
+    at = hash_fraction(key, salt)
+    if at < validation_fraction:
+        return VALIDATION
+    return TEST if at < validation_fraction + test_fraction else TRAIN
