@@ -1,9 +1,11 @@
 """The reward model reads its score at each row's last real token (right or left padding), saves and
-loads with its normalisation; generated pairs follow the oracle (or Bradley-Terry noise); and the
-Bradley-Terry loop learns a preference the data makes learnable."""
+loads with its normalisation, which falls back to scale 1 when the scores do not spread; generated
+pairs follow the oracle (or Bradley-Terry noise); and the Bradley-Terry loop learns a preference the
+data makes learnable."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -15,10 +17,11 @@ from stages.common.conversations import qa
 from stages.common.errors import StageInputError
 from stages.grading.oracle import judge
 from stages.model.config import ModelConfig
-from stages.model.reward import RewardModel, load_reward_model, save_reward_model
+from stages.model.reward import Answered, RewardModel, load_reward_model, save_reward_model
 from stages.model.transformer import Transformer
 from stages.model.weights import save_model
 from stages.reward.generated import Sample, pairs_from_samples
+from stages.reward.normalise import PAIR_RESPONSES, fit_normalisation
 from stages.reward.preference import Preference
 from stages.reward.train import answer_ids, encode_pair, pair_metrics, score_pairs, train_reward_model
 
@@ -58,6 +61,24 @@ def test_normalisation_save_and_load(tmp_path):
         load_reward_model(tmp_path / "plain")
     with pytest.raises(ValueError, match="positive std"):
         model.set_normalisation(0.0, 0.0)
+
+
+@torch.no_grad()
+def test_normalisation_fits_mean_and_std_and_falls_back_when_scores_do_not_spread():
+    model = reward_model()
+    rows = [Answered([5, 6, 7], 1), Answered([8, 9], 1), Answered([10, 11, 12, 13], 2)]
+    cpu = torch.device("cpu")
+    entry = fit_normalisation(model, rows, PAIR_RESPONSES, 0, cpu)
+    assert entry["on"] == PAIR_RESPONSES and entry["n"] == 3 and entry["fallback"] is None
+    assert float(model.scale) == pytest.approx(entry["raw_std"], abs=1e-5) and float(model.scale) > 0
+    model.head.weight.zero_()                  # every score equal: std 0, so the scores are only centred
+    model.head.bias.fill_(0.5)
+    entry = fit_normalisation(model, rows, PAIR_RESPONSES, 0, cpu)
+    assert "scale 1" in entry["fallback"] and float(model.scale) == 1.0 and float(model.shift) == pytest.approx(0.5)
+    for degenerate in ([], rows[:1]):          # no score, or one: no std either, and no NaN in the metrics
+        entry = fit_normalisation(model, degenerate, PAIR_RESPONSES, 0, cpu)
+        assert entry["fallback"] and entry["raw_std"] is None and float(model.scale) == 1.0
+        json.dumps(entry, allow_nan=False)
 
 
 def _samples(replies: list[tuple[str, bool]], gold: str = "Ravel") -> list[Sample]:

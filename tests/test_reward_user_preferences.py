@@ -1,9 +1,11 @@
 """User preference data: TRL explicit-prompt pairs (string and message-list variants) and hh-rlhf
-transcripts, from JSONL, JSON and Parquet; each bad-row reason is skipped and counted with its row;
-over-length is measured in template tokens; all-bad input is an error; the split follows content."""
+transcripts, from JSONL, JSON and Parquet, gzip too; each bad-row reason is skipped and counted with its
+row; over-length is measured in template tokens, a too-long prompt cut from the left by whole turns;
+all-bad input is an error; the train / validation / test split follows the prompt."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from pydantic import ValidationError
 from chat_testkit import small_tokenizer
 from stages.chat.template import ChatTemplate
 from stages.common.errors import StageInputError
-from stages.common.hashsplit import TRAIN, VALIDATION
+from stages.common.hashsplit import TEST, TRAIN, VALIDATION
 from stages.reward.params import UserPreferenceParams
 from stages.reward.preference_formats import SKIP_REASONS
 from stages.reward.user_preferences import load_user_preferences
@@ -100,8 +102,9 @@ def write_jsonl(path: Path, rows: list, raw_lines: list[str] = ()) -> Path:
 
 
 def load(template, inputs, max_tokens: int = MAX_TOKENS, **params):
-    return load_user_preferences(UserPreferenceParams(**{"inputs": inputs, "validation_fraction": 0.0, **params}),
-                                 template, max_tokens)
+    fractions = {"validation_fraction": 0.0, "test_fraction": 0.0}
+    return load_user_preferences(UserPreferenceParams(**{"inputs": inputs, **fractions, **params}), template,
+                                 max_tokens)
 
 
 def counts(expected: list[tuple[object, str]]) -> dict[str, int]:
@@ -235,15 +238,83 @@ def test_no_inputs_is_no_user_data(template):
     assert data.pairs == [] and data.rows == 0 and data.summary()["kept"] == 0
 
 
-def test_validation_pairs_are_chosen_by_content(tmp_path, template):
-    rows = [{"prompt": f"Question {i}?", "chosen": f"Answer {i}.", "rejected": f"Wrong {i}."} for i in range(400)]
-    first = load(template, [write_jsonl(tmp_path / "a.jsonl", rows)], validation_fraction=0.2)
-    again = load(template, [write_jsonl(tmp_path / "b.jsonl", rows[::-1])], validation_fraction=0.2)
-    in_validation = {p.chosen for p in first.pairs if p.split == VALIDATION}
-    assert 40 < len(in_validation) < 120
-    assert in_validation == {p.chosen for p in again.pairs if p.split == VALIDATION}
-    assert first.summary()["splits"] == {TRAIN: 400 - len(in_validation), VALIDATION: len(in_validation)}
-    # The salt is part of the key: another salt draws another validation set.
-    salted = load(template, [tmp_path / "a.jsonl"], validation_fraction=0.2, split_salt="other")
-    assert {p.chosen for p in salted.pairs if p.split == VALIDATION} != in_validation
+def test_the_three_splits_follow_the_prompt_disjoint_and_deterministic(tmp_path, template):
+    # 400 prompts, two pairs each: a prompt's pairs must share a split.
+    rows = [{"prompt": f"Question {i}?", "chosen": f"Answer {i}{tag}.", "rejected": f"Wrong {i}{tag}."}
+            for i in range(400) for tag in ("", "!")]
+    fractions = {"validation_fraction": 0.15, "test_fraction": 0.2}
+    first = load(template, [write_jsonl(tmp_path / "a.jsonl", rows)], **fractions)
+    again = load(template, [write_jsonl(tmp_path / "b.jsonl", rows[::-1])], **fractions)
+
+    def prompts(data, split):
+        return {p.prompt[0]["content"] for p in data.pairs if p.split == split}
+
+    by_split = {split: prompts(first, split) for split in (TRAIN, VALIDATION, TEST)}
+    assert 30 < len(by_split[VALIDATION]) < 90 and 50 < len(by_split[TEST]) < 110
+    assert sum(map(len, by_split.values())) == 400          # each prompt in exactly one split: disjoint
+    assert all(by_split[s] == prompts(again, s) for s in by_split)       # the order of the rows moves nothing
+    assert first.summary()["splits"] == {s: 2 * len(by_split[s]) for s in by_split}
+    # A test split takes its prompts from training only: validation is the same without it.
+    assert prompts(load(template, [tmp_path / "a.jsonl"], validation_fraction=0.15), VALIDATION) == by_split[VALIDATION]
+    # The salt is part of the key: another salt draws other splits.
+    salted = load(template, [tmp_path / "a.jsonl"], split_salt="other", **fractions)
+    assert prompts(salted, TEST) != by_split[TEST]
     assert all(p.split == TRAIN for p in load(template, [tmp_path / "a.jsonl"]).pairs)
+
+
+def test_fractions_that_leave_nothing_to_train_on_are_refused():
+    with pytest.raises(ValidationError, match="leaves nothing to train on"):
+        UserPreferenceParams(validation_fraction=0.5, test_fraction=0.5)
+
+
+def test_gzip_jsonl_and_json_files_load_and_a_damaged_gzip_is_an_error(tmp_path, template):
+    with gzip.open(tmp_path / "pairs.jsonl.gz", "wt") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in GOOD["pairs_text"]))
+    with gzip.open(tmp_path / "hh.json.gz", "wt") as f:
+        json.dump(GOOD["hh"], f)
+    (tmp_path / "ignored.txt.gz").write_bytes(gzip.compress(b"not rows"))
+    data = load(template, [tmp_path])
+    assert data.formats == {str(tmp_path / "hh.json.gz"): "hh", str(tmp_path / "pairs.jsonl.gz"): "pairs"}
+    assert [p.source for p in data.pairs] == [f"{tmp_path / 'hh.json.gz'}:1", *(f"{tmp_path / 'pairs.jsonl.gz'}:{n}"
+                                                                              for n in (1, 2))]
+    assert (data.pairs[0].prompt, data.pairs[0].chosen) == EXPECTED_FIRST["hh"][:2]
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes((tmp_path / "pairs.jsonl.gz").read_bytes()[:-12])
+    with pytest.raises(StageInputError, match=r"user preferences: .*cut.jsonl.gz: not a readable gzip file"):
+        load(template, [cut])
+
+
+def test_a_too_long_prompt_loses_its_earliest_turns_and_keeps_its_split(tmp_path, template):
+    turns = ["Hello there, how are you today?", "Fine, thanks for asking me that.", "Tell me more about it.",
+             "There is a lot to say about it.", "Where is Ostrand?"]
+    rows = [{"chosen": hh(*turns, "On the Velmar."), "rejected": hh(*turns, "In space.")},
+            {"chosen": hh(LONG, "a"), "rejected": hh(LONG, "b")}]        # one long user turn: nothing to cut
+    path = write_jsonl(tmp_path / "h.jsonl", rows)
+    whole = load(template, [path], max_tokens=400, test_fraction=0.5)
+
+    def size(*prompt):      # prompt + the longer answer, in template tokens
+        return max(len(template.render([*prompt, assistant(a)])) for a in ("On the Velmar.", "In space."))
+
+    last_turn = size(user(turns[-1]))
+    middle = size(user(turns[2]), assistant(turns[3]), user(turns[-1]))
+    cut = load(template, [path], max_tokens=middle, test_fraction=0.5)
+    assert [p.prompt for p in cut.pairs] == [[user(turns[2]), assistant(turns[3]), user(turns[4])]]
+    assert cut.prompts_truncated == 1 and cut.summary()["prompts_truncated"] == 1
+    assert cut.pairs[0].split == whole.pairs[0].split            # the split follows the prompt as given
+    assert (cut.pairs[0].chosen, cut.pairs[0].rejected) == ("On the Velmar.", "In space.")
+    assert load(template, [path], max_tokens=last_turn).pairs[0].prompt == [user(turns[-1])]
+    assert cut.skipped == {"over_length": 1}
+    with pytest.raises(StageInputError, match="over_length 2"):
+        load(template, [path], max_tokens=middle, truncate_prompt=False)
+    with pytest.raises(StageInputError, match="over_length 2"):
+        load(template, [path], max_tokens=last_turn - 1)
+
+
+def test_the_shared_hh_rlhf_sample_loads_from_gzip(shared_data, template):
+    path = shared_data / "real" / "preferences" / "hh-rlhf-harmless-sample.jsonl.gz"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    data = load(template, [path], max_tokens=4096, validation_fraction=0.05, test_fraction=0.1)
+    assert data.rows == 1500 and data.formats == {str(path): "hh"}
+    assert len(data.pairs) + sum(data.skipped.values()) == 1500 and len(data.pairs) > 1400
+    assert set(data.summary()["splits"]) == {TRAIN, VALIDATION, TEST}

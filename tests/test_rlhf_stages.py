@@ -1,6 +1,7 @@
 """The reward and ppo stages end to end on the micro world with a small model: pairs on both sides of
-the split, bad user pairs counted or refused, a normalised reward model that loads; PPO writes its
-curves and exports the policy, and with learning rate 0 leaves the policy exactly the SFT model."""
+the split, bad user pairs counted or refused, a normalised reward model that loads, the same model
+again from a second run (seeded); PPO writes its curves and exports the policy, and with learning
+rate 0 leaves the policy exactly the SFT model."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import json
 import torch
 from safetensors.torch import load_file
 
-from stages.model.reward import load_reward_model
+from stages.common.hashsplit import VALIDATION
+from stages.model.reward import HEAD_FILE, load_reward_model
 from stages.model.weights import WEIGHTS_FILE
 from stages.ppo.params import PPOParams
 from stages.ppo.stage import run as run_ppo_stage
+from stages.reward.normalise import SFT_SAMPLES
 from stages.reward.params import RewardParams
 from stages.reward.stage import run as run_reward_stage
 from rlhf_testkit import ppo_section, reward_section, run_stage
@@ -26,7 +29,23 @@ def test_reward_stage_outputs(rlhf_pipeline):
     assert metrics["data"]["generated"]["samples"] == 60 * 3
     model = load_reward_model(rlhf_pipeline["reward"] / "model")
     assert float(model.scale) > 0      # normalised on the SFT samples
+    assert metrics["normalisation"]["on"] == SFT_SAMPLES and 0 < metrics["normalisation"]["n"] <= 60 * 3
+    # generated.test_fraction 0 (the default): the synthetic split as it was, reported on validation
+    assert metrics["heldout"]["splits"] == {"generated": VALIDATION}
+    assert metrics["heldout"]["chosen_on_reported_pairs"]
+    assert metrics["data"]["test_pairs"] == 0
+    assert metrics["parts"]["generated"] == {"ran": True, "n": metrics["data"]["generated"]["pairs"]}
     assert (rlhf_pipeline["reward"] / "pairs.parquet").is_file()
+
+
+def test_a_second_synthetic_reward_run_gives_the_same_model(rlhf_pipeline, tmp_path):
+    section = reward_section(tmp_path, rlhf_pipeline["sft"], rlhf_pipeline["tokenizer"])
+    assert run_stage("reward", RewardParams, run_reward_stage, tmp_path, section) == 0
+    first, second = (json.loads(path.read_text()) for path in (rlhf_pipeline["root"] / "reward.json",
+                                                                 tmp_path / "reward.json"))
+    assert first["heldout"] == second["heldout"] and first["training"]["best_step"] == second["training"]["best_step"]
+    heads = [load_file(str(root / "model" / HEAD_FILE)) for root in (rlhf_pipeline["reward"], tmp_path / "reward")]
+    assert all(torch.equal(heads[0][key], heads[1][key]) for key in heads[0])
 
 
 def test_ppo_stage_outputs(rlhf_pipeline):

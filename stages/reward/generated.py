@@ -5,8 +5,8 @@ comparisons, counts), the SFT model samples `samples_per_prompt` replies at `tem
 oracle (stages/grading/oracle.py) scores each; every two distinct replies with different scores
 make a pair, the better one chosen (at most `pairs_per_prompt` per prompt). "I don't know." can
 join the candidates (`idk_candidates`): the oracle puts it under a correct answer and above a
-wrong one, an order the samples alone rarely show. A prompt's pairs are all held out or all
-trained on (by the hash of its id), so held-out accuracy is measured on prompts never seen.
+wrong one, an order the samples alone rarely show. A prompt's pairs are all in one split (train,
+validation or test, by the hash of its id), so held-out accuracy is measured on prompts never seen.
 
 Bradley-Terry label noise (`label_noise` = tau > 0): a pair whose gold scores differ by d keeps
 its order with probability sigmoid(d / tau) and is flipped otherwise, as a noisy human labeller
@@ -84,9 +84,9 @@ def idk_candidates(examples: Sequence[Example]) -> list[Sample]:
 
 def pairs_from_samples(samples: Sequence[Sample], pairs_per_prompt: int, label_noise: float, seed: int, *,
                        extra: Sequence[Sample] = (), validation_fraction: float = 0.0,
-                       split_salt: str = "") -> GeneratedPairs:
+                       test_fraction: float = 0.0, split_salt: str = "") -> GeneratedPairs:
     """Pairs of each prompt's distinct candidates (its samples and `extra` ones) with different gold
-    scores. A prompt's pairs all go to validation when its id hashes below validation_fraction.
+    scores. A prompt's pairs all go to one split, by its id's hash (stages/common/hashsplit.py).
     The summary's verdicts and gold score are the samples' only: the SFT model's own."""
     rng = random.Random(seed)
     by_prompt: dict[str, list[Sample]] = {}
@@ -110,7 +110,7 @@ def pairs_from_samples(samples: Sequence[Sample], pairs_per_prompt: int, label_n
                     better, worse = worse, better
                     out.flipped += 1
             example = better.example
-            split = content_split(prompt_id, split_salt, validation_fraction)
+            split = content_split(prompt_id, split_salt, validation_fraction, test_fraction)
             out.pairs.append(Preference(f"{prompt_id}:{n}", split, example.messages[:-1], better.reply,
                                         worse.reply, "generated", example.kind, better.judgement.finished,
                                         worse.judgement.finished))

@@ -1,8 +1,15 @@
 """The reward stage's DVC out, written once at the end, atomically:
 
-    <out>/model/           the reward model: the body's model directory + reward_head.safetensors
-    <out>/pairs.parquet    every pair trained and held out on (`preference_pairs` schema)
+    <out>/model/           the reward model: the body's model directory + reward_head.safetensors;
+                           its metadata says what it was normalised on and `reported_splits`
+    <out>/pairs.parquet    every pair trained, validated and tested on (`preference_pairs` schema):
+                           `split` train | validation (chose the step kept) | test (the accuracy
+                           reported), `source` "generated" or the user file:row it came from
     <plots>/               train_loss.csv, validation_accuracy.csv (step-indexed)
+
+The held-out human pairs (what evaluate reports the reward model's accuracy on) are the rows with
+split "test" and a source other than "generated"; `reported_splits` names, per origin, the split
+the stage reported (validation where an origin has no test pair).
 """
 
 from __future__ import annotations

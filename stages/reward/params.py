@@ -7,25 +7,45 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from stages.common.params import Section
 
 PreferenceFormat = Literal["auto", "pairs", "hh"]
 
 
-class UserPreferenceParams(Section):
-    """Preference pairs given by the user: JSONL, JSON (an array) or Parquet files or directories of them."""
+class _SplitFractions(Section):
+    """Three splits by a prompt's hash h = xxh64(salt, prompt) in [0, 1): validation (h below
+    validation_fraction: the step kept is chosen there), test (the next test_fraction: the
+    accuracy reported, on pairs that chose nothing) and train (the rest)."""
+
+    @model_validator(mode="after")
+    def _fractions_leave_training(self):
+        held_out = self.validation_fraction + self.test_fraction
+        if held_out >= 1.0:
+            raise ValueError(f"validation_fraction + test_fraction = {held_out:g} leaves nothing to train on "
+                             "(must be < 1)")
+        return self
+
+
+class UserPreferenceParams(_SplitFractions):
+    """Preference pairs given by the user: JSONL, JSON (an array) or Parquet files (gzip too:
+    .jsonl.gz, .json.gz), or directories of them."""
 
     inputs: list[Path] = []
     format: PreferenceFormat = "auto"                 # auto: detected per file from its rows
-    # A pair is in validation when xxh64(salt, its prompt and answers) falls below this fraction.
+    # Split by the prompt as given (before any truncation): a prompt's pairs never straddle splits.
     validation_fraction: float = Field(0.05, ge=0.0, lt=1.0)
+    test_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     split_salt: str = "crisol-reward-user-1"
+    # A prompt too long for max_tokens loses its earliest turns (whole turns, as TRL cuts prompts
+    # from the left) until it fits; the last user turn and both answers stay whole, else the
+    # pair is skipped as over_length. false: every too-long pair is skipped.
+    truncate_prompt: bool = True
     examples_per_reason: int = Field(3, ge=0)         # row numbers kept per skip reason
 
 
-class GeneratedPreferenceParams(Section):
+class GeneratedPreferenceParams(_SplitFractions):
     """Pairs from the SFT model's samples, judged by the gold oracle (stages/reward/generated.py)."""
 
     kinds: list[str] = ["fact", "idk", "compare", "count", "two_hop"]   # SFT example kinds whose questions are prompts
@@ -42,8 +62,10 @@ class GeneratedPreferenceParams(Section):
     idk_candidate: bool = True
     label_noise: float = Field(0.0, ge=0)              # Bradley-Terry temperature; 0: exact labels
     # Pairs of a prompt go to validation when xxh64(salt, prompt id) falls below this fraction:
-    # held-out prompts, never trained on.
+    # held-out prompts, never trained on. test_fraction 0 (the default, which keeps the synthetic
+    # run's split as it was): the accuracy reported is the validation one, the step kept chosen on it.
     validation_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    test_fraction: float = Field(0.0, ge=0.0, lt=1.0)
     split_salt: str = "crisol-reward-split-1"
     seed: int = 0
 

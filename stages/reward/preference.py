@@ -13,7 +13,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Preference:
     id: str
-    split: str                          # train | validation
+    split: str                          # train | validation (picks the step kept) | test (reported)
     prompt: list[dict[str, str]]        # messages, ending with a user turn
     chosen: str
     rejected: str

@@ -1,5 +1,5 @@
-"""Training the reward model on preference pairs: Bradley-Terry loss, held-out accuracy, and the
-normalisation that makes the SFT model's samples score mean 0, std 1.
+"""Training the reward model on preference pairs: Bradley-Terry loss, and the validation accuracy
+that picks the step kept (the reported accuracy is another split's: stages/reward/heldout.py).
 
 A pair is two sequences, prompt + chosen and prompt + rejected, each in the chat template (an
 answer that finished ends with `<|end|>`, a truncated one does not); the score is read at each
@@ -83,9 +83,9 @@ def _optimizer(model: RewardModel, lr: float, device: torch.device) -> torch.opt
     return optimizer
 
 
-def pair_metrics(chosen: torch.Tensor, rejected: torch.Tensor) -> dict[str, float]:
+def pair_metrics(chosen: torch.Tensor, rejected: torch.Tensor) -> dict[str, float | None]:
     if not len(chosen):
-        return {"accuracy": float("nan"), "margin": float("nan"), "pairs": 0}
+        return {"accuracy": None, "margin": None, "pairs": 0}      # null in JSON, never NaN
     margin = chosen - rejected
     return {"accuracy": round(float((margin > 0).float().mean()), 5), "margin": round(float(margin.mean()), 5),
             "pairs": len(chosen)}
@@ -103,7 +103,8 @@ class RewardResult:
 def train_reward_model(model: RewardModel, train: list[EncodedPair], validation: list[EncodedPair], *, epochs: int, batch_size: int, lr: float,
                        warmup_steps: int, margin: float, centring: float, grad_clip: float, eval_every: int,
                        seed: int, pad_id: int, device: torch.device, log: logging.Logger) -> RewardResult:
-    """Train in place; on return the model holds the state with the best held-out accuracy."""
+    """Train in place; on return the model holds the state with the best accuracy on `validation`.
+    Deterministic for a seed when the model's initial state is (the caller seeds its head)."""
     rng = np.random.default_rng(seed)
     orders = [rng.permutation(len(train)) for _ in range(epochs)]
     per_epoch = math.ceil(len(train) / batch_size)
@@ -116,7 +117,7 @@ def train_reward_model(model: RewardModel, train: list[EncodedPair], validation:
         nonlocal best_state
         entry = {"step": step, **pair_metrics(*score_pairs(model, validation, pad_id, device, normalised=False))}
         result.history["validation"].append(entry)
-        log.info("reward: step %d/%d: held-out accuracy %.1f%%, margin %.3f", step, total, 100 * entry["accuracy"],
+        log.info("reward: step %d/%d: validation accuracy %.1f%%, margin %.3f", step, total, 100 * entry["accuracy"],
                  entry["margin"])
         if result.best is None or entry["accuracy"] > result.best["accuracy"]:
             result.best, result.best_step = entry, step
