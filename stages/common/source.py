@@ -34,8 +34,10 @@ SYNTHETIC, OWN = "synthetic", "own"
 KINDS: dict[str, str] = {
     "crawl": "WARC/WET/ARC files (.warc, .warc.gz, .wet, .wet.gz, .arc, .arc.gz)",
     "text": "documents with a 'text' column (.jsonl, .jsonl.gz, .parquet)",
-    "instructions": "instruction rows: Alpaca, Dolly, OpenAI messages or ShareGPT (.json, .jsonl, .jsonl.gz, .parquet)",
-    "preferences": "preference pairs: prompt/chosen/rejected or hh-rlhf transcripts (.jsonl, .jsonl.gz, .json, .parquet)",
+    "instructions": "instruction rows: Alpaca, Dolly, OpenAI messages or ShareGPT (.json, .jsonl, .json.gz, .jsonl.gz, "
+                    ".parquet)",
+    "preferences": "preference pairs: prompt/chosen/rejected or hh-rlhf transcripts (.json, .jsonl, .json.gz, "
+                   ".jsonl.gz, .parquet)",
     "prompts": "prompts: JSONL rows with 'prompt' or 'messages' (.jsonl, .jsonl.gz)",
     "eval": "HellaSwag-format multiple choice, QA rows (question, answers[, context]) or held-out text (.jsonl, .jsonl.gz, .txt)",
 }
