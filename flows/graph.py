@@ -35,7 +35,7 @@ The one stage graph. Each stage is `python -m stages.<name>`, reading params.yam
 params.yaml too, so `--set` and this file never disagree. `executor` is deliberately not a param
 dependency: outputs are identical whatever runs the shards (tested). The scaling-law sweep has a
 pipeline file of its own (stages/scaling/dvc.yaml): it runs when asked for."""
-TEMPLATE_KEYS = ("sources", "world_deps", "own_inputs")
+TEMPLATE_KEYS = ("sources", "world_deps", "own_inputs", "listed_deps")
 
 
 def _yaml() -> YAML:
@@ -45,11 +45,20 @@ def _yaml() -> YAML:
     return yaml
 
 
-def render(template: Any, source: DataSource, root: Path) -> Any:
+def _listed(tree: dict[str, Any], key: str) -> list[str]:
+    """The local paths a params list (dotted key) names, as given; URLs are not DVC's to hash."""
+    node: Any = tree
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return [str(p) for p in node or [] if "://" not in str(p)]
+
+
+def render(template: Any, source: DataSource, root: Path, tree: dict[str, Any] | None = None) -> Any:
     """The template's stages for `source`, with the template's own keys resolved away.
 
     Own-data inputs are dependencies only where their folder exists under `root`: DVC refuses a
-    missing dependency, and a stage that can do without a kind must not be made to need it."""
+    missing dependency, and a stage that can do without a kind must not be made to need it.
+    `tree` (the resolved params) gives the files that params lists name."""
     stages = template["stages"]
     for name in list(stages):
         stage = stages[name]
@@ -66,6 +75,8 @@ def render(template: Any, source: DataSource, root: Path) -> Any:
         else:
             own_root = source.root if source.root.is_absolute() else root / source.root
             deps.extend(f"${{own.root}}/{kind}" for kind in kinds if (own_root / kind).is_dir())
+        deps.extend(path for key in stage.get("listed_deps", []) for path in _listed(tree or {}, key)
+                    if path not in deps)
         if world or kinds:      # the stage reads the setting: a change of source reruns it
             stage["params"].insert(0, "source")
             if source.kind == OWN and kinds:
@@ -75,12 +86,14 @@ def render(template: Any, source: DataSource, root: Path) -> Any:
     return template
 
 
-def rendered_text(root: Path, source: DataSource) -> str:
+def rendered_text(root: Path, params: dict[str, Any]) -> str:
+    """dvc.yaml's text for the resolved params tree `params` of the workspace `root`."""
     yaml = _yaml()
-    tree = render(yaml.load((root / TEMPLATE).read_text()), source, root)
-    tree.yaml_set_start_comment(HEADER.format(source=source.kind))
+    source = source_of(params)
+    graph = render(yaml.load((root / TEMPLATE).read_text()), source, root, params)
+    graph.yaml_set_start_comment(HEADER.format(source=source.kind))
     buffer = io.StringIO()
-    yaml.dump(tree, buffer)
+    yaml.dump(graph, buffer)
     return buffer.getvalue()
 
 
@@ -90,8 +103,9 @@ def write_graph(root: Path | str) -> DataSource:
     root = Path(root)
     if not (root / TEMPLATE).is_file():
         return DataSource()
-    source = source_of(resolve_tree(root / "params.yaml"))
-    text = rendered_text(root, source)
+    params = resolve_tree(root / "params.yaml")
+    text = rendered_text(root, params)
+    source = source_of(params)
     target = root / "dvc.yaml"
     if not target.is_file() or target.read_text() != text:
         target.write_text(text)
@@ -107,9 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.check:
-            source = source_of(resolve_tree(args.root / "params.yaml"))
+            params = resolve_tree(args.root / "params.yaml")
+            source = source_of(params)
             current = (args.root / "dvc.yaml").read_text() if (args.root / "dvc.yaml").is_file() else ""
-            if current != rendered_text(args.root, source):
+            if current != rendered_text(args.root, params):
                 print(f"dvc.yaml is not the rendering for source {source.kind}: run python -m flows.graph",
                       file=sys.stderr)
                 return 1

@@ -11,7 +11,7 @@ import yaml
 
 from flows.graph import main, rendered_text, write_graph
 from flows.workspace import apply_param_overrides
-from stages.common.source import DataSource
+from stages.common.params import resolve_tree
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,8 +20,12 @@ def _stages(text: str) -> dict:
     return yaml.safe_load(text)["stages"]
 
 
+def _params(*overrides: str) -> dict:
+    return resolve_tree(REPO_ROOT / "params.yaml", list(overrides))
+
+
 def test_committed_dvc_yaml_is_the_synthetic_rendering():
-    assert (REPO_ROOT / "dvc.yaml").read_text() == rendered_text(REPO_ROOT, DataSource()), \
+    assert (REPO_ROOT / "dvc.yaml").read_text() == rendered_text(REPO_ROOT, _params("source=synthetic")), \
         "dvc.yaml is stale: run python -m flows.graph"
 
 
@@ -29,18 +33,21 @@ def test_own_rendering_has_no_world_and_only_existing_kinds(tmp_path):
     own = tmp_path / "own"
     for kind in ("text", "instructions", "eval"):
         (own / kind).mkdir(parents=True)
-    stages = _stages(rendered_text(REPO_ROOT, DataSource("own", own)))
+    listed = tmp_path / "extra.jsonl"
+    stages = _stages(rendered_text(REPO_ROOT, _params("source=own", f"own.root={own}",
+                                                      f"sft.user.inputs=[{listed}, https://x.org/a.jsonl]")))
     assert "web" not in stages and "crawl" not in stages
     everything = yaml.safe_dump(stages)
     assert "${web." not in everything and "${crawl." not in everything
     assert "${sft.facts}" not in everything and "${own.root}/crawl" not in everything
     assert stages["ingest"]["deps"][-1] == "${own.root}/text"
     assert "${own.root}/instructions" in stages["sft"]["deps"]
+    assert str(listed) in stages["sft"]["deps"] and not any("://" in d for d in stages["sft"]["deps"])
     assert "${own.root}/eval" in stages["evaluate"]["deps"]
     assert not any(d.startswith("${own.root}") for d in stages["reward"]["deps"])   # no preferences/ here
     for name in ("ingest", "sft", "evaluate"):
         assert stages[name]["params"][:2] == ["source", "own"]
-    synthetic = _stages(rendered_text(REPO_ROOT, DataSource()))
+    synthetic = _stages(rendered_text(REPO_ROOT, _params("source=synthetic")))
     assert "${crawl.out}" in synthetic["ingest"]["deps"] and "${web.facts}" in synthetic["pretrain"]["deps"]
 
 
