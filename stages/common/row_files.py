@@ -5,24 +5,38 @@ same way, so a user learns one set of rules: a path is a file or a directory of 
 are numbered from 1 (a JSONL file's line numbers, blank lines included, so `file:row` points at
 the line in an editor); a JSONL line that does not parse is a RowError("bad_json") in the row's
 place, to be skipped and counted like any other bad row, while a file that is unusable as a whole
-(missing, unknown type, not Parquet, not a JSON array) is a StageInputError. What a row means is
-the caller's business: each stage has its formats and its own skip reasons.
+(missing, unknown type, not Parquet, not a JSON array, broken gzip) is a StageInputError. JSONL
+and JSON files may be gzip-compressed (`.jsonl.gz`, `.json.gz`: how datasets are shipped). What a
+row means is the caller's business: each stage has its formats and its own skip reasons.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterator
 
 import pyarrow.parquet as pq
 
 from stages.common.errors import StageInputError
 
-SUFFIXES = (".jsonl", ".json", ".parquet")
+SUFFIXES = (".jsonl", ".json", ".parquet", ".jsonl.gz", ".json.gz")
 DETECT_ROWS = 100                     # rows looked at to detect a file's format
+GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)     # not gzip, truncated, corrupt
+
+
+def file_type(path: Path) -> str | None:
+    """How a file is read: ".jsonl", ".json" or ".parquet" (a gzip-compressed file by what it holds), or None."""
+    name = path.name
+    return next((s.removesuffix(".gz") for s in SUFFIXES if name.endswith(s)), None)
+
+
+def _open(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
 
 
 class RowError(ValueError):
@@ -39,12 +53,12 @@ def input_files(inputs: list[Path | str], label: str = "user data") -> list[Path
     files: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.suffix in SUFFIXES and p.is_file())
+            found = sorted(p for p in item.iterdir() if file_type(p) and p.is_file())
             if not found:
                 raise StageInputError(f"{label}: {item} holds no {', '.join(SUFFIXES)} files")
             files.extend(found)
         elif item.is_file():
-            if item.suffix not in SUFFIXES:
+            if file_type(item) is None:
                 raise StageInputError(f"{label}: {item}: unknown file type (expected {', '.join(SUFFIXES)})")
             files.append(item)
         else:
@@ -54,7 +68,15 @@ def input_files(inputs: list[Path | str], label: str = "user data") -> list[Path
 
 def read_rows(path: Path, label: str = "user data") -> Iterator[tuple[int, Any]]:
     """(row number, row), where a row that cannot be parsed is a RowError("bad_json") instead."""
-    if path.suffix == ".parquet":
+    try:
+        yield from _rows(path, label)
+    except GZIP_ERRORS as exc:
+        raise StageInputError(f"{label}: {path}: not a readable gzip file ({exc})") from None
+
+
+def _rows(path: Path, label: str) -> Iterator[tuple[int, Any]]:
+    kind = file_type(path)
+    if kind == ".parquet":
         try:
             parquet = pq.ParquetFile(path)
         except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
@@ -64,16 +86,18 @@ def read_rows(path: Path, label: str = "user data") -> Iterator[tuple[int, Any]]
             for row in batch.to_pylist():
                 number += 1
                 yield number, row
-    elif path.suffix == ".json":
+    elif kind == ".json":
+        with _open(path) as raw:
+            data = raw.read()
         try:
-            rows = json.loads(path.read_text(encoding="utf-8"))
+            rows = json.loads(data.decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise StageInputError(f"{label}: {path}: not valid JSON ({exc})") from None
         if not isinstance(rows, list):
             raise StageInputError(f"{label}: {path}: a .json file must hold an array of rows")
         yield from enumerate(rows, start=1)
     else:
-        with path.open("rb") as lines:
+        with _open(path) as lines:
             for number, raw in enumerate(lines, start=1):
                 if not raw.strip():
                     continue
