@@ -102,7 +102,7 @@ def test_explicit_inputs_join_the_folder_and_unusable_files_are_one_line_errors(
         load_user_prompts(DataSource("own", own), _params(tmp_path, inputs=[bad]), template, BUDGET)
     cut = tmp_path / "cut.jsonl.gz"
     cut.write_bytes(gzip.compress(b'{"prompt": "Cut off."}\n' * 50)[:-20])
-    with pytest.raises(StageInputError, match="cut.jsonl.gz: cannot be read to its end"):
+    with pytest.raises(StageInputError, match="cut.jsonl.gz: not a readable gzip file"):
         load_user_prompts(DataSource("own", own), _params(tmp_path, inputs=[cut]), template, BUDGET)
     odd = _jsonl(tmp_path / "odd.jsonl", [{"text": "a document, not a prompt"}])
     with pytest.raises(StageInputError, match="'prompt' .* or 'messages'"):
