@@ -10,9 +10,11 @@ Where they come from, first found wins (nothing falls back to the world):
 
 Every prompt is cut to fit the context (prompt_formats.fit) and kept once (its first row); a row
 that cannot be used is counted by reason. A prompt is held out when the hash of its conversation
-falls under ppo.user.heldout_fraction: the prompt itself decides, so adding files never moves an
-old prompt, and duplicates could not straddle the split anyway (a set of a handful of prompts
-still gets one on each side: split_user_prompts).
+(as written, before any cut: the split does not move with the context size; xxh64 of
+ppo.user.split_salt and the messages as sorted-key JSON) falls under ppo.user.heldout_fraction:
+the prompt itself decides, so adding files never moves an old prompt, and duplicates (as the
+policy reads them) cannot straddle the split. A set of a handful of prompts still gets one on
+each side (split_user_prompts).
 """
 
 from __future__ import annotations
@@ -49,15 +51,19 @@ class UserPrompts(RowLedger):
     origin: str = ""                                   # "prompt files" or "held-out instructions and preferences"
     shortened: int = 0                                 # prompts that lost earlier turns to fit
     by_source: Counter = field(default_factory=Counter)    # prompts kept per file, or per stage (sft, reward)
+    split_keys: list[str] = field(default_factory=list)     # per prompt: what decides its split
     seen: set[str] = field(default_factory=set)
 
-    def add(self, prompt: Prompt, location: str, counted_as: str, keep: int) -> None:
+    def add(self, prompt: Prompt, asked: Messages, location: str, counted_as: str, keep: int) -> None:
+        """Keep `prompt` (as cut to fit) unless the same one is already kept. Its split is decided
+        by the prompt as the user wrote it (`asked`), whatever the context it was cut to."""
         key = _key(prompt.messages)
         if key in self.seen:
             self.skip("duplicate", location, keep)
             return
         self.seen.add(key)
         self.prompts.append(prompt)
+        self.split_keys.append(_key(asked))
         self.by_source[counted_as] += 1
 
     def summary(self) -> dict[str, Any]:
@@ -82,15 +88,17 @@ def detect_format(path: Path) -> str:
 def _from_files(files: list[Path], params: PPOParams, template: ChatTemplate, budget: int) -> UserPrompts:
     data = UserPrompts(origin=PROMPT_FILES)
 
-    def prompt_of(row: Any, file_format: str) -> tuple[Messages, list[int], bool]:
-        return fit(to_prompt(row, file_format), template, budget)
+    def prompt_of(row: Any, file_format: str) -> tuple[Messages, tuple[Messages, list[int], bool]]:
+        asked = to_prompt(row, file_format)
+        return asked, fit(asked, template, budget)
 
     keep = params.user.examples_per_reason
-    for path, number, (messages, tokens, shortened) in convert_rows(files, "auto", detect_format, prompt_of, data,
-                                                                    keep, LABEL, noun="prompt"):
+    for path, number, (asked, (messages, tokens, shortened)) in convert_rows(files, "auto", detect_format, prompt_of,
+                                                                             data, keep, LABEL, noun="prompt"):
         data.shortened += shortened
         location = f"{path}:{number}"
-        data.add(Prompt(f"user:{location}", USER, messages, tokens, source=location), location, str(path), keep)
+        data.add(Prompt(f"user:{location}", USER, messages, tokens, source=location), asked, location, str(path),
+                 keep)
     return data
 
 
@@ -116,12 +124,13 @@ def _from_held_out(params: PPOParams, template: ChatTemplate, budget: int) -> Us
         data.rows += 1
         location = f"{stage}:{row_id}"
         try:
-            messages, tokens, shortened = fit(up_to_last_user(conversation), template, budget)
+            asked = up_to_last_user(conversation)
+            messages, tokens, shortened = fit(asked, template, budget)
         except RowError as exc:
             data.skip(exc.reason, location, keep)
             continue
         data.shortened += shortened
-        data.add(Prompt(location, USER, messages, tokens, source=location), location, stage, keep)
+        data.add(Prompt(location, USER, messages, tokens, source=location), asked, location, stage, keep)
     return data
 
 
@@ -148,7 +157,7 @@ def split_user_prompts(data: UserPrompts, params: PPOParams) -> PromptSets:
     side empty; then the prompt of the lowest hash is held out, or the one of the highest trained
     on: still decided by the prompts alone, and both sides exist from two prompts on."""
     u = params.user
-    fractions = [hash_fraction(_key(p.messages), u.split_salt) for p in data.prompts]
+    fractions = [hash_fraction(key, u.split_salt) for key in data.split_keys]
     cut = u.heldout_fraction
     if len(fractions) >= 2:           # held out below the cut: at least the lowest, never the highest
         cut = min(max(cut, math.nextafter(min(fractions), 1.0)), max(fractions))
