@@ -20,11 +20,10 @@ PPO = {"heldout_prompts": 12, "steps": 3, "batch_size": 6, "ppo_epochs": 2, "min
        "max_new_tokens": 8, "eval_every": 3, "samples": 2, "threads": 1}
 
 
-def run_stage(name: str, model, run, root: Path, section: dict, own: Path | None = None) -> int:
-    """The stage through its command line; with `own`, on source own with that own.root."""
+def run_stage(name: str, model, run, root: Path, section: dict, **top) -> int:
+    """Run a stage on a params file of its section (and top-level keys such as source and own)."""
     params = root / f"{name}.yaml"
-    source = {"source": "own", "own": {"root": str(own)}} if own is not None else {}
-    params.write_text(yaml.safe_dump({"profile": "micro", "executor": {"workers": 1}, **source, name: section}))
+    params.write_text(yaml.safe_dump({"profile": "micro", "executor": {"workers": 1}, name: section, **top}))
     return main(name, model, run, ["--params", str(params)])
 
 

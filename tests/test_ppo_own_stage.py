@@ -37,7 +37,7 @@ def test_own_prompts_run_ppo_with_no_gold_and_no_nan(rlhf_pipeline, tmp_path):
     own = _own_root(tmp_path)
     section = ppo_section(tmp_path, rlhf_pipeline["sft"], rlhf_pipeline["reward"], rlhf_pipeline["tokenizer"],
                           steps=2, eval_every=1, user={"heldout_fraction": 0.3})
-    assert run_stage("ppo", PPOParams, run_ppo_stage, tmp_path, section, own=own) == 0
+    assert run_stage("ppo", PPOParams, run_ppo_stage, tmp_path, section, source="own", own={"root": str(own)}) == 0
     metrics = _strict(tmp_path / "ppo.json")
     json.dumps(metrics, allow_nan=False)
     assert metrics["source"] == "own" and metrics["training"]["steps"] == 2
@@ -68,7 +68,7 @@ def test_own_without_any_prompts_is_a_one_line_error(rlhf_pipeline, tmp_path, ca
     own = tmp_path / "own"
     own.mkdir()
     section = ppo_section(tmp_path, rlhf_pipeline["sft"], rlhf_pipeline["reward"], rlhf_pipeline["tokenizer"])
-    assert run_stage("ppo", PPOParams, run_ppo_stage, tmp_path, section, own=own) == 1
+    assert run_stage("ppo", PPOParams, run_ppo_stage, tmp_path, section, source="own", own={"root": str(own)}) == 1
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(err) == 1 and str(own / "prompts") in err[0] and "'prompt' or 'messages'" in err[0]
     assert not (tmp_path / "ppo.json").exists()

@@ -161,6 +161,19 @@ def test_the_split_is_decided_by_each_prompt(tmp_path, template):
     assert len(capped.train) == 10 and capped.summary["train_available"] > 10
 
 
+def test_the_split_does_not_move_with_the_context_size(tmp_path, template):
+    own = tmp_path / "own"
+    _jsonl(own / "prompts" / "p.jsonl", [{"messages": [_user(LONG + str(i)), _assistant("Yes."), _user(f"Then {i}?")]}
+                                         for i in range(60)])
+    params = _params(tmp_path, heldout_fraction=0.3)
+    held = []
+    for budget in (BUDGET, 4000):
+        data = load_user_prompts(DataSource("own", own), params, template, budget)
+        assert data.shortened == (60 if budget == BUDGET else 0)
+        held.append([p.source for p in split_user_prompts(data, params).heldout])
+    assert held[0] == held[1] and 5 < len(held[0]) < 30
+
+
 def test_a_few_prompts_still_give_both_sides(tmp_path, template):
     """Whatever the fraction, from two prompts on the lowest hash is held out and the highest trained on."""
     own = tmp_path / "own"
