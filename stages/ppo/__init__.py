@@ -7,6 +7,8 @@ advantages.py (rollout -> rewards -> advantages) and losses.py (what one optimis
 minimises), following TRL's PPOTrainer, OpenRLHF and Huang et al., "The N+ implementation
 details of RLHF with PPO".
 
-`python -m stages.ppo` (stage.py) runs the loop of rollout.py and trainer.py. Issue 7 is open:
-with the tiny reward model PPO does not yet raise the held-out gold score (README).
+`python -m stages.ppo` (stage.py) runs the loop of rollout.py and trainer.py on the world's
+questions or, with source own, on a user's prompts (prompt_sets.py, user_prompts.py), where no gold
+oracle exists. Issue 7 is open: with the tiny reward model PPO does not yet raise the held-out gold
+score (README).
 """

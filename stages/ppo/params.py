@@ -11,6 +11,19 @@ from pydantic import Field
 from stages.common.params import Section
 
 
+class UserPromptParams(Section):
+    """A user's prompts (source own): own.root/prompts/ and these files, or, without any, the held-out
+    user prompts of the SFT examples and the reward pairs (stages/ppo/user_prompts.py)."""
+
+    inputs: list[Path] = []                            # JSONL (.gz) / JSON / Parquet files or directories
+    # A prompt is held out (the held-out curve and the final figures) when xxh64(salt, its
+    # conversation) falls below this fraction; the rest are PPO's training prompts.
+    heldout_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    split_salt: str = "crisol-ppo-user-1"
+    max_prompts: int = Field(20000, ge=1)              # training prompts kept (a seeded choice)
+    examples_per_reason: int = Field(3, ge=0)          # row numbers kept per skip reason
+
+
 class PPOParams(Section):
     """The SFT model (policy and reference) and the reward model in; the RLHF policy out."""
 
@@ -27,7 +40,8 @@ class PPOParams(Section):
     kinds: list[str] = ["fact", "idk", "compare", "count", "two_hop"]
     prompt_splits: list[str] = ["rl", "train"]
     balance_kinds: bool = True                         # each prompt's kind drawn uniformly, then a prompt of it
-    heldout_prompts: int = Field(600, ge=1)
+    heldout_prompts: int = Field(600, ge=1)            # at most (a seeded choice), either source
+    user: UserPromptParams = UserPromptParams()
 
     steps: int = Field(60, ge=1)
     batch_size: int = Field(64, ge=1)                  # prompts per rollout

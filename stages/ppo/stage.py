@@ -2,14 +2,21 @@
 
     SFT model ──copy──> policy (trained)      SFT model ──> reference (frozen)
     reward model ──> scorer (frozen), and a copy as the value model (trained)
-    SFT training questions ──(steps x: rollout through the KV cache, per-token KL rewards, GAE,
-                              clipped PPO epochs)──> policy
-    every eval_every steps, on held-out questions: reward-model score, gold (oracle) score of the
-    same samples, KL to the reference  ──> plots, metrics, <out>/model, <out>/hf
+    training prompts ──(steps x: rollout through the KV cache, per-token KL rewards, GAE,
+                        clipped PPO epochs)──> policy
+    every eval_every steps, on held-out prompts: reward-model score and KL to the reference (with
+    standard errors), and the gold (oracle) score of the same samples where the world has one
+        ──> plots, metrics, <out>/model, <out>/hf, <out>/samples.json, <out>/heldout_prompts.jsonl
+
+Prompts (stages/ppo/prompt_sets.py): source synthetic, SFT's world questions with gold answers;
+source own, the user's prompts (own.root/prompts/, else the held-out prompts of the instruction and
+preference data), with no gold anywhere: gold figures are null, the gold curves are header-only
+CSVs (dvc.yaml declares them, so they exist), and `parts.gold` says why it did not run.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -17,18 +24,14 @@ from stages.chat.hf_template import export_chat_model
 from stages.chat.template import ChatTemplate
 from stages.common.atomic import atomic_dir, write_json
 from stages.common.cli import StageContext
-from stages.common.conversations import Example, read_examples
-from stages.common.errors import StageInputError
-from stages.common.subsets import seeded_subset
-from stages.common.hashsplit import VALIDATION
 from stages.common.plots import write_plots
-from stages.grading.oracle import judge
-from stages.grading.text import mean_and_stderr
 from stages.model.reward import load_reward_model
 from stages.model.weights import load_model, save_model
-from stages.ppo.advantages import AdaptiveKLController, FixedKLController, masked_mean
+from stages.ppo.advantages import AdaptiveKLController, FixedKLController
+from stages.ppo.heldout import finite_tree, gold_scores, held_out_figures, rounded, samples
 from stages.ppo.params import PPOParams
-from stages.ppo.prompts import PromptSampler
+from stages.ppo.prompt_sets import prompt_sets
+from stages.ppo.prompts import Prompt, PromptSampler
 from stages.ppo.rollout import Rollout, rollout
 from stages.ppo.trainer import PPOSettings, PPOTrainer, value_model_from
 from stages.training.device import prepare
@@ -37,6 +40,8 @@ TRAIN_STATS = ("objective/rm_score", "objective/gold_score", "objective/kl", "ob
                "objective/beta", "policy/entropy", "policy/approxkl", "policy/clipfrac", "policy/ratio",
                "policy/ratio_first",
                "value/loss", "value/explained_variance", "response/length", "response/eos_rate")
+# The curves only an oracle can draw: header-only files without one (dvc.yaml lists them as plots).
+GOLD_CURVES = ("objective_gold_score", "heldout_gold_score", "heldout_idk_rate", "heldout_correct_rate")
 
 
 def run(ctx: StageContext) -> None:
@@ -49,16 +54,10 @@ def run(ctx: StageContext) -> None:
     policy = load_model(params.sft / "model").to(device)
     reference = load_model(params.sft / "model").to(device)
     reward_model = load_reward_model(params.reward / "model").to(device)
-    examples = [e for e in read_examples(params.sft / "examples.parquet") if e.kind in params.kinds]
-    train = [e for e in examples if e.split in params.prompt_splits]
-    heldout = seeded_subset([e for e in examples if e.split == VALIDATION], params.heldout_prompts, params.seed)
-    if not train or not heldout:
-        raise StageInputError(f"ppo: {len(train)} training prompts (splits {params.prompt_splits}) and {len(heldout)} "
-                              f"held-out prompts of kinds {params.kinds}")
-    budget = policy.config.max_seq_len - params.max_new_tokens
-    prompt_of = {e.id: template.generation_prompt(e.messages[:-1]) for e in [*train, *heldout]}
-    train = [e for e in train if len(prompt_of[e.id]) <= budget]
-    heldout = [e for e in heldout if len(prompt_of[e.id]) <= budget]
+    gold = ctx.source.has_world           # an oracle exists only for the world's questions
+    prompts = prompt_sets(ctx.source, params, template, policy.config.max_seq_len - params.max_new_tokens)
+    train, heldout = prompts.train, prompts.heldout
+    log.info("ppo: %d training and %d held-out prompts (%s)", len(train), len(heldout), prompts.summary["from"])
 
     settings = PPOSettings(max_new_tokens=params.max_new_tokens, temperature=params.temperature,
                            missing_eos_penalty=params.missing_eos_penalty, ppo_epochs=params.ppo_epochs,
@@ -71,13 +70,14 @@ def run(ctx: StageContext) -> None:
                          settings, kl, seed=params.seed)
 
     def evaluate(step: int) -> tuple[dict[str, Any], Rollout]:
-        batch = rollout(policy, reference, reward_model, trainer.value_model, [prompt_of[e.id] for e in heldout],
+        batch = rollout(policy, reference, reward_model, trainer.value_model, [p.tokens for p in heldout],
                         template, max_new_tokens=params.max_new_tokens, temperature=params.temperature,
                         missing_eos_penalty=params.missing_eos_penalty, seed=params.seed + 10_000)
-        entry = {"step": step, **_held_out_figures(batch, heldout)}
-        log.info("ppo: step %d held-out: reward model %.3f, gold %.3f ± %.3f %s, KL %.3f, length %.1f, eos %.0f%%",
-                 step, entry["rm_score"], entry["gold_score"], entry["gold_score_stderr"], entry["gold_by_kind"],
-                 entry["kl"], entry["length"], 100 * entry["eos_rate"])
+        entry = {"step": step, **held_out_figures(batch, heldout, gold)}
+        gold_text = (f", gold {entry['gold_score']:.3f} ± {entry['gold_score_stderr']} {entry['gold_by_kind']}"
+                     if gold else "")
+        log.info("ppo: step %d held-out: reward model %.3f, KL %.3f, length %.1f, eos %.0f%%%s", step,
+                 entry["rm_score"], entry["kl"], entry["length"], 100 * entry["eos_rate"], gold_text)
         return entry, batch
 
     sampler = PromptSampler(train, params.balance_kinds, params.seed)
@@ -87,69 +87,53 @@ def run(ctx: StageContext) -> None:
     for step in range(1, params.steps + 1):
         chosen = sampler.batch(params.batch_size)
         tick = time.perf_counter()
-        result = trainer.step([prompt_of[e.id] for e in chosen], seed=params.seed * 100_003 + step)
+        result = trainer.step([p.tokens for p in chosen], seed=params.seed * 100_003 + step)
         train_seconds += time.perf_counter() - tick
-        gold = [judge(r, e.answer, bool(f)).score for r, e, f in zip(result.rollout.replies, chosen,
-                                                                      result.rollout.finished.tolist())]
-        stats = {**result.stats, "objective/gold_score": sum(gold) / len(gold)}
-        history["train"].append({"step": step, **{k: round(float(stats[k]), 5) for k in TRAIN_STATS}})
+        scores = gold_scores(result.rollout, chosen) if gold else []
+        stats = {**result.stats, "objective/gold_score": sum(scores) / len(scores) if gold else None}
+        history["train"].append({"step": step, **{k: None if stats[k] is None else rounded(float(stats[k]))
+                                                  for k in TRAIN_STATS}})
         if step % 10 == 0 or step == params.steps:
-            log.info("ppo: step %d/%d: rm %.3f gold %.3f kl %.3f entropy %.3f clipfrac %.3f ratio(first) %.6f",
-                     step, params.steps, stats["objective/rm_score"], stats["objective/gold_score"],
-                     stats["objective/kl"], stats["policy/entropy"], stats["policy/clipfrac"],
-                     stats["policy/ratio_first"])
+            log.info("ppo: step %d/%d: rm %.3f kl %.3f entropy %.3f clipfrac %.3f ratio(first) %.6f%s",
+                     step, params.steps, stats["objective/rm_score"], stats["objective/kl"],
+                     stats["policy/entropy"], stats["policy/clipfrac"], stats["policy/ratio_first"],
+                     f" gold {stats['objective/gold_score']:.3f}" if gold else "")
         if step % params.eval_every == 0 or step == params.steps:
             entry, latest = evaluate(step)
             history["heldout"].append(entry)
 
     first, last = history["heldout"][0], history["heldout"][-1]
-    samples = _samples(latest, heldout, params.samples, params.seed)
-    _write(params, policy, template, history, samples, ctx.params_dict())
-    ctx.metrics.update({
+    kept = samples(latest, heldout, params.samples, params.seed, gold)
+    _write(params, policy, template, history, kept, heldout, gold, ctx.params_dict())
+    ctx.metrics.update(finite_tree({
         "heldout_gold_score": last["gold_score"], "sft_heldout_gold_score": first["gold_score"],
         "heldout_rm_score": last["rm_score"], "sft_heldout_rm_score": first["rm_score"], "heldout_kl": last["kl"],
         "heldout": {"sft": first, "ppo": last, "prompts": len(heldout)},
         "training": {"steps": params.steps, "prompts": len(train), "seconds": round(train_seconds, 3),
                      "beta": params.beta, "adaptive_kl": params.adaptive_kl},
         "last_step": history["train"][-1],
+        "prompts": prompts.summary,
+        "parts": {"gold": {"ran": True, "n": len(heldout)} if gold else ctx.source.not_run("gold score")},
         "run_seconds": round(time.perf_counter() - started, 3),
-    })
-    log.info("ppo: held-out gold score %.3f -> %.3f, reward model %.3f -> %.3f, KL %.3f",
-             first["gold_score"], last["gold_score"], first["rm_score"], last["rm_score"], last["kl"])
+    }))
+    log.info("ppo: held-out reward model %.3f -> %.3f, KL %.3f%s", first["rm_score"], last["rm_score"], last["kl"],
+             f", gold score {first['gold_score']:.3f} -> {last['gold_score']:.3f}" if gold else "")
 
 
-def _held_out_figures(batch: Rollout, examples: list[Example]) -> dict[str, Any]:
-    verdicts = [judge(r, e.answer, bool(f)) for r, e, f in zip(batch.replies, examples, batch.finished.tolist())]
-    kl = ((batch.logprobs - batch.ref_logprobs) * batch.mask).sum(1)
-    gold, gold_stderr = mean_and_stderr([v.score for v in verdicts])
-    by_kind: dict[str, list[float]] = {}
-    for example, verdict in zip(examples, verdicts):
-        by_kind.setdefault(example.kind, []).append(verdict.score)
-    return {"rm_score": round(float(batch.rm_scores.mean()), 5),
-            "gold_score": round(gold, 5), "gold_score_stderr": round(gold_stderr, 5),
-            "gold_by_kind": {kind: round(sum(s) / len(s), 5) for kind, s in sorted(by_kind.items())},
-            "kl": round(float(kl.mean()), 5), "length": round(float(batch.lengths.float().mean()), 3),
-            "eos_rate": round(float(batch.finished.float().mean()), 5),
-            "idk_rate": round(sum(v.verdict in ("idk", "idk_invented") for v in verdicts) / len(verdicts), 5),
-            "correct_rate": round(sum(v.verdict in ("correct", "idk_invented") for v in verdicts) / len(verdicts), 5),
-            "entropy_proxy": round(float(-masked_mean(batch.logprobs, batch.mask)), 5)}
-
-
-def _samples(batch: Rollout, examples: list[Example], limit: int, seed: int) -> list[dict[str, Any]]:
-    """A seeded choice of the held-out rollout's replies, with both scores, for the report."""
-    return [{"question": examples[i].messages[-2]["content"], "gold": examples[i].answer, "reply": batch.replies[i],
-             "rm_score": round(float(batch.rm_scores[i]), 4),
-             "gold_score": judge(batch.replies[i], examples[i].answer, bool(batch.finished[i])).score}
-            for i in seeded_subset(list(range(len(examples))), limit, seed)]
-
-
-def _write(params: PPOParams, policy, template: ChatTemplate, history, samples, provenance) -> None:
+def _write(params: PPOParams, policy, template: ChatTemplate, history, kept, heldout: list[Prompt], gold: bool,
+           provenance) -> None:
     with atomic_dir(params.out) as tmp:
         save_model(policy.cpu(), tmp / "model", metadata={"params": provenance})
         export_chat_model(policy, tmp / "hf", params.tokenizer, template)
-        write_json(tmp / "samples.json", samples)
+        write_json(tmp / "samples.json", kept)
+        # The held-out prompts as the policy read them, so that evaluation can ask the same ones.
+        (tmp / "heldout_prompts.jsonl").write_text("".join(
+            json.dumps({"id": p.id, "kind": p.kind, "messages": p.messages, "answer": p.answer, "source": p.source},
+                       ensure_ascii=False) + "\n" for p in heldout))
     curves = {key.replace("/", "_"): ("step", key) for key in TRAIN_STATS}
     rows = {name: [{"step": r["step"], key: r[key]} for r in history["train"]] for name, (_, key) in curves.items()}
     heldout_curves = {f"heldout_{k}": ("step", k) for k in ("rm_score", "gold_score", "kl", "idk_rate", "correct_rate")}
     rows.update({name: history["heldout"] for name in heldout_curves})
+    if not gold:
+        rows.update({name: [] for name in GOLD_CURVES})
     write_plots(params.plots, {**curves, **heldout_curves}, rows)
