@@ -20,7 +20,7 @@ from stages.common.source import DataSource
 from stages.ppo.params import PPOParams
 from stages.ppo.prompt_sets import prompt_sets
 from stages.ppo.user_prompts import load_user_prompts, split_user_prompts
-from stages.reward.outputs import PREFERENCE_PAIRS
+from stages.common.conversations import PREFERENCE_PAIRS
 
 BUDGET = 40                          # prompt tokens the context leaves (positions - max_new_tokens)
 LONG = "many words again " * 40      # over BUDGET on its own

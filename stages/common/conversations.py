@@ -31,6 +31,20 @@ SFT_EXAMPLES = ArtifactSchema("sft_examples", 1, pa.schema([
     pa.field("source", pa.string()),                   # fact_id, page url, or file:row
 ]))
 
+# The reward stage's preference pairs (<reward.out>/pairs.parquet): PPO and evaluation read its
+# held-out user pairs and prompts.
+PREFERENCE_PAIRS = ArtifactSchema("preference_pairs", 1, pa.schema([
+    pa.field("id", pa.string(), nullable=False),
+    pa.field("split", pa.string(), nullable=False),
+    pa.field("kind", pa.string(), nullable=False),
+    pa.field("prompt", pa.list_(MESSAGE), nullable=False),
+    pa.field("chosen", pa.string(), nullable=False),
+    pa.field("rejected", pa.string(), nullable=False),
+    pa.field("chosen_finished", pa.bool_(), nullable=False),
+    pa.field("rejected_finished", pa.bool_(), nullable=False),
+    pa.field("source", pa.string(), nullable=False),
+]))
+
 
 @dataclass(frozen=True)
 class Example:

@@ -22,9 +22,7 @@ from typing import Any
 
 from stages.chat.template import ChatTemplate
 from stages.common.row_files import RowError
-from stages.reward.preference_formats import _messages as checked_messages       # same turn rules as pairs
-from stages.reward.preference_formats import _pair_prompt as pair_prompt
-from stages.reward.preference_formats import check_prompt
+from stages.chat.turns import Messages, check_prompt, checked_messages, pair_prompt   # same turn rules as pairs
 
 FORMATS = ("prompt", "messages")
 SKIP_REASONS = (
@@ -39,7 +37,6 @@ SKIP_REASONS = (
     "over_length",       # the last user turn alone does not fit the context
     "duplicate",         # the same prompt again (the first one is kept)
 )
-Messages = list[dict[str, str]]
 
 
 def detect(row: Any) -> str | None:

@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 from stages.chat.template import ChatTemplate
 from stages.common.artifacts import read_parquet
-from stages.common.conversations import read_examples
+from stages.common.conversations import PREFERENCE_PAIRS, read_examples
 from stages.common.errors import StageInputError
 from stages.common.hashsplit import TRAIN, hash_fraction
 from stages.common.row_files import DETECT_ROWS, RowError, RowLedger, convert_rows, first_signature
@@ -37,7 +37,6 @@ from stages.common.subsets import seeded_subset
 from stages.ppo.params import PPOParams
 from stages.ppo.prompt_formats import FORMATS, SKIP_REASONS, Messages, detect, fit, to_prompt, up_to_last_user
 from stages.ppo.prompts import Prompt, PromptSets
-from stages.reward.outputs import PREFERENCE_PAIRS
 
 LABEL = "ppo prompts"                 # starts every error message about these inputs
 USER = "user"                         # the kind of user rows in SFT's examples and the reward pairs

@@ -17,27 +17,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-import pyarrow as pa
 
 from stages.common.artifacts import write_parquet
 from stages.common.atomic import atomic_dir
-from stages.common.conversations import MESSAGE
+from stages.common.conversations import PREFERENCE_PAIRS
 from stages.common.plots import write_plots
-from stages.common.schemas import ArtifactSchema
 from stages.model.reward import RewardModel, save_reward_model
 from stages.reward.preference import Preference
 
-PREFERENCE_PAIRS = ArtifactSchema("preference_pairs", 1, pa.schema([
-    pa.field("id", pa.string(), nullable=False),
-    pa.field("split", pa.string(), nullable=False),
-    pa.field("kind", pa.string(), nullable=False),
-    pa.field("prompt", pa.list_(MESSAGE), nullable=False),
-    pa.field("chosen", pa.string(), nullable=False),
-    pa.field("rejected", pa.string(), nullable=False),
-    pa.field("chosen_finished", pa.bool_(), nullable=False),
-    pa.field("rejected_finished", pa.bool_(), nullable=False),
-    pa.field("source", pa.string(), nullable=False),
-]))
 
 PLOTS = {"train_loss": ("step", "loss"), "validation_accuracy": ("step", "accuracy")}
 

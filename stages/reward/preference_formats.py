@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, NamedTuple
 
-from stages.chat.template import ROLES
+from stages.chat.turns import Messages, check_prompt, checked_messages, pair_prompt, text_field
 from stages.common.row_files import RowError
 
 FORMATS = ("pairs", "hh")
@@ -41,9 +41,6 @@ SKIP_REASONS = (
 HH_TURN = re.compile(r"\n\n(Human|Assistant):")
 HH_ROLES = {"Human": "user", "Assistant": "assistant"}
 HH_ANSWER = "\n\nAssistant:"
-
-Messages = list[dict[str, str]]
-
 
 class Pair(NamedTuple):
     prompt: Messages
@@ -66,68 +63,26 @@ def detect(row: Any) -> str | None:
     return "hh" if isinstance(row["chosen"], str) else None
 
 
-def _text(row: dict, key: str, where: str = "") -> str:
-    value = row.get(key)
-    if value is None:
-        raise RowError("missing_field", f"no {where}{key!r}")
-    if not isinstance(value, str):
-        raise RowError("wrong_type", f"{where}{key!r} is {type(value).__name__}, not a string")
-    return value
-
-
-def _messages(items: list, key: str) -> Messages:
-    out = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise RowError("wrong_type", f"{key}[{i}] is {type(item).__name__}, not an object")
-        role = _text(item, "role", f"{key}[{i}].")
-        if role not in ROLES:
-            raise RowError("unknown_role", f"{key}[{i}].role is {role!r}")
-        out.append({"role": role, "content": _text(item, "content", f"{key}[{i}].")})
-    return out
-
-
-def check_prompt(prompt: Messages) -> Messages:
-    """What every format's prompt must satisfy once it is a list of turns."""
-    if not prompt:
-        raise RowError("empty_prompt", "the prompt has no turn")
-    for i, message in enumerate(prompt):
-        if message["role"] == "system" and i > 0:
-            raise RowError("bad_order", f"a system turn at position {i}")
-        if message["role"] != "system" and not message["content"].strip():
-            raise RowError("empty_prompt", f"{message['role']} turn {i} of the prompt is empty")
-    if prompt[-1]["role"] != "user":
-        raise RowError("bad_order", f"the prompt ends with a {prompt[-1]['role']} turn, not a user turn")
-    return prompt
-
-
-def _pair_prompt(row: dict) -> Messages:
-    value = row.get("prompt")
-    if isinstance(value, list):
-        return check_prompt(_messages(value, "prompt"))
-    return check_prompt([{"role": "user", "content": _text(row, "prompt")}])
-
-
 def _pair_answer(row: dict, key: str) -> str:
     value = row.get(key)
     if not isinstance(value, list):
-        return _text(row, key)
+        return text_field(row, key)
     if not value:
         raise RowError("empty_answer", f"{key!r} holds no message")
     if len(value) > 1:
         raise RowError("wrong_type", f"{key!r} holds {len(value)} messages; an answer is one assistant message")
-    message = _messages(value, key)[0]
+    message = checked_messages(value, key)[0]
     if message["role"] != "assistant":
         raise RowError("bad_order", f"{key}[0] is a {message['role']} turn, not the assistant's answer")
     return message["content"]
 
 
 def _from_pairs(row: dict) -> Pair:
-    return Pair(_pair_prompt(row), _pair_answer(row, "chosen"), _pair_answer(row, "rejected"))
+    return Pair(pair_prompt(row), _pair_answer(row, "chosen"), _pair_answer(row, "rejected"))
 
 
 def _hh_transcript(row: dict, key: str) -> tuple[Messages, str]:
-    text = _text(row, key)
+    text = text_field(row, key)
     if text.startswith(("Human:", "Assistant:")):      # some copies drop the leading blank line
         text = "\n\n" + text
     cut = text.rfind(HH_ANSWER)
