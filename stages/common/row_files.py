@@ -1,4 +1,4 @@
-"""Rows of user-given files (JSONL, a JSON array, Parquet), numbered, with bad rows as values.
+"""Rows of user-given files (JSONL, gzipped JSONL, a JSON array, Parquet), numbered, with bad rows as values.
 
 Every stage that reads user data (SFT instructions, reward preferences) takes the same files the
 same way, so a user learns one set of rules: a path is a file or a directory of such files; rows
@@ -11,6 +11,7 @@ the caller's business: each stage has its formats and its own skip reasons.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import pyarrow.parquet as pq
 
 from stages.common.errors import StageInputError
 
-SUFFIXES = (".jsonl", ".json", ".parquet")
+SUFFIXES = (".jsonl", ".json", ".parquet", ".jsonl.gz")
 DETECT_ROWS = 100                     # rows looked at to detect a file's format
 
 
@@ -33,18 +34,23 @@ class RowError(ValueError):
         self.reason = reason
 
 
+def file_type(path: Path) -> str:
+    """A file's type by its name: its suffix, or ".jsonl.gz" for gzipped JSONL."""
+    return ".jsonl.gz" if path.name.endswith(".jsonl.gz") else path.suffix
+
+
 def input_files(inputs: list[Path | str], label: str = "user data") -> list[Path]:
     """The files to read: each input as given, or a directory's files of the known types, sorted.
     `label` starts every error message, so the user knows which params entry is wrong."""
     files: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.suffix in SUFFIXES and p.is_file())
+            found = sorted(p for p in item.iterdir() if file_type(p) in SUFFIXES and p.is_file())
             if not found:
                 raise StageInputError(f"{label}: {item} holds no {', '.join(SUFFIXES)} files")
             files.extend(found)
         elif item.is_file():
-            if item.suffix not in SUFFIXES:
+            if file_type(item) not in SUFFIXES:
                 raise StageInputError(f"{label}: {item}: unknown file type (expected {', '.join(SUFFIXES)})")
             files.append(item)
         else:
@@ -73,16 +79,20 @@ def read_rows(path: Path, label: str = "user data") -> Iterator[tuple[int, Any]]
             raise StageInputError(f"{label}: {path}: a .json file must hold an array of rows")
         yield from enumerate(rows, start=1)
     else:
-        with path.open("rb") as lines:
-            for number, raw in enumerate(lines, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    yield number, json.loads(raw.decode("utf-8"))
-                except UnicodeDecodeError:
-                    yield number, RowError("bad_json", "not UTF-8")
-                except json.JSONDecodeError as exc:
-                    yield number, RowError("bad_json", str(exc))
+        opener = gzip.open if path.name.endswith(".gz") else open
+        try:
+            with opener(path, "rb") as lines:
+                for number, raw in enumerate(lines, start=1):
+                    if not raw.strip():
+                        continue
+                    try:
+                        yield number, json.loads(raw.decode("utf-8"))
+                    except UnicodeDecodeError:
+                        yield number, RowError("bad_json", "not UTF-8")
+                    except json.JSONDecodeError as exc:
+                        yield number, RowError("bad_json", str(exc))
+        except (OSError, EOFError) as exc:     # a broken gzip stream (BadGzipFile is an OSError)
+            raise StageInputError(f"{label}: {path}: unreadable ({exc})") from None
 
 
 def first_signature(path: Path, detect: Callable[[Any], str | None], label: str = "user data",
