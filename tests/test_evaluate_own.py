@@ -137,7 +137,7 @@ def test_every_section_has_its_n_or_why_it_did_not_run(evaluated):
     held = parts["heldout_documents"]
     assert held["ran"] and held["eval_file_documents"] == 2 and held["validation_split_documents"] == 6
     assert held["n"] == 8 and held["bytes"] > 0
-    assert parts["eval_choices"] == {"ran": True, "n": 6, "section": "multiple choice"}
+    assert parts["eval_choices"] == {"ran": True, "n": 6, "section": "multiple choice", "over_length": 0}
     absent = next(part for name, part in parts.items() if name.endswith("_absent"))   # the default file, missing
     assert not absent["ran"] and absent["why"].endswith("absent.jsonl not found")
     qa = parts["eval_questions"]
@@ -220,3 +220,21 @@ def test_undefined_figures_are_null_not_nan():
     _, rows = evaluation_table(summary, 3, ["mc"])
     assert all("nan" not in cell for row in rows for cell in row)
     assert json.loads(dumps_strict({"a": nan, "b": [float("inf"), 1.5]})) == {"a": None, "b": [None, 1.5]}
+
+
+def test_prompts_and_questions_longer_than_the_context_are_counted_out(own_inputs, rlhf_pipeline, tmp_path):
+    from stages.chat.template import ChatTemplate
+    from stages.evaluate.own_suite import fit_to_context
+
+    own = _own_folder(tmp_path)
+    _jsonl(own / "eval" / "questions.jsonl", [QA[0], QA[1], QA[3], {"question": "Why? " * 80, "answers": ["because"]}])
+    params = EvaluateParams(**{**own_inputs["section"], "few_shot": 0})
+    suite = own_suite(DataSource("own", own), params, read_examples(rlhf_pipeline["sft"] / "examples.parquet"),
+                      logging.getLogger("test"))
+    template = ChatTemplate.from_file(rlhf_pipeline["tokenizer"])
+    fit_to_context(suite, template, context=64, max_new_tokens=8)
+    qa = suite.parts["eval_questions"]
+    assert qa["ran"] and qa["over_length"] == 1 and qa["n"] == 3 == len(suite.qsets[0].questions)
+    fit_to_context(suite, template, context=9, max_new_tokens=8)       # nothing fits any more
+    assert not suite.parts["eval_questions"]["ran"] and "too long" in suite.parts["eval_questions"]["why"]
+    assert not suite.parts["alignment"]["ran"] and not suite.aligned and not suite.qsets

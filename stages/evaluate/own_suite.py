@@ -16,8 +16,10 @@ questions, hallucination on invented entities, the gold score) are listed as not
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any, Sequence
 
+from stages.chat.template import ChatTemplate
 from stages.common.conversations import Example
 from stages.common.source import KINDS, DataSource
 from stages.common.subsets import seeded_subset
@@ -119,6 +121,39 @@ def own_suite(source: DataSource, params: EvaluateParams, examples: Sequence[Exa
              "no" if pairs is None else len(pairs), len(aligned), origin)
     return Suite(documents, choice, qsets, aligned, gold=False, skipped=skipped, parts=parts,
                  unigram=Unigram.fit(params.train_tokens), origins=origins, preference_pairs=pairs)
+
+
+def fit_to_context(suite: Suite, template: ChatTemplate, context: int, max_new_tokens: int) -> None:
+    """Keep the questions and alignment prompts whose prompt leaves room for a whole reply
+    (max_new_tokens) in every model's context (`context`, the smallest); count the others in their
+    part as over_length. A user's prompts can be long: generating would cut their start away, and
+    scoring prompt + reply would not fit. A section left with nothing does not run, and says why."""
+    parts = suite.parts or {}
+
+    def fits(ids: Sequence[int]) -> bool:
+        return len(ids) + max_new_tokens <= context
+
+    def mark(name: str, kept: int, total: int, what: str) -> None:
+        parts[name]["over_length"] = total - kept
+        parts[name]["n"] = kept
+        if total and not kept:
+            parts[name] = not_run(f"every one of its {total} {what} is too long: prompt + evaluate.max_new_tokens "
+                                  f"({max_new_tokens}) > the models' context ({context} tokens)",
+                                  over_length=total, **{k: v for k, v in parts[name].items()
+                                                        if k not in ("ran", "n", "why", "over_length")})
+
+    qsets = []
+    for qs in suite.qsets:
+        kept = [e for e in qs.questions if fits(template.generation_prompt(e.messages[:-1]))
+                and fits([template.eos_id, *template.encode_text(e.messages[-2]["content"] + "\n")])]
+        mark(qs.task, len(kept), len(qs.questions), "questions")
+        if kept:
+            qsets.append(replace(qs, questions=kept))
+    suite.qsets = qsets
+    total = len(suite.aligned)
+    suite.aligned = [e for e in suite.aligned if fits(template.generation_prompt(e.messages[:-1]))]
+    if total:
+        mark(ALIGNMENT, len(suite.aligned), total, "held-out prompts")
 
 
 def alignment_prompts(source: DataSource, params: EvaluateParams, examples: Sequence[Example],

@@ -123,13 +123,14 @@ def section_rows(parts: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
             notes.append(f"{_fmt(part['bytes'])} bytes ({_fmt(part.get('validation_split_documents'))} documents of "
                          f"the validation split, {_fmt(part.get('eval_file_documents'))} from eval files)")
         if "accuracy" in part:
-            notes.append(f"accuracy {with_error(part['accuracy'], part.get('accuracy_stderr'))}, "
-                         f"{_fmt(part.get('over_length'))} pairs over the context left out")
+            notes.append(f"accuracy {with_error(part['accuracy'], part.get('accuracy_stderr'))}")
         if "prompts" in part:
             notes.append(f"prompts: {part['prompts']}; win rate judged by the {part.get('win_judge', 'gold oracle')}")
         if "section" in part:
             notes.append(part["section"] + (f" ({_fmt(part.get('open_book'))} open book); shots for the base "
                                             f"model: {_fmt(part['shots'])}" if "shots" in part else ""))
+        if part.get("over_length"):
+            notes.append(f"{_fmt(part['over_length'])} left out, longer than the models' context")
         rows.append([name, "ran", _fmt(part.get("n")), "; ".join(notes)])
     return rows
 
@@ -203,8 +204,9 @@ def render(*, commit: str | None, profile: str, params: Mapping[str, Any],
                    _get(stage_metrics, "pretrain.tokens"), _get(stage_metrics, "pretrain.flops"),
                    _get(stage_metrics, "pretrain.tokens_per_s"), _get(stage_metrics, "pretrain.mfu")]]),
         "",
-        "Time per stage (s): " + ", ".join(f"{stage} {s:,.0f}" for stage, s in seconds.items())
-        + f"; total {sum(seconds.values()):,.0f} s.",
+        ("Time per stage (s): " + ", ".join(f"{stage} {s:,.0f}" for stage, s in seconds.items())
+         + f"; total {sum(seconds.values()):,.0f} s." if seconds else
+         "Time per stage: n/a (no other stage's metrics of this run were found)."),
         f"Energy (estimate): {kwh:.4f} kWh ({basis}).",
         "",
         "## Evaluation",

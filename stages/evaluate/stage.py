@@ -36,7 +36,8 @@ from stages.evaluate import alignment, preferences, questions
 from stages.evaluate.hellaswag import score_multiple_choice
 from stages.evaluate.loglikelihood import rolling_loglikelihoods
 from stages.evaluate.metrics import text_perplexity
-from stages.evaluate.own_suite import ALIGNMENT, HELDOUT, RM_ACCURACY, heldout_breakdown, own_suite
+from stages.evaluate.own_suite import (ALIGNMENT, HELDOUT, RM_ACCURACY, fit_to_context, heldout_breakdown,
+                                       own_suite)
 from stages.evaluate.params import EvaluateParams
 from stages.evaluate.plots import comparison_bars, training_curves
 from stages.evaluate.report import render, with_error
@@ -76,6 +77,8 @@ def run(ctx: StageContext) -> None:
 
     if ctx.source.is_own:
         suite = own_suite(ctx.source, params, examples, log)
+        context = min(reward_model.body.config.max_seq_len, *(m.model.config.max_seq_len for m in models))
+        fit_to_context(suite, template, context, params.max_new_tokens)
     else:
         suite = synthetic_suite(params, examples, log)
     log.info("evaluate: %d held-out documents, %s, questions %s, %d alignment prompts", len(suite.documents),
@@ -143,19 +146,18 @@ def _own_results(suite: Suite, summary: dict[str, dict[str, Any]], reward_model,
     if suite.preference_pairs is not None:
         figures = preferences.accuracy(reward_model, template, suite.preference_pairs, limit=params.preference_pairs,
                                        seed=params.seed, device=device)
+        parts[RM_ACCURACY] = {"ran": True, **figures, "pairs_in_file": len(suite.preference_pairs)}
         if figures["n"]:
-            parts[RM_ACCURACY] = {"ran": True, **figures, "pairs_in_file": len(suite.preference_pairs)}
-            out["rm_heldout_accuracy"] = figures.get("accuracy")
-        else:
-            parts[RM_ACCURACY] = {"ran": False, **figures, "why": "no held-out pair fits the reward model's context"}
-    if out.get("rm_heldout_accuracy") is not None:
-        out["rm_heldout_accuracy"] = round(out["rm_heldout_accuracy"], 5)
+            out["rm_heldout_accuracy"] = round(figures["accuracy"], 5)
+    for name in suite.multiple_choice:     # items whose choice alone outgrows the context are not scored
+        if parts.get(name, {}).get("ran"):
+            parts[name]["over_length"] = summary["base"][name]["skipped_choice_longer_than_context"]
     for name, part in parts.items():
         scored = summary["sft"].get(name) or summary["base"].get(name) or summary["base"].get(f"{name}_0shot")
-        if part.get("ran") and scored and "n" in scored:
-            part["n"] = scored["n"]
-        elif part.get("ran") and scored and "documents" in scored:
-            part["n"] = scored["documents"]
+        if part.get("ran") and scored:
+            part["n"] = scored.get("n", scored.get("documents"))
+        if part.get("ran") and not part.get("n"):
+            part.update(ran=False, why="nothing could be scored: every item is longer than the models' context")
     return {"parts": _clean(parts), **out}
 
 
