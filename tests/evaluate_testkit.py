@@ -49,3 +49,33 @@ def hellaswag_rows(shared_data: Path, n: int) -> list[dict]:
             if len(rows) == n:
                 break
     return rows
+
+
+def token_splits(root: Path, tokenizer: Path, texts: list[str], validation: int) -> dict[str, Path]:
+    """Documents (the DOCUMENTS artifact) and train / validation token splits of them encoded with
+    the models' own tokenizer (the last `validation` texts held out), as the tokenizer stage writes
+    them: what evaluate reads for held-out text and the unigram baseline."""
+    import numpy as np
+
+    from documents_testkit import document, write_documents
+    from stages.chat.template import ChatTemplate
+    from stages.common.tokens import SplitManifest, token_dtype, write_shard
+
+    template = ChatTemplate.from_file(tokenizer)
+    vocab = template.text_tokenizer.get_vocab_size()
+    ids = [f"doc-{i:02d}" for i in range(len(texts))]
+    documents = write_documents(root / "documents", [document(i, t) for i, t in zip(ids, texts)])
+    out = {"documents": documents}
+    cut = len(texts) - validation
+    for split, chosen in (("train", range(cut)), ("validation", range(cut, len(texts)))):
+        encoded = [template.encode_text(texts[i]) for i in chosen]
+        flat = np.array([t for doc in encoded for t in (*doc, template.eos_id)], dtype=token_dtype(vocab))
+        lengths = np.array([len(doc) for doc in encoded])
+        starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
+        directory = root / "tokens" / split
+        directory.mkdir(parents=True)
+        write_shard(directory, 0, flat, [ids[i] for i in chosen], starts, lengths)
+        SplitManifest(token_dtype(vocab).name, vocab, template.eos_id, "sha", (
+            {"index": 0, "tokens": int(flat.size), "documents": len(encoded)},), {}).write(directory)
+        out[split] = directory
+    return out

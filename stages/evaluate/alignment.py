@@ -9,6 +9,10 @@ split: held-out entities and invented ones), the way PPO was trained and measure
   one half).
 
 Each with its standard error over prompts. One sample per prompt and model, seeded.
+
+With no gold oracle (source: own, a user's prompts: there is no right answer to judge against),
+`gold=False`: no gold score, and the win rate is judged by the reward model's score instead
+(`win_judge`: "reward model" in the figures).
 """
 
 from __future__ import annotations
@@ -33,14 +37,14 @@ class Sampled:
     tokens: list[int]          # the reply's tokens, its end-of-turn included when it finished
     reply: str
     finished: bool
-    gold: float
+    gold: float | None         # None: no gold oracle
     rm_score: float
     kl: float
 
 
 def sample_and_score(model: Transformer, reference: Transformer, reward_model: RewardModel,
                      template: ChatTemplate, questions: Sequence[Example], *, temperature: float,
-                     max_new_tokens: int, seed: int, batch_size: int) -> list[Sampled]:
+                     max_new_tokens: int, seed: int, batch_size: int, gold: bool = True) -> list[Sampled]:
     prompts = [template.generation_prompt(e.messages[:-1]) for e in questions]
     model.eval()
     replies = generate_many(model, prompts, max_new_tokens, temperature=temperature, stop_ids=template.stop_ids,
@@ -56,8 +60,8 @@ def sample_and_score(model: Transformer, reference: Transformer, reward_model: R
     out = []
     for e, p, t, r, a, b, s in zip(questions, prompts, tokens, replies, own, ref, rm.tolist()):
         text = template.reply(r.tokens)
-        out.append(Sampled(e, p, t, text, r.finished, judge(text, e.answer, r.finished).score, s,
-                           a.loglikelihood - b.loglikelihood))
+        score = judge(text, e.answer, r.finished).score if gold else None
+        out.append(Sampled(e, p, t, text, r.finished, score, s, a.loglikelihood - b.loglikelihood))
     return out
 
 
@@ -66,18 +70,24 @@ def _mean(values: Sequence[float]) -> tuple[float, float]:
 
 
 def figures(sampled: Sequence[Sampled], baseline: Sequence[Sampled] | None) -> dict[str, Any]:
-    """Mean and stderr of rm_score, gold_score and kl; the win rate over `baseline` (the SFT
-    model's samples of the same prompts, in the same order) when given."""
+    """Mean and stderr of rm_score, gold_score (where there is a gold oracle) and kl; the win rate
+    over `baseline` (the SFT model's samples of the same prompts, in the same order) when given,
+    judged by the gold oracle, or by the reward model where there is none."""
     out: dict[str, Any] = {"n": len(sampled)}
-    for name in ("rm_score", "gold", "kl"):
+    with_gold = all(s.gold is not None for s in sampled)
+    for name in ("rm_score", "gold", "kl") if with_gold else ("rm_score", "kl"):
         mean, err = _mean([getattr(s, name) for s in sampled])
         key = "gold_score" if name == "gold" else name
         out[key], out[f"{key}_stderr"] = mean, err
     if baseline is not None:
         if [s.example.id for s in sampled] != [s.example.id for s in baseline]:
             raise ValueError("win rate: the two sample sets are not of the same prompts in the same order")
-        wins = [1.0 if a.gold > b.gold else 0.5 if a.gold == b.gold else 0.0 for a, b in zip(sampled, baseline)]
+        key = "gold" if with_gold and all(s.gold is not None for s in baseline) else "rm_score"
+        pairs = [(getattr(a, key), getattr(b, key)) for a, b in zip(sampled, baseline)]
+        wins = [1.0 if a > b else 0.5 if a == b else 0.0 for a, b in pairs]
         out["win_rate_vs_sft"], out["win_rate_vs_sft_stderr"] = _mean(wins)
+        if key == "rm_score":
+            out["win_judge"] = "reward model"
     return out
 
 

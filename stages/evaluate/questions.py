@@ -11,18 +11,22 @@ A base model gets plain-text prompts zero-shot and k-shot (shots from SFT's trai
 the same task, stages/grading/answers.py's FAQ layout); chat models get the chat template, greedy.
 Figures: exact match, F1 (SQuAD) and contains, each with its standard error, and the chance floor
 of exact match (a guesser who knows the relation).
+
+A user's QA files (qa_files.py) are question sets too, with several acceptable answers per
+question (`answers`): a reply is graded against each and keeps the best, as SQuAD grades.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from stages.chat.template import ChatTemplate
 from stages.common.conversations import Example
 from stages.common.hashsplit import TEST, TRAIN, VALIDATION
 from stages.grading.answers import Graded, chance_exact_match, chat_replies, few_shot_replies, grade, summarize
+from stages.grading.text import contains, exact_match, f1
 from stages.grading.oracle import is_idk
 from stages.grading.text import mean_and_stderr
 from stages.model.transformer import Transformer
@@ -36,6 +40,7 @@ class QuestionSet:
     questions: list[Example]
     shots: list[tuple[str, str]]     # (question, answer) for the base model's k-shot prompts
     chance: float | None             # exact match of a guesser who knows the relation
+    answers: Mapping[str, Sequence[str]] | None = None   # example id -> acceptable answers (None: its answer)
 
 
 def question_sets(examples: Sequence[Example], open_book_items: int, few_shot: int, seed: int) -> list[QuestionSet]:
@@ -61,10 +66,22 @@ def ask(model: Transformer, template: ChatTemplate, chat: bool, qs: QuestionSet,
     """Greedy replies graded against the gold answers: through the chat template for a chat
     model, else plain text with the first `shots` shots (0: zero-shot)."""
     if chat:
-        return grade(qs.questions, chat_replies(model, template, qs.questions, max_new_tokens))
-    replies, _ = few_shot_replies(model, template, [e.messages[-2]["content"] for e in qs.questions],
-                                  qs.shots[:shots], max_new_tokens)
-    return grade(qs.questions, replies)
+        replies = chat_replies(model, template, qs.questions, max_new_tokens)
+    else:
+        replies, _ = few_shot_replies(model, template, [e.messages[-2]["content"] for e in qs.questions],
+                                      qs.shots[:shots], max_new_tokens)
+    return grade(qs.questions, replies) if qs.answers is None else grade_any(qs.questions, replies, qs.answers)
+
+
+def grade_any(examples: Sequence[Example], replies: Sequence[str],
+              answers: Mapping[str, Sequence[str]]) -> list[Graded]:
+    """Each reply graded against every acceptable answer of its question, the best kept per figure."""
+    out = []
+    for e, r in zip(examples, replies):
+        golds = answers.get(e.id) or [e.answer]
+        out.append(Graded(e, r, any(exact_match(r, a) for a in golds), any(contains(r, a) for a in golds),
+                          max(f1(r, a) for a in golds)))
+    return out
 
 
 def figures(qs: QuestionSet, graded: Sequence[Graded]) -> dict[str, Any]:

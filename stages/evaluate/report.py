@@ -2,7 +2,9 @@
 
 Everything in it is read from the pipeline's own records: the stages' metrics files (the data
 funnel, tokenizer compression, model size, FLOPs, time), this stage's results, and the machine it
-runs on. Energy is an estimate and says so: pretraining records its own (device TDP, or an
+runs on. With `source: own` the funnel starts at ingest (the world's web and crawl stages did not
+run: their metrics are never read), and a "Sections" table gives every evaluation section's n or
+why it did not run. Energy is an estimate and says so: pretraining records its own (device TDP, or an
 assumed wattage per CPU core); the other stages' time is converted at the same wattage per core.
 """
 
@@ -12,6 +14,7 @@ import math
 import os
 import platform
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
@@ -72,6 +75,66 @@ def funnel_rows(stage_metrics: Mapping[str, Mapping[str, Any]]) -> list[tuple[st
     ]
 
 
+def _input_files(ingest: Mapping[str, Any], own_root: Path) -> dict[str, int]:
+    """Ingest's input files by own-data kind (crawl, text): its `files_by_kind` when it records
+    one, else its shards' sources counted by the own.root folder they sit in."""
+    if isinstance(ingest.get("files_by_kind"), Mapping):
+        return dict(ingest["files_by_kind"])
+    counts: dict[str, int] = {}
+    root = own_root.resolve()
+    sources = {str(s.get("source")) for s in ingest.get("shards") or [] if isinstance(s, Mapping) and s.get("source")}
+    for source in sorted(sources):
+        try:
+            kind = Path(source).resolve().relative_to(root).parts[0]
+        except (ValueError, IndexError):
+            kind = "other"
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def own_funnel_rows(stage_metrics: Mapping[str, Mapping[str, Any]], own_root: Path) -> list[tuple[str, Any]]:
+    """Source own: from ingest on (files in by kind, documents kept, dedup, tokens), this run's metrics only."""
+    by_kind = _input_files(stage_metrics.get("ingest") or {}, own_root)
+    return [
+        ("input files read by ingest", _get(stage_metrics, "ingest.files")),
+        (f"crawl files ({own_root / 'crawl'})", by_kind.get("crawl", 0) if by_kind else None),
+        (f"text files ({own_root / 'text'})", by_kind.get("text", 0) if by_kind else None),
+        ("WARC/WET records read", _get(stage_metrics, "ingest.records")),
+        ("documents kept by ingest", _get(stage_metrics, "ingest.kept")),
+        ("documents dropped by ingest (language, quality)", _get(stage_metrics, "ingest.dropped_total")),
+        ("documents after dedup", _get(stage_metrics, "dedup.documents_out")),
+        ("duplicates removed (exact, near)", f"{_fmt(_get(stage_metrics, 'dedup.dropped.exact'))}, "
+                                             f"{_fmt(_get(stage_metrics, 'dedup.dropped.near'))}"),
+        ("training tokens", _get(stage_metrics, "tokenizer.tokens.train")),
+        ("validation tokens", _get(stage_metrics, "tokenizer.tokens.validation")),
+    ]
+
+
+def section_rows(parts: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
+    """One row per evaluation section: ran or not, its n, and what it was measured on or why it
+    did not run."""
+    rows = []
+    for name, part in parts.items():
+        if not part.get("ran"):
+            rows.append([name, "not run", _fmt(part.get("n")), f"not run: {part.get('why', 'no reason recorded')}"])
+            continue
+        notes = []
+        if "bytes" in part:
+            notes.append(f"{_fmt(part['bytes'])} bytes ({_fmt(part.get('validation_split_documents'))} documents of "
+                         f"the validation split, {_fmt(part.get('eval_file_documents'))} from eval files)")
+        if "accuracy" in part:
+            notes.append(f"accuracy {with_error(part['accuracy'], part.get('accuracy_stderr'))}")
+        if "prompts" in part:
+            notes.append(f"prompts: {part['prompts']}; win rate judged by the {part.get('win_judge', 'gold oracle')}")
+        if "section" in part:
+            notes.append(part["section"] + (f" ({_fmt(part.get('open_book'))} open book); shots for the base "
+                                            f"model: {_fmt(part['shots'])}" if "shots" in part else ""))
+        if part.get("over_length"):
+            notes.append(f"{_fmt(part['over_length'])} left out, longer than the models' context")
+        rows.append([name, "ran", _fmt(part.get("n")), "; ".join(notes)])
+    return rows
+
+
 def stage_seconds(stage_metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
     out = {}
     for stage in STAGE_ORDER:
@@ -103,7 +166,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def render(*, commit: str | None, profile: str, params: Mapping[str, Any],
            stage_metrics: Mapping[str, Mapping[str, Any]], evaluation_rows: Sequence[Sequence[Any]],
            evaluation_headers: Sequence[str], figures: Sequence[str], samples: Mapping[str, Sequence[Mapping[str, Any]]],
-           skipped: Mapping[str, str], watts_per_core: float) -> str:
+           skipped: Mapping[str, str], watts_per_core: float, source: Any = None,
+           sections: Mapping[str, Mapping[str, Any]] | None = None, stale: Mapping[str, str] | None = None) -> str:
+    """The report card. source (a DataSource): with own, the funnel from ingest and, from
+    `sections` (the metrics' parts), each section's n or why it did not run; `stale`: stages'
+    metrics left out (another run's)."""
+    own = source is not None and source.is_own
     m = machine()
     cores = int(m["cpus"] or 1)
     kwh, basis = energy_kwh(stage_metrics, watts_per_core, cores)
@@ -118,7 +186,7 @@ def render(*, commit: str | None, profile: str, params: Mapping[str, Any],
         "",
         "## Data funnel",
         "",
-        table(["step", "count"], funnel_rows(stage_metrics)),
+        table(["step", "count"], own_funnel_rows(stage_metrics, source.root) if own else funnel_rows(stage_metrics)),
         "",
         "## Tokenizer",
         "",
@@ -136,8 +204,9 @@ def render(*, commit: str | None, profile: str, params: Mapping[str, Any],
                    _get(stage_metrics, "pretrain.tokens"), _get(stage_metrics, "pretrain.flops"),
                    _get(stage_metrics, "pretrain.tokens_per_s"), _get(stage_metrics, "pretrain.mfu")]]),
         "",
-        "Time per stage (s): " + ", ".join(f"{stage} {s:,.0f}" for stage, s in seconds.items())
-        + f"; total {sum(seconds.values()):,.0f} s.",
+        ("Time per stage (s): " + ", ".join(f"{stage} {s:,.0f}" for stage, s in seconds.items())
+         + f"; total {sum(seconds.values()):,.0f} s." if seconds else
+         "Time per stage: n/a (no other stage's metrics of this run were found)."),
         f"Energy (estimate): {kwh:.4f} kWh ({basis}).",
         "",
         "## Evaluation",
@@ -148,6 +217,15 @@ def render(*, commit: str | None, profile: str, params: Mapping[str, Any],
         "",
         table(evaluation_headers, evaluation_rows),
     ]
+    if own:
+        parts_list = [
+            "", "For bits per byte the baseline column is the unigram model (the train split's token "
+            "frequencies, add-one smoothed) on the same text. The reward model's held-out accuracy and the "
+            "sections that did not run are in the table below.", "", "### Sections", "",
+            table(["section", "status", "n", "measured on / why not"], section_rows(sections or {}))]
+        parts_list += ["", "Left out of the funnel and times (not this run's metrics): "
+                       + "; ".join(f"{k}: {v}" for k, v in stale.items())] if stale else []
+        parts += parts_list
     if skipped:
         parts += ["", "Skipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items())]
     if figures:

@@ -8,6 +8,12 @@
         (chat models) sampled replies ──> reward-model score, gold score, KL to SFT, win rate
     ──> <out>/results/<model>.json (lm-eval's shape), <out>/samples/<model>/<task>.jsonl,
         <out>/table.json, <out>/report.md (the report card), <figures>/*.png, metrics
+
+What the suite holds depends on the data source (suite.py): the synthetic world's, or with
+`source: own` a user's (own_suite.py: held-out text against the unigram baseline, HellaSwag-format
+and QA files, the reward model's held-out human pairs, RLHF vs SFT on held-out prompts judged by
+the reward model), where every section reports its n or why it did not run (`parts`), and the
+report's funnel reads this run's metrics only. No JSON written here holds a NaN (safe_json.py).
 """
 
 from __future__ import annotations
@@ -16,25 +22,27 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from stages.chat.template import ChatTemplate
-from stages.common.atomic import atomic_dir, write_json
+from stages.common.atomic import atomic_dir
 from stages.common.cli import StageContext
 from stages.common.conversations import read_examples
-from stages.common.errors import StageInputError
-from stages.common.hashsplit import TEST
+from stages.common.source import DataSource
 from stages.common.subsets import seeded_subset
-from stages.evaluate import alignment, questions
-from stages.evaluate.heldout import completion_items, heldout_documents
-from stages.evaluate.hellaswag import Item, read_hellaswag, score_multiple_choice
+from stages.evaluate import alignment, preferences, questions
+from stages.evaluate.hellaswag import score_multiple_choice
 from stages.evaluate.loglikelihood import rolling_loglikelihoods
 from stages.evaluate.metrics import text_perplexity
+from stages.evaluate.own_suite import (ALIGNMENT, HELDOUT, RM_ACCURACY, fit_to_context, heldout_breakdown,
+                                       own_suite)
 from stages.evaluate.params import EvaluateParams
 from stages.evaluate.plots import comparison_bars, training_curves
 from stages.evaluate.report import render, with_error
+from stages.evaluate.safe_json import json_safe, write_strict_json
+from stages.evaluate.suite import Suite, synthetic_suite
 from stages.evaluate.results import (TaskResult, current_git_hash, multiple_choice_result, perplexity_result,
                                      results_document, write_results, write_samples)
 from stages.model.reward import load_reward_model
@@ -43,7 +51,7 @@ from stages.model.weights import load_model
 from stages.training.device import prepare
 
 METRICS_READ = ("web", "crawl", "ingest", "dedup", "tokenizer", "pretrain", "sft", "reward", "ppo")
-ALIGNMENT_KINDS = ("fact", "two_hop", "idk")
+WORLD_STAGES = ("web", "crawl")      # source own: never read, even where their metrics are on disk
 WATTS_PER_CORE = 10.0        # the report's energy assumption for stages that record none (= pretrain's default)
 
 
@@ -67,39 +75,44 @@ def run(ctx: StageContext) -> None:
     reward_model = load_reward_model(params.reward / "model").to(device)
     examples = read_examples(params.sft / "examples.parquet")
 
-    documents = heldout_documents(params.validation_tokens, params.documents, params.heldout_documents)
-    multiple_choice, skipped = _multiple_choice_tasks(params, documents, log)
-    qsets = questions.question_sets(examples, params.open_book_items, params.few_shot, params.seed)
-    aligned = [e for e in examples if e.split == TEST and e.kind in ALIGNMENT_KINDS]
-    log.info("evaluate: %d held-out documents, %s, questions %s, %d alignment prompts", len(documents),
-             {k: len(v) for k, v in multiple_choice.items()}, {q.task: len(q.questions) for q in qsets}, len(aligned))
+    if ctx.source.is_own:
+        suite = own_suite(ctx.source, params, examples, log)
+        context = min(reward_model.body.config.max_seq_len, *(m.model.config.max_seq_len for m in models))
+        fit_to_context(suite, template, context, params.max_new_tokens)
+    else:
+        suite = synthetic_suite(params, examples, log)
+    log.info("evaluate: %d held-out documents, %s, questions %s, %d alignment prompts", len(suite.documents),
+             {k: len(v) for k, v in suite.multiple_choice.items()}, {q.task: len(q.questions) for q in suite.qsets},
+             len(suite.aligned))
 
     summary: dict[str, dict[str, Any]] = {}
     samples: dict[str, dict[str, list[dict[str, Any]]]] = {}
     tasks: dict[str, list[TaskResult]] = {}
     sft_samples = None
+    asked: set[str] = set()        # the question-answering tasks' keys (their replies go in the report)
     for m in models:
         tick = time.perf_counter()
         summary[m.name], samples[m.name], tasks[m.name] = {}, {}, []
-        _language_modelling(m, template, documents, params, summary, samples, tasks)
-        for name, items in multiple_choice.items():
+        _language_modelling(m, template, suite, params, summary, samples, tasks)
+        for name, items in suite.multiple_choice.items():
             records, aggregate = score_multiple_choice(m.model, template.encode_text, items, prefix=[template.eos_id],
                                                        batch_size=params.batch_size, pad_id=template.pad_id)
             tasks[m.name].append(multiple_choice_result(name, aggregate, n_original=len(items), config={"prefix": "eos"}))
             summary[m.name][name], samples[m.name][name] = aggregate, records
-        for qs in qsets:
+        for qs in suite.qsets:
             for label, shots in (_shot_variants(m.chat, params.few_shot, qs)):
                 graded = questions.ask(m.model, template, m.chat, qs, params.max_new_tokens, shots)
                 key = qs.task if m.chat else f"{qs.task}_{label}"
+                asked.add(key)
                 summary[m.name][key] = questions.figures(qs, graded)
                 samples[m.name][key] = [g.to_row() for g in graded]
                 tasks[m.name].append(_qa_result(key, summary[m.name][key], shots))
-        if m.chat:
+        if m.chat and (suite.parts is None or suite.aligned):     # own: only with held-out prompts
             reference = models[1].model
-            sampled = alignment.sample_and_score(m.model, reference, reward_model, template, aligned,
+            sampled = alignment.sample_and_score(m.model, reference, reward_model, template, suite.aligned,
                                                  temperature=params.alignment_temperature,
                                                  max_new_tokens=params.max_new_tokens, seed=params.seed,
-                                                 batch_size=params.batch_size)
+                                                 batch_size=params.batch_size, gold=suite.gold)
             summary[m.name]["alignment"] = alignment.figures(sampled, None if m.name == "sft" else sft_samples)
             samples[m.name]["alignment"] = alignment.records(sampled)
             tasks[m.name].append(_qa_result("alignment", summary[m.name]["alignment"], 0))
@@ -107,13 +120,45 @@ def run(ctx: StageContext) -> None:
                 sft_samples = sampled
         log.info("evaluate: %s scored in %.1f s", m.name, time.perf_counter() - tick)
 
-    headers, rows = evaluation_table(summary, params.few_shot, [n for n in multiple_choice if n != "completion_choice"])
-    stage_metrics = _read_stage_metrics(params.metrics_in)
-    _write(params, ctx, tasks, samples, summary, headers, rows, stage_metrics, skipped)
-    ctx.metrics.update({**headline(summary, params.few_shot), "models": _clean(summary), "skipped": skipped,
-                        "run_seconds": round(time.perf_counter() - started, 3)})
+    extra: dict[str, Any] = {}
+    if suite.parts is not None:
+        extra = _own_results(suite, summary, reward_model, template, params, device)
+        headers, rows = evaluation_table(summary, params.few_shot, list(suite.multiple_choice),
+                                         table_rows=own_table_rows(suite), chance_header=OWN_CHANCE_HEADER)
+    else:
+        headers, rows = evaluation_table(summary, params.few_shot,
+                                         [n for n in suite.multiple_choice if n != "completion_choice"])
+    stage_metrics, stale = read_stage_metrics(params.metrics_in, ctx.source)
+    _write(params, ctx, tasks, samples, summary, headers, rows, stage_metrics, suite, stale, asked)
+    metrics = {**headline(summary, params.few_shot), **extra, "models": _clean(summary), "skipped": suite.skipped,
+               "run_seconds": round(time.perf_counter() - started, 3)}
+    ctx.metrics.update(json_safe(metrics))
     for row in rows:
         log.info("evaluate: %s", " | ".join(str(c) for c in row))
+
+
+def _own_results(suite: Suite, summary: dict[str, dict[str, Any]], reward_model, template: ChatTemplate,
+                 params: EvaluateParams, device) -> dict[str, Any]:
+    """Source own: the reward model's held-out accuracy, and every part's n from what was scored.
+    Returns the metrics' own keys (`parts`, and the accuracy's headline)."""
+    parts = suite.parts or {}
+    out: dict[str, Any] = {}
+    if suite.preference_pairs is not None:
+        figures = preferences.accuracy(reward_model, template, suite.preference_pairs, limit=params.preference_pairs,
+                                       seed=params.seed, device=device)
+        parts[RM_ACCURACY] = {"ran": True, **figures, "pairs_in_file": len(suite.preference_pairs)}
+        if figures["n"]:
+            out["rm_heldout_accuracy"] = round(figures["accuracy"], 5)
+    for name in suite.multiple_choice:     # items whose choice alone outgrows the context are not scored
+        if parts.get(name, {}).get("ran"):
+            parts[name]["over_length"] = summary["base"][name]["skipped_choice_longer_than_context"]
+    for name, part in parts.items():
+        scored = summary["sft"].get(name) or summary["base"].get(name) or summary["base"].get(f"{name}_0shot")
+        if part.get("ran") and scored:
+            part["n"] = scored.get("n", scored.get("documents"))
+        if part.get("ran") and not part.get("n"):
+            part.update(ran=False, why="nothing could be scored: every item is longer than the models' context")
+    return {"parts": _clean(parts), **out}
 
 
 def _shot_variants(chat: bool, few_shot: int, qs: questions.QuestionSet) -> list[tuple[str, int]]:
@@ -126,38 +171,22 @@ def _shot_variants(chat: bool, few_shot: int, qs: questions.QuestionSet) -> list
     return variants
 
 
-def _language_modelling(m: Evaluated, template: ChatTemplate, documents, params: EvaluateParams,
+def _language_modelling(m: Evaluated, template: ChatTemplate, suite: Suite, params: EvaluateParams,
                         summary, samples, tasks) -> None:
+    documents = suite.documents
     encoded = [template.encode_text(d.text) for d in documents]
     scores = rolling_loglikelihoods(m.model, encoded, template.eos_id, batch_size=params.batch_size,
                                     pad_id=template.pad_id)
-    figures = text_perplexity([d.text for d in documents], [s.loglikelihood for s in scores], [s.tokens for s in scores])
-    tasks[m.name].append(perplexity_result("heldout_documents", figures))
-    summary[m.name]["heldout_documents"] = figures.to_dict()
-    samples[m.name]["heldout_documents"] = [{"doc_id": d.id, "loglikelihood": s.loglikelihood, "tokens": s.tokens}
-                                            for d, s in zip(documents, scores)]
-
-
-def _multiple_choice_tasks(params: EvaluateParams, documents, log) -> tuple[dict[str, list[Item]], dict[str, str]]:
-    """The completion-choice items, and the items of every multiple-choice file that exists (a
-    missing one is skipped with its reason; bad rows are counted by the reader and logged)."""
-    tasks = {"completion_choice": completion_items(documents, params.completion_items, params.completion_choices,
-                                                   params.completion_context_chars, params.seed)}
-    skipped: dict[str, str] = {}
-    for path in params.multiple_choice_files:
-        name = f"{path.parent.name}_{path.stem}".replace("-", "_").replace(".", "_")
-        if not path.is_file():
-            skipped[name] = f"{path} not found"
-            log.warning("evaluate: %s skipped: %s not found", name, path)
-            continue
-        data = read_hellaswag(path)
-        if data.skipped:
-            log.warning("evaluate: %s: skipped rows %s (at %s)", path, dict(data.skipped), dict(data.where))
-            skipped[f"{name} rows"] = ", ".join(f"{reason} {count}" for reason, count in data.skipped.items())
-        tasks[name] = data.items[:params.multiple_choice_items]
-    if not tasks["completion_choice"]:
-        raise StageInputError(f"evaluate: no completion-choice item from {len(documents)} held-out documents")
-    return tasks, skipped
+    lls = [s.loglikelihood for s in scores]
+    figures = text_perplexity([d.text for d in documents], lls, [s.tokens for s in scores])
+    result, block = perplexity_result(HELDOUT, figures), figures.to_dict()
+    if suite.unigram is not None:     # own: the unigram baseline beside it, and the figures per origin
+        block.update(heldout_breakdown(documents, suite.origins, encoded, lls, suite.unigram))
+        result = replace(result, extras={**result.extras, "unigram_bits_per_byte": block["unigram_bits_per_byte"]})
+    tasks[m.name].append(result)
+    summary[m.name][HELDOUT] = block
+    samples[m.name][HELDOUT] = [{"doc_id": d.id, "loglikelihood": s.loglikelihood, "tokens": s.tokens}
+                                for d, s in zip(documents, scores)]
 
 
 def _qa_result(name: str, figures: dict[str, Any], shots: int) -> TaskResult:
@@ -189,16 +218,39 @@ TABLE_ROWS = (
 )
 
 
-def evaluation_table(summary: dict[str, dict[str, Any]], few_shot: int,
-                     mc_files: list[str]) -> tuple[list[str], list[list[str]]]:
-    """Rows of metrics, columns base 0-shot, base k-shot, SFT, RLHF, chance; each cell value ± stderr (n)."""
+OWN_CHANCE_HEADER = "chance (bits per byte: unigram)"
+
+
+def own_table_rows(suite: Suite) -> list[tuple[str, str, str, str | None]]:
+    """Source own: held-out text beside the unigram baseline, each multiple-choice file's acc and
+    acc_norm, each QA file's exact match and F1, RLHF vs SFT (win rate judged by the reward model)."""
+    rows: list[tuple[str, str, str, str | None]] = [
+        ("held-out text: bits per byte (lower is better)", HELDOUT, "bits_per_byte", "unigram_bits_per_byte"),
+        ("held-out text: word perplexity", HELDOUT, "word_perplexity", None)]
+    for name in suite.multiple_choice:
+        rows += [(f"{name}: acc", name, "acc", "random_baseline"),
+                 (f"{name}: acc_norm", name, "acc_norm", "random_baseline")]
+    for qs in suite.qsets:
+        rows += [(f"{qs.task}: exact match", qs.task, "exact_match", None), (f"{qs.task}: F1", qs.task, "f1", None)]
+    return rows + [("reward-model score", ALIGNMENT, "rm_score", None),
+                   ("KL to SFT (nats per reply)", ALIGNMENT, "kl", None),
+                   ("win rate over SFT (reward model)", ALIGNMENT, "win_rate_vs_sft", None)]
+
+
+def evaluation_table(summary: dict[str, dict[str, Any]], few_shot: int, mc_files: list[str], *,
+                     table_rows: list[tuple[str, str, str, str | None]] | None = None,
+                     chance_header: str = "chance") -> tuple[list[str], list[list[str]]]:
+    """Rows of metrics, columns base 0-shot, base k-shot, SFT, RLHF, chance; each cell value ± stderr (n).
+    table_rows: (label, task, metric, chance key) rows; default: the synthetic world's (TABLE_ROWS,
+    the multiple-choice files' acc_norm after completion choice)."""
     k = f"{few_shot}shot"
-    table_rows = [*TABLE_ROWS[:3], *((f"{name}: acc_norm", name, "acc_norm", "random_baseline") for name in mc_files),
-                  *TABLE_ROWS[3:]]
+    if table_rows is None:
+        table_rows = [*TABLE_ROWS[:3], *((f"{name}: acc_norm", name, "acc_norm", "random_baseline")
+                                         for name in mc_files), *TABLE_ROWS[3:]]
     zero_shot_only = {"heldout_documents", "completion_choice", *mc_files}
     columns = [("base 0-shot", "base", "_0shot"), (f"base {few_shot}-shot", "base", f"_{k}"),
                ("SFT", "sft", ""), ("RLHF", "rlhf", "")]
-    headers = ["metric", *[c[0] for c in columns], "chance"]
+    headers = ["metric", *[c[0] for c in columns], chance_header]
     rows = []
     for label, task, metric, chance_key in table_rows:
         cells, chance = [], None
@@ -214,8 +266,12 @@ def evaluation_table(summary: dict[str, dict[str, Any]], few_shot: int,
             if chance_key and chance_key in figures:
                 chance = figures[chance_key]
         if any(cells):
-            rows.append([label, *cells, "" if chance is None else f"{chance:.3f}"])
+            rows.append([label, *cells, "" if _undefined(chance) else f"{chance:.3f}"])
     return headers, rows
+
+
+def _undefined(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
 
 
 def headline(summary: dict[str, dict[str, Any]], few_shot: int) -> dict[str, Any]:
@@ -230,39 +286,48 @@ def headline(summary: dict[str, dict[str, Any]], few_shot: int) -> dict[str, Any
     for model, tasks in summary.items():
         for name, task, metric in picks:
             figures = tasks.get(task) or tasks.get(f"{task}_{few_shot}shot") or tasks.get(f"{task}_0shot")
-            if figures and metric in figures and isinstance(figures[metric], (int, float)):
+            # an undefined figure (NaN: nothing to average) is left out: JSON has no NaN
+            if figures and metric in figures and isinstance(figures[metric], (int, float)) \
+                    and not _undefined(float(figures[metric])):
                 out[f"{model}_{name}"] = round(float(figures[metric]), 5)
     return out
 
 
 def _clean(value: Any) -> Any:
     """JSON-safe and rounded: NaN becomes None."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else round(value, 5)
-    return value
+    return json_safe(value, digits=5)
 
 
-def _read_stage_metrics(directory: Path) -> dict[str, dict[str, Any]]:
-    out = {}
+def read_stage_metrics(directory: Path, source: DataSource) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The other stages' metrics (the report's funnel, sizes, time), and those left out with why.
+
+    Source own: this run's only. The world's stages (web, crawl) are never read, and a stage's
+    metrics count only when they say they came from the same source and own.root (every stage's
+    metrics carry `source` and `own_root`): a file left by an earlier synthetic run is not this run's."""
+    out, stale = {}, {}
     for stage in METRICS_READ:
         path = directory / f"{stage}.json"
-        if path.is_file():
-            out[stage] = json.loads(path.read_text())
-    return out
+        if not path.is_file() or (source.is_own and stage in WORLD_STAGES):
+            continue
+        metrics = json.loads(path.read_text())
+        if source.is_own and (metrics.get("source"), metrics.get("own_root")) != (source.kind, str(source.root)):
+            stale[stage] = (f"{path} is from another run (source {metrics.get('source', 'not recorded')}, "
+                            f"own_root {metrics.get('own_root', 'not recorded')})")
+            continue
+        out[stage] = metrics
+    return out, stale
 
 
-def _report_samples(samples: dict[str, dict[str, list[dict[str, Any]]]], limit: int, seed: int) -> dict[str, list]:
-    """A few replies per model: closed-book, hallucination and open-book questions, chat models'
-    replies and the base model's k-shot ones."""
+def _report_samples(samples: dict[str, dict[str, list[dict[str, Any]]]], limit: int, seed: int,
+                    asked: set[str]) -> dict[str, list]:
+    """A few replies per model to the questions (`asked`: the QA tasks' keys): closed-book,
+    hallucination and open-book questions (with own, the QA files'), chat models' replies and the
+    base model's k-shot ones."""
     out = {}
     for model, by_task in samples.items():
         rows = []
         for task, records in by_task.items():
-            if not any(task.startswith(t) for t in ("closed_book", "hallucination", "open_book")) or task.endswith("0shot"):
+            if task not in asked or task.endswith("0shot"):
                 continue
             for r in seeded_subset(records, max(1, limit // 3), seed):
                 rows.append({"task": task, "question": r["question"], "reply": r["reply"], "gold": r["gold"]})
@@ -271,11 +336,11 @@ def _report_samples(samples: dict[str, dict[str, list[dict[str, Any]]]], limit: 
 
 
 def _write(params: EvaluateParams, ctx: StageContext, tasks, samples, summary, headers, rows, stage_metrics,
-           skipped) -> None:
+           suite: Suite, stale: dict[str, str], asked: set[str]) -> None:
     commit = current_git_hash()
     with atomic_dir(params.figures) as tmp:
         figures = [p.name for p in training_curves(params.plots_in, tmp)]
-        figures += [p.name for p in _comparison_figures(summary, tmp)]
+        figures += [p.name for p in _comparison_figures(summary, suite, tmp)]
     link = Path(os.path.relpath(params.figures, params.out))
     with atomic_dir(params.out) as tmp:
         for model, model_tasks in tasks.items():
@@ -283,22 +348,24 @@ def _write(params: EvaluateParams, ctx: StageContext, tasks, samples, summary, h
             write_results(tmp / "results" / f"{model}.json", results_document(model_tasks, config, git_hash=commit))
             for task, records in samples[model].items():
                 write_samples(tmp / "samples" / model / f"{task}.jsonl", records)
-        write_json(tmp / "table.json", {"headers": headers, "rows": rows})
+        write_strict_json(tmp / "table.json", {"headers": headers, "rows": rows})
         report = render(commit=commit, profile=ctx.profile, params=ctx.params_dict(), stage_metrics=stage_metrics,
                         evaluation_rows=rows, evaluation_headers=headers,
                         figures=[str(link / name) for name in figures],
-                        samples=_report_samples(samples, params.samples, params.seed), skipped=skipped,
-                        watts_per_core=WATTS_PER_CORE)
+                        samples=_report_samples(samples, params.samples, params.seed, asked),
+                        skipped=suite.skipped,
+                        watts_per_core=WATTS_PER_CORE, source=ctx.source, sections=suite.parts, stale=stale)
         (tmp / "report.md").write_text(report, encoding="utf-8")
 
 
-def _comparison_figures(summary: dict[str, dict[str, Any]], out: Path) -> list[Path]:
-    """Base vs SFT vs RLHF bars: accuracies (closed book, hallucination) and bits per byte."""
+def _comparison_figures(summary: dict[str, dict[str, Any]], suite: Suite, out: Path) -> list[Path]:
+    """Base vs SFT vs RLHF bars: accuracies (closed book, hallucination; with own, the multiple-choice
+    and QA files) and bits per byte (with own, the unigram baseline as its dashed line)."""
     def pick(task: str, metric: str) -> dict[str, tuple[float, float | None]]:
         cells = {}
         for model in ("base", "sft", "rlhf"):
             figures = summary.get(model, {}).get(task) or summary.get(model, {}).get(f"{task}_0shot")
-            if figures and metric in figures:
+            if figures and metric in figures and not _undefined(figures[metric]):
                 cells[model] = (float(figures[metric]), figures.get(f"{metric}_stderr"))
         return cells
 
@@ -306,10 +373,20 @@ def _comparison_figures(summary: dict[str, dict[str, Any]], out: Path) -> list[P
              "open-book exact match": pick("open_book", "exact_match"),
              "hallucination rate": pick("hallucination", "hallucination_rate"),
              "completion choice acc_norm": pick("completion_choice", "acc_norm")}
+    baselines = {}
+    if "completion_choice" in summary["base"]:
+        baselines["completion choice acc_norm"] = summary["base"]["completion_choice"]["random_baseline"]
+    if suite.parts is not None:
+        for name in suite.multiple_choice:
+            rates[f"{name} acc_norm"] = pick(name, "acc_norm")
+            baselines[f"{name} acc_norm"] = summary["base"][name]["random_baseline"]
+        rates.update({f"{qs.task} exact match": pick(qs.task, "exact_match") for qs in suite.qsets})
     rates = {k: v for k, v in rates.items() if v}
-    baselines = {"completion choice acc_norm": summary["base"]["completion_choice"]["random_baseline"]}
     written = [comparison_bars(rates, out / "models_accuracy.png", title="base vs SFT vs RLHF",
                                baselines=baselines)] if rates else []
-    bpb = {"bits per byte (held-out documents)": pick("heldout_documents", "bits_per_byte")}
-    written.append(comparison_bars(bpb, out / "models_bits_per_byte.png", title="language modelling (lower is better)"))
+    label = "bits per byte (held-out documents)"
+    bpb = {label: pick("heldout_documents", "bits_per_byte")}
+    unigram = summary["base"]["heldout_documents"].get("unigram_bits_per_byte")
+    written.append(comparison_bars(bpb, out / "models_bits_per_byte.png", title="language modelling (lower is better)",
+                                   baselines={label: unigram} if unigram is not None else None))
     return written
