@@ -1,6 +1,6 @@
 """The evaluate stage with `source: own` at toy size: the micro chain's models (SFT, reward, PPO),
 a user's eval folder (a HellaSwag-format file, a QA file, a held-out .txt, a file of an unknown
-type), prompts, and the reward stage's held-out pairs. Every section reports its n or why it did
+type), PPO's held-out prompts, and the reward stage's held-out human pairs. Every section reports its n or why it did
 not run, the world's sections do not run, no JSON holds a NaN, and the report's funnel starts at
 ingest from this run's metrics (the world's web and crawl metrics lying beside them are not read).
 """
@@ -12,14 +12,14 @@ import json
 import logging
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from evaluate_testkit import token_splits
+from stages.common.artifacts import write_parquet
 from stages.common.cli import main
-from stages.common.conversations import read_examples
+from stages.common.conversations import PREFERENCE_PAIRS
 from stages.common.source import DataSource
 from stages.evaluate.own_suite import WORLD_PARTS, own_suite
 from stages.evaluate.params import EvaluateParams
@@ -36,11 +36,25 @@ QA = [{"question": "What is the capital of France?", "answers": ["Paris"]},
       {"question": "What colour is the sky?", "answers": ["blue"]},
       {"question": "", "answers": ["nothing"]},                        # skipped: empty_question
       {"question": "How many legs has a cat?", "answers": []}]         # skipped: no_answers
-PROMPTS = [{"prompt": f"Tell me about the number {i}."} for i in range(12)] + [
-    {"messages": [{"role": "user", "content": "Say hello."}, {"role": "assistant", "content": "Hello."}]}]
-PAIRS = [{"prompt": "What is two plus two?", "chosen": "Four.", "rejected": "Seven hundred."},
-         {"prompt": "Name a colour.", "chosen": "Blue.", "rejected": "I refuse."},
-         {"prompt": "Say hi.", "chosen": "Hi!", "rejected": "No."}]
+PROMPTS = [[{"role": "user", "content": f"Tell me about the number {i}."}] for i in range(12)] + [
+    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]]
+PAIRS = [("What is two plus two?", "Four.", "Seven hundred."), ("Name a colour.", "Blue.", "I refuse."),
+         ("Say hi.", "Hi!", "No.")]
+
+
+def _pair(number: int, split: str, kind: str, prompt: str, chosen: str, rejected: str) -> dict:
+    return {"id": f"p{number}", "split": split, "kind": kind, "prompt": [{"role": "user", "content": prompt}],
+            "chosen": chosen, "rejected": rejected, "chosen_finished": True, "rejected_finished": True,
+            "source": f"pairs.jsonl:{number}"}
+
+
+def _reward_pairs(path: Path) -> None:
+    """The reward stage's pairs file: the held-out human pairs (split test, kind user) beside pairs
+    it trained on or picked its step with, which are not scored here."""
+    rows = [_pair(i, "test", "user", *pair) for i, pair in enumerate(PAIRS)]
+    rows += [_pair(7, "train", "user", "Trained on?", "Yes.", "No."),
+             _pair(8, "validation", "user", "Picked the step?", "Yes.", "No.")]
+    write_parquet(path, PREFERENCE_PAIRS, rows)
 THIS_RUN = {"ingest": {"files": 2, "records": 40, "kept": 17, "dropped_total": 3},
             "dedup": {"documents_out": 16, "dropped": {"exact": 1, "near": 0}},
             "tokenizer": {"tokens": {"train": 4321, "validation": 765}}}
@@ -58,7 +72,7 @@ def _jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def _own_folder(root: Path, with_qa: bool = True, with_prompts: bool = True) -> Path:
+def _own_folder(root: Path, with_qa: bool = True) -> Path:
     own = root / "own"
     _jsonl(own / "eval" / "choices.jsonl", MC)
     if with_qa:
@@ -69,8 +83,6 @@ def _own_folder(root: Path, with_qa: bool = True, with_prompts: bool = True) -> 
     with gzip.open(own / "eval" / "more.jsonl.gz", "wt") as out:        # held-out text rows, gzipped
         out.write(json.dumps({"text": "Ships pass the lighthouse at night, one after another."}) + "\n")
         out.write(json.dumps({"text": "   "}) + "\n")                                   # skipped: empty_text
-    if with_prompts:
-        _jsonl(own / "prompts" / "prompts.jsonl", PROMPTS)
     return own
 
 
@@ -97,15 +109,19 @@ def own_inputs(rlhf_pipeline, tmp_path_factory):
     reward = root / "reward"
     reward.mkdir()
     (reward / "model").symlink_to(rlhf_pipeline["reward"] / "model")
-    pq.write_table(pa.Table.from_pylist(PAIRS), reward / "heldout_pairs.parquet")
+    _reward_pairs(reward / "pairs.parquet")
+    rlhf = root / "rlhf"                          # PPO's output: its policy and its held-out prompts
+    rlhf.mkdir()
+    (rlhf / "model").symlink_to(rlhf_pipeline["ppo"] / "model")
+    _jsonl(rlhf / "heldout_prompts.jsonl", [{"id": f"q{i}", "kind": "user", "messages": m, "answer": None,
+                                             "source": f"prompts.jsonl:{i}"} for i, m in enumerate(PROMPTS)])
     section = {**EvaluateParams().model_dump(mode="json"), "base": str(root / "base"),
-               "sft": str(rlhf_pipeline["sft"]), "rlhf": str(rlhf_pipeline["ppo"]), "reward": str(reward),
+               "sft": str(rlhf_pipeline["sft"]), "rlhf": str(rlhf), "reward": str(reward),
                "tokenizer": str(rlhf_pipeline["tokenizer"]), "documents": str(splits["documents"]),
                "validation_tokens": str(splits["validation"]), "train_tokens": str(splits["train"]),
                "plots_in": str(root / "no-plots"), "out": str(root / "out"), "figures": str(root / "figures"),
                "metrics": str(root / "evaluate.json"), "multiple_choice_files": [str(root / "absent.jsonl")],
-               "max_new_tokens": 8, "few_shot": 1, "samples": 3, "threads": 1, "prompts_heldout_fraction": 0.5,
-               "alignment_prompts": 5}
+               "max_new_tokens": 8, "few_shot": 1, "samples": 3, "threads": 1, "alignment_prompts": 5}
     return {"root": root, "section": section, "reward": reward}
 
 
@@ -145,7 +161,7 @@ def test_every_section_has_its_n_or_why_it_did_not_run(evaluated):
     rm = parts["rm_accuracy"]
     assert rm["ran"] and rm["n"] == 3 and 0.0 <= rm["accuracy"] <= 1.0
     alignment = parts["alignment"]
-    assert alignment["ran"] and 0 < alignment["n"] <= 5 and "of 13 prompts" in alignment["prompts"]
+    assert alignment["ran"] and 0 < alignment["n"] <= 5 and "PPO's held-out prompts (13," in alignment["prompts"]
     for world in WORLD_PARTS:
         assert parts[world]["ran"] is False and "synthetic world" in parts[world]["why"]
 
@@ -168,7 +184,7 @@ def test_own_figures_beside_their_baselines(evaluated):
     skipped = evaluated["metrics"]["skipped"]
     assert "unknown file type" in next(v for k, v in skipped.items() if k.endswith("notes.md"))
     assert "empty_question 1" in skipped["eval_questions rows"] and "no_answers 1" in skipped["eval_questions rows"]
-    assert skipped["held-out text rows"] == "empty_text 1" and "prompts rows" not in skipped
+    assert skipped["held-out text rows"] == "empty_text 1"
 
 
 def test_no_nan_in_any_json(evaluated):
@@ -198,14 +214,14 @@ def test_the_report_states_sections_and_a_funnel_from_ingest(evaluated):
 
 
 def test_sections_without_their_files_say_why(own_inputs, rlhf_pipeline, tmp_path):
-    own = _own_folder(tmp_path, with_qa=False, with_prompts=False)
-    params = EvaluateParams(**{**own_inputs["section"], "reward": str(rlhf_pipeline["reward"])})
-    suite = own_suite(DataSource("own", own), params, read_examples(rlhf_pipeline["sft"] / "examples.parquet"),
-                      logging.getLogger("test"))
+    own = _own_folder(tmp_path, with_qa=False)
+    params = EvaluateParams(**{**own_inputs["section"], "reward": str(tmp_path / "no-reward"),
+                               "rlhf": str(tmp_path / "no-ppo")})
+    suite = own_suite(DataSource("own", own), params, logging.getLogger("test"))
     parts = suite.parts
-    assert "heldout_pairs.parquet not found" in parts["rm_accuracy"]["why"]
+    assert "pairs.parquet not found" in parts["rm_accuracy"]["why"]
     assert "no QA file" in parts["qa"]["why"]
-    assert not parts["alignment"]["ran"] and "no held-out prompts" in parts["alignment"]["why"]
+    assert not parts["alignment"]["ran"] and "heldout_prompts.jsonl not found" in parts["alignment"]["why"]
     assert not suite.aligned and suite.preference_pairs is None
 
 
@@ -229,8 +245,7 @@ def test_prompts_and_questions_longer_than_the_context_are_counted_out(own_input
     own = _own_folder(tmp_path)
     _jsonl(own / "eval" / "questions.jsonl", [QA[0], QA[1], QA[3], {"question": "Why? " * 80, "answers": ["because"]}])
     params = EvaluateParams(**{**own_inputs["section"], "few_shot": 0})
-    suite = own_suite(DataSource("own", own), params, read_examples(rlhf_pipeline["sft"] / "examples.parquet"),
-                      logging.getLogger("test"))
+    suite = own_suite(DataSource("own", own), params, logging.getLogger("test"))
     template = ChatTemplate.from_file(rlhf_pipeline["tokenizer"])
     fit_to_context(suite, template, context=64, max_new_tokens=8)
     qa = suite.parts["eval_questions"]

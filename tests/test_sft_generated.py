@@ -22,7 +22,8 @@ from stages.sft.examples import within_length
 from stages.sft.generated import generate, generate_from_files
 from stages.sft.ground import read_ground
 from stages.sft.params import GenerationParams, SftDataParams, UserDataParams
-from stages.sft.questions import LIST_SEPARATOR, READING_PROMPT
+from stages.grading.answers import READING_PROMPT
+from stages.sft.questions import LIST_SEPARATOR
 from stages.sft.split import RL, TEST, TRAIN, VALIDATION, MentionRouter, entity_split
 from test_web_stage import generate as generate_web
 

@@ -56,14 +56,17 @@ class EvalFiles:
     skipped: dict[str, str] = field(default_factory=dict)      # file -> why
 
 
+def _is_text(path: Path) -> bool:
+    return path.name.endswith(TEXT_SUFFIX)
+
+
 def sort_eval_files(source: DataSource) -> EvalFiles:
     out = EvalFiles()
     for path in source.files("eval"):
-        kind = file_type(path)
-        if kind == TEXT_SUFFIX:
+        if _is_text(path):
             out.text.append(path)
             continue
-        if kind not in SUFFIXES:
+        if file_type(path) is None:
             out.skipped[str(path)] = f"unknown file type (expected {TEXT_SUFFIX}, {', '.join(SUFFIXES)})"
             continue
         found = first_signature(path, row_kind, label="evaluate")
@@ -98,8 +101,8 @@ def read_heldout_text(paths: list[Path], keep: int = 5) -> HeldOutText:
     """Every usable document of the given text files (.txt whole, JSONL/Parquet rows' `text`).
     A file with no usable document at all is a StageInputError (convert_rows')."""
     data = HeldOutText()
-    row_files = [p for p in paths if file_type(p) != TEXT_SUFFIX]
-    for path in (p for p in paths if file_type(p) == TEXT_SUFFIX):
+    row_files = [p for p in paths if not _is_text(p)]
+    for path in filter(_is_text, paths):
         data.rows += 1
         data.formats[str(path)] = "txt"
         try:

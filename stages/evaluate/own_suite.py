@@ -6,7 +6,7 @@
     multiple choice   evaluate.multiple_choice_files plus own.root/eval's HellaSwag-format files
     QA                own.root/eval's question/answers files (qa_files.py)
     RM accuracy       the reward stage's held-out human pairs (preferences.py)
-    RLHF vs SFT       reward-model score, KL, win rate on held-out prompts (prompts.py)
+    RLHF vs SFT       reward-model score, KL, win rate on PPO's held-out prompts (prompts.py)
 
 Every section is recorded in `parts` (the metrics and the report card): ran, with its n, or not
 run, with why. The world's sections (completion choice from its pages, closed- and open-book world
@@ -21,14 +21,14 @@ from typing import Any, Sequence
 
 from stages.chat.template import ChatTemplate
 from stages.common.conversations import Example
-from stages.common.source import KINDS, DataSource
+from stages.common.source import DataSource
 from stages.common.subsets import seeded_subset
 from stages.evaluate.eval_files import read_heldout_text, sort_eval_files
 from stages.evaluate.heldout import Document, heldout_documents
 from stages.evaluate.metrics import count_bytes, text_perplexity
 from stages.evaluate.params import EvaluateParams
-from stages.evaluate.preferences import HELDOUT_PAIRS, read_heldout_pairs
-from stages.evaluate.prompts import read_prompt_files, sft_heldout_user_rows
+from stages.evaluate.preferences import PAIRS_FILE, read_heldout_pairs
+from stages.evaluate.prompts import HELDOUT_PROMPTS, read_heldout_prompts
 from stages.evaluate.qa_files import question_set, read_qa
 from stages.evaluate.suite import Suite, multiple_choice_files, task_name, unique
 from stages.evaluate.unigram import Unigram
@@ -53,8 +53,7 @@ def not_run(why: str, **more: Any) -> dict[str, Any]:
     return {"ran": False, "why": why, **more}
 
 
-def own_suite(source: DataSource, params: EvaluateParams, examples: Sequence[Example],
-              log: logging.Logger) -> Suite:
+def own_suite(source: DataSource, params: EvaluateParams, log: logging.Logger) -> Suite:
     parts: dict[str, dict[str, Any]] = {}
     files = sort_eval_files(source)
     skipped = {f"eval file {name}": why for name, why in files.skipped.items()}
@@ -99,15 +98,15 @@ def own_suite(source: DataSource, params: EvaluateParams, examples: Sequence[Exa
 
     pairs = read_heldout_pairs(params.reward)
     if pairs is None:
-        parts[RM_ACCURACY] = not_run(f"{params.reward / HELDOUT_PAIRS} not found: the reward stage wrote no "
-                                     "held-out human pairs")
+        parts[RM_ACCURACY] = not_run(f"{params.reward / PAIRS_FILE} not found: no reward model's pairs")
     elif not pairs:
-        parts[RM_ACCURACY] = not_run(f"{params.reward / HELDOUT_PAIRS} holds no pair")
+        parts[RM_ACCURACY] = not_run(f"{params.reward / PAIRS_FILE} holds no held-out human pair (split test, "
+                                     "kind user): the reward model trained on no preference file")
         pairs = None
     else:
         parts[RM_ACCURACY] = ran(len(pairs))          # scored by the stage (preferences.accuracy)
 
-    aligned, origin = alignment_prompts(source, params, examples, skipped)
+    aligned, origin = alignment_prompts(params)
     if aligned:
         parts[ALIGNMENT] = ran(len(aligned), prompts=origin, win_judge="reward model")
     else:
@@ -156,24 +155,14 @@ def fit_to_context(suite: Suite, template: ChatTemplate, context: int, max_new_t
         mark(ALIGNMENT, len(suite.aligned), total, "held-out prompts")
 
 
-def alignment_prompts(source: DataSource, params: EvaluateParams, examples: Sequence[Example],
-                      skipped: dict[str, str]) -> tuple[list[Example], str]:
-    """The held-out prompts (a seeded subset of at most evaluate.alignment_prompts) and where they
+def alignment_prompts(params: EvaluateParams) -> tuple[list[Example], str]:
+    """PPO's held-out prompts (a seeded subset of at most evaluate.alignment_prompts) and where they
     came from (or, when there are none, why)."""
-    files = source.files("prompts")
-    if files:
-        data = read_prompt_files(files, params.prompts_heldout_fraction, params.prompts_split_salt)
-        if data.skipped:
-            skipped["prompts rows"] = ", ".join(f"{r} {n}" for r, n in data.skipped.items())
-        where = (f"the held-out part of {source.root / 'prompts'} ({len(data.held_out)} of "
-                 f"{len(data.held_out) + data.trained} prompts)")
-        return seeded_subset(data.held_out, params.alignment_prompts, params.seed), where
-    held_out = sft_heldout_user_rows(examples)
-    if held_out:
-        return (seeded_subset(held_out, params.alignment_prompts, params.seed),
-                f"SFT's held-out user rows (validation and test splits, {len(held_out)})")
-    return [], (f"{source.root / 'prompts'} has no file ({KINDS['prompts']}) and SFT's examples have no user "
-                "row in the validation or test split")
+    held_out = read_heldout_prompts(params.rlhf)
+    if held_out is None:
+        return [], f"{params.rlhf / HELDOUT_PROMPTS} not found"
+    return (seeded_subset(held_out, params.alignment_prompts, params.seed),
+            f"PPO's held-out prompts ({len(held_out)}, {params.rlhf / HELDOUT_PROMPTS})")
 
 
 def heldout_breakdown(documents: Sequence[Document], origins: dict[str, str], encoded: Sequence[Sequence[int]],

@@ -45,14 +45,11 @@ class EvaluateParams(Section):
     alignment_temperature: float = Field(1.0, gt=0)    # = ppo.temperature: KL and win rate on sampled replies
     samples: int = Field(6, ge=0)                      # sample generations per model in the report
 
-    # Source own only (stages/evaluate/own_suite.py): a user's files under own.root/eval and prompts.
+    # Source own only (stages/evaluate/own_suite.py): a user's files under own.root/eval, PPO's
+    # held-out prompts and the reward stage's held-out human pairs.
     qa_items: int = Field(500, ge=1)                   # per QA file, the first ones (after the shots)
     alignment_prompts: int = Field(200, ge=1)          # held-out prompts for RLHF vs SFT (a seeded subset)
     preference_pairs: int = Field(2000, ge=1)          # the reward stage's held-out pairs scored (seeded subset)
-    # The held-out part of own.root/prompts: rows whose content hash falls under the fraction
-    # (stages/common/hashsplit.py); PPO must hold out the same rows, with the same two values.
-    prompts_heldout_fraction: float = Field(0.1, gt=0, lt=1)
-    prompts_split_salt: str = "prompts"
 
     batch_size: int = Field(32, ge=1)
     seed: int = 0

@@ -23,7 +23,7 @@ from stages.common.conversations import Example, qa
 from stages.common.hashsplit import TEST
 from stages.common.row_files import RowError, RowLedger, convert_rows
 from stages.evaluate.questions import QuestionSet
-from stages.sft.questions import READING_PROMPT
+from stages.grading.answers import READING_PROMPT
 
 FORMAT = "qa"
 SKIP_REASONS = ("bad_json", "not_an_object", "empty_question", "no_answers", "bad_context")

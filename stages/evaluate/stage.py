@@ -76,7 +76,7 @@ def run(ctx: StageContext) -> None:
     examples = read_examples(params.sft / "examples.parquet")
 
     if ctx.source.is_own:
-        suite = own_suite(ctx.source, params, examples, log)
+        suite = own_suite(ctx.source, params, log)
         context = min(reward_model.body.config.max_seq_len, *(m.model.config.max_seq_len for m in models))
         fit_to_context(suite, template, context, params.max_new_tokens)
     else:

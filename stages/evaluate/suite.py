@@ -16,13 +16,13 @@ from typing import Any, Sequence
 from stages.common.conversations import Example
 from stages.common.errors import StageInputError
 from stages.common.hashsplit import TEST
-from stages.common.row_files import file_type
+from stages.common.row_files import SUFFIXES
 from stages.evaluate import questions
 from stages.evaluate.heldout import Document, completion_items, heldout_documents
 from stages.evaluate.hellaswag import Item, read_hellaswag
 from stages.evaluate.params import EvaluateParams
 from stages.evaluate.unigram import Unigram
-from stages.reward.preference import Preference
+from stages.evaluate.preferences import HeldoutPair
 
 ALIGNMENT_KINDS = ("fact", "two_hop", "idk")
 
@@ -40,12 +40,13 @@ class Suite:
     parts: dict[str, dict[str, Any]] | None = None
     unigram: Unigram | None = None
     origins: dict[str, str] = field(default_factory=dict)
-    preference_pairs: list[Preference] | None = None
+    preference_pairs: list[HeldoutPair] | None = None
 
 
 def task_name(path: Path) -> str:
     """A multiple-choice or QA file's task name: folder and name without the type, as identifiers."""
-    stem = path.name[:-len(file_type(path))] if file_type(path) else path.name
+    stem = next((path.name.removesuffix(s) for s in sorted(SUFFIXES, key=len, reverse=True)
+                 if path.name.endswith(s)), path.name)
     return f"{path.parent.name}_{stem}".replace("-", "_").replace(".", "_")
 
 

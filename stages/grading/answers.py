@@ -28,6 +28,9 @@ from stages.chat.template import ChatTemplate
 from stages.common.conversations import Example
 from stages.grading.text import contains, exact_match, f1, mean_and_stderr, normalize
 from stages.model.sampling import generate_many
+
+# How a reading (open-book) question is asked: SFT trains on this wording, evaluation asks with it.
+READING_PROMPT = "Read the passage and answer the question.\n\nPassage: {passage}\n\nQuestion: {question}"
 from stages.model.transformer import Transformer
 
 

@@ -37,6 +37,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from stages.common.errors import StageInputError
+from stages.chat.template import ChatTemplate
 from stages.model.transformer import Transformer
 from stages.model.weights import load_model, read_model_config, save_model
 
@@ -49,6 +50,13 @@ class Answered(NamedTuple):
 
     ids: list[int]
     answer_start: int
+
+
+def answer_ids(template: ChatTemplate, prompt: list[dict[str, str]], answer: str, finished: bool) -> Answered:
+    """The prompt and answer in the chat template; an answer that finished ends with `<|end|>`."""
+    prompt_ids = template.generation_prompt(prompt)
+    ids = prompt_ids + template.encode_content(answer)
+    return Answered(ids + [template.end_id] if finished else ids, len(prompt_ids))
 
 
 class RewardModel(nn.Module):

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from stages.chat.template import ChatTemplate
-from stages.model.reward import Answered, RewardModel, answer_batch
+from stages.model.reward import Answered, RewardModel, answer_batch, answer_ids
 from stages.reward.preference import Preference
 from stages.training.optim import adamw
 from stages.training.schedule import learning_rate
@@ -38,12 +38,6 @@ LIKELIHOOD_LR_SCALE = 500.0     # the likelihood weight is one number: it learns
 class EncodedPair(NamedTuple):
     chosen: Answered
     rejected: Answered
-
-
-def answer_ids(template: ChatTemplate, prompt: list[dict[str, str]], answer: str, finished: bool) -> Answered:
-    prompt_ids = template.generation_prompt(prompt)
-    ids = prompt_ids + template.encode_content(answer)
-    return Answered(ids + [template.end_id] if finished else ids, len(prompt_ids))
 
 
 def encode_pair(template: ChatTemplate, pair: Preference) -> EncodedPair:

@@ -55,7 +55,6 @@ TWO_HOP_QUESTIONS: dict[tuple[str, str], tuple[str, ...]] = {
                                         "Where is the company {s} works for headquartered?"),
 }
 
-READING_PROMPT = "Read the passage and answer the question.\n\nPassage: {passage}\n\nQuestion: {question}"
 
 # Lists: (relation whose object groups the subjects, kind of the subjects) -> phrasings; {o} the object.
 LIST_QUESTIONS: dict[tuple[str, str], tuple[str, ...]] = {

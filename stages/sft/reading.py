@@ -12,7 +12,8 @@ from stages.common.conversations import Example
 from stages.facts.matching import find_word
 from stages.facts.mining import sentences
 from stages.sft.context import GenContext
-from stages.sft.questions import FACT_QUESTIONS, READING_PROMPT
+from stages.grading.answers import READING_PROMPT
+from stages.sft.questions import FACT_QUESTIONS
 from stages.sft.split import TEST
 
 SENTENCE_MARKS = ".!?"
