@@ -123,7 +123,9 @@ def section_rows(parts: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
             notes.append(f"{_fmt(part['bytes'])} bytes ({_fmt(part.get('validation_split_documents'))} documents of "
                          f"the validation split, {_fmt(part.get('eval_file_documents'))} from eval files)")
         if "accuracy" in part:
-            notes.append(f"accuracy {with_error(part['accuracy'], part.get('accuracy_stderr'))}")
+            notes.append(f"reward-model accuracy {with_error(part['accuracy'], part.get('accuracy_stderr'))} on "
+                         "held-out human pairs (the reward stage's test split: never trained on, nor used to "
+                         "pick its step)")
         if "prompts" in part:
             notes.append(f"prompts: {part['prompts']}; win rate judged by the {part.get('win_judge', 'gold oracle')}")
         if "section" in part:
