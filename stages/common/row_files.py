@@ -122,6 +122,15 @@ def first_signature(path: Path, detect: Callable[[Any], str | None], label: str 
     return None
 
 
+def detected_format(path: Path, detect: Callable[[Any], str | None], label: str, expected: str) -> str:
+    """`first_signature`, or a one-line error naming the keys the caller's formats expect."""
+    fmt = first_signature(path, detect, label)
+    if fmt is None:
+        raise StageInputError(f"{label}: {path}: cannot tell the format from its first {DETECT_ROWS} rows "
+                              f"(expected {expected})")
+    return fmt
+
+
 @dataclass
 class RowLedger:
     """What reading user rows came to: rows seen, formats used, and rows skipped by reason with a

@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from stages.common.errors import StageInputError
-from stages.common.row_files import DETECT_ROWS, RowError, RowLedger, convert_rows, first_signature
+from stages.common.row_files import RowError, RowLedger, convert_rows, detected_format
 from stages.evaluate.loglikelihood import DEFAULT_BATCH_SIZE, loglikelihoods, text_request
 from stages.evaluate.metrics import mc_aggregate, multiple_choice
 from stages.model.transformer import Transformer
@@ -76,11 +75,8 @@ def detect(row: Any) -> str | None:
 
 
 def detect_format(path: Path) -> str:
-    fmt = first_signature(path, detect, label="hellaswag")
-    if fmt is not None:
-        return fmt
-    raise StageInputError(f"hellaswag: {path}: cannot tell the format from its first {DETECT_ROWS} rows "
-                          "(expected ctx + endings + label, or activity_label + ctx_a + ctx_b + endings + label)")
+    return detected_format(path, detect, "hellaswag",
+                           "ctx + endings + label, or activity_label + ctx_a + ctx_b + endings + label")
 
 
 def _label(row: dict, choices: int) -> int:

@@ -61,10 +61,9 @@ def machine() -> dict[str, str]:
             "accelerator": device}
 
 
-def funnel_rows(stage_metrics: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, Any]]:
+def _after_ingest(stage_metrics: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, Any]]:
+    """The funnel from ingest's output on, the same for both sources."""
     return [
-        ("pages crawled (stored)", _get(stage_metrics, "crawl.pages_stored")),
-        ("pages refused by the crawler", _get(stage_metrics, "crawl.refused_total")),
         ("documents kept by ingest", _get(stage_metrics, "ingest.kept")),
         ("documents dropped by ingest (language, quality)", _get(stage_metrics, "ingest.dropped_total")),
         ("documents after dedup", _get(stage_metrics, "dedup.documents_out")),
@@ -75,38 +74,23 @@ def funnel_rows(stage_metrics: Mapping[str, Mapping[str, Any]]) -> list[tuple[st
     ]
 
 
-def _input_files(ingest: Mapping[str, Any], own_root: Path) -> dict[str, int]:
-    """Ingest's input files by own-data kind (crawl, text): its `files_by_kind` when it records
-    one, else its shards' sources counted by the own.root folder they sit in."""
-    if isinstance(ingest.get("files_by_kind"), Mapping):
-        return dict(ingest["files_by_kind"])
-    counts: dict[str, int] = {}
-    root = own_root.resolve()
-    sources = {str(s.get("source")) for s in ingest.get("shards") or [] if isinstance(s, Mapping) and s.get("source")}
-    for source in sorted(sources):
-        try:
-            kind = Path(source).resolve().relative_to(root).parts[0]
-        except (ValueError, IndexError):
-            kind = "other"
-        counts[kind] = counts.get(kind, 0) + 1
-    return counts
+def funnel_rows(stage_metrics: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, Any]]:
+    return [
+        ("pages crawled (stored)", _get(stage_metrics, "crawl.pages_stored")),
+        ("pages refused by the crawler", _get(stage_metrics, "crawl.refused_total")),
+        *_after_ingest(stage_metrics),
+    ]
 
 
 def own_funnel_rows(stage_metrics: Mapping[str, Mapping[str, Any]], own_root: Path) -> list[tuple[str, Any]]:
     """Source own: from ingest on (files in by kind, documents kept, dedup, tokens), this run's metrics only."""
-    by_kind = _input_files(stage_metrics.get("ingest") or {}, own_root)
     return [
         ("input files read by ingest", _get(stage_metrics, "ingest.files")),
-        (f"crawl files ({own_root / 'crawl'})", by_kind.get("crawl", 0) if by_kind else None),
-        (f"text files ({own_root / 'text'})", by_kind.get("text", 0) if by_kind else None),
+        (f"crawl files ({own_root / 'crawl'})", _get(stage_metrics, "ingest.inputs.crawl_files")),
+        (f"text files ({own_root / 'text'})", _get(stage_metrics, "ingest.inputs.text_files")),
         ("WARC/WET records read", _get(stage_metrics, "ingest.records")),
-        ("documents kept by ingest", _get(stage_metrics, "ingest.kept")),
-        ("documents dropped by ingest (language, quality)", _get(stage_metrics, "ingest.dropped_total")),
-        ("documents after dedup", _get(stage_metrics, "dedup.documents_out")),
-        ("duplicates removed (exact, near)", f"{_fmt(_get(stage_metrics, 'dedup.dropped.exact'))}, "
-                                             f"{_fmt(_get(stage_metrics, 'dedup.dropped.near'))}"),
-        ("training tokens", _get(stage_metrics, "tokenizer.tokens.train")),
-        ("validation tokens", _get(stage_metrics, "tokenizer.tokens.validation")),
+        ("documents read from text files", _get(stage_metrics, "ingest.text_documents")),
+        *_after_ingest(stage_metrics),
     ]
 
 

@@ -31,7 +31,7 @@ from stages.common.artifacts import read_parquet
 from stages.common.conversations import PREFERENCE_PAIRS, read_examples
 from stages.common.errors import StageInputError
 from stages.common.hashsplit import TRAIN, hash_fraction
-from stages.common.row_files import DETECT_ROWS, RowError, RowLedger, convert_rows, first_signature
+from stages.common.row_files import RowError, RowLedger, convert_rows, detected_format
 from stages.common.source import DataSource
 from stages.common.subsets import seeded_subset
 from stages.ppo.params import PPOParams
@@ -76,12 +76,8 @@ def _key(messages: Messages) -> str:
 
 
 def detect_format(path: Path) -> str:
-    fmt = first_signature(path, detect, LABEL)
-    if fmt is not None:
-        return fmt
-    raise StageInputError(f"{LABEL}: {path}: cannot tell the format from its first {DETECT_ROWS} rows "
-                          f"(expected keys of {', '.join(FORMATS)}: 'prompt' (a string) or 'messages' (a list "
-                          "of role/content turns))")
+    return detected_format(path, detect, LABEL, f"keys of {', '.join(FORMATS)}: 'prompt' (a string) or "
+                           "'messages' (a list of role/content turns)")
 
 
 def _from_files(files: list[Path], params: PPOParams, template: ChatTemplate, budget: int) -> UserPrompts:

@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from stages.chat.template import ChatTemplate
-from stages.common.errors import StageInputError
 from stages.common.hashsplit import content_split
-from stages.common.row_files import DETECT_ROWS, RowError, RowLedger, convert_rows, first_signature
+from stages.common.row_files import RowError, RowLedger, convert_rows, detected_format
 from stages.reward.params import UserPreferenceParams
 from stages.reward.preference import Preference
 from stages.reward.preference_formats import FORMATS, SKIP_REASONS, Pair, answered, detect, to_pair
@@ -49,12 +48,8 @@ class UserPreferences(RowLedger):
 
 
 def detect_format(path: Path) -> str:
-    fmt = first_signature(path, detect, LABEL)
-    if fmt is not None:
-        return fmt
-    raise StageInputError(f"{LABEL}: {path}: cannot tell the format from its first {DETECT_ROWS} rows "
-                          f"(expected keys of {', '.join(FORMATS)}: prompt+chosen+rejected, or chosen+rejected "
-                          "transcripts)")
+    return detected_format(path, detect, LABEL, f"keys of {', '.join(FORMATS)}: prompt+chosen+rejected, "
+                           "or chosen+rejected transcripts")
 
 
 def left_truncations(prompt: list[dict[str, str]]) -> Iterator[list[dict[str, str]]]:

@@ -20,9 +20,8 @@ from typing import Any, Sequence
 
 from stages.chat.template import ChatTemplate
 from stages.common.conversations import Example
-from stages.common.errors import StageInputError
 from stages.common.hashsplit import content_split
-from stages.common.row_files import DETECT_ROWS, RowError, RowLedger, convert_rows, first_signature, input_files
+from stages.common.row_files import RowError, RowLedger, convert_rows, detected_format, input_files
 from stages.sft.params import UserDataParams
 from stages.sft.user_formats import FORMATS, SKIP_REASONS, detect, to_conversation
 
@@ -40,12 +39,8 @@ class UserData(RowLedger):
 
 
 def detect_format(path: Path) -> str:
-    fmt = first_signature(path, detect)
-    if fmt is not None:
-        return fmt
-    raise StageInputError(f"user data: {path}: cannot tell the format from its first {DETECT_ROWS} rows "
-                          f"(expected keys of {', '.join(FORMATS)}: instruction+output, instruction+response, "
-                          "messages or conversations)")
+    return detected_format(path, detect, "user data", f"keys of {', '.join(FORMATS)}: instruction+output, "
+                           "instruction+response, messages or conversations")
 
 
 def load_user_data(params: UserDataParams, template: ChatTemplate, max_tokens: int,
