@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -13,30 +12,20 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.pipeline import dvc_executable, tool_env
-from flows.workspace import apply_param_overrides
 from stages.common.tokens import TokenSplit
+from workspace_testkit import project_workspace
 from stages.common.tokenizer_file import load_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DVC = dvc_executable()
 STAGES = ["web", "crawl", "ingest", "dedup", "tokenizer", "pretrain", "sft", "reward", "ppo", "evaluate"]
-COPIED = ["stages", "flows", "dvc.yaml", "params.yaml", ".dvcignore"]
 
 pytestmark = pytest.mark.e2e
 
 
 def _micro_workspace(dest: Path) -> Path:
     """A copy of the project's stage graph in its own DVC workspace (no git), profile micro."""
-    dest.mkdir()
-    for name in COPIED:
-        src = REPO_ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / name)
-    subprocess.run([DVC, "init", "--no-scm", "-q"], cwd=dest, check=True)
-    apply_param_overrides(dest / "params.yaml", ["profile=micro"])
-    return dest
+    return project_workspace(dest, ["profile=micro"])
 
 
 def _documents(root: Path):

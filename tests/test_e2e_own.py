@@ -13,35 +13,24 @@ import pytest
 
 from flows.graph import write_graph
 from flows.pipeline import dvc_executable, tool_env
-from flows.workspace import apply_param_overrides
+from workspace_testkit import project_workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared" / "data"
 DVC = dvc_executable()
 STAGES = ["ingest", "dedup", "tokenizer", "pretrain", "sft", "reward", "ppo", "evaluate"]
-COPIED = ["stages", "flows", "params.yaml", ".dvcignore"]
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(not (SHARED / "real").is_dir(), reason="../shared/data/real is absent")]
 
 
 def _own_workspace(dest: Path) -> Path:
-    """A copy of the project (no dvc.yaml: it is rendered) and an own-data folder beside it made of
-    the shared real samples only."""
-    dest.mkdir()
-    for name in COPIED:
-        src = REPO_ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / name)
+    """A copy of the project (its dvc.yaml is rendered for own data before the run) and an
+    own-data folder beside it made of the shared real samples only."""
     own = dest.parent / f"{dest.name}-own"
     shutil.copytree(SHARED / "real", own, ignore=shutil.ignore_patterns("README*"))
-    subprocess.run([DVC, "init", "--no-scm", "-q"], cwd=dest, check=True)
-    apply_param_overrides(dest / "params.yaml", [
-        "profile=micro", "source=own", f"own.root={own}",
-        f"evaluate.multiple_choice_files=[{SHARED / 'hellaswag/val_500.jsonl'}]"])
-    return dest
+    return project_workspace(dest, ["profile=micro", "source=own", f"own.root={own}",
+                                    f"evaluate.multiple_choice_files=[{SHARED / 'hellaswag/val_500.jsonl'}]"])
 
 
 def _strict_json(path: Path):
