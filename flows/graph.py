@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 
 from flows.workspace import apply_param_overrides
 from stages.common.errors import ParamsError
-from stages.common.params import resolve_tree
+from stages.common.params import lookup, resolve_tree
 from stages.common.source import KINDS, OWN, SYNTHETIC, DataSource, source_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -47,10 +47,7 @@ def _yaml() -> YAML:
 
 def _listed(tree: dict[str, Any], key: str) -> list[str]:
     """The local paths a params list (dotted key) names, as given; URLs are not DVC's to hash."""
-    node: Any = tree
-    for part in key.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return [str(p) for p in node or [] if "://" not in str(p)]
+    return [str(p) for p in lookup(tree, key) or [] if "://" not in str(p)]
 
 
 def render(template: Any, source: DataSource, root: Path, tree: dict[str, Any] | None = None) -> Any:

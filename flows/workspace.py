@@ -16,7 +16,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from stages.common.params import apply_override
+from stages.common.params import MISSING, apply_override, lookup
 
 
 def _is_profile_key(assignment: str) -> bool:
@@ -26,12 +26,7 @@ def _is_profile_key(assignment: str) -> bool:
 def _profile_holds(tree: dict[str, Any], key: str) -> dict[str, Any] | None:
     """The active profile's entry when it sets `key` (a dotted path), else None."""
     table = (tree.get("profiles") or {}).get(tree.get("profile"))
-    node: Any = table
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return table
+    return table if lookup(table, key, MISSING) is not MISSING else None
 
 
 def apply_param_overrides(params_file: Path, overrides: list[str]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Mapping, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -44,6 +44,20 @@ def _deep_merge(base: dict, override: dict) -> dict:
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+MISSING = object()
+
+
+def lookup(tree: Any, key: str, default: Any = None) -> Any:
+    """The value at a dotted path (`section.key.sub`) of nested mappings, or `default` where the
+    path does not lead to one."""
+    node = tree
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return default
+        node = node[part]
+    return node
 
 
 def apply_override(tree: dict, assignment: str) -> None:

@@ -20,16 +20,9 @@ from typing import Any, Mapping, Sequence
 import torch
 import yaml
 
+from stages.common.params import lookup
+
 STAGE_ORDER = ("web", "crawl", "ingest", "dedup", "tokenizer", "pretrain", "sft", "reward", "ppo", "evaluate")
-
-
-def _get(metrics: Mapping[str, Any], path: str) -> Any:
-    node: Any = metrics
-    for key in path.split("."):
-        if not isinstance(node, Mapping) or key not in node:
-            return None
-        node = node[key]
-    return node
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -64,20 +57,20 @@ def machine() -> dict[str, str]:
 def _after_ingest(stage_metrics: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, Any]]:
     """The funnel from ingest's output on, the same for both sources."""
     return [
-        ("documents kept by ingest", _get(stage_metrics, "ingest.kept")),
-        ("documents dropped by ingest (language, quality)", _get(stage_metrics, "ingest.dropped_total")),
-        ("documents after dedup", _get(stage_metrics, "dedup.documents_out")),
-        ("duplicates removed (exact, near)", f"{_fmt(_get(stage_metrics, 'dedup.dropped.exact'))}, "
-                                             f"{_fmt(_get(stage_metrics, 'dedup.dropped.near'))}"),
-        ("training tokens", _get(stage_metrics, "tokenizer.tokens.train")),
-        ("validation tokens", _get(stage_metrics, "tokenizer.tokens.validation")),
+        ("documents kept by ingest", lookup(stage_metrics, "ingest.kept")),
+        ("documents dropped by ingest (language, quality)", lookup(stage_metrics, "ingest.dropped_total")),
+        ("documents after dedup", lookup(stage_metrics, "dedup.documents_out")),
+        ("duplicates removed (exact, near)", f"{_fmt(lookup(stage_metrics, 'dedup.dropped.exact'))}, "
+                                             f"{_fmt(lookup(stage_metrics, 'dedup.dropped.near'))}"),
+        ("training tokens", lookup(stage_metrics, "tokenizer.tokens.train")),
+        ("validation tokens", lookup(stage_metrics, "tokenizer.tokens.validation")),
     ]
 
 
 def funnel_rows(stage_metrics: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, Any]]:
     return [
-        ("pages crawled (stored)", _get(stage_metrics, "crawl.pages_stored")),
-        ("pages refused by the crawler", _get(stage_metrics, "crawl.refused_total")),
+        ("pages crawled (stored)", lookup(stage_metrics, "crawl.pages_stored")),
+        ("pages refused by the crawler", lookup(stage_metrics, "crawl.refused_total")),
         *_after_ingest(stage_metrics),
     ]
 
@@ -85,11 +78,11 @@ def funnel_rows(stage_metrics: Mapping[str, Mapping[str, Any]]) -> list[tuple[st
 def own_funnel_rows(stage_metrics: Mapping[str, Mapping[str, Any]], own_root: Path) -> list[tuple[str, Any]]:
     """Source own: from ingest on (files in by kind, documents kept, dedup, tokens), this run's metrics only."""
     return [
-        ("input files read by ingest", _get(stage_metrics, "ingest.files")),
-        (f"crawl files ({own_root / 'crawl'})", _get(stage_metrics, "ingest.inputs.crawl_files")),
-        (f"text files ({own_root / 'text'})", _get(stage_metrics, "ingest.inputs.text_files")),
-        ("WARC/WET records read", _get(stage_metrics, "ingest.records")),
-        ("documents read from text files", _get(stage_metrics, "ingest.text_documents")),
+        ("input files read by ingest", lookup(stage_metrics, "ingest.files")),
+        (f"crawl files ({own_root / 'crawl'})", lookup(stage_metrics, "ingest.inputs.crawl_files")),
+        (f"text files ({own_root / 'text'})", lookup(stage_metrics, "ingest.inputs.text_files")),
+        ("WARC/WET records read", lookup(stage_metrics, "ingest.records")),
+        ("documents read from text files", lookup(stage_metrics, "ingest.text_documents")),
         *_after_ingest(stage_metrics),
     ]
 
@@ -135,10 +128,10 @@ def energy_kwh(stage_metrics: Mapping[str, Mapping[str, Any]], watts_per_core: f
     """(kWh, how it was estimated): pretraining's own figure plus the other stages' seconds at
     watts_per_core x cores."""
     seconds = stage_seconds(stage_metrics)
-    pretrain = _get(stage_metrics, "pretrain.energy_kwh")
+    pretrain = lookup(stage_metrics, "pretrain.energy_kwh")
     others = sum(s for stage, s in seconds.items() if stage != "pretrain" or pretrain is None)
     total = (pretrain or 0.0) + others * watts_per_core * cores / 3.6e6
-    basis = (f"pretraining: {_get(stage_metrics, 'pretrain.energy_basis') or 'n/a'}; other stages: "
+    basis = (f"pretraining: {lookup(stage_metrics, 'pretrain.energy_basis') or 'n/a'}; other stages: "
              f"{watts_per_core:g} W per core x {cores} cores x their run time (an assumption, not a measurement)")
     return total, basis
 
@@ -177,18 +170,18 @@ def render(*, commit: str | None, profile: str, params: Mapping[str, Any],
         "## Tokenizer",
         "",
         table(["vocabulary", "bytes per token", "characters per token", "tokens per word"], [[
-            _get(stage_metrics, "tokenizer.vocab_size"), _get(stage_metrics, "tokenizer.validation.bytes_per_token"),
-            _get(stage_metrics, "tokenizer.validation.chars_per_token"),
-            _get(stage_metrics, "tokenizer.validation.tokens_per_word")]]),
+            lookup(stage_metrics, "tokenizer.vocab_size"), lookup(stage_metrics, "tokenizer.validation.bytes_per_token"),
+            lookup(stage_metrics, "tokenizer.validation.chars_per_token"),
+            lookup(stage_metrics, "tokenizer.validation.tokens_per_word")]]),
         "",
         "## Model and compute",
         "",
         table(["parameters", "non-embedding", "depth", "d_model", "pretraining tokens", "pretraining FLOPs",
                "tokens/s", "MFU"], [[
-                   _get(stage_metrics, "pretrain.parameters"), _get(stage_metrics, "pretrain.parameters_non_embedding"),
-                   _get(stage_metrics, "pretrain.model.depth"), _get(stage_metrics, "pretrain.model.d_model"),
-                   _get(stage_metrics, "pretrain.tokens"), _get(stage_metrics, "pretrain.flops"),
-                   _get(stage_metrics, "pretrain.tokens_per_s"), _get(stage_metrics, "pretrain.mfu")]]),
+                   lookup(stage_metrics, "pretrain.parameters"), lookup(stage_metrics, "pretrain.parameters_non_embedding"),
+                   lookup(stage_metrics, "pretrain.model.depth"), lookup(stage_metrics, "pretrain.model.d_model"),
+                   lookup(stage_metrics, "pretrain.tokens"), lookup(stage_metrics, "pretrain.flops"),
+                   lookup(stage_metrics, "pretrain.tokens_per_s"), lookup(stage_metrics, "pretrain.mfu")]]),
         "",
         ("Time per stage (s): " + ", ".join(f"{stage} {s:,.0f}" for stage, s in seconds.items())
          + f"; total {sum(seconds.values()):,.0f} s." if seconds else
