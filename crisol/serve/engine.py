@@ -122,8 +122,9 @@ class Engine:
         return future
 
     def load(self) -> dict[str, int]:
+        """Rows decoding, requests waiting for one, and decode steps run so far."""
         with self._wake:
-            return {"running": len(self._rows), "waiting": len(self._waiting)}
+            return {"running": len(self._rows), "waiting": len(self._waiting), "steps": self.steps}
 
     def close(self, timeout: float | None = None) -> None:
         """Finish what is running and waiting, then stop the thread."""
