@@ -11,7 +11,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -31,10 +31,11 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_server(models: dict[str, Path], limits: Limits = Limits(), api_key: str | None = None,
-                   watch: float = 0) -> Iterator[str]:
-    """Serve `models` (name -> any model directory form); yield the base URL (no /v1)."""
+                   watch: float = 0, resolve: Callable[[], list[ModelSpec]] | None = None) -> Iterator[str]:
+    """Serve `models` (name -> any model directory form), or what `resolve` names at each look
+    (reloading every `watch` seconds); yield the base URL (no /v1)."""
     specs = [ModelSpec(name, Path(path)) for name, path in models.items()]
-    server = Server(lambda: specs, limits, api_key=api_key)
+    server = Server(resolve or (lambda: specs), limits, api_key=api_key)
     port = free_port()
     config = uvicorn.Config(create_app(server, lifespan_for(server, watch)), host="127.0.0.1", port=port,
                             log_level="warning")
