@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from crisol.serve.catalog import CatalogError, ModelSpec, choose_specs, pipeline_specs
@@ -43,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-queue", type=int, default=Limits.max_queue, help="waiting requests per model before 429")
     serve.add_argument("--max-tokens", type=int, default=Limits.max_tokens, help="most tokens one choice may generate")
     serve.add_argument("--max-n", type=int, default=Limits.max_n, help="most choices per request")
+    serve.add_argument("--wait", action="store_true",
+                       help="with no model made yet, wait for the pipeline's first one instead of exiting")
     serve.add_argument("--watch", type=float, default=5.0,
                        help="seconds between looks for a promoted or retrained model (0: only on SIGHUP)")
     _common(serve)
@@ -70,6 +73,22 @@ def _positive(args, *names: str) -> None:
             raise CatalogError(f"--{name.replace('_', '-')}: must be >= 1, got {getattr(args, name)}")
 
 
+def _wait_for_models(resolve, every: float = 10.0) -> None:
+    """Until `resolve` finds a model: a server started beside a pipeline that has not run yet."""
+    said = False
+    while True:
+        try:
+            resolve()
+            return
+        except CatalogError as exc:
+            if not str(exc).startswith("no model to serve"):
+                raise
+            if not said:
+                print(f"crisol serve: {exc}; waiting for one (every {every:.0f} s)", file=sys.stderr)
+                said = True
+        time.sleep(every)
+
+
 def serve(args) -> int:
     import uvicorn
 
@@ -79,8 +98,10 @@ def serve(args) -> int:
 
     _positive(args, "max_batch", "max_queue", "max_tokens", "max_n", "threads")
     limits = Limits(max_batch=args.max_batch, max_queue=args.max_queue, max_tokens=args.max_tokens, max_n=args.max_n)
-    server = Server(lambda: choose_specs(args.model, _available(args)), limits,
-                    api_key=os.environ.get(args.api_key_env) or None)
+    resolve = lambda: choose_specs(args.model, _available(args))  # noqa: E731  (re-read at every reload)
+    if args.wait:
+        _wait_for_models(resolve)
+    server = Server(resolve, limits, api_key=os.environ.get(args.api_key_env) or None)
     names = ", ".join(f"{name} ({slot.served.path})" for name, slot in server.slots.items())
     print(f"crisol serve: {names}", file=sys.stderr)
     print(f"crisol serve: chat page and API on http://{args.host}:{args.port}/ "

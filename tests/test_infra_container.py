@@ -206,3 +206,13 @@ def test_image_builds_and_runs_ingest_on_micro(tmp_path):
     assert metrics["kept"] + metrics["dropped_total"] == metrics["html_pages"]
     assert any((data / "ingest" / "documents").iterdir())
     assert "ingest metrics" in result.stdout
+
+
+def test_serve_service_runs_the_model_server_behind_a_key(compose):
+    serve = compose["services"]["serve"]
+    assert serve["command"][:2] == ["crisol", "serve"] and "--wait" in serve["command"]
+    assert INTERPOLATION.fullmatch(serve["environment"]["CRISOL_API_KEY"])
+    assert serve["ports"] == ["127.0.0.1:8000:8000"]
+    mounts = {volume.split(":")[1]: volume for volume in serve["volumes"]}
+    assert mounts["/app/data"].endswith(":ro") and mounts["/app/models"].endswith(":ro")
+    assert "models:/app/models" in compose["services"]["worker"]["volumes"]
