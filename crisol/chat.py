@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import sys
+from pathlib import Path
 
 from crisol.serve.catalog import CatalogError, ModelSpec, ServedModel, choose_specs, load
 from crisol.serve.engine import Engine, Finish, Job, Sampling, Token
@@ -76,7 +77,8 @@ def chat(args, available: list[ModelSpec], stdin=sys.stdin, out=sys.stdout) -> i
     served = load(pick(args.model, available))
     engine = Engine(served.model, max_batch=1, name=served.name)
     room = min(args.max_tokens or MIN_REPLY, served.context - 1)
-    out.write(f"[{served.name}: {served.path}, context {served.context} tokens; /reset starts over, /quit leaves]\n")
+    label = Path(served.name).name if "/" in served.name else served.name   # a path given as --model: its last part
+    out.write(f"[{label}: {served.path}, context {served.context} tokens; /reset starts over, /quit leaves]\n")
     opening = [{"role": "system", "content": args.system}] if args.system else []
     messages = list(opening)
     try:
@@ -104,7 +106,7 @@ def chat(args, available: list[ModelSpec], stdin=sys.stdin, out=sys.stdout) -> i
             budget = min(args.max_tokens or served.context, served.context - len(prompt))
             sampling = Sampling(max_tokens=budget, temperature=args.temperature, top_p=args.top_p,
                                 stop_ids=frozenset(served.template.stop_ids), seed=args.seed)
-            out.write(f"{served.name}> ")
+            out.write(f"{label}> ")
             answer = reply(engine, served, prompt, sampling, out)
             messages = kept + [{"role": "assistant", "content": answer}]
     finally:
