@@ -8,11 +8,26 @@ output and that this server does not implement is refused by name instead (UNSUP
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["system", "user", "assistant"]
+
+
+def _encodable(value):
+    """A text field's string(s), refused when UTF-8 cannot carry them: JSON's \\ud800 escapes can
+    hold a lone surrogate, which the tokenizer rejects (a 500 otherwise)."""
+    for text in [value] if isinstance(value, str) else value if isinstance(value, list) else ():
+        if isinstance(text, str) and not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"not valid Unicode text (a lone surrogate at character {exc.start})") from None
+    return value
+
+
+Utf8 = AfterValidator(_encodable)
 
 # Options that change what a model returns: silently ignoring them would give a wrong answer.
 UNSUPPORTED = {"tools": None, "tool_choice": None, "functions": None, "response_format": None,
@@ -34,13 +49,13 @@ class Strict(BaseModel):
 class TextPart(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
     type: Literal["text"]
-    text: str
+    text: Annotated[str, Utf8]
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
     role: Role
-    content: str | list[TextPart]
+    content: Annotated[str | list[TextPart], Utf8]
 
     @property
     def text(self) -> str:
@@ -59,8 +74,8 @@ class Generation(Strict):
     temperature: float = Field(1.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
     n: int = Field(1, ge=1)
-    stop: str | list[str] | None = None
-    seed: int | None = None
+    stop: Annotated[str | list[str] | None, Utf8] = None
+    seed: int | None = Field(None, ge=-(2**63), le=2**63 - 1)    # torch's generators take 64-bit seeds
     stream: bool = False
     stream_options: StreamOptions | None = None
 
@@ -90,7 +105,7 @@ class ChatRequest(Generation):
 
 
 class CompletionRequest(Generation):
-    prompt: str | list[str] | list[int] | list[list[int]]
+    prompt: Annotated[str | list[str] | list[int] | list[list[int]], Utf8]
     max_tokens: int = Field(16, ge=0)        # OpenAI's default for completions
     echo: bool = False
     logprobs: int | None = Field(None, ge=0, le=20)
@@ -102,7 +117,7 @@ class CompletionRequest(Generation):
 
 class TokenizeRequest(Strict):
     """vLLM's /tokenize (lm-eval's remote tokenizer uses it)."""
-    prompt: str
+    prompt: Annotated[str, Utf8]
     add_special_tokens: bool = False
     model: str | None = None
 

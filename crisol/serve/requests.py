@@ -100,8 +100,17 @@ def _check_n(n: int, prompts: int, limits: Limits) -> None:
         raise RequestProblem(f"prompt: at most {limits.max_prompts} prompts per request, got {prompts}", param="prompt")
 
 
+# Sampling divides float32 logits by the temperature and compares float32 probabilities with top_p:
+# a temperature near 0 overflows the logits to inf, a top_p under float32's range rounds to 0, and
+# either makes the probabilities NaN (a 500). The floors change nothing that float32 can tell: at
+# 1e-8 only logits within ~1e-6 of the best (float32 rounding) keep any weight, so greedy it is;
+# any top_p under 1/vocab keeps only the most likely token, as 1e-9 does.
+MIN_TEMPERATURE, MIN_TOP_P = 1e-8, 1e-9
+
+
 def _sampling(request, budget: int, stop_ids, logprobs: int | None = None) -> Sampling:
-    return Sampling(max_tokens=budget, temperature=request.temperature, top_p=request.top_p,
+    temperature = request.temperature if request.temperature >= MIN_TEMPERATURE else 0.0
+    return Sampling(max_tokens=budget, temperature=temperature, top_p=max(request.top_p, MIN_TOP_P),
                     stop_ids=frozenset(stop_ids), seed=request.seed, logprobs=logprobs)
 
 
