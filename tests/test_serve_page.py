@@ -1,5 +1,5 @@
 """The chat page of `crisol serve` (GET /), driven in headless Chromium over the micro pipeline's
-SFT and RLHF models: a reply streams in and equals what the API itself answers at temperature 0,
+SFT and RLHF models: a reply streams in and equals what the API itself answers (temperature 0, or seeded),
 the model drop-down switches who answers, old turns give way when the context is full, Clear
 empties the conversation, and an error body (401 without the API key) is shown on the page.
 
@@ -85,8 +85,11 @@ def test_reply_streams_in_and_follows_the_model_switch(page, chat_server):
     expected = reply_of(chat_server, "sft", body["messages"], temperature=0, max_tokens=8)
     assert expected and (speaker, text) == ("sft", expected)
 
-    # Shift+Enter is a new line, not a send; the other model answers the whole conversation.
+    # Shift+Enter is a new line, not a send; the other model answers the whole conversation. The
+    # micro models' greedy replies are blanks, so this turn samples, seeded, to compare visible text.
     model.select_option("rlhf")
+    page.get_by_label("Temperature", exact=True).fill("1")
+    page.get_by_label("Seed", exact=True).fill("7")
     box = page.get_by_label("Message", exact=True)
     box.fill("And")
     box.press("Shift+Enter")
@@ -96,9 +99,9 @@ def test_reply_streams_in_and_follows_the_model_switch(page, chat_server):
     body = send(page, box.input_value())
     conversation = [{"role": "user", "content": first}, {"role": "assistant", "content": expected},
                     {"role": "user", "content": "And\nSpain?"}]
-    assert body["model"] == "rlhf" and body["messages"] == conversation
-    speaker, text = last_reply(page)
-    assert (speaker, text) == ("rlhf", reply_of(chat_server, "rlhf", conversation, temperature=0, max_tokens=8))
+    assert body["model"] == "rlhf" and body["messages"] == conversation and body["seed"] == 7
+    expected = reply_of(chat_server, "rlhf", conversation, temperature=1, seed=7, max_tokens=8)
+    assert expected.strip() and last_reply(page) == ("rlhf", expected)
     expect(page.locator(".turn.assistant .speaker")).to_have_text(["sft", "rlhf"])
     expect(page.locator(".note")).to_have_count(0)   # nothing dropped: the reference was the whole conversation
 
@@ -106,6 +109,38 @@ def test_reply_streams_in_and_follows_the_model_switch(page, chat_server):
     expect(page.locator("#conversation > *")).to_have_count(0)
     body = send(page, "Hello")
     assert body["messages"] == [{"role": "user", "content": "Hello"}]   # the cleared turns are not sent
+
+
+def test_chat_models_come_first(chat_server, tmp_path):
+    """A base model listed first by the server (as `crisol serve` lists base, sft, rlhf) is not the
+    default: the page sorts chat models first. The micro pipeline has no servable base model, so the
+    model list is the server's own with a base card put in front."""
+    cards = httpx.get(chat_server + "/v1/models").json()["data"]
+    base = {**cards[0], "id": "base", "chat": False}
+    with browser_page(chat_server, tmp_path) as page:
+        page.route("**/v1/models", lambda route: route.fulfill(json={"object": "list", "data": [base, *cards]}))
+        page.goto(chat_server + "/")
+        model = page.get_by_label("Model", exact=True)
+        expect(model.locator("option")).to_have_text([*(c["id"] for c in cards), "base (not chat-tuned)"])
+        expect(model).to_have_value(cards[0]["id"])
+
+
+def test_stop_abandons_the_request(page):
+    """The request is held at the browser's network layer, so Stop always comes before any reply."""
+    held = []
+    page.route("**/v1/chat/completions", lambda route: held.append(route))
+    box, stop = page.get_by_label("Message", exact=True), page.get_by_role("button", name="Stop", exact=True)
+    expect(stop).to_be_disabled()
+    box.fill("Hello")
+    box.press("Enter")
+    expect(stop).to_be_enabled()
+    stop.click()
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_enabled()
+    expect(stop).to_be_disabled()
+    assert len(held) == 1
+    expect(page.locator(".turn.user .content")).to_have_text(["Hello"])   # asked, and stopped by the user
+    expect(page.locator(".turn.assistant")).to_have_count(0)
+    expect(page.get_by_role("alert")).to_be_hidden()                      # a stop is no error
 
 
 def test_old_turns_give_way_when_the_context_is_full(page, chat_server):

@@ -5,9 +5,10 @@
 
 const $ = (id) => document.getElementById(id);
 const ui = {
-  model: $("model"), temperature: $("temperature"), maxTokens: $("max-tokens"), apiKey: $("api-key"),
-  system: $("system"), settings: $("settings"), conversation: $("conversation"), error: $("error"),
-  composer: $("composer"), message: $("message"), send: $("send"), stop: $("stop"), clear: $("clear"),
+  model: $("model"), temperature: $("temperature"), maxTokens: $("max-tokens"), seed: $("seed"),
+  apiKey: $("api-key"), system: $("system"), settings: $("settings"), conversation: $("conversation"),
+  error: $("error"), composer: $("composer"), message: $("message"), send: $("send"), stop: $("stop"),
+  clear: $("clear"),
 };
 const KEY_STORAGE = "crisol.apiKey";
 
@@ -58,12 +59,17 @@ function messagesToSend(turns) {
   return system ? [{role: "system", content: system}, ...messages] : messages;
 }
 
+// A number field's value, or null when it is blank: the option is then left to the server.
+function numberIn(input) {
+  return Number.isNaN(input.valueAsNumber) ? null : input.valueAsNumber;
+}
+
 function requestBody(model, turns) {
   const body = {model, messages: messagesToSend(turns), stream: true};
-  const temperature = ui.temperature.valueAsNumber;
-  if (!Number.isNaN(temperature)) body.temperature = temperature;
-  const maxTokens = ui.maxTokens.valueAsNumber;
-  if (!Number.isNaN(maxTokens)) body.max_tokens = Math.round(maxTokens);   // blank: the server chooses
+  const [temperature, maxTokens, seed] = [ui.temperature, ui.maxTokens, ui.seed].map(numberIn);
+  if (temperature !== null) body.temperature = temperature;
+  if (maxTokens !== null) body.max_tokens = Math.round(maxTokens);   // blank: the rest of the context
+  if (seed !== null) body.seed = Math.round(seed);                    // blank: a fresh draw every time
   return body;
 }
 
@@ -195,7 +201,7 @@ async function refreshModels() {
     const cards = await listModels();
     const previous = ui.model.value;
     ui.model.replaceChildren(...cards.map((card) => {
-      const option = new Option(card.chat ? card.id : `${card.id} (base: not chat-tuned)`, card.id);
+      const option = new Option(card.chat ? card.id : `${card.id} (not chat-tuned)`, card.id);
       option.title = `context: ${card.max_model_len} tokens`;
       return option;
     }));
