@@ -8,50 +8,21 @@ with the reason when either is missing. Deselect with `-m "not ui"`.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
+from browser_testkit import browser_page
 from deploy_testkit import LOCAL_POOL, Worker, make_toy_repo, prefect_cli, prefect_env
 
 pytestmark = pytest.mark.ui
-
-CHROMIUM = os.environ.get("CRISOL_CHROMIUM", "/usr/bin/chromium")
-# Without the background-networking flags Chromium's own connections out are refused here and
-# slow everything down; the sandbox needs user namespaces that containers and root lack.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture
 def chromium_page(prefect_server_ui, tmp_path):
     """A fresh Chromium profile; only requests to the test server leave the page."""
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium, or set CRISOL_CHROMIUM)")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright is not installed (pip install playwright==1.65.2)")
-    base = prefect_server_ui.removesuffix("/api")
-    profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path)
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1400, "height": 1000})
-        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base)
-                      else route.abort())   # fonts, banners: nothing outside the test server
-        context.set_default_timeout(30_000)
-        page = context.new_page()
-        try:
-            yield page
-        finally:
-            try:
-                page.screenshot(path=str(tmp_path / "last-page.png"), full_page=True)
-            except Exception:
-                pass
-            context.close()
+    with browser_page(prefect_server_ui.removesuffix("/api"), tmp_path) as page:
+        yield page
 
 
 def test_custom_run_from_the_deployment_page_completes(prefect_server_ui, chromium_page, tmp_path):
