@@ -174,10 +174,9 @@ async def _text_body(choices: Choices, job, meta) -> dict:
     finish: dict[int, str] = {}
     tokens: dict[int, list] = {i: [] for i in range(len(choices.jobs))}
     async for event in choices.events():
+        tokens[event.index] += event.tokens
         if event.finish:
             finish[event.index] = event.finish
-        elif event.token is not None and not choices.texts[event.index].stopped:
-            tokens[event.index].append(event.token)
     out = []
     for i in range(len(choices.jobs)):
         text = choices.texts[i].text
