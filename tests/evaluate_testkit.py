@@ -1,6 +1,7 @@
 """Shared by the evaluation tests: a tiny random model with weights perturbed away from their
 initialisation (so its predictions are far from uniform and ties cannot hide a wrong sum), the
-small chat tokenizer written as a transformers-loadable directory, and HellaSwag rows."""
+small chat tokenizer written as a transformers-loadable directory, HellaSwag rows, and those rows
+as an lm-eval task run through lm_eval.simple_evaluate (lm_eval is imported only there)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from stages.model import ModelConfig, Transformer
 from stages.tokenizer.hf_files import write_hf_files
 
 HELLASWAG = ("hellaswag", "val_500.jsonl")
+LM_EVAL_TASK = "crisol_hellaswag_local"
 
 
 def tiny_model(vocab_size: int, max_seq_len: int, *, seed: int = 2, depth: int = 1, d_model: int = 64,
@@ -49,6 +51,41 @@ def hellaswag_rows(shared_data: Path, n: int) -> list[dict]:
             if len(rows) == n:
                 break
     return rows
+
+
+def lm_eval_task(rows: list[dict]) -> dict:
+    """HellaSwag rows as a custom lm-eval multiple-choice task: doc_to_text ctx, choices endings,
+    target label, lm-eval's own " " delimiter, acc and acc_norm."""
+    import datasets  # lm_eval's own dependency
+
+    def dataset(**_):
+        return {"validation": datasets.Dataset.from_list(rows)}
+
+    return {"task": LM_EVAL_TASK, "custom_dataset": dataset, "output_type": "multiple_choice",
+            "validation_split": "validation", "doc_to_text": "ctx", "doc_to_choice": "endings",
+            "doc_to_target": "label", "num_fewshot": 0,
+            "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True},
+                            {"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True}],
+            "metadata": {"version": 1.0}}
+
+
+def run_lm_eval(lm, rows: list[dict]) -> dict:
+    """lm_eval.simple_evaluate of `lm` (an lm-eval model object) on the rows' task, samples logged."""
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    # No built-in tasks: indexing lm-eval's thousands of task files would take most of the time.
+    manager = TaskManager(include_defaults=False)
+    return lm_eval.simple_evaluate(model=lm, tasks=[lm_eval_task(rows)], num_fewshot=0, bootstrap_iters=0,
+                                   log_samples=True, task_manager=manager)
+
+
+def sample_lls(output: dict):
+    """Per-item, per-choice log-likelihoods from run_lm_eval's logged samples, in document order."""
+    import numpy as np
+
+    samples = sorted(output["samples"][LM_EVAL_TASK], key=lambda s: s["doc_id"])
+    return np.array([[float(r[0][0]) for r in s["resps"]] for s in samples])
 
 
 def token_splits(root: Path, tokenizer: Path, texts: list[str], validation: int) -> dict[str, Path]:

@@ -1,4 +1,4 @@
-"""lm-evaluation-harness itself agrees with us (optional: runs only where lm_eval is installed).
+"""lm-evaluation-harness itself agrees with us (lm_eval is a dev dependency; skipped where it is missing).
 
 On the shared HellaSwag sample, as a custom multiple-choice task (doc_to_text ctx, choices
 endings, target label, lm-eval's own " " delimiter and acc / acc_norm): lm-eval driving lm-eval's
@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import pytest
 
-lm_eval = pytest.importorskip("lm_eval", reason="lm-evaluation-harness is not installed (optional: "
-                                                "pip install lm_eval to run these checks)")
+pytest.importorskip("lm_eval", reason="lm-evaluation-harness is not installed (a dev dependency: "
+                                      "pip install -e '.[dev]')")
 pytest.importorskip("transformers", reason="transformers is needed for lm-eval's HF model")
 
-import datasets  # noqa: E402  lm_eval's own dependency
 import numpy as np  # noqa: E402
 from lm_eval.api.instance import Instance  # noqa: E402
-from lm_eval.tasks import TaskManager  # noqa: E402
 from lm_eval.utils import get_rolling_token_windows, make_disjoint_window, make_table  # noqa: E402
 
-from evaluate_testkit import HELLASWAG, hellaswag_rows, tiny_model, tokenizer_dir  # noqa: E402
+from evaluate_testkit import (  # noqa: E402
+    HELLASWAG, LM_EVAL_TASK, hellaswag_rows, run_lm_eval, sample_lls, tiny_model, tokenizer_dir)
 from stages.chat.template import ChatTemplate  # noqa: E402
 from stages.evaluate.hellaswag import read_hellaswag, score_multiple_choice  # noqa: E402
 from stages.evaluate.lm_eval_adapter import CrisolLM  # noqa: E402
@@ -32,7 +31,6 @@ from stages.evaluate.results import multiple_choice_result, results_document  # 
 from stages.model import export_hf  # noqa: E402
 
 ITEMS = 12
-TASK = "crisol_hellaswag_local"
 
 
 @pytest.fixture(scope="module")
@@ -51,30 +49,6 @@ def hflm(directory, **kwargs):
     return huggingface.HFLM(pretrained=str(directory), device="cpu", dtype="float32", **kwargs)
 
 
-def task_config(rows):
-    def dataset(**_):
-        return {"validation": datasets.Dataset.from_list(rows)}
-
-    return {"task": TASK, "custom_dataset": dataset, "output_type": "multiple_choice",
-            "validation_split": "validation", "doc_to_text": "ctx", "doc_to_choice": "endings",
-            "doc_to_target": "label", "num_fewshot": 0,
-            "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True},
-                            {"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True}],
-            "metadata": {"version": 1.0}}
-
-
-def run_lm_eval(lm, rows):
-    # No built-in tasks: indexing lm-eval's thousands of task files would take most of the time.
-    manager = TaskManager(include_defaults=False)
-    return lm_eval.simple_evaluate(model=lm, tasks=[task_config(rows)], num_fewshot=0, bootstrap_iters=0,
-                                   log_samples=True, task_manager=manager)
-
-
-def sample_lls(output):
-    samples = sorted(output["samples"][TASK], key=lambda s: s["doc_id"])
-    return np.array([[float(r[0][0]) for r in s["resps"]] for s in samples])
-
-
 def test_lm_eval_multiple_choice_equals_ours(setup, shared_data):
     root, template, model = setup
     rows = hellaswag_rows(shared_data, ITEMS)
@@ -85,18 +59,18 @@ def test_lm_eval_multiple_choice_equals_ours(setup, shared_data):
     crisol = CrisolLM(model, template, batch_size=8)
     for lm in (crisol, hflm(root / "hf", batch_size=8)):
         output = run_lm_eval(lm, rows)
-        figures = output["results"][TASK]
+        figures = output["results"][LM_EVAL_TASK]
         assert figures["acc,none"] == ours["acc"]
         assert figures["acc_norm,none"] == ours["acc_norm"]
-        assert output["n-samples"][TASK] == {"original": ITEMS, "effective": ITEMS}
+        assert output["n-samples"][LM_EVAL_TASK] == {"original": ITEMS, "effective": ITEMS}
         # Sums of ~250 float32 terms of ~-4 nats: other batch shapes round differently.
         np.testing.assert_allclose(sample_lls(output), our_lls, rtol=1e-6, atol=1e-4)
     # The acc and acc_norm differ on some item, so the test tells the two normalisations apart.
     assert any(r["pred"] != r["pred_norm"] for r in records)
     # Our results document has lm-eval's keys and prints with its table.
-    ours_document = results_document([multiple_choice_result(TASK, ours)], {"model": "crisol"})
+    ours_document = results_document([multiple_choice_result(LM_EVAL_TASK, ours)], {"model": "crisol"})
     assert set(ours_document) <= set(output)
-    assert set(output["results"][TASK]) <= set(ours_document["results"][TASK])
+    assert set(output["results"][LM_EVAL_TASK]) <= set(ours_document["results"][LM_EVAL_TASK])
     assert "acc_norm" in make_table(ours_document)
 
 

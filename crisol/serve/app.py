@@ -89,7 +89,7 @@ def create_app(server: Server, lifespan=None) -> FastAPI:
     @app.post("/tokenize", dependencies=[authorized])
     async def tokenize(request: TokenizeRequest):
         served = _served_for_tokenizer(server, request.model)
-        ids = served.template.encode_text(request.prompt)
+        ids = served.transformers_tokenizer.encode(request.prompt, add_special_tokens=False).ids
         if request.add_special_tokens:
             ids = [served.template.bos_id, *ids]
         return {"tokens": ids, "count": len(ids), "max_model_len": served.context}

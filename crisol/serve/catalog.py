@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+
+from tokenizers import Tokenizer
 
 from stages.chat.template import ChatTemplate
 from stages.common.errors import ParamsError, StageInputError
@@ -59,6 +62,15 @@ class ServedModel:
     @property
     def context(self) -> int:
         return self.model.config.max_seq_len
+
+    @cached_property
+    def transformers_tokenizer(self) -> Tokenizer:
+        """The tokenizer as a transformers tokenizer (and so vLLM's /tokenize) applies it: special-token
+        strings in the text are read as those tokens, where the template's reads them as text. lm-eval's
+        remote tokenizer finds the eos id by tokenizing tokenizer_info's eos_token string."""
+        tokenizer = Tokenizer.from_str(self.template.text_tokenizer.to_str())
+        tokenizer.encode_special_tokens = False
+        return tokenizer
 
 
 def pipeline_specs(root: Path, params_file: Path, registry: Path | None = None) -> list[ModelSpec]:
