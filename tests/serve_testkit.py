@@ -23,10 +23,13 @@ from crisol.serve.lifecycle import lifespan_for
 from crisol.serve.server import Limits, Server
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def bound_socket() -> socket.socket:
+    """A listening-ready socket on a free loopback port, handed to uvicorn as it is: finding a free
+    port, closing it and binding again would let another server take it in between."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 @contextlib.contextmanager
@@ -36,13 +39,12 @@ def running_server(models: dict[str, Path], limits: Limits = Limits(), api_key: 
     (reloading every `watch` seconds); yield the base URL (no /v1)."""
     specs = [ModelSpec(name, Path(path)) for name, path in models.items()]
     server = Server(resolve or (lambda: specs), limits, api_key=api_key)
-    port = free_port()
-    config = uvicorn.Config(create_app(server, lifespan_for(server, watch)), host="127.0.0.1", port=port,
-                            log_level="warning")
+    sock = bound_socket()
+    config = uvicorn.Config(create_app(server, lifespan_for(server, watch)), log_level="warning")
     runner = uvicorn.Server(config)
-    thread = threading.Thread(target=runner.run, daemon=True)
+    thread = threading.Thread(target=runner.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError):
@@ -56,3 +58,4 @@ def running_server(models: dict[str, Path], limits: Limits = Limits(), api_key: 
     finally:
         runner.should_exit = True
         thread.join(10)
+        sock.close()
