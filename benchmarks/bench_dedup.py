@@ -53,11 +53,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dedup_corpus import planted_corpus  # noqa: E402
-from stages.common.artifacts import part_name, with_provenance  # noqa: E402
-from stages.common.cli import StageContext  # noqa: E402
-from stages.common.document_shards import list_shards  # noqa: E402
-from stages.common.params import ExecutorParams  # noqa: E402
-from stages.common.schemas import DOCUMENTS  # noqa: E402
+from crisol.formats.artifacts import part_name, with_provenance  # noqa: E402
+from crisol.core.cli import StageContext  # noqa: E402
+from crisol.formats.document_shards import list_shards  # noqa: E402
+from crisol.core.params import ExecutorParams  # noqa: E402
+from crisol.formats.schemas import DOCUMENTS  # noqa: E402
 from stages.dedup.bands import choose_bands  # noqa: E402
 from stages.dedup.normalize import tokenise  # noqa: E402
 from stages.dedup.params import DedupParams  # noqa: E402

@@ -23,7 +23,7 @@ import time
 import torch
 
 from stages.evaluate.loglikelihood import Request, loglikelihoods, model_input
-from stages.model import ModelConfig, Transformer
+from crisol.model import ModelConfig, Transformer
 
 VOCAB = 4096
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass  # noqa: E402
 
 import torch  # noqa: E402
 
-from stages.model import KVCache, ModelConfig, Transformer, generate  # noqa: E402
-from stages.model.sampling import sample_next  # noqa: E402
+from crisol.model import KVCache, ModelConfig, Transformer, generate  # noqa: E402
+from crisol.model.sampling import sample_next  # noqa: E402
 
 VOCAB = 4096
 

@@ -40,14 +40,14 @@ from warcio.warcwriter import WARCWriter
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic_pages import make_pages  # noqa: E402
 
-from stages.common.executor import map_shards  # noqa: E402
-from stages.common.params import ExecutorParams  # noqa: E402
+from crisol.core.executor import map_shards  # noqa: E402
+from crisol.core.params import ExecutorParams  # noqa: E402
 from stages.ingest.extract import extract_html  # noqa: E402
 from stages.ingest.langid import identify  # noqa: E402
 from stages.ingest.params import IngestParams  # noqa: E402
 from stages.ingest.pii import PiiParams, mask_pii  # noqa: E402
 from stages.ingest.quality import QualityParams, assess  # noqa: E402
-from stages.common.artifacts import part_name  # noqa: E402
+from crisol.formats.artifacts import part_name  # noqa: E402
 from stages.ingest.shard import ShardTask, process_shard  # noqa: E402
 from stages.ingest.sources import expand_inputs  # noqa: E402
 

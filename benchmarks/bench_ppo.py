@@ -20,11 +20,11 @@ import time
 
 import torch
 
-from stages.chat.template import ChatTemplate
-from stages.model.config import ModelConfig
-from stages.model.reward import RewardModel
-from stages.model.sampling import generate
-from stages.model.transformer import Transformer
+from crisol.chat.template import ChatTemplate
+from crisol.model.config import ModelConfig
+from crisol.model.reward import RewardModel
+from crisol.model.sampling import generate
+from crisol.model.transformer import Transformer
 from stages.ppo.advantages import FixedKLController
 from stages.ppo.rollout import rollout
 from stages.ppo.trainer import PPOSettings, PPOTrainer, value_model_from

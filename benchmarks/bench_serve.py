@@ -43,12 +43,12 @@ import numpy as np
 import torch
 
 from crisol.serve.catalog import locate
-from stages.chat.hf_template import export_chat_model
-from stages.chat.template import ChatTemplate
-from stages.common.params import resolve_tree
-from stages.model.config import ModelConfig
-from stages.model.transformer import Transformer
-from stages.model.weights import save_model
+from crisol.chat.hf_template import export_chat_model
+from crisol.chat.template import ChatTemplate
+from crisol.core.params import resolve_tree
+from crisol.model.config import ModelConfig
+from crisol.model.transformer import Transformer
+from crisol.model.weights import save_model
 from stages.pretrain.params import ModelShape
 from stages.tokenizer.bpe import fit
 from stages.tokenizer.hf_files import write_hf_files

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stages.model import ModelConfig, Transformer
-from stages.model.transformer import IGNORE_INDEX
+from crisol.model import ModelConfig, Transformer
+from crisol.model.transformer import IGNORE_INDEX
 from stages.sft.batches import Sequence, epoch_batches
 from stages.sft.params import SftParams
 from stages.sft.train import fine_tune

@@ -27,13 +27,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from stages.common.artifacts import part_name  # noqa: E402
-from stages.common.document_shards import list_shards  # noqa: E402
-from stages.common.executor import map_shards  # noqa: E402
-from stages.common.params import ExecutorParams  # noqa: E402
-from stages.common.row_writer import RowWriter  # noqa: E402
-from stages.common.schemas import DOCUMENTS  # noqa: E402
-from stages.common.tokenizer_file import TOKENIZER_FILE  # noqa: E402
+from crisol.formats.artifacts import part_name  # noqa: E402
+from crisol.formats.document_shards import list_shards  # noqa: E402
+from crisol.core.executor import map_shards  # noqa: E402
+from crisol.core.params import ExecutorParams  # noqa: E402
+from crisol.formats.row_writer import RowWriter  # noqa: E402
+from crisol.formats.schemas import DOCUMENTS  # noqa: E402
+from crisol.formats.tokenizer_file import TOKENIZER_FILE  # noqa: E402
 from stages.tokenizer.bpe import fit, for_documents  # noqa: E402
 from stages.tokenizer.encode import SPLITS, EncodeTask, encode_shard  # noqa: E402
 from stages.tokenizer.params import TokenizerParams  # noqa: E402

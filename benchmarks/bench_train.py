@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stages.common.tokens import SplitManifest, TokenSplit, write_shard
-from stages.model import ModelConfig, Transformer
+from crisol.formats.tokens import SplitManifest, TokenSplit, write_shard
+from crisol.model import ModelConfig, Transformer
 from stages.pretrain.distributed import Dist
 from stages.pretrain.inputs import Inputs
 from stages.pretrain.params import ModelShape, PretrainParams

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve(args)
-        from crisol.chat import chat
+        from crisol.serve.terminal import chat
         _positive(args, "max_tokens")
         return chat(args, _available(args))
     except CatalogError as exc:

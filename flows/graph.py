@@ -21,10 +21,11 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from crisol.core.errors import ParamsError
+from crisol.core.params import lookup, resolve_tree
+from crisol.core.source import KINDS, OWN, SYNTHETIC, DataSource, source_of
+from flows.code_deps import code_deps, stage_of
 from flows.workspace import apply_param_overrides
-from stages.common.errors import ParamsError
-from stages.common.params import lookup, resolve_tree
-from stages.common.source import KINDS, OWN, SYNTHETIC, DataSource, source_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = Path("flows/dvc.template.yaml")          # relative to the workspace root
@@ -55,7 +56,8 @@ def render(template: Any, source: DataSource, root: Path, tree: dict[str, Any] |
 
     Own-data inputs are dependencies only where their folder exists under `root`: DVC refuses a
     missing dependency, and a stage that can do without a kind must not be made to need it.
-    `tree` (the resolved params) gives the files that params lists name."""
+    `tree` (the resolved params) gives the files that params lists name. Every stage's code
+    dependencies come first, read from its imports (flows/code_deps.py)."""
     stages = template["stages"]
     for name in list(stages):
         stage = stages[name]
@@ -66,7 +68,12 @@ def render(template: Any, source: DataSource, root: Path, tree: dict[str, Any] |
         unknown = sorted(set(kinds) - set(KINDS))
         if unknown:
             raise ValueError(f"{TEMPLATE.name}: stage {name} reads unknown own-data kind(s) {unknown}")
-        deps = stage.setdefault("deps", [])
+        if stage.get("deps") is None:    # a stage whose only inputs are its code
+            stage["deps"] = []
+        deps = stage["deps"]
+        module = stage_of(stage["cmd"])
+        if module is not None:
+            deps[:0] = code_deps(root, module)
         if source.kind == SYNTHETIC:
             deps.extend(world)
         else:

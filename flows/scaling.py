@@ -28,7 +28,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.pipeline import REPO_ROOT, WORKSPACE_LIMIT, ensure_workspace_limit, pipeline
-from stages.common.params import load
+from crisol.core.params import load
 from stages.scaling.params import ScalingParams
 from stages.scaling.plan import Plan, Run, make_plan
 from stages.scaling.runs import execute

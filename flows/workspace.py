@@ -4,7 +4,7 @@ Overrides are written into params.yaml (as `dvc exp run --set-param` does), so `
 `dvc params diff` and the stages all see the same values. ruamel.yaml (a DVC dependency) keeps
 the file's comments and order; the key checking is the stages' own (`apply_override`).
 
-A profile's value wins over the base section's (stages/common/params.py), so an override of a
+A profile's value wins over the base section's (crisol/core/params.py), so an override of a
 key that the active profile also sets is written into that profile's entry too: a `--set` always
 takes effect, whatever the profile holds.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from stages.common.params import MISSING, apply_override, lookup
+from crisol.core.params import MISSING, apply_override, lookup
 
 
 def _is_profile_key(assignment: str) -> bool:

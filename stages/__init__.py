@@ -1,4 +1,6 @@
-"""crisol stages: one subpackage per pipeline stage, plus the shared library in `common`.
+"""crisol's runnable stages: one package per pipeline stage, each `python -m stages.<name>`.
 
-A stage never imports another stage; stages talk only through artifacts on disk.
+A stage reads its inputs, computes, writes its outputs atomically and reports metrics; what stages
+share is the `crisol` library. A stage never imports another stage: stages talk only through
+artifacts on disk (tests/test_stage_imports.py).
 """

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
-from stages.common.cli import main
+from crisol.core.cli import main
 from stages.dedup.params import DedupParams
 from stages.dedup.stage import run
 from documents_testkit import document, write_documents

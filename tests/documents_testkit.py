@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.common.artifacts import part_name
-from stages.common.row_writer import RowWriter
-from stages.common.schemas import DOCUMENTS
+from crisol.formats.artifacts import part_name
+from crisol.formats.row_writer import RowWriter
+from crisol.formats.schemas import DOCUMENTS
 
 
 def document(doc_id: str, text: str, url: str | None = None) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from chat_testkit import PARAMS, small_tokenizer
-from stages.model import ModelConfig, Transformer
+from crisol.model import ModelConfig, Transformer
 from stages.tokenizer.hf_files import write_hf_files
 
 HELLASWAG = ("hellaswag", "val_500.jsonl")
@@ -95,8 +95,8 @@ def token_splits(root: Path, tokenizer: Path, texts: list[str], validation: int)
     import numpy as np
 
     from documents_testkit import document, write_documents
-    from stages.chat.template import ChatTemplate
-    from stages.common.tokens import SplitManifest, token_dtype, write_shard
+    from crisol.chat.template import ChatTemplate
+    from crisol.formats.tokens import SplitManifest, token_dtype, write_shard
 
     template = ChatTemplate.from_file(tokenizer)
     vocab = template.text_tokenizer.get_vocab_size()

@@ -151,7 +151,7 @@ def write_params(tmp_path: Path, inputs: list[str], workers: int = 1, dask_addre
 
 def run_ingest(params_file: Path, *overrides: str) -> int:
     """`python -m stages.ingest --params FILE --set ...`, in this process; returns the exit code."""
-    from stages.common.cli import main
+    from crisol.core.cli import main
     from stages.ingest.params import IngestParams
     from stages.ingest.stage import run
 

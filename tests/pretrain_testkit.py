@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from safetensors.torch import load_file
 
-from stages.common.cli import main
+from crisol.core.cli import main
 from stages.pretrain.params import PretrainParams
 from stages.pretrain.stage import run
 from tokenizer_testkit import corpus_text, tokenize

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from stages.common.cli import main
+from crisol.core.cli import main
 from stages.ppo.params import PPOParams
 from stages.ppo.stage import run as run_ppo_stage
 from stages.reward.params import RewardParams

@@ -10,10 +10,10 @@ import yaml
 
 from chat_testkit import PARAMS as TOKENIZER_PARAMS
 from chat_testkit import small_tokenizer
-from stages.common.cli import main
-from stages.model.config import ModelConfig
-from stages.model.transformer import Transformer
-from stages.model.weights import save_model
+from crisol.core.cli import main
+from crisol.model.config import ModelConfig
+from crisol.model.transformer import Transformer
+from crisol.model.weights import save_model
 from stages.sft.params import SftParams
 from stages.sft.stage import run
 from stages.tokenizer.hf_files import write_hf_files

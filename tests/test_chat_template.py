@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chat_testkit import PARAMS, small_tokenizer
-from stages.chat.template import ChatTemplate, ChatTokens, TemplateError
-from stages.common.errors import StageInputError
+from crisol.chat.template import ChatTemplate, ChatTokens, TemplateError
+from crisol.core.errors import StageInputError
 from stages.tokenizer.params import SpecialTokens
 
 CONVERSATION = [

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from chat_testkit import PARAMS, small_tokenizer
-from stages.chat.hf_template import add_chat_template
-from stages.chat.template import ChatTemplate, jinja_template
-from stages.common.errors import StageInputError
+from crisol.chat.hf_template import add_chat_template
+from crisol.chat.template import ChatTemplate, jinja_template
+from crisol.core.errors import StageInputError
 from stages.tokenizer.hf_files import write_hf_files
 
 transformers = pytest.importorskip("transformers")

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from stages.common.atomic import atomic_dir, atomic_file, write_json
+from crisol.core.atomic import atomic_dir, atomic_file, write_json
 
 WRITER = textwrap.dedent("""\
     import sys, time
     from pathlib import Path
-    from stages.common.atomic import atomic_dir, atomic_file
+    from crisol.core.atomic import atomic_dir, atomic_file
     kind, target = sys.argv[1], Path(sys.argv[2])
     opener = atomic_dir if kind == "dir" else atomic_file
     with opener(target) as tmp:

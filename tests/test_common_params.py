@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import Field
 
-from stages.common.cli import EXIT_PARAMS, main
-from stages.common.errors import ParamsError
-from stages.common.params import Section, load, resolve_tree
+from crisol.core.cli import EXIT_PARAMS, main
+from crisol.core.errors import ParamsError
+from crisol.core.params import Section, load, resolve_tree
 
 
 class ToyParams(Section):

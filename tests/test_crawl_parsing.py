@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from stages.common.errors import StageInputError
+from crisol.core.errors import StageInputError
 from stages.crawl.fetcher import Fetched
 from stages.crawl.links import decode_html, extract_links
 from stages.crawl.site import load_site

@@ -12,9 +12,9 @@ import yaml
 from crawl_testsite import page, robots, write_site
 
 import stages.crawl.warc as warc_module
-from stages.common.cli import StageContext, main
-from stages.common.errors import StageInputError
-from stages.common.params import ExecutorParams
+from crisol.core.cli import StageContext, main
+from crisol.core.errors import StageInputError
+from crisol.core.params import ExecutorParams
 from stages.crawl.params import CrawlParams
 from stages.crawl.server import SiteServer
 from stages.crawl.site import load_site

@@ -13,8 +13,8 @@ from stages.dedup.candidates import bucket_edges, candidate_pairs
 from stages.dedup.clusters import connected_components
 from stages.dedup.frequent import df_threshold, drop_frequent, frequent_shingles, local_document_frequency
 from stages.dedup.params import DedupParams
-from stages.common.errors import ParamsError
-from stages.common.params import validate_section
+from crisol.core.errors import ParamsError
+from crisol.core.params import validate_section
 
 
 def test_bands_come_from_datasketch_unless_given():

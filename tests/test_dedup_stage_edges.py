@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 
 from dedup_testkit import dedup, outputs, run_dedup, write_params
 from documents_testkit import document, write_documents
-from stages.common.artifacts import write_parquet
-from stages.common.dedup_schema import CLUSTERS
-from stages.common.schemas import DOCUMENTS, REJECTS
+from crisol.formats.artifacts import write_parquet
+from crisol.formats.schemas import CLUSTERS
+from crisol.formats.schemas import DOCUMENTS, REJECTS
 
 RNG_SEED = 11
 

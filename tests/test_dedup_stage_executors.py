@@ -52,8 +52,8 @@ def test_local_processes_share_the_shards_with_the_caller():
     spawned process, results come back in shard order, and one shard starts no process at all."""
     import os
 
-    from stages.common.executor import ShardPool
-    from stages.common.params import ExecutorParams
+    from crisol.core.executor import ShardPool
+    from crisol.core.params import ExecutorParams
 
     with ShardPool(ExecutorParams(workers=2)) as pool:
         assert pool.map(_pid_of, [5]) == [(5, os.getpid())]

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.pipeline import dvc_executable, tool_env
-from stages.common.tokens import TokenSplit
+from crisol.formats.tokens import TokenSplit
 from workspace_testkit import project_workspace
-from stages.common.tokenizer_file import load_tokenizer
+from crisol.formats.tokenizer_file import load_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DVC = dvc_executable()

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from evaluate_testkit import HELLASWAG
-from stages.common.errors import StageInputError
+from crisol.core.errors import StageInputError
 from stages.evaluate.hellaswag import SKIP_REASONS, preprocess, read_hellaswag
 
 GOOD = {"ctx": "Home and Garden: How to water a fern. Check the soil.", "endings": ["a", "b", "c", "d"], "label": 1}
@@ -103,7 +103,7 @@ def test_the_shared_sample_gives_500_items(shared_data):
 def test_an_item_whose_choice_outgrows_the_context_is_skipped_and_counted():
     from chat_testkit import small_tokenizer
     from evaluate_testkit import tiny_model
-    from stages.chat.template import ChatTemplate
+    from crisol.chat.template import ChatTemplate
     from stages.evaluate.hellaswag import Item, score_multiple_choice
 
     template = ChatTemplate(small_tokenizer())

@@ -23,12 +23,12 @@ from lm_eval.utils import get_rolling_token_windows, make_disjoint_window, make_
 
 from evaluate_testkit import (  # noqa: E402
     HELLASWAG, LM_EVAL_TASK, hellaswag_rows, run_lm_eval, sample_lls, tiny_model, tokenizer_dir)
-from stages.chat.template import ChatTemplate  # noqa: E402
+from crisol.chat.template import ChatTemplate  # noqa: E402
 from stages.evaluate.hellaswag import read_hellaswag, score_multiple_choice  # noqa: E402
 from stages.evaluate.lm_eval_adapter import CrisolLM  # noqa: E402
 from stages.evaluate.loglikelihood import rolling_requests  # noqa: E402
 from stages.evaluate.results import multiple_choice_result, results_document  # noqa: E402
-from stages.model import export_hf  # noqa: E402
+from crisol.model import export_hf  # noqa: E402
 
 ITEMS = 12
 

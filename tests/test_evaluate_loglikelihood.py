@@ -11,10 +11,10 @@ import torch
 
 from chat_testkit import small_tokenizer
 from evaluate_testkit import tiny_model
-from stages.chat.template import ChatTemplate
+from crisol.chat.template import ChatTemplate
 from stages.evaluate.loglikelihood import (Request, chat_request, loglikelihoods, rolling_loglikelihoods,
                                            rolling_requests, text_request)
-from stages.model import generate
+from crisol.model import generate
 
 VOCAB = 90
 MAX_LEN = 16

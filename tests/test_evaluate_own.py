@@ -17,10 +17,10 @@ import pytest
 import yaml
 
 from evaluate_testkit import token_splits
-from stages.common.artifacts import write_parquet
-from stages.common.cli import main
-from stages.common.conversations import PREFERENCE_PAIRS
-from stages.common.source import DataSource
+from crisol.formats.artifacts import write_parquet
+from crisol.core.cli import main
+from crisol.formats.conversations import PREFERENCE_PAIRS
+from crisol.core.source import DataSource
 from stages.evaluate.own_suite import WORLD_PARTS, own_suite
 from stages.evaluate.params import EvaluateParams
 from stages.evaluate.stage import run as run_evaluate_stage
@@ -239,7 +239,7 @@ def test_undefined_figures_are_null_not_nan():
 
 
 def test_prompts_and_questions_longer_than_the_context_are_counted_out(own_inputs, rlhf_pipeline, tmp_path):
-    from stages.chat.template import ChatTemplate
+    from crisol.chat.template import ChatTemplate
     from stages.evaluate.own_suite import fit_to_context
 
     own = _own_folder(tmp_path)

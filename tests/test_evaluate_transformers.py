@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from evaluate_testkit import HELLASWAG, hellaswag_rows, tiny_model, tokenizer_dir
-from stages.chat.template import ChatTemplate
+from crisol.chat.template import ChatTemplate
 from stages.evaluate.hellaswag import read_hellaswag, score_multiple_choice
-from stages.model import export_hf
+from crisol.model import export_hf
 
 transformers = pytest.importorskip("transformers", reason="transformers is needed for the independent scores")
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from stages.common.errors import StageInputError
-from stages.facts.matching import ends_cleanly
-from stages.facts.mining import SentenceIndex
-from stages.facts.probes import FactProbe, build_probes, chance_rate, mode_answers, probe_set, probes_from_rows
+from crisol.core.errors import StageInputError
+from crisol.facts.matching import ends_cleanly
+from crisol.facts.mining import SentenceIndex
+from crisol.facts.probes import FactProbe, build_probes, chance_rate, mode_answers, probe_set, probes_from_rows
 from test_web_stage import generate
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import json
 import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from stages.facts.complete import SLACK_TOKENS, token_completer
-from stages.facts.probes import FactProbe, chance_rate, mode_answers, probes_from_rows
-from stages.facts.score import EXAMPLES, is_correct, score_completions
+from crisol.facts.complete import SLACK_TOKENS, token_completer
+from crisol.facts.probes import FactProbe, chance_rate, mode_answers, probes_from_rows
+from crisol.facts.score import EXAMPLES, is_correct, score_completions
 from stages.web.generate import generate
 from stages.web.groundtruth import fact_rows, page_rows
 from stages.web.params import WebParams

@@ -11,7 +11,7 @@ import yaml
 
 from flows.graph import main, rendered_text, write_graph
 from flows.workspace import apply_param_overrides
-from stages.common.params import resolve_tree
+from crisol.core.params import resolve_tree
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,7 @@ def test_cli_writes_params_then_renders(tmp_path):
 
 def test_flow_set_reaches_the_active_profile(tmp_path):
     """A --set of a key the active profile also sets must win (the profile's value used to undo it)."""
-    from stages.common.params import resolve_tree
+    from crisol.core.params import resolve_tree
     params = tmp_path / "params.yaml"
     shutil.copy2(REPO_ROOT / "params.yaml", params)
     apply_param_overrides(params, ["pretrain.fact_probes=0", "profile=micro", "pretrain.max_steps=3"])
@@ -82,7 +82,7 @@ def test_world_stages_refuse_own_source(stage, tmp_path, capsys):
     """A graph rendered for the other source must not quietly generate a world for own data."""
     import importlib
 
-    from stages.common.cli import main as stage_main
+    from crisol.core.cli import main as stage_main
     params_module = importlib.import_module(f"stages.{stage}.params")
     model = getattr(params_module, f"{stage.capitalize()}Params")
     run = importlib.import_module(f"stages.{stage}.stage").run

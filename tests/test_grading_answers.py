@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from chat_testkit import small_tokenizer
-from stages.chat.template import ChatTemplate
-from stages.common.conversations import qa
-from stages.grading.text import contains, exact_match, f1, mean_and_stderr, normalize
-from stages.model.config import ModelConfig
-from stages.model.transformer import Transformer
-from stages.grading.answers import chance_exact_match, chat_replies, few_shot_prompt, few_shot_replies, grade, summarize
+from crisol.chat.template import ChatTemplate
+from crisol.formats.conversations import qa
+from crisol.grading.text import contains, exact_match, f1, mean_and_stderr, normalize
+from crisol.model.config import ModelConfig
+from crisol.model.transformer import Transformer
+from crisol.grading.answers import chance_exact_match, chat_replies, few_shot_prompt, few_shot_replies, grade, summarize
 
 
 @pytest.mark.parametrize("reply, gold, exact, within", [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from stages.grading.oracle import IDK_ANSWER, judge
+from crisol.grading.oracle import IDK_ANSWER, judge
 
 
 @pytest.mark.parametrize("better, worse", [

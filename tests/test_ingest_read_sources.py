@@ -11,7 +11,7 @@ import fsspec
 import pytest
 
 from ingest_testkit import english_pages, write_warc
-from stages.common.errors import StageInputError
+from crisol.core.errors import StageInputError
 from stages.ingest.records import read_records
 from stages.ingest.sources import expand_inputs, open_source, resolve_listed
 

@@ -8,8 +8,8 @@ from collections import Counter
 import stages.ingest.document as document
 import stages.ingest.shard as shard
 from ingest_testkit import ENGLISH, english_pages, german_page, html_page, run_ingest, write_params, write_warc
-from stages.common.artifacts import read_parquet
-from stages.common.schemas import DOCUMENTS, REJECTS
+from crisol.formats.artifacts import read_parquet
+from crisol.formats.schemas import DOCUMENTS, REJECTS
 from stages.ingest.document import process_batch
 from stages.ingest.params import IngestParams
 from stages.ingest.records import RawRecord

@@ -7,8 +7,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from ingest_testkit import ENGLISH, english_pages, german_page, run_ingest, spam_page, write_params, write_warc, write_wet
-from stages.common.artifacts import read_parquet
-from stages.common.schemas import DOCUMENTS, REJECTS
+from crisol.formats.artifacts import read_parquet
+from crisol.formats.schemas import DOCUMENTS, REJECTS
 
 
 def _inputs(root: Path) -> list[str]:

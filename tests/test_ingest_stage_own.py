@@ -15,8 +15,8 @@ import pytest
 
 from ingest_testkit import (GERMAN, REAL_DIR, english_pages, english_texts, run_ingest, write_arc, write_jsonl,
                             write_params, write_text_parquet, write_warc)
-from stages.common.artifacts import read_parquet
-from stages.common.schemas import DOCUMENTS, REJECTS
+from crisol.formats.artifacts import read_parquet
+from crisol.formats.schemas import DOCUMENTS, REJECTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

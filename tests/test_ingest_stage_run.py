@@ -17,8 +17,8 @@ import pytest
 import stages.ingest.stage as ingest_stage
 from ingest_testkit import (ENGLISH, SHARED_WARC_DIR, english_pages, german_page, html_page, run_ingest,
                             spam_page, write_params, write_warc, write_wet)
-from stages.common.artifacts import read_parquet
-from stages.common.schemas import DOCUMENTS, REJECTS
+from crisol.formats.artifacts import read_parquet
+from crisol.formats.schemas import DOCUMENTS, REJECTS
 from stages.ingest.records import payload_sha1
 
 EMAIL_SENTENCE = "Letters for the council can be sent to clerk.office@belmora-council.org at any time."

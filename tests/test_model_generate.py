@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stages.model import KVCache, ModelConfig, Transformer, generate
-from stages.model.sampling import filter_logits
+from crisol.model import KVCache, ModelConfig, Transformer, generate
+from crisol.model.sampling import filter_logits
 
 VOCAB = 101
 

@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from stages.common.errors import StageInputError
-from stages.model import ModelConfig, Transformer, export_hf, generate
+from crisol.core.errors import StageInputError
+from crisol.model import ModelConfig, Transformer, export_hf, generate
 
 transformers = pytest.importorskip("transformers", reason="transformers is needed to check the HF export")
 

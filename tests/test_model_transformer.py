@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stages.common.errors import ParamsError
-from stages.model import ModelConfig, Transformer
+from crisol.core.errors import ParamsError
+from crisol.model import ModelConfig, Transformer
 
 
 def tiny(**overrides) -> ModelConfig:

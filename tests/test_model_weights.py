@@ -8,8 +8,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from stages.common.errors import StageInputError
-from stages.model import ModelConfig, Transformer, load_model, read_model_config, save_model
+from crisol.core.errors import StageInputError
+from crisol.model import ModelConfig, Transformer, load_model, read_model_config, save_model
 
 
 def trained_looking(config: ModelConfig) -> Transformer:

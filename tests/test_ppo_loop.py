@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 
 from chat_testkit import small_tokenizer
-from stages.chat.template import ChatTemplate
-from stages.model.config import ModelConfig
-from stages.model.reward import RewardModel
-from stages.model.transformer import Transformer
+from crisol.chat.template import ChatTemplate
+from crisol.model.config import ModelConfig
+from crisol.model.reward import RewardModel
+from crisol.model.transformer import Transformer
 from stages.ppo import rollout as rollout_module
 from stages.ppo.advantages import FixedKLController
 from stages.ppo.rollout import complete_response, rollout
@@ -176,7 +176,7 @@ def test_value_model_starts_at_zero_or_on_the_scores_scale(template):
 
 
 def test_balanced_prompts_draw_each_kind_equally_often():
-    from stages.common.conversations import qa
+    from crisol.formats.conversations import qa
     from stages.ppo.prompts import PromptSampler
     examples = [qa(f"f{i}", "fact", "rl", "q", "a") for i in range(90)] + [qa("c0", "count", "rl", "q", "a")]
     drawn = PromptSampler(examples, balance_kinds=True, seed=0).batch(2000)

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 
 from chat_testkit import small_tokenizer
-from stages.chat.template import ChatTemplate
-from stages.common.artifacts import write_parquet
-from stages.common.conversations import Example, qa, write_examples
-from stages.common.errors import StageInputError
-from stages.common.source import DataSource
+from crisol.chat.template import ChatTemplate
+from crisol.formats.artifacts import write_parquet
+from crisol.formats.conversations import Example, qa, write_examples
+from crisol.core.errors import StageInputError
+from crisol.core.source import DataSource
 from stages.ppo.params import PPOParams
 from stages.ppo.prompt_sets import prompt_sets
 from stages.ppo.user_prompts import load_user_prompts, split_user_prompts
-from stages.common.conversations import PREFERENCE_PAIRS
+from crisol.formats.conversations import PREFERENCE_PAIRS
 
 BUDGET = 40                          # prompt tokens the context leaves (positions - max_new_tokens)
 LONG = "many words again " * 40      # over BUDGET on its own

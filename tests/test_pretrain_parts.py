@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from stages.common.tokenizer_file import token_byte_lengths
-from stages.model import ModelConfig, Transformer
+from crisol.formats.tokenizer_file import token_byte_lengths
+from crisol.model import ModelConfig, Transformer
 from stages.pretrain import checkpoint
 from stages.pretrain.accounting import accounting
 from stages.pretrain.loader import GlobalBatches, WindowSampler
-from stages.training.schedule import learning_rate
+from crisol.training.schedule import learning_rate
 from stages.pretrain.sizing import chinchilla, main as sizing_main
 
 

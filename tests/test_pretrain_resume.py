@@ -93,7 +93,7 @@ def test_a_finished_run_rerun_resumes_at_the_end_and_rewrites_outputs(tmp_path, 
 
 def test_the_stage_export_loads_in_transformers_with_our_logits(tmp_path, corpus):
     transformers = pytest.importorskip("transformers")
-    from stages.model import load_model
+    from crisol.model import load_model
     assert run_in_process(write_params(tmp_path, corpus, max_steps=3, eval_every=3, checkpoint_every=3)) == 0
     ours = load_model(tmp_path / "pretrain" / "model").eval()
     hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "pretrain" / "hf", local_files_only=True).eval()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stages.common.params import load
+from crisol.core.params import load
 from stages.pretrain.params import PretrainParams
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -12,14 +12,14 @@ import pytest
 import torch
 
 from chat_testkit import small_tokenizer
-from stages.chat.template import ChatTemplate
-from stages.common.conversations import qa
-from stages.common.errors import StageInputError
-from stages.grading.oracle import judge
-from stages.model.config import ModelConfig
-from stages.model.reward import Answered, RewardModel, load_reward_model, save_reward_model
-from stages.model.transformer import Transformer
-from stages.model.weights import save_model
+from crisol.chat.template import ChatTemplate
+from crisol.formats.conversations import qa
+from crisol.core.errors import StageInputError
+from crisol.grading.oracle import judge
+from crisol.model.config import ModelConfig
+from crisol.model.reward import Answered, RewardModel, load_reward_model, save_reward_model
+from crisol.model.transformer import Transformer
+from crisol.model.weights import save_model
 from stages.reward.generated import Sample, pairs_from_samples
 from stages.reward.normalise import PAIR_RESPONSES, fit_normalisation
 from stages.reward.preference import Preference

@@ -22,12 +22,12 @@ from safetensors.torch import load_file
 
 from rlhf_testkit import reward_section, run_stage
 from sft_testkit import make_inputs
-from stages.common.cli import StageContext
-from stages.common.hashsplit import TEST, TRAIN, VALIDATION
-from stages.common.params import ExecutorParams
-from stages.common.source import DataSource
-from stages.model.reward import HEAD_FILE, load_reward_model
-from stages.model.weights import WEIGHTS_FILE, read_model_config
+from crisol.core.cli import StageContext
+from crisol.core.hashsplit import TEST, TRAIN, VALIDATION
+from crisol.core.params import ExecutorParams
+from crisol.core.source import DataSource
+from crisol.model.reward import HEAD_FILE, load_reward_model
+from crisol.model.weights import WEIGHTS_FILE, read_model_config
 from stages.reward.normalise import PAIR_RESPONSES
 from stages.reward.params import RewardParams
 from stages.reward.stage import run as run_reward_stage, user_params

@@ -15,9 +15,9 @@ import pytest
 from pydantic import ValidationError
 
 from chat_testkit import small_tokenizer
-from stages.chat.template import ChatTemplate
-from stages.common.errors import StageInputError
-from stages.common.hashsplit import TEST, TRAIN, VALIDATION
+from crisol.chat.template import ChatTemplate
+from crisol.core.errors import StageInputError
+from crisol.core.hashsplit import TEST, TRAIN, VALIDATION
 from stages.reward.params import UserPreferenceParams
 from stages.reward.preference_formats import SKIP_REASONS
 from stages.reward.user_preferences import load_user_preferences

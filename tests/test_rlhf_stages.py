@@ -11,9 +11,9 @@ import json
 import torch
 from safetensors.torch import load_file
 
-from stages.common.hashsplit import VALIDATION
-from stages.model.reward import HEAD_FILE, load_reward_model
-from stages.model.weights import WEIGHTS_FILE
+from crisol.core.hashsplit import VALIDATION
+from crisol.model.reward import HEAD_FILE, load_reward_model
+from crisol.model.weights import WEIGHTS_FILE
 from stages.ppo.params import PPOParams
 from stages.ppo.stage import run as run_ppo_stage
 from stages.reward.normalise import SFT_SAMPLES

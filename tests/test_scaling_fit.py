@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from stages.common.errors import ParamsError
+from crisol.core.errors import ParamsError
 from stages.scaling.fit import NAMES, Law, fit_law, sample_isoflop
 from stages.scaling.grid import Family, plan_points, run_id
 from stages.scaling.params import ScalingParams

@@ -13,7 +13,7 @@ import pytest
 
 from pretrain_testkit import REPO_ROOT, make_corpus, run_in_process
 from scaling_testkit import write_sweep_params
-from stages.common.params import load
+from crisol.core.params import load
 from stages.scaling.params import ScalingParams
 from stages.scaling.plan import make_plan
 

@@ -12,9 +12,9 @@ import torch
 
 from crisol.serve.catalog import ModelSpec, load
 from serve_testkit import running_server
-from stages.model.hf_export import export_hf
-from stages.model.sampling import generate
-from stages.model.weights import load_model
+from crisol.model.hf_export import export_hf
+from crisol.model.sampling import generate
+from crisol.model.weights import load_model
 
 QUESTION = [{"role": "user", "content": "Where was the founder of the company born?"}]
 

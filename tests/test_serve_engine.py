@@ -11,11 +11,11 @@ import torch
 
 from crisol.serve.engine import Engine, Finish, Job, QueueFull, Sampling, Token
 from crisol.serve.text import ReplyText
-from stages.model.config import ModelConfig
-from stages.model.kv_cache import KVCache
-from stages.model.sampling import generate
-from stages.model.slot_cache import SlotCache
-from stages.model.transformer import Transformer
+from crisol.model.config import ModelConfig
+from crisol.model.kv_cache import KVCache
+from crisol.model.sampling import generate
+from crisol.model.slot_cache import SlotCache
+from crisol.model.transformer import Transformer
 
 VOCAB, CONTEXT = 300, 96
 

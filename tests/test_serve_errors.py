@@ -13,9 +13,9 @@ import torch
 
 from crisol.serve.server import Limits
 from serve_testkit import running_server
-from stages.model.config import ModelConfig
-from stages.model.hf_export import export_hf
-from stages.model.transformer import Transformer
+from crisol.model.config import ModelConfig
+from crisol.model.hf_export import export_hf
+from crisol.model.transformer import Transformer
 
 HI = [{"role": "user", "content": "hi"}]
 KEY = "s3cret"

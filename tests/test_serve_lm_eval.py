@@ -22,10 +22,10 @@ from lm_eval.models.openai_completions import LocalCompletionsAPI  # noqa: E402
 from evaluate_testkit import (  # noqa: E402
     HELLASWAG, LM_EVAL_TASK, hellaswag_rows, run_lm_eval, sample_lls, tiny_model, tokenizer_dir)
 from serve_testkit import running_server  # noqa: E402
-from stages.chat.template import ChatTemplate  # noqa: E402
+from crisol.chat.template import ChatTemplate  # noqa: E402
 from stages.evaluate.hellaswag import read_hellaswag, score_multiple_choice  # noqa: E402
 from stages.evaluate.lm_eval_adapter import CrisolLM  # noqa: E402
-from stages.model import export_hf  # noqa: E402
+from crisol.model import export_hf  # noqa: E402
 
 ITEMS = 12
 CONTEXT = 512

@@ -19,8 +19,8 @@ import yaml
 from crisol.serve.catalog import CatalogError, ModelSpec, choose_specs, load, locate, pipeline_specs
 from flows import registry as reg
 from serve_testkit import running_server
-from stages.model.hf_import import load_hf_model
-from stages.model.weights import load_model
+from crisol.model.hf_import import load_hf_model
+from crisol.model.weights import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from chat_testkit import small_tokenizer
-from stages.chat.template import ChatTemplate
-from stages.common.conversations import Example, qa
-from stages.model.config import ModelConfig
-from stages.model.transformer import IGNORE_INDEX, Transformer
+from crisol.chat.template import ChatTemplate
+from crisol.formats.conversations import Example, qa
+from crisol.model.config import ModelConfig
+from crisol.model.transformer import IGNORE_INDEX, Transformer
 from stages.sft.batches import collate, epoch_batches, evaluation_batches, pack, to_sequence, to_sequences
 
 CONVERSATION = [

@@ -14,15 +14,15 @@ import pytest
 from pydantic import ValidationError
 
 from chat_testkit import small_tokenizer
-from stages.chat.template import ChatTemplate
-from stages.common.conversations import read_examples, write_examples
-from stages.grading.oracle import IDK_ANSWER
+from crisol.chat.template import ChatTemplate
+from crisol.formats.conversations import read_examples, write_examples
+from crisol.grading.oracle import IDK_ANSWER
 from stages.sft.dataset import build_sft_data
 from stages.sft.examples import within_length
 from stages.sft.generated import generate, generate_from_files
 from stages.sft.ground import read_ground
 from stages.sft.params import GenerationParams, SftDataParams, UserDataParams
-from stages.grading.answers import READING_PROMPT
+from crisol.grading.answers import READING_PROMPT
 from stages.sft.questions import LIST_SEPARATOR
 from stages.sft.split import RL, TEST, TRAIN, VALIDATION, MentionRouter, entity_split
 from test_web_stage import generate as generate_web

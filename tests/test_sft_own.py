@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from sft_testkit import make_model_inputs, run_sft
-from stages.common.conversations import read_examples
-from stages.common.hashsplit import content_split
+from crisol.formats.conversations import read_examples
+from crisol.core.hashsplit import content_split
 from stages.sft.params import UserDataParams
 from stages.sft.train import selection
 

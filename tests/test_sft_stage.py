@@ -13,10 +13,10 @@ import torch
 from safetensors.torch import load_file
 
 from sft_testkit import CONTEXT, make_inputs, run_sft
-from stages.chat.template import ChatTemplate
-from stages.common.conversations import read_examples
-from stages.model.sampling import generate
-from stages.model.weights import WEIGHTS_FILE, load_model
+from crisol.chat.template import ChatTemplate
+from crisol.formats.conversations import read_examples
+from crisol.model.sampling import generate
+from crisol.model.weights import WEIGHTS_FILE, load_model
 
 
 

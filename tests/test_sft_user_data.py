@@ -14,8 +14,8 @@ import pytest
 from pydantic import ValidationError
 
 from chat_testkit import small_tokenizer
-from stages.chat.template import ChatTemplate
-from stages.common.errors import StageInputError
+from crisol.chat.template import ChatTemplate
+from crisol.core.errors import StageInputError
 from stages.sft.params import UserDataParams
 from stages.sft.split import TEST, TRAIN, VALIDATION
 from stages.sft.user_data import load_user_data

@@ -1,31 +1,37 @@
-"""The house rule: a stage never imports another stage, only libraries (stages talk through
-artifacts on disk). A stage is a package under stages/ with a __main__.py."""
+"""The house rules of imports: `stages/` holds only runnable stages (each a package with a
+__main__.py), a stage never imports another stage (stages talk through artifacts on disk), and
+the library `crisol/` never imports a stage or the orchestration in `flows/`."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
-STAGES_DIR = Path(__file__).resolve().parents[1] / "stages"
-STAGES = sorted(p.name for p in STAGES_DIR.iterdir() if (p / "__main__.py").is_file())
+from flows.code_deps import imported_modules
+
+REPO = Path(__file__).resolve().parents[1]
+STAGES_DIR = REPO / "stages"
+PACKAGES = sorted(p for p in STAGES_DIR.iterdir() if (p / "__init__.py").is_file())
 
 
-def _imported(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-        elif isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-    return names
+def test_every_package_under_stages_is_a_runnable_stage():
+    assert len(PACKAGES) >= 10
+    assert [p.name for p in PACKAGES if not (p / "__main__.py").is_file()] == []
 
 
 def test_no_stage_imports_another_stage():
+    names = {p.name for p in PACKAGES}
     crossings = []
-    for stage in STAGES:
-        for path in sorted((STAGES_DIR / stage).rglob("*.py")):
-            for module in _imported(path):
+    for stage in PACKAGES:
+        for path in sorted(stage.rglob("*.py")):
+            for module in imported_modules(path):
                 parts = module.split(".")
-                if parts[0] == "stages" and len(parts) > 1 and parts[1] in STAGES and parts[1] != stage:
-                    crossings.append(f"{path.relative_to(STAGES_DIR.parent)} imports {module}")
-    assert len(STAGES) >= 10 and not crossings, crossings
+                if parts[0] == "stages" and len(parts) > 1 and parts[1] in names and parts[1] != stage.name:
+                    crossings.append(f"{path.relative_to(REPO)} imports {module}")
+    assert not crossings, crossings
+
+
+def test_the_library_imports_no_stage_and_no_flow():
+    reaching = [f"{path.relative_to(REPO)} imports {module}"
+                for path in sorted((REPO / "crisol").rglob("*.py"))
+                for module in imported_modules(path) if module.split(".")[0] in ("stages", "flows")]
+    assert not reaching, reaching

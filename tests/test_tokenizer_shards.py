@@ -8,8 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from stages.common.errors import StageInputError
-from stages.common.tokens import SplitManifest, TokenSplit, token_dtype, tokens_file, write_shard
+from crisol.core.errors import StageInputError
+from crisol.formats.tokens import SplitManifest, TokenSplit, token_dtype, tokens_file, write_shard
 
 
 def make_split(directory, shards: list[list[list[int]]], vocab_size: int = 1000, eos: int = 1) -> TokenSplit:

@@ -7,8 +7,8 @@ import json
 import numpy as np
 
 from documents_testkit import document, write_documents
-from stages.common.tokens import TokenSplit
-from stages.common.tokenizer_file import load_tokenizer
+from crisol.formats.tokens import TokenSplit
+from crisol.formats.tokenizer_file import load_tokenizer
 from stages.tokenizer.selection import is_validation
 from tokenizer_testkit import corpus_text, run_tokenizer, tokenize, write_params
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.common.tokenizer_file import TOKENIZER_FILE, load_tokenizer
+from crisol.formats.tokenizer_file import TOKENIZER_FILE, load_tokenizer
 from stages.tokenizer.bpe import fit
 from stages.tokenizer.hf_files import write_hf_files
 from stages.tokenizer.params import TokenizerParams

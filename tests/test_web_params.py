@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages.common.cli import EXIT_PARAMS, main
+from crisol.core.cli import EXIT_PARAMS, main
 from stages.web.params import WebParams
 from stages.web.stage import run
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from protego import Protego
 
-from stages.common.cli import main
+from crisol.core.cli import main
 from stages.web.params import WebParams
 from stages.web.stage import run
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from stages.common.names import COMMON_WORDS, NameForge
+from crisol.world.names import COMMON_WORDS, NameForge
 from stages.web.page import Hosts
 from stages.web.paraphrase import FACT_TEMPLATES
 from stages.web.params import WebParams

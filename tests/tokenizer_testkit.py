@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from documents_testkit import document, write_documents
-from stages.common.cli import main
+from crisol.core.cli import main
 from stages.tokenizer.params import TokenizerParams
 from stages.tokenizer.stage import run
 

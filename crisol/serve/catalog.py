@@ -28,12 +28,12 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from stages.chat.template import ChatTemplate
-from stages.common.errors import ParamsError, StageInputError
-from stages.common.params import lookup, resolve_tree
-from stages.model.hf_import import is_hf_llama, load_hf_model
-from stages.model.transformer import Transformer
-from stages.model.weights import load_model
+from crisol.chat.template import ChatTemplate
+from crisol.core.errors import ParamsError, StageInputError
+from crisol.core.params import lookup, resolve_tree
+from crisol.model.hf_import import is_hf_llama, load_hf_model
+from crisol.model.transformer import Transformer
+from crisol.model.weights import load_model
 
 PIPELINE_MODELS = {"base": "pretrain.out", "sft": "sft.out", "rlhf": "ppo.out"}
 PRODUCTION = "production"

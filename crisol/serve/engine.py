@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from stages.model.kv_cache import KVCache
-from stages.model.sampling import sample_next
-from stages.model.slot_cache import SlotCache
-from stages.model.transformer import Transformer
+from crisol.model.kv_cache import KVCache
+from crisol.model.sampling import sample_next
+from crisol.model.slot_cache import SlotCache
+from crisol.model.transformer import Transformer
 
 log = logging.getLogger("crisol.serve")
 

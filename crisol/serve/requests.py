@@ -15,7 +15,7 @@ from crisol.serve.protocol import ChatRequest, CompletionRequest
 from crisol.serve.scoring import logprobs_block, prompt_logprobs
 from crisol.serve.server import Limits
 from crisol.serve.text import ReplyText
-from stages.chat.template import CONTENT_PREFIX
+from crisol.chat.template import CONTENT_PREFIX
 
 
 class RequestProblem(ValueError):

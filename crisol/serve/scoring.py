@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import torch
 
-from stages.model.transformer import Transformer
+from crisol.model.transformer import Transformer
 
 TopTokens = dict[int, float]
 

@@ -1,6 +1,6 @@
 import sys
 
-from stages.common.cli import main
+from crisol.core.cli import main
 from stages.crawl.params import CrawlParams
 from stages.crawl.stage import run
 

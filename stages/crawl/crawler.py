@@ -22,7 +22,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 
-from stages.common.progress import LOG_EVERY_S
+from crisol.core.progress import LOG_EVERY_S
 from stages.crawl.fetcher import Fetched, Fetcher
 from stages.crawl.frontier import QUEUED, SEEN, CrawlItem, Frontier, Kind
 from stages.crawl.links import decode_html, extract_links

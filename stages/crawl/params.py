@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from stages.common.params import Section
+from crisol.core.params import Section
 
 # A contact URL in the User-Agent is what lets a site operator reach whoever runs the bot.
 _CONTACT_URL = re.compile(r"\+https?://\S+")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from stages.common.errors import StageInputError
+from crisol.core.errors import StageInputError
 
 SCHEMA_VERSION = 1
 

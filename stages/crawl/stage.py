@@ -16,9 +16,9 @@ from contextlib import ExitStack
 from importlib.metadata import version
 from pathlib import Path
 
-from stages.common.atomic import atomic_dir
-from stages.common.cli import StageContext
-from stages.common.errors import StageInputError
+from crisol.core.atomic import atomic_dir
+from crisol.core.cli import StageContext
+from crisol.core.errors import StageInputError
 from stages.crawl.crawler import Crawler
 from stages.crawl.fetcher import Fetcher
 from stages.crawl.params import CrawlParams

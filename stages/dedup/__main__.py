@@ -1,6 +1,6 @@
 import sys
 
-from stages.common.cli import main
+from crisol.core.cli import main
 from stages.dedup.params import DedupParams
 from stages.dedup.stage import run
 

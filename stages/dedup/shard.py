@@ -1,6 +1,6 @@
 """What the executor ships to workers: small picklable tasks and results, arrays on disk.
 
-Three passes over the shards and one over groups of bands, on one pool (stages/common/executor.py:
+Three passes over the shards and one over groups of bands, on one pool (crisol/core/executor.py:
 ShardPool):
 1. `shingle_shard`: read the texts, tokenise, compute each document's exact key and its shingle
    hashes (saved), and the shard's shingle document frequencies (saved, for frequent.py);
@@ -23,9 +23,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stages.common.artifacts import write_parquet
-from stages.common.document_shards import Shard, read_shard
-from stages.common.schemas import DOCUMENTS
+from crisol.formats.artifacts import write_parquet
+from crisol.formats.document_shards import Shard, read_shard
+from crisol.formats.schemas import DOCUMENTS
 from stages.dedup.bands import band_keys
 from stages.dedup.candidates import candidate_pairs
 from stages.dedup.frequent import drop_frequent, local_document_frequency

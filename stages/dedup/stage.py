@@ -22,12 +22,12 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from stages.common.artifacts import part_name, write_parquet
-from stages.common.atomic import TMP_PREFIX, atomic_dir, write_json
-from stages.common.cli import StageContext
-from stages.common.dedup_schema import CLUSTERS
-from stages.common.document_shards import Shard, list_shards
-from stages.common.executor import ShardPool
+from crisol.formats.artifacts import part_name, write_parquet
+from crisol.core.atomic import TMP_PREFIX, atomic_dir, write_json
+from crisol.core.cli import StageContext
+from crisol.formats.schemas import CLUSTERS
+from crisol.formats.document_shards import Shard, list_shards
+from crisol.core.executor import ShardPool
 from stages.dedup.assign import assign, exact_representatives
 from stages.dedup.bands import choose_bands
 from stages.dedup.clusters import connected_components

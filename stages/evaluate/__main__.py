@@ -1,6 +1,6 @@
 import sys
 
-from stages.common.cli import main
+from crisol.core.cli import main
 from stages.evaluate.params import EvaluateParams
 from stages.evaluate.stage import run
 

@@ -2,7 +2,7 @@
 split: held-out entities and invented ones), the way PPO was trained and measured:
 
 - rm_score: the reward model's (normalised) score of each reply;
-- gold_score: the gold oracle's (stages/grading/oracle.py) score of the same replies;
+- gold_score: the gold oracle's (crisol/grading/oracle.py) score of the same replies;
 - kl: KL(model || SFT) per reply, estimated on the model's own samples as the sum over the reply's
   tokens of log p_model - log p_sft at the sampling temperature (0 for the SFT model itself);
 - win rate of each model over the SFT model under the gold oracle, prompt by prompt (a tie counts
@@ -20,14 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from stages.chat.template import ChatTemplate
-from stages.common.conversations import Example
+from crisol.chat.template import ChatTemplate
+from crisol.formats.conversations import Example
 from stages.evaluate.loglikelihood import Request, loglikelihoods
-from stages.grading.oracle import judge
-from stages.grading.text import mean_and_stderr
-from stages.model.reward import Answered, RewardModel, score_sequences
-from stages.model.sampling import generate_many
-from stages.model.transformer import Transformer
+from crisol.grading.oracle import judge
+from crisol.grading.text import mean_and_stderr
+from crisol.model.reward import Answered, RewardModel, score_sequences
+from crisol.model.sampling import generate_many
+from crisol.model.transformer import Transformer
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stages.common.errors import StageInputError
-from stages.common.row_files import DETECT_ROWS, SUFFIXES, RowError, RowLedger, convert_rows, file_type, first_signature
-from stages.common.source import KINDS, DataSource
+from crisol.core.errors import StageInputError
+from crisol.formats.row_files import DETECT_ROWS, SUFFIXES, RowError, RowLedger, convert_rows, file_type, first_signature
+from crisol.core.source import KINDS, DataSource
 from stages.evaluate.heldout import Document
 from stages.evaluate.hellaswag import detect as hellaswag_layout
 

@@ -14,10 +14,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from stages.common.artifacts import read_parquet
-from stages.common.errors import StageInputError
-from stages.common.schemas import DOCUMENTS
-from stages.common.tokens import TokenSplit
+from crisol.formats.artifacts import read_parquet
+from crisol.core.errors import StageInputError
+from crisol.formats.schemas import DOCUMENTS
+from crisol.formats.tokens import TokenSplit
 from stages.evaluate.hellaswag import Item
 
 # A sentence ends at . ! or ? followed by whitespace and an upper-case letter or a digit.

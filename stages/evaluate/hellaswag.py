@@ -11,7 +11,7 @@ Two row layouts, detected per file from its first recognisable row:
   them (tasks/hellaswag/utils.py): query = preprocess(activity_label + ": " + ctx_a + " " +
   ctx_b.capitalize()), choices = preprocess(ending).
 
-Files are JSONL, a JSON array or Parquet (stages/common/row_files.py, the rules every stage's user
+Files are JSONL, a JSON array or Parquet (crisol/formats/row_files.py, the rules every stage's user
 data follows). A row that cannot be used is skipped and counted under one of SKIP_REASONS with a
 few `file:row` locations, never dropped silently; a file with no usable row is a StageInputError.
 
@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from stages.common.row_files import RowError, RowLedger, convert_rows, detected_format
+from crisol.formats.row_files import RowError, RowLedger, convert_rows, detected_format
 from stages.evaluate.loglikelihood import DEFAULT_BATCH_SIZE, loglikelihoods, text_request
 from stages.evaluate.metrics import mc_aggregate, multiple_choice
-from stages.model.transformer import Transformer
+from crisol.model.transformer import Transformer
 
 ENDINGS = 4
 DELIMITER = " "            # lm-eval's target_delimiter: between the context and each choice

@@ -37,12 +37,12 @@ except ImportError as exc:  # pragma: no cover - exercised only where lm_eval is
 
 from tokenizers import Tokenizer
 
-from stages.chat.template import ChatTemplate
+from crisol.chat.template import ChatTemplate
 from stages.evaluate.loglikelihood import (DEFAULT_BATCH_SIZE, loglikelihoods, rolling_loglikelihoods,
                                            text_request)
-from stages.model.sampling import generate_many
-from stages.model.transformer import Transformer
-from stages.model.weights import load_model
+from crisol.model.sampling import generate_many
+from crisol.model.transformer import Transformer
+from crisol.model.weights import load_model
 
 DEFAULT_MAX_GEN_TOKS = 256
 

@@ -26,8 +26,8 @@ from typing import Callable, Mapping, Sequence
 
 import torch
 
-from stages.chat.template import CONTENT_PREFIX, ChatTemplate
-from stages.model.transformer import Transformer
+from crisol.chat.template import CONTENT_PREFIX, ChatTemplate
+from crisol.model.transformer import Transformer
 
 DEFAULT_BATCH_SIZE = 32
 # Continuation positions put through the lm_head at once: a batch of rolling windows predicts

@@ -15,7 +15,7 @@ string, acc_bytes by its UTF-8 bytes. The choice string is the one in the task's
 the target delimiter (" ") that is scored in front of it: lm-eval takes `len(choice)` of
 doc_to_choice(doc), not of the continuation. Ties go to the first choice (numpy's argmax), and the
 division is in float64 as there, so predictions agree exactly. Means come with
-stages/grading/text.py's `mean_and_stderr` (lm-eval's `mean_stderr`: sqrt(sample variance / n)).
+crisol/grading/text.py's `mean_and_stderr` (lm-eval's `mean_stderr`: sqrt(sample variance / n)).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from stages.grading.text import mean_and_stderr
+from crisol.grading.text import mean_and_stderr
 
 _WHITESPACE = re.compile(r"\s+")
 

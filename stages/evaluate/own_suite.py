@@ -19,10 +19,10 @@ import logging
 from dataclasses import replace
 from typing import Any, Sequence
 
-from stages.chat.template import ChatTemplate
-from stages.common.conversations import Example
-from stages.common.source import DataSource
-from stages.common.subsets import seeded_subset
+from crisol.chat.template import ChatTemplate
+from crisol.formats.conversations import Example
+from crisol.core.source import DataSource
+from crisol.core.subsets import seeded_subset
 from stages.evaluate.eval_files import read_heldout_text, sort_eval_files
 from stages.evaluate.heldout import Document, heldout_documents
 from stages.evaluate.metrics import count_bytes, text_perplexity

@@ -1,7 +1,7 @@
 """PNG figures for the evaluation report card: training curves and model-against-model bars.
 
 `read_curve` reads the step-indexed CSVs the training stages write for `dvc plots`
-(stages/common/plots.py: a `step` column, then one or more value columns); `training_curves`
+(crisol/core/plots.py: a `step` column, then one or more value columns); `training_curves`
 draws one PNG per stage found under a data/plots directory (pretrain, sft, reward, ppo), from
 the files and columns listed in TRAINING_FIGURES; `curves_png` is one axes of named lines;
 `comparison_bars` draws grouped bars, one group per metric and one bar per model, with stderr
@@ -11,7 +11,7 @@ Rendering is matplotlib's Agg canvas on a `Figure` of its own (no pyplot, no dis
 backend or rcParams change), at a fixed size and dpi, and the PNG is written without the
 "Software" text chunk (the only metadata matplotlib adds), so the same data makes byte-identical
 files: DVC hashes outputs, and a figure that changed on every run would make every repro look
-changed. Files are written atomically (stages/common/atomic.py).
+changed. Files are written atomically (crisol/core/atomic.py).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from stages.common.atomic import atomic_file
+from crisol.core.atomic import atomic_file
 
 DPI = 100
 CURVES_SIZE = (8.0, 4.5)        # inches: 800 x 450 pixels

@@ -14,13 +14,13 @@ from typing import Any, NamedTuple
 
 import torch
 
-from stages.chat.template import ChatTemplate
-from stages.common.artifacts import read_parquet
-from stages.common.conversations import PREFERENCE_PAIRS
-from stages.common.hashsplit import TEST
-from stages.common.subsets import seeded_subset
-from stages.grading.text import mean_and_stderr
-from stages.model.reward import RewardModel, answer_ids, score_sequences
+from crisol.chat.template import ChatTemplate
+from crisol.formats.artifacts import read_parquet
+from crisol.formats.conversations import PREFERENCE_PAIRS
+from crisol.core.hashsplit import TEST
+from crisol.core.subsets import seeded_subset
+from crisol.grading.text import mean_and_stderr
+from crisol.model.reward import RewardModel, answer_ids, score_sequences
 
 PAIRS_FILE = "pairs.parquet"
 USER_KIND = "user"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from stages.common.conversations import Example
-from stages.common.errors import StageInputError
-from stages.common.hashsplit import VALIDATION
+from crisol.formats.conversations import Example
+from crisol.core.errors import StageInputError
+from crisol.core.hashsplit import VALIDATION
 
 HELDOUT_PROMPTS = "heldout_prompts.jsonl"
 

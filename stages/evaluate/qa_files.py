@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stages.common.conversations import Example, qa
-from stages.common.hashsplit import TEST
-from stages.common.row_files import RowError, RowLedger, convert_rows
+from crisol.formats.conversations import Example, qa
+from crisol.core.hashsplit import TEST
+from crisol.formats.row_files import RowError, RowLedger, convert_rows
 from stages.evaluate.questions import QuestionSet
-from stages.grading.answers import READING_PROMPT
+from crisol.grading.answers import READING_PROMPT
 
 FORMAT = "qa"
 SKIP_REASONS = ("bad_json", "not_an_object", "empty_question", "no_answers", "bad_context")

@@ -8,7 +8,7 @@ The questions are SFT's examples (data/sft/examples.parquet), never trained on b
   "I don't know.", any other reply is a confident invention.
 
 A base model gets plain-text prompts zero-shot and k-shot (shots from SFT's training examples of
-the same task, stages/grading/answers.py's FAQ layout); chat models get the chat template, greedy.
+the same task, crisol/grading/answers.py's FAQ layout); chat models get the chat template, greedy.
 Figures: exact match, F1 (SQuAD) and contains, each with its standard error, and the chance floor
 of exact match (a guesser who knows the relation).
 
@@ -22,14 +22,14 @@ import random
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from stages.chat.template import ChatTemplate
-from stages.common.conversations import Example
-from stages.common.hashsplit import TEST, TRAIN, VALIDATION
-from stages.grading.answers import Graded, chance_exact_match, chat_replies, few_shot_replies, grade, summarize
-from stages.grading.text import contains, exact_match, f1
-from stages.grading.oracle import is_idk
-from stages.grading.text import mean_and_stderr
-from stages.model.transformer import Transformer
+from crisol.chat.template import ChatTemplate
+from crisol.formats.conversations import Example
+from crisol.core.hashsplit import TEST, TRAIN, VALIDATION
+from crisol.grading.answers import Graded, chance_exact_match, chat_replies, few_shot_replies, grade, summarize
+from crisol.grading.text import contains, exact_match, f1
+from crisol.grading.oracle import is_idk
+from crisol.grading.text import mean_and_stderr
+from crisol.model.transformer import Transformer
 
 CLOSED_BOOK_KINDS = ("fact", "two_hop")
 

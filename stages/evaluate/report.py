@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 import torch
 import yaml
 
-from stages.common.params import lookup
+from crisol.core.params import lookup
 
 STAGE_ORDER = ("web", "crawl", "ingest", "dedup", "tokenizer", "pretrain", "sft", "reward", "ppo", "evaluate")
 

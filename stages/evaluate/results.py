@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from stages.common.atomic import atomic_file
+from crisol.core.atomic import atomic_file
 from stages.evaluate.metrics import MC_METRICS, Perplexity
 
 FILTER = "none"

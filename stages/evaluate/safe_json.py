@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from stages.common.atomic import atomic_file
+from crisol.core.atomic import atomic_file
 
 
 def json_safe(value: Any, digits: int | None = None) -> Any:
@@ -32,7 +32,7 @@ def json_safe(value: Any, digits: int | None = None) -> Any:
 
 
 def dumps_strict(payload: Any) -> str:
-    """Strict JSON (sorted keys, as stages.common.atomic.write_json writes it)."""
+    """Strict JSON (sorted keys, as crisol.core.atomic.write_json writes it)."""
     return json.dumps(json_safe(payload), indent=2, sort_keys=True, default=str, allow_nan=False)
 
 

@@ -26,12 +26,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from stages.chat.template import ChatTemplate
-from stages.common.atomic import atomic_dir
-from stages.common.cli import StageContext
-from stages.common.conversations import read_examples
-from stages.common.source import DataSource
-from stages.common.subsets import seeded_subset
+from crisol.chat.template import ChatTemplate
+from crisol.core.atomic import atomic_dir
+from crisol.core.cli import StageContext
+from crisol.formats.conversations import read_examples
+from crisol.core.source import DataSource
+from crisol.core.subsets import seeded_subset
 from stages.evaluate import alignment, preferences, questions
 from stages.evaluate.hellaswag import score_multiple_choice
 from stages.evaluate.loglikelihood import rolling_loglikelihoods
@@ -45,10 +45,10 @@ from stages.evaluate.safe_json import json_safe, write_strict_json
 from stages.evaluate.suite import Suite, synthetic_suite
 from stages.evaluate.results import (TaskResult, current_git_hash, multiple_choice_result, perplexity_result,
                                      results_document, write_results, write_samples)
-from stages.model.reward import load_reward_model
-from stages.model.transformer import Transformer
-from stages.model.weights import load_model
-from stages.training.device import prepare
+from crisol.model.reward import load_reward_model
+from crisol.model.transformer import Transformer
+from crisol.model.weights import load_model
+from crisol.training.device import prepare
 
 METRICS_READ = ("web", "crawl", "ingest", "dedup", "tokenizer", "pretrain", "sft", "reward", "ppo")
 WORLD_STAGES = ("web", "crawl")      # source own: never read, even where their metrics are on disk

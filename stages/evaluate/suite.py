@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from stages.common.conversations import Example
-from stages.common.errors import StageInputError
-from stages.common.hashsplit import TEST
-from stages.common.row_files import SUFFIXES
+from crisol.formats.conversations import Example
+from crisol.core.errors import StageInputError
+from crisol.core.hashsplit import TEST
+from crisol.formats.row_files import SUFFIXES
 from stages.evaluate import questions
 from stages.evaluate.heldout import Document, completion_items, heldout_documents
 from stages.evaluate.hellaswag import Item, read_hellaswag

@@ -16,8 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
-from stages.common.errors import StageInputError
-from stages.common.tokens import TokenSplit
+from crisol.core.errors import StageInputError
+from crisol.formats.tokens import TokenSplit
 from stages.evaluate.metrics import count_bytes
 
 

@@ -1,6 +1,6 @@
 import sys
 
-from stages.common.cli import main
+from crisol.core.cli import main
 from stages.ingest.params import IngestParams
 from stages.ingest.stage import run
 

@@ -12,7 +12,7 @@ import statistics
 from collections import Counter
 from typing import Any, Sequence
 
-from stages.common.source import DataSource
+from crisol.core.source import DataSource
 from stages.ingest.shard import ShardResult
 from stages.ingest.sources import Source
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from stages.common.params import Section
+from crisol.core.params import Section
 from stages.ingest.langid import known_languages
 from stages.ingest.pii import PiiParams
 from stages.ingest.quality import QualityParams

@@ -15,7 +15,7 @@ import re
 
 from pydantic import Field
 
-from stages.common.params import Section
+from crisol.core.params import Section
 
 
 class PiiParams(Section):

@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from stages.common.params import Section
+from crisol.core.params import Section
 
 # Gopher's English stop words: a page must contain at least `min_stop_words` distinct ones.
 GOPHER_STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})

@@ -15,8 +15,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-from stages.common.row_writer import RowWriter
-from stages.common.schemas import DOCUMENTS, REJECTS
+from crisol.formats.row_writer import RowWriter
+from crisol.formats.schemas import DOCUMENTS, REJECTS
 from stages.ingest.document import process_batch
 from stages.ingest.params import IngestParams
 from stages.ingest.records import RawRecord, read_records

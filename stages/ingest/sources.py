@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from stages.common.errors import StageInputError
-from stages.common.source import KINDS, DataSource
+from crisol.core.errors import StageInputError
+from crisol.core.source import KINDS, DataSource
 
 ARC_SUFFIXES = (".arc", ".arc.gz")
 ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", *ARC_SUFFIXES)  # .warc.wet.gz ends in .wet.gz

@@ -8,11 +8,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from stages.common.artifacts import part_name
-from stages.common.atomic import atomic_dir
-from stages.common.cli import StageContext
-from stages.common.errors import StageInputError
-from stages.common.executor import map_shards
+from crisol.formats.artifacts import part_name
+from crisol.core.atomic import atomic_dir
+from crisol.core.cli import StageContext
+from crisol.core.errors import StageInputError
+from crisol.core.executor import map_shards
 from stages.ingest.metrics import inputs_metrics, summarise
 from stages.ingest.shard import ShardTask, process_shard
 from stages.ingest.sources import Source, expand_inputs, is_remote, own_sources

@@ -1,6 +1,6 @@
 import sys
 
-from stages.common.cli import main
+from crisol.core.cli import main
 from stages.ppo.params import PPOParams
 from stages.ppo.stage import run
 

@@ -17,9 +17,9 @@ from typing import Any
 
 from torch import Tensor
 
-from stages.common.subsets import seeded_subset
-from stages.grading.oracle import judge
-from stages.grading.text import mean_and_stderr
+from crisol.core.subsets import seeded_subset
+from crisol.grading.oracle import judge
+from crisol.grading.text import mean_and_stderr
 from stages.ppo.advantages import masked_mean
 from stages.ppo.prompts import Prompt
 from stages.ppo.rollout import Rollout

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from stages.common.params import Section
+from crisol.core.params import Section
 
 
 class UserPromptParams(Section):

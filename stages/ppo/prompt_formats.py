@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from stages.chat.template import ChatTemplate
-from stages.common.row_files import RowError
-from stages.chat.turns import Messages, check_prompt, checked_messages, pair_prompt   # same turn rules as pairs
+from crisol.chat.template import ChatTemplate
+from crisol.formats.row_files import RowError
+from crisol.chat.turns import Messages, check_prompt, checked_messages, pair_prompt   # same turn rules as pairs
 
 FORMATS = ("prompt", "messages")
 SKIP_REASONS = (

@@ -10,12 +10,12 @@ own:       the user's prompts (stages/ppo/user_prompts.py), with no gold answer.
 
 from __future__ import annotations
 
-from stages.chat.template import ChatTemplate
-from stages.common.conversations import Example, read_examples
-from stages.common.errors import StageInputError
-from stages.common.hashsplit import VALIDATION
-from stages.common.source import DataSource
-from stages.common.subsets import seeded_subset
+from crisol.chat.template import ChatTemplate
+from crisol.formats.conversations import Example, read_examples
+from crisol.core.errors import StageInputError
+from crisol.core.hashsplit import VALIDATION
+from crisol.core.source import DataSource
+from crisol.core.subsets import seeded_subset
 from stages.ppo.params import PPOParams
 from stages.ppo.prompts import Prompt, PromptSets
 from stages.ppo.user_prompts import load_user_prompts, split_user_prompts

@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from stages.common.conversations import Example
+from crisol.formats.conversations import Example
 
 
 @dataclass(frozen=True)

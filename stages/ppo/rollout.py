@@ -32,10 +32,10 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from stages.chat.template import ChatTemplate
-from stages.model.reward import RewardModel
-from stages.model.sampling import generate
-from stages.model.transformer import Transformer
+from crisol.chat.template import ChatTemplate
+from crisol.model.reward import RewardModel
+from crisol.model.sampling import generate
+from crisol.model.transformer import Transformer
 from stages.ppo.losses import logprobs_from_logits
 
 

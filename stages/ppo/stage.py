@@ -20,13 +20,13 @@ import json
 import time
 from typing import Any
 
-from stages.chat.hf_template import export_chat_model
-from stages.chat.template import ChatTemplate
-from stages.common.atomic import atomic_dir, write_json
-from stages.common.cli import StageContext
-from stages.common.plots import write_plots
-from stages.model.reward import load_reward_model
-from stages.model.weights import load_model, save_model
+from crisol.chat.hf_template import export_chat_model
+from crisol.chat.template import ChatTemplate
+from crisol.core.atomic import atomic_dir, write_json
+from crisol.core.cli import StageContext
+from crisol.core.plots import write_plots
+from crisol.model.reward import load_reward_model
+from crisol.model.weights import load_model, save_model
 from stages.ppo.advantages import AdaptiveKLController, FixedKLController
 from stages.ppo.heldout import finite_tree, gold_scores, held_out_figures, rounded, samples
 from stages.ppo.params import PPOParams
@@ -34,7 +34,7 @@ from stages.ppo.prompt_sets import prompt_sets
 from stages.ppo.prompts import Prompt, PromptSampler
 from stages.ppo.rollout import Rollout, rollout
 from stages.ppo.trainer import PPOSettings, PPOTrainer, value_model_from
-from stages.training.device import prepare
+from crisol.training.device import prepare
 
 TRAIN_STATS = ("objective/rm_score", "objective/gold_score", "objective/kl", "objective/rlhf_reward",
                "objective/beta", "policy/entropy", "policy/approxkl", "policy/clipfrac", "policy/ratio",

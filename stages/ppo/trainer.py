@@ -23,13 +23,13 @@ from typing import Literal, Sequence
 import torch
 from torch import Tensor, nn
 
-from stages.chat.template import ChatTemplate
-from stages.model.reward import RewardModel
-from stages.model.transformer import Transformer
+from crisol.chat.template import ChatTemplate
+from crisol.model.reward import RewardModel
+from crisol.model.transformer import Transformer
 from stages.ppo.advantages import AdaptiveKLController, FixedKLController, gae, masked_whiten, per_token_rewards
 from stages.ppo.losses import entropy_from_logits, explained_variance, logprobs_from_logits, policy_loss, value_loss
 from stages.ppo.rollout import Rollout, response_logits, response_values, rollout
-from stages.training.optim import adamw
+from crisol.training.optim import adamw
 
 
 @dataclass(frozen=True)

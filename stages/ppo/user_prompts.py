@@ -2,7 +2,7 @@
 
 Where they come from, first found wins (nothing falls back to the world):
 1. prompt files: own.root/prompts/ and ppo.user.inputs (stages/ppo/prompt_formats.py), read as
-   every stage reads user rows (stages/common/row_files.py: JSONL, .jsonl.gz, JSON, Parquet);
+   every stage reads user rows (crisol/formats/row_files.py: JSONL, .jsonl.gz, JSON, Parquet);
 2. without any, the held-out prompts of the user's instruction and preference data: the user rows
    of SFT's examples.parquet and of the reward stage's pairs.parquet whose split is not train
    (validation, test). Neither stage trained on them, so they are prompts PPO can learn on and
@@ -26,14 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from stages.chat.template import ChatTemplate
-from stages.common.artifacts import read_parquet
-from stages.common.conversations import PREFERENCE_PAIRS, read_examples
-from stages.common.errors import StageInputError
-from stages.common.hashsplit import TRAIN, hash_fraction
-from stages.common.row_files import RowError, RowLedger, convert_rows, detected_format
-from stages.common.source import DataSource
-from stages.common.subsets import seeded_subset
+from crisol.chat.template import ChatTemplate
+from crisol.formats.artifacts import read_parquet
+from crisol.formats.conversations import PREFERENCE_PAIRS, read_examples
+from crisol.core.errors import StageInputError
+from crisol.core.hashsplit import TRAIN, hash_fraction
+from crisol.formats.row_files import RowError, RowLedger, convert_rows, detected_format
+from crisol.core.source import DataSource
+from crisol.core.subsets import seeded_subset
 from stages.ppo.params import PPOParams
 from stages.ppo.prompt_formats import FORMATS, SKIP_REASONS, Messages, detect, fit, to_prompt, up_to_last_user
 from stages.ppo.prompts import Prompt, PromptSets

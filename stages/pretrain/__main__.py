@@ -1,6 +1,6 @@
 import sys
 
-from stages.common.cli import main
+from crisol.core.cli import main
 from stages.pretrain.params import PretrainParams
 from stages.pretrain.stage import run
 

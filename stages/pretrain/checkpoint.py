@@ -29,8 +29,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
 
-from stages.common.atomic import atomic_dir, write_json
-from stages.common.errors import StageInputError
+from crisol.core.atomic import atomic_dir, write_json
+from crisol.core.errors import StageInputError
 
 FORMAT = "crisol-pretrain-checkpoint"
 FORMAT_VERSION = 1

@@ -16,7 +16,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from stages.training.device import pick_device
+from crisol.training.device import pick_device
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ import torch
 from tokenizers import Tokenizer
 from torch import nn
 
-from stages.common.errors import StageInputError
-from stages.common.tokens import TokenSplit
-from stages.facts import ProbeSet, score_completions, token_completer
-from stages.model.sampling import generate
-from stages.training.device import autocast
+from crisol.core.errors import StageInputError
+from crisol.formats.tokens import TokenSplit
+from crisol.facts import ProbeSet, score_completions, token_completer
+from crisol.model.sampling import generate
+from crisol.training.device import autocast
 
 
 @dataclass(frozen=True)

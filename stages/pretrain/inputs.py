@@ -14,9 +14,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
-from stages.common.errors import StageInputError
-from stages.common.tokenizer_file import file_sha256, load_tokenizer, tokenizer_path
-from stages.common.tokens import TokenSplit
+from crisol.core.errors import StageInputError
+from crisol.formats.tokenizer_file import file_sha256, load_tokenizer, tokenizer_path
+from crisol.formats.tokens import TokenSplit
 
 
 @dataclass

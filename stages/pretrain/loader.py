@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from stages.common.errors import StageInputError
-from stages.common.tokens import TokenSplit
+from crisol.core.errors import StageInputError
+from crisol.formats.tokens import TokenSplit
 
 
 class WindowSampler:

@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stages.common.atomic import atomic_dir, write_json
-from stages.common.plots import write_plots
-from stages.model.hf_export import export_hf
-from stages.model.transformer import Transformer
-from stages.model.weights import save_model
+from crisol.core.atomic import atomic_dir, write_json
+from crisol.core.plots import write_plots
+from crisol.model.hf_export import export_hf
+from crisol.model.transformer import Transformer
+from crisol.model.weights import save_model
 
 PLOTS = {"train_loss": ("step", "loss"), "validation": ("step", "loss", "bits_per_byte"),
          "lr": ("step", "lr"), "facts": ("step", "accuracy")}

@@ -12,9 +12,9 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from stages.common.errors import ParamsError
-from stages.common.params import Section
-from stages.model.config import ModelConfig
+from crisol.core.errors import ParamsError
+from crisol.core.params import Section
+from crisol.model.config import ModelConfig
 
 Switch = Literal["auto", "on", "off"]
 

@@ -15,7 +15,7 @@ import math
 import sys
 from dataclasses import dataclass
 
-from stages.model.config import ModelConfig
+from crisol.model.config import ModelConfig
 
 TOKENS_PER_PARAM = 20
 MAX_DEPTH = 128

@@ -15,9 +15,9 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from stages.common.cli import StageContext
-from stages.common.tokenizer_file import token_byte_lengths
-from stages.facts import probe_set
+from crisol.core.cli import StageContext
+from crisol.formats.tokenizer_file import token_byte_lengths
+from crisol.facts import probe_set
 from stages.pretrain.accounting import accounting
 from stages.pretrain.distributed import Dist, barrier, setup, teardown
 from stages.pretrain.evaluate import unigram_bits_per_byte, validation_set

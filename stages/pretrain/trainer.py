@@ -19,19 +19,19 @@ from typing import Any
 
 import torch
 
-from stages.common.errors import StageInputError
-from stages.facts import ProbeSet
-from stages.model.config import ModelConfig
-from stages.model.transformer import Transformer
+from crisol.core.errors import StageInputError
+from crisol.facts import ProbeSet
+from crisol.model.config import ModelConfig
+from crisol.model.transformer import Transformer
 from stages.pretrain import checkpoint
 from stages.pretrain.distributed import Dist, all_mean, barrier, wrap
 from stages.pretrain.evaluate import ValidationSet, fact_accuracy, validation_loss
 from stages.pretrain.inputs import Inputs
 from stages.pretrain.loader import GlobalBatches, WindowSampler
 from stages.pretrain.params import PretrainParams
-from stages.training.device import autocast, switch
-from stages.training.optim import adamw
-from stages.training.schedule import learning_rate
+from crisol.training.device import autocast, switch
+from crisol.training.optim import adamw
+from crisol.training.schedule import learning_rate
 
 
 @dataclass

@@ -1,6 +1,6 @@
 import sys
 
-from stages.common.cli import main
+from crisol.core.cli import main
 from stages.reward.params import RewardParams
 from stages.reward.stage import run
 

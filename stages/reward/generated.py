@@ -2,7 +2,7 @@
 
 For each training prompt (a short-answer question from SFT's examples: facts, invented entities,
 comparisons, counts), the SFT model samples `samples_per_prompt` replies at `temperature`; the
-oracle (stages/grading/oracle.py) scores each; every two distinct replies with different scores
+oracle (crisol/grading/oracle.py) scores each; every two distinct replies with different scores
 make a pair, the better one chosen (at most `pairs_per_prompt` per prompt). "I don't know." can
 join the candidates (`idk_candidates`): the oracle puts it under a correct answer and above a
 wrong one, an order the samples alone rarely show. A prompt's pairs are all in one split (train,
@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Sequence
 
-from stages.chat.template import ChatTemplate
-from stages.common.conversations import Example
-from stages.common.hashsplit import content_split
-from stages.grading.oracle import IDK_ANSWER, Judgement, judge
-from stages.model.sampling import generate_many
-from stages.model.transformer import Transformer
+from crisol.chat.template import ChatTemplate
+from crisol.formats.conversations import Example
+from crisol.core.hashsplit import content_split
+from crisol.grading.oracle import IDK_ANSWER, Judgement, judge
+from crisol.model.sampling import generate_many
+from crisol.model.transformer import Transformer
 from stages.reward.preference import Preference
 
 
@@ -86,7 +86,7 @@ def pairs_from_samples(samples: Sequence[Sample], pairs_per_prompt: int, label_n
                        extra: Sequence[Sample] = (), validation_fraction: float = 0.0,
                        test_fraction: float = 0.0, split_salt: str = "") -> GeneratedPairs:
     """Pairs of each prompt's distinct candidates (its samples and `extra` ones) with different gold
-    scores. A prompt's pairs all go to one split, by its id's hash (stages/common/hashsplit.py).
+    scores. A prompt's pairs all go to one split, by its id's hash (crisol/core/hashsplit.py).
     The summary's verdicts and gold score are the samples' only: the SFT model's own."""
     rng = random.Random(seed)
     by_prompt: dict[str, list[Sample]] = {}

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import torch
 
-from stages.common.hashsplit import TEST, VALIDATION
+from crisol.core.hashsplit import TEST, VALIDATION
 from stages.reward.preference import Preference
 from stages.reward.train import pair_metrics
 

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import torch
 
-from stages.model.reward import Answered, RewardModel, score_sequences
+from crisol.model.reward import Answered, RewardModel, score_sequences
 
 SFT_SAMPLES = "sft samples"                      # the names written to metrics and the model's metadata
 PAIR_RESPONSES = "training pairs' responses"

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 
-from stages.common.artifacts import write_parquet
-from stages.common.atomic import atomic_dir
-from stages.common.conversations import PREFERENCE_PAIRS
-from stages.common.plots import write_plots
-from stages.model.reward import RewardModel, save_reward_model
+from crisol.formats.artifacts import write_parquet
+from crisol.core.atomic import atomic_dir
+from crisol.formats.conversations import PREFERENCE_PAIRS
+from crisol.core.plots import write_plots
+from crisol.model.reward import RewardModel, save_reward_model
 from stages.reward.preference import Preference
 
 

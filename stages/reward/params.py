@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from stages.common.params import Section
+from crisol.core.params import Section
 
 PreferenceFormat = Literal["auto", "pairs", "hh"]
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, NamedTuple
 
-from stages.chat.turns import Messages, check_prompt, checked_messages, pair_prompt, text_field
-from stages.common.row_files import RowError
+from crisol.chat.turns import Messages, check_prompt, checked_messages, pair_prompt, text_field
+from crisol.formats.row_files import RowError
 
 FORMATS = ("pairs", "hh")
 SKIP_REASONS = (

@@ -18,13 +18,13 @@ from typing import Any
 
 import torch
 
-from stages.chat.template import ChatTemplate
-from stages.common.cli import StageContext
-from stages.common.conversations import read_examples
-from stages.common.errors import StageInputError
-from stages.common.hashsplit import TEST, TRAIN, VALIDATION
-from stages.model.reward import RewardModel, answer_ids
-from stages.model.weights import load_model, read_model_config
+from crisol.chat.template import ChatTemplate
+from crisol.core.cli import StageContext
+from crisol.formats.conversations import read_examples
+from crisol.core.errors import StageInputError
+from crisol.core.hashsplit import TEST, TRAIN, VALIDATION
+from crisol.model.reward import RewardModel, answer_ids
+from crisol.model.weights import load_model, read_model_config
 from stages.reward.generated import GeneratedPairs, idk_candidates, pairs_from_samples, sample_replies
 from stages.reward.heldout import heldout_metrics, is_reported, reported_splits
 from stages.reward.normalise import PAIR_RESPONSES, SFT_SAMPLES, fit_normalisation
@@ -32,7 +32,7 @@ from stages.reward.outputs import write_outputs
 from stages.reward.params import RewardParams, UserPreferenceParams
 from stages.reward.train import encode_pair, pair_metrics, score_pairs, train_reward_model
 from stages.reward.user_preferences import load_user_preferences
-from stages.training.device import prepare
+from crisol.training.device import prepare
 
 
 def generated_pairs(params: RewardParams, template: ChatTemplate, device: torch.device) -> GeneratedPairs:

@@ -23,11 +23,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stages.chat.template import ChatTemplate
-from stages.model.reward import Answered, RewardModel, answer_batch, answer_ids
+from crisol.chat.template import ChatTemplate
+from crisol.model.reward import Answered, RewardModel, answer_batch, answer_ids
 from stages.reward.preference import Preference
-from stages.training.optim import adamw
-from stages.training.schedule import learning_rate
+from crisol.training.optim import adamw
+from crisol.training.schedule import learning_rate
 
 EVAL_BATCH = 64
 

@@ -2,7 +2,7 @@
 explicit-prompt rows or Anthropic hh-rlhf transcripts; JSONL and JSON gzip-compressed too),
 validated row by row into Preferences (stages/reward/preference.py, the shape generated pairs share).
 
-Files are read as SFT reads its user data (stages/common/row_files.py): the format is detected per
+Files are read as SFT reads its user data (crisol/formats/row_files.py): the format is detected per
 file from its first row with a known signature (or given); every row that cannot be used is skipped
 and counted by reason (stages/reward/preference_formats.py SKIP_REASONS), with a few `file:row`
 locations per reason for the report. Input with no usable row at all is an error: it is a wrong
@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from stages.chat.template import ChatTemplate
-from stages.common.hashsplit import content_split
-from stages.common.row_files import RowError, RowLedger, convert_rows, detected_format
+from crisol.chat.template import ChatTemplate
+from crisol.core.hashsplit import content_split
+from crisol.formats.row_files import RowError, RowLedger, convert_rows, detected_format
 from stages.reward.params import UserPreferenceParams
 from stages.reward.preference import Preference
 from stages.reward.preference_formats import FORMATS, SKIP_REASONS, Pair, answered, detect, to_pair

@@ -1,6 +1,6 @@
 """python -m stages.scaling [--params FILE] [--set section.key=value ...]
 
-The stage contract's command line (stages/common/cli.py). The sweep also needs the params file and
+The stage contract's command line (crisol/core/cli.py). The sweep also needs the params file and
 the overrides themselves, to hand them on to each run's `python -m stages.pretrain`, so they are
 read here first and passed to the stage. Grid errors that need the data to find (a budget too
 small for a depth) are ParamsErrors raised during planning: one line, exit 2, like any bad param.
@@ -9,9 +9,9 @@ small for a depth) are ParamsErrors raised during planning: one line, exit 2, li
 import argparse
 import sys
 
-from stages.common.cli import EXIT_PARAMS, main
-from stages.common.errors import ParamsError
-from stages.common.params import DEFAULT_PARAMS_FILE
+from crisol.core.cli import EXIT_PARAMS, main
+from crisol.core.errors import ParamsError
+from crisol.core.params import DEFAULT_PARAMS_FILE
 from stages.scaling.params import ScalingParams
 from stages.scaling.stage import run as run_stage
 

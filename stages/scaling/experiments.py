@@ -21,9 +21,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stages.common.atomic import write_json
-from stages.common.errors import ParamsError, StageInputError
-from stages.common.params import DEFAULT_PARAMS_FILE, load, resolve_tree
+from crisol.core.atomic import write_json
+from crisol.core.errors import ParamsError, StageInputError
+from crisol.core.params import DEFAULT_PARAMS_FILE, load, resolve_tree
 from stages.scaling.params import ScalingParams
 from stages.scaling.plan import Plan, Run, make_plan
 from stages.scaling.runs import METRICS, is_done, write_record

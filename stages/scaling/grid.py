@@ -15,8 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from stages.common.errors import ParamsError
-from stages.model.config import ModelConfig
+from crisol.core.errors import ParamsError
+from crisol.model.config import ModelConfig
 
 MAX_DEPTH = 256
 

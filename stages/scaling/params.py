@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from stages.common.params import Section
+from crisol.core.params import Section
 
 LAW_PARAMETERS = 5          # E, A, B, alpha, beta
 

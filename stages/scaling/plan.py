@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from stages.common.errors import ParamsError
-from stages.common.params import apply_override, resolve_tree
-from stages.common.tokens import TokenSplit
+from crisol.core.errors import ParamsError
+from crisol.core.params import apply_override, resolve_tree
+from crisol.formats.tokens import TokenSplit
 from stages.scaling.grid import Family, Point, plan_points, run_id
 from stages.scaling.params import ScalingParams
 

@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from stages.common.atomic import atomic_file
+from crisol.core.atomic import atomic_file
 from stages.scaling.fit import Fit
 from stages.scaling.recommend import Recommendation
 from stages.scaling.results import RunResult

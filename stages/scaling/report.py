@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from stages.common.atomic import atomic_dir, write_json
+from crisol.core.atomic import atomic_dir, write_json
 from stages.scaling.fit import NAMES, Fit
 from stages.scaling.plan import Plan
 from stages.scaling.recommend import Recommendation

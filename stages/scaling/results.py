@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stages.common.errors import StageInputError
+from crisol.core.errors import StageInputError
 from stages.scaling.plan import Plan
 from stages.scaling.runs import METRICS, read_json
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import stages
-from stages.common.atomic import write_json
+from crisol.core.atomic import write_json
 from stages.scaling.plan import Plan, Run
 
 RUN_FILE, METRICS, LOG, LOCK, PID = "run.json", "metrics.json", "log.txt", ".lock", "pid"

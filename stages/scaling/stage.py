@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from stages.common.atomic import atomic_dir
-from stages.common.cli import StageContext
-from stages.common.errors import StageInputError
+from crisol.core.atomic import atomic_dir
+from crisol.core.cli import StageContext
+from crisol.core.errors import StageInputError
 from stages.scaling import plots
 from stages.scaling.fit import NAMES, fit_law
 from stages.scaling.params import ScalingParams

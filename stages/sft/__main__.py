@@ -1,6 +1,6 @@
 import sys
 
-from stages.common.cli import main
+from crisol.core.cli import main
 from stages.sft.params import SftParams
 from stages.sft.stage import run
 

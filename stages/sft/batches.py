@@ -17,9 +17,9 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from stages.chat.template import ChatTemplate
-from stages.common.conversations import Example
-from stages.model.transformer import IGNORE_INDEX
+from crisol.chat.template import ChatTemplate
+from crisol.formats.conversations import Example
+from crisol.model.transformer import IGNORE_INDEX
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from stages.common.conversations import Example, qa
+from crisol.formats.conversations import Example, qa
 from stages.sft.ground import Ground
 from stages.sft.params import GenerationParams
 from stages.sft.split import TEST, TRAIN, MentionRouter, entity_split

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stages.chat.template import ChatTemplate
-from stages.common.conversations import Example
-from stages.common.source import DataSource
+from crisol.chat.template import ChatTemplate
+from crisol.formats.conversations import Example
+from crisol.core.source import DataSource
 from stages.sft.examples import within_length
 from stages.sft.generated import generate_from_files
 from stages.sft.params import SftDataParams

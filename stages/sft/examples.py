@@ -1,12 +1,12 @@
 """The length check SFT applies to its examples (the examples themselves are
-stages/common/conversations.py: later stages read them too)."""
+crisol/formats/conversations.py: later stages read them too)."""
 
 from __future__ import annotations
 
 from typing import Iterable
 
-from stages.chat.template import ChatTemplate
-from stages.common.conversations import Example
+from crisol.chat.template import ChatTemplate
+from crisol.formats.conversations import Example
 
 
 def within_length(examples: Iterable[Example], template: ChatTemplate, max_tokens: int) -> tuple[list[Example], int]:

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stages.common.conversations import Example, qa
-from stages.common.names import NameForge
-from stages.grading.oracle import IDK_ANSWER
+from crisol.formats.conversations import Example, qa
+from crisol.world.names import NameForge
+from crisol.grading.oracle import IDK_ANSWER
 from stages.sft.context import GenContext
 from stages.sft.ground import Ground, read_ground
 from stages.sft.params import GenerationParams

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stages.common.artifacts import read_parquet
-from stages.common.errors import StageInputError
-from stages.common.schemas import FACTS, PAGES
-from stages.facts.matching import find_word
+from crisol.formats.artifacts import read_parquet
+from crisol.core.errors import StageInputError
+from crisol.formats.schemas import FACTS, PAGES
+from crisol.facts.matching import find_word
 
 # Pages a polite crawl fetches and quality filters keep as English text: what pretraining read.
 UNSEEN_KINDS = ("oversized", "spam")

@@ -16,13 +16,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stages.chat.hf_template import export_chat_model
-from stages.chat.template import ChatTemplate
-from stages.common.atomic import atomic_dir, write_json
-from stages.common.conversations import Example, write_examples
-from stages.common.plots import write_plots
-from stages.model.transformer import Transformer
-from stages.model.weights import save_model
+from crisol.chat.hf_template import export_chat_model
+from crisol.chat.template import ChatTemplate
+from crisol.core.atomic import atomic_dir, write_json
+from crisol.formats.conversations import Example, write_examples
+from crisol.core.plots import write_plots
+from crisol.model.transformer import Transformer
+from crisol.model.weights import save_model
 
 # One curve per file: a DVC plot's y is one column.
 PLOTS = {"train_loss": ("step", "loss"), "validation_loss": ("step", "loss"),

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from stages.common.params import Section
+from crisol.core.params import Section
 
 EntityKind = Literal["person", "city", "country", "organisation"]
 UserFormat = Literal["auto", "alpaca", "dolly", "openai", "sharegpt"]

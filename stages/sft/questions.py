@@ -1,6 +1,6 @@
 """How generated instructions are worded: questions per relation (several phrasings each), the small
 tasks' wordings and the reading-comprehension prompt (the "I don't know" answer is the oracle's,
-stages/grading/oracle.py, which grades what SFT teaches).
+crisol/grading/oracle.py, which grades what SFT teaches).
 
 Answers are the fact's object exactly as the pages print it ("Kenmeboth", "11,636,700"), with
 nothing around it, so that exact match grades a reply without parsing it.

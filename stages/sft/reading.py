@@ -8,11 +8,11 @@ never used (its entity list is checked before the names in the text are).
 
 from __future__ import annotations
 
-from stages.common.conversations import Example
-from stages.facts.matching import find_word
-from stages.facts.mining import sentences
+from crisol.formats.conversations import Example
+from crisol.facts.matching import find_word
+from crisol.facts.mining import sentences
 from stages.sft.context import GenContext
-from stages.grading.answers import READING_PROMPT
+from crisol.grading.answers import READING_PROMPT
 from stages.sft.questions import FACT_QUESTIONS
 from stages.sft.split import TEST
 

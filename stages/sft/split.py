@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from stages.common.hashsplit import RL, TEST, TRAIN, VALIDATION, hash_fraction
+from crisol.core.hashsplit import RL, TEST, TRAIN, VALIDATION, hash_fraction
 
 
 

@@ -21,16 +21,16 @@ from typing import Any
 
 import torch
 
-from stages.chat.template import ChatTemplate
-from stages.common.cli import StageContext
-from stages.common.conversations import Example
-from stages.common.errors import StageInputError
-from stages.common.source import DataSource
-from stages.common.subsets import seeded_subset
-from stages.grading.text import mean_and_stderr
-from stages.model.transformer import Transformer
-from stages.model.weights import load_model, read_model_config
-from stages.grading.answers import Graded, chance_exact_match, chat_replies, few_shot_replies, grade, summarize
+from crisol.chat.template import ChatTemplate
+from crisol.core.cli import StageContext
+from crisol.formats.conversations import Example
+from crisol.core.errors import StageInputError
+from crisol.core.source import DataSource
+from crisol.core.subsets import seeded_subset
+from crisol.grading.text import mean_and_stderr
+from crisol.model.transformer import Transformer
+from crisol.model.weights import load_model, read_model_config
+from crisol.grading.answers import Graded, chance_exact_match, chat_replies, few_shot_replies, grade, summarize
 from stages.sft.batches import to_sequences
 from stages.sft.dataset import SftData, build_sft_data
 from stages.sft.outputs import write_outputs
@@ -39,7 +39,7 @@ from stages.sft.split import TEST, TRAIN, VALIDATION
 from stages.sft.train import assistant_loss, fine_tune, freeze, selection
 from stages.sft.user_data import USER_KIND
 from stages.sft.user_test import held_out_user_figures
-from stages.training.device import prepare, switch
+from crisol.training.device import prepare, switch
 
 QA_KINDS = ("fact", "idk")      # short answers: what validation exact match asks
 

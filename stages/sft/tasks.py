@@ -9,7 +9,7 @@ order, so one answer is right.
 
 from __future__ import annotations
 
-from stages.common.conversations import Example, qa
+from crisol.formats.conversations import Example, qa
 from stages.sft.context import GenContext
 from stages.sft.questions import COMPARE_QUESTIONS, COUNT_QUESTIONS, LIST_QUESTIONS, LIST_SEPARATOR, TWO_HOP_QUESTIONS
 from stages.sft.split import TEST

@@ -20,12 +20,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stages.model.transformer import IGNORE_INDEX, Transformer
+from crisol.model.transformer import IGNORE_INDEX, Transformer
 from stages.sft.batches import Batch, Sequence, epoch_batches, evaluation_batches
 from stages.sft.params import SftParams
-from stages.training.device import autocast
-from stages.training.optim import adamw
-from stages.training.schedule import learning_rate
+from crisol.training.device import autocast
+from crisol.training.optim import adamw
+from crisol.training.schedule import learning_rate
 
 EVAL_BATCH = 64
 

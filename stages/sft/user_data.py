@@ -6,7 +6,7 @@ row that cannot be used is skipped and counted by reason (stages/sft/user_format
 SKIP_REASONS), with a few `file:row` locations per reason for the report; rows are numbered from 1
 (a JSONL file's line numbers, blank lines included). Input with no usable row at all is an error:
 it is a wrong file or a wrong format, not data to train on. A row's split (train, validation or
-test) comes from the hash of its conversation (stages/common/hashsplit.py content_split): its
+test) comes from the hash of its conversation (crisol/core/hashsplit.py content_split): its
 content decides, so duplicates stay together and reordering a file moves nothing.
 """
 
@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from stages.chat.template import ChatTemplate
-from stages.common.conversations import Example
-from stages.common.hashsplit import content_split
-from stages.common.row_files import RowError, RowLedger, convert_rows, detected_format, input_files
+from crisol.chat.template import ChatTemplate
+from crisol.formats.conversations import Example
+from crisol.core.hashsplit import content_split
+from crisol.formats.row_files import RowError, RowLedger, convert_rows, detected_format, input_files
 from stages.sft.params import UserDataParams
 from stages.sft.user_formats import FORMATS, SKIP_REASONS, detect, to_conversation
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from stages.chat.template import ROLES
-from stages.common.row_files import RowError
+from crisol.chat.template import ROLES
+from crisol.formats.row_files import RowError
 
 FORMATS = ("alpaca", "dolly", "openai", "sharegpt")
 SKIP_REASONS = (

@@ -1,6 +1,6 @@
 import sys
 
-from stages.common.cli import main
+from crisol.core.cli import main
 from stages.tokenizer.params import TokenizerParams
 from stages.tokenizer.stage import run
 

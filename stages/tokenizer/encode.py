@@ -2,7 +2,7 @@
 
 Each worker loads the fitted tokenizer from its file, encodes its documents with encode_batch_fast
 (Rust, no offsets), and writes the shard's train and validation parts: documents back to back,
-each followed by eos, plus the document index (see stages/common/tokens.py).
+each followed by eos, plus the document index (see crisol/formats/tokens.py).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.common.document_shards import Shard, read_shard
-from stages.common.tokens import token_dtype, write_shard
-from stages.common.tokenizer_file import load_tokenizer
+from crisol.formats.document_shards import Shard, read_shard
+from crisol.formats.tokens import token_dtype, write_shard
+from crisol.formats.tokenizer_file import load_tokenizer
 from stages.tokenizer.bpe import for_documents
 from stages.tokenizer.selection import is_validation, skip_reason
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.common.atomic import write_json
+from crisol.core.atomic import write_json
 from stages.tokenizer.params import SpecialTokens
 
 CONFIG_FILE = "tokenizer_config.json"

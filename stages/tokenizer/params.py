@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from tokenizers import Regex
 
-from stages.common.params import Section
+from crisol.core.params import Section
 
 BYTE_ALPHABET = 256   # byte-level BPE starts from every byte, so any text can be encoded
 

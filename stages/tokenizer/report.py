@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
-from stages.common.tokenizer_file import token_byte_lengths
+from crisol.formats.tokenizer_file import token_byte_lengths
 from stages.tokenizer.encode import EncodeResult, SplitResult
 
 

@@ -12,13 +12,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
-from stages.common.atomic import atomic_dir, write_json, write_text
-from stages.common.cli import StageContext
-from stages.common.document_shards import Shard, list_shards, read_shard
-from stages.common.errors import StageInputError
-from stages.common.executor import map_shards
-from stages.common.tokens import SplitManifest, token_dtype
-from stages.common.tokenizer_file import TOKENIZER_FILE, file_sha256
+from crisol.core.atomic import atomic_dir, write_json, write_text
+from crisol.core.cli import StageContext
+from crisol.formats.document_shards import Shard, list_shards, read_shard
+from crisol.core.errors import StageInputError
+from crisol.core.executor import map_shards
+from crisol.formats.tokens import SplitManifest, token_dtype
+from crisol.formats.tokenizer_file import TOKENIZER_FILE, file_sha256
 from stages.tokenizer.bpe import fit
 from stages.tokenizer.encode import SPLITS, EncodeTask, encode_shard
 from stages.tokenizer.hf_files import write_hf_files

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from stages.common.params import Section
+from crisol.core.params import Section
 
 
 class WebParams(Section):

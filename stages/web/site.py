@@ -10,7 +10,7 @@ import json
 from html import escape
 from pathlib import Path
 
-from stages.common.atomic import atomic_dir
+from crisol.core.atomic import atomic_dir
 from stages.web.generate import Web
 
 SCHEMA_VERSION = 1

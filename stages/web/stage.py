@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from stages.common.artifacts import write_parquet
-from stages.common.cli import StageContext
-from stages.common.schemas import FACTS, PAGES
+from crisol.formats.artifacts import write_parquet
+from crisol.core.cli import StageContext
+from crisol.formats.schemas import FACTS, PAGES
 from stages.web.generate import generate
 from stages.web.groundtruth import fact_mentions, fact_rows, page_rows
 from stages.web.site import write_site

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from stages.common.names import NameForge
+from crisol.world.names import NameForge
 from stages.web.lexicon import CURRENCY_UNITS, INDUSTRIES, LANDMARKS, OCCUPATIONS
 from stages.web.params import WebParams
 

@@ -1,1 +1,0 @@
-"""Shared library for all stages: params, artifact IO, schemas, progress, executors."""
