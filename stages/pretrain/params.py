@@ -65,11 +65,11 @@ class PretrainParams(Section):
     size_from: Path | None = None
 
     # optimisation: global batch = batch_size x grad_accum x world size sequences of seq_len
-    max_steps: int = Field(1500, ge=1)
+    max_steps: int = Field(2000, ge=1)
     batch_size: int = Field(32, ge=1)                   # sequences per micro-batch per process
     grad_accum: int = Field(1, ge=1)
-    lr: float = Field(3e-3, gt=0)
-    min_lr_ratio: float = Field(0.1, ge=0, le=1)        # decay floor, as a fraction of lr
+    lr: float = Field(5e-3, gt=0)
+    min_lr_ratio: float = Field(0.2, ge=0, le=1)        # decay floor, as a fraction of lr
     warmup_steps: int = Field(100, ge=0)
     decay: Literal["cosine", "linear"] = "cosine"
     weight_decay: float = Field(0.0, ge=0)               # on matrices only

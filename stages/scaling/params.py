@@ -30,20 +30,20 @@ class ScalingParams(Section):
     # the grid: every budget (FLOPs) gets `sizes_per_budget` depths, either the given `depths`
     # (each budget uses all of them) or, with `depths: null`, consecutive depths centred on the
     # depth closest to the Chinchilla prior N = sqrt(C / (6 x prior_tokens_per_param))
-    budgets: list[float] = Field(default_factory=lambda: [1e11, 3e11, 1e12], min_length=2)
-    depths: list[int] | None = Field(default_factory=lambda: [1, 2, 3])
+    budgets: list[float] = Field(default_factory=lambda: [2e11, 6e11, 2e12], min_length=2)
+    depths: list[int] | None = Field(default_factory=lambda: [1, 2, 4])
     sizes_per_budget: int = Field(3, ge=3)
     prior_tokens_per_param: float = Field(20.0, gt=0)
     # The model family: d_model null follows depth (ModelConfig.from_depth: 64 x depth, the
     # project's one size knob); an integer fixes the width and depth alone sets the size.
-    d_model: int | None = Field(None, ge=1)
+    d_model: int | None = Field(128, ge=1)
     min_steps: int = Field(10, ge=1)                     # a grid point with fewer optimiser steps is an error
     warmup_fraction: float = Field(0.05, ge=0, lt=1)     # each run warms up for this share of its steps
     checkpoints_per_run: int = Field(4, ge=1)            # resumable points per run (killed runs resume)
     keep_checkpoints: bool = False                       # delete a finished run's checkpoints (disk)
 
     # the recommendation: the compute budget the next pretraining run has
-    budget: float = Field(4e13, gt=0)
+    budget: float = Field(4.2e13, gt=0)
 
     # the fit (Hoffmann et al. 2022, approach 3): Huber loss on log-loss residuals
     huber_delta: float = Field(1e-3, gt=0)

@@ -43,7 +43,7 @@ class GenerationParams(Section):
     idk_eval_examples: int = Field(200, ge=0)         # test: what evaluation asks
     idk_rl_examples: int = Field(300, ge=0)           # RLHF prompts
     reading_examples: int = Field(1500, ge=0)         # passage + question
-    passage_max_chars: int = Field(600, ge=80)
+    passage_max_chars: int = Field(300, ge=80)
     list_examples: int = Field(300, ge=0)
     list_max_items: int = Field(6, ge=2)
     count_examples: int = Field(300, ge=0)
@@ -90,7 +90,7 @@ class SftDataParams(Section):
     tokenizer: Path = Path("data/tokenizer")          # = tokenizer.out
     # A conversation longer than this after templating is skipped (= pretrain.seq_len: the model
     # never saw positions past it).
-    max_tokens: int = Field(256, ge=8)
+    max_tokens: int = Field(128, ge=8)
     generated: GenerationParams = GenerationParams()
     user: UserDataParams = UserDataParams()
 

@@ -44,7 +44,7 @@ class WebParams(Section):
     oversized_page_bytes: int = Field(2_000_000, gt=1_048_576)  # above the crawler's 1 MB default
 
     # robots.txt
-    crawl_delay: float = Field(0.05, ge=0.0, le=60.0)
+    crawl_delay: float = Field(0.02, ge=0.0, le=60.0)
 
     # Outputs.
     site: Path = Path("data/web/site")
