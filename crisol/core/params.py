@@ -4,6 +4,10 @@ params.yaml holds the base value of every section, a `profile` name and a `profi
 entries override the base per profile. Switching profile is one setting (`--set profile=micro`).
 Each stage validates its own section (a pydantic model with `extra="forbid"`) plus the shared
 `executor` section; any error becomes one line naming the key, raised before work starts.
+
+The sections' defaults, their comments and each stage's profile overrides (`PROFILES` in
+stages/<stage>/params.py) are the one home of every value: params.yaml is generated from them
+(flows/params_file.py).
 """
 
 from __future__ import annotations
@@ -19,6 +23,17 @@ from crisol.core.errors import ParamsError
 
 DEFAULT_PARAMS_FILE = Path("params.yaml")
 
+# The sections' defaults are this profile's values; the others override them per stage.
+DEFAULT_PROFILE = "tiny"
+# Every profile, smallest first, and what it is for. A stage changes its section per profile in the
+# `PROFILES` of its params.py; params.yaml names every stage in every profile (`{}`: no change).
+PROFILE_NOTES = {
+    "micro": "the whole pipeline in ~2-3 minutes on 2 CPU cores, for CI: correctness, not learning",
+    DEFAULT_PROFILE: "the base values",
+    "small": "one GPU: a GPT-2-small-class model (depth 12, d_model 768, ~124M with a 50k vocabulary)",
+    "large": "torchrun --nproc_per_node N: global batch = batch_size x grad_accum x N sequences",
+}
+
 
 class Section(BaseModel):
     """Base for every params section: unknown keys are errors, values are immutable."""
@@ -27,7 +42,8 @@ class Section(BaseModel):
 
 
 class ExecutorParams(Section):
-    """Where sharded work runs: in-process (workers=1), local processes, or a Dask cluster."""
+    """Where sharded work runs: workers=1 in-process, N local processes, or a Dask cluster's address.
+    Outputs are identical whatever runs them, so this is not a DVC dependency of any stage."""
 
     workers: int = Field(2, ge=1, le=256)
     dask_address: str | None = None
@@ -94,7 +110,7 @@ def resolve_tree(params_file: Path, overrides: list[str] = ()) -> dict[str, Any]
     profile_overrides = [o for o in overrides if o.partition("=")[0] == "profile"]
     for assignment in profile_overrides:
         apply_override(raw, assignment)
-    profile = raw.get("profile", "tiny")
+    profile = raw.get("profile", DEFAULT_PROFILE)
     # With a profiles table, only its profiles exist: a typo must not silently run the base values.
     # (A file without one, like a test's, has only base values and the profile is a label.)
     if profiles and profile not in profiles:
@@ -137,4 +153,4 @@ def load(section: str, model: type[S], params_file: Path = DEFAULT_PARAMS_FILE,
     """Load a stage's section, the executor section and the active profile name."""
     tree = resolve_tree(params_file, list(overrides))
     executor = validate_section(tree, "executor", ExecutorParams) if "executor" in tree else ExecutorParams()
-    return validate_section(tree, section, model), executor, tree.get("profile", "tiny")
+    return validate_section(tree, section, model), executor, tree.get("profile", DEFAULT_PROFILE)

@@ -50,6 +50,12 @@ class OwnParams(Section):
 
 
 class SourceParams(Section):
+    """The top-level `source` and `own` of params.yaml."""
+
+    # Where the data comes from: `synthetic` (the generated web, crawled: the default and our measuring
+    # instrument, since its facts are known) or `own` (your files under own.root, laid out by kind:
+    # crawl/ text/ instructions/ preferences/ prompts/ eval/; README "Your own data"). With `own` the web
+    # and crawl stages do not run, and nothing reads the synthetic world.
     source: Literal["synthetic", "own"] = SYNTHETIC
     own: OwnParams = Field(default_factory=OwnParams)
 

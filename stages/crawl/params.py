@@ -1,4 +1,5 @@
-"""Params of the `crawl` stage (section `crawl` of params.yaml); defaults are the `tiny` profile."""
+"""Params of the `crawl` stage (section `crawl` of params.yaml); defaults are the `tiny` profile,
+PROFILES holds the other profiles' values."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ _CONTACT_URL = re.compile(r"\+https?://\S+")
 
 
 class CrawlParams(Section):
-    """Where to crawl from, where the WARC goes, and how politely to fetch."""
+    """The polite crawler, serving the synthetic web on loopback (stages/crawl): where to crawl from,
+    where the WARC goes, and how politely to fetch."""
 
     site: Path = Path("data/web/site")
     out: Path = Path("data/crawl/warc")
@@ -57,3 +59,9 @@ class CrawlParams(Section):
     def robots_token(self) -> str:
         """The product token robots.txt groups are matched against (e.g. 'crisolbot')."""
         return self.user_agent.split("/", 1)[0]
+
+
+# The profiles' values (the defaults are tiny's; crisol/core/params.py: PROFILE_NOTES).
+PROFILES = {
+    "micro": {"min_delay_s": 0.01, "max_pages": 2000, "records_per_file": 200, "timeout_s": 5.0},
+}

@@ -1,4 +1,5 @@
-"""The `dedup` section of params.yaml. Defaults are the `tiny` profile; the README says how to choose them."""
+"""The `dedup` section of params.yaml. Defaults are the `tiny` profile, PROFILES holds the other
+profiles' values; the README says how to choose them."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from crisol.core.params import Section
 
 
 class DedupParams(Section):
-    """Documents in; deduplicated documents, a clusters table, a sample file and metrics out."""
+    """Exact and MinHash near-duplicate removal (stages/dedup). README: "Choosing the parameters".
+    Documents in; deduplicated documents, a clusters table, a sample file and metrics out."""
 
-    input: Path = Path("data/ingest/documents")
+    input: Path = Path("data/ingest/documents")          # = ingest.documents
     documents: Path = Path("data/dedup/documents")
     clusters: Path = Path("data/dedup/clusters.parquet")
     samples: Path = Path("data/dedup/samples.json")
@@ -61,3 +63,11 @@ class DedupParams(Section):
         if self.false_positive_weight + self.false_negative_weight == 0:
             raise ValueError("false_positive_weight and false_negative_weight cannot both be 0")
         return self
+
+
+# The profiles' values (the defaults are tiny's; crisol/core/params.py: PROFILE_NOTES).
+PROFILES = {
+    "micro": {
+        "frequent_shingle_min_docs": 20,    # ~300 documents: the FAQ template is on ~50 pages
+    },
+}

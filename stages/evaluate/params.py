@@ -1,5 +1,6 @@
 """The `evaluate` section of params.yaml: which models are scored, on what, and where the report
-card goes. Defaults are the `tiny` profile; item counts cap each task so the stage stays minutes."""
+card goes. Defaults are the `tiny` profile, PROFILES holds the other profiles' values; item counts cap
+each task so the stage stays minutes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from crisol.core.params import Section
 
 
 class EvaluateParams(Section):
-    """Every model the pipeline made, one suite, one scoring primitive (stages/evaluate/loglikelihood.py)."""
+    """Every model the pipeline made, scored on one suite, and the report card (stages/evaluate); one
+    scoring primitive (stages/evaluate/loglikelihood.py)."""
 
     base: Path = Path("data/pretrain")                 # = pretrain.out: model/
     sft: Path = Path("data/sft")                       # = sft.out: model/, examples.parquet (the questions)
@@ -55,3 +57,10 @@ class EvaluateParams(Section):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(None, ge=1)
+
+
+# The profiles' values (the defaults are tiny's; crisol/core/params.py: PROFILE_NOTES).
+PROFILES = {
+    "micro": {"multiple_choice_items": 40, "heldout_documents": 20, "completion_items": 40, "open_book_items": 20,
+              "max_new_tokens": 12, "samples": 3},
+}

@@ -13,8 +13,8 @@ from stages.ingest.quality import QualityParams
 
 
 class IngestParams(Section):
-    """WARC/WET/ARC and documents files in, documents and rejects (Parquet) out; defaults are the
-    `tiny` profile."""
+    """WARC/WET to documents: extraction, language ID, quality filters, PII (stages/ingest). WARC/WET/ARC
+    and documents files in, documents and rejects (Parquet) out; every profile runs the defaults."""
 
     # Local files, directories, globs, URLs (http(s)://, s3://, any fsspec protocol) and Common
     # Crawl listings (warc.paths.gz, wet.paths.gz), one shard per file. Documents files (.jsonl,
@@ -33,7 +33,9 @@ class IngestParams(Section):
     max_record_bytes: int = Field(2_000_000, ge=1024)     # larger payloads / row texts are skipped, counted
     reject_text_chars: int = Field(500, ge=0)             # text sample kept with each reject
 
+    # Every threshold of every rule (stages/ingest/quality.py); null disables a rule.
     quality: QualityParams = Field(default_factory=QualityParams)
+    # Which kinds of personal data are masked, and the tokens that replace them (stages/ingest/pii.py).
     pii: PiiParams = Field(default_factory=PiiParams)
 
     @field_validator("languages")

@@ -1,5 +1,5 @@
-"""The `ppo` section of params.yaml. Defaults are the `tiny` profile. Budgets are PPO steps (each
-one rollout batch of `batch_size` prompts), never minutes."""
+"""The `ppo` section of params.yaml. Defaults are the `tiny` profile, PROFILES holds the other
+profiles' values. Budgets are PPO steps (each one rollout batch of `batch_size` prompts), never minutes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ class UserPromptParams(Section):
     """A user's prompts (source own): own.root/prompts/ and these files, or, without any, the held-out
     user prompts of the SFT examples and the reward pairs (stages/ppo/user_prompts.py)."""
 
-    inputs: list[Path] = []                            # JSONL (.gz) / JSON / Parquet files or directories
+    # JSONL (.gz) rows with `prompt` or `messages` (or JSON, Parquet), files or directories; with source
+    # own, own.root/prompts/ too.
+    inputs: list[Path] = []
     # A prompt is held out (the held-out curve and the final figures) when xxh64(salt, its
     # conversation) falls below this fraction; the rest are PPO's training prompts.
     heldout_fraction: float = Field(0.2, gt=0.0, lt=1.0)
@@ -25,7 +27,8 @@ class UserPromptParams(Section):
 
 
 class PPOParams(Section):
-    """The SFT model (policy and reference) and the reward model in; the RLHF policy out."""
+    """PPO against the reward model on a KL leash to the SFT model (stages/ppo). The SFT model (policy
+    and reference) and the reward model in; the RLHF policy out."""
 
     sft: Path = Path("data/sft")                       # = sft.out: model/ and examples.parquet (prompts)
     reward: Path = Path("data/reward")                 # = reward.out: model/
@@ -39,19 +42,24 @@ class PPOParams(Section):
     # kept); its validation questions are the held-out prompts the gold score is measured on
     kinds: list[str] = ["fact", "idk", "compare", "count", "two_hop"]
     prompt_splits: list[str] = ["rl", "train"]
-    balance_kinds: bool = True                         # each prompt's kind drawn uniformly, then a prompt of it
+    # Each prompt's kind drawn uniformly, then a prompt of it (counts and two-step questions are few).
+    balance_kinds: bool = True
     heldout_prompts: int = Field(600, ge=1)            # at most (a seeded choice), either source
+    # Source own: the user's prompts (kinds and prompt_splits are the world's).
     user: UserPromptParams = UserPromptParams()
 
     steps: int = Field(60, ge=1)
     batch_size: int = Field(64, ge=1)                  # prompts per rollout
     ppo_epochs: int = Field(4, ge=1)
     minibatch_size: int = Field(16, ge=1)
-    lr: float = Field(5e-5, ge=0)                      # 0 leaves the policy where it is (a test)
-    temperature: float = Field(1.0, gt=0)             # sampling, and every log-prob pass
+    # 1e-4 diverged (KL 3.2, held-out gold fell); 1e-5 barely moved; 0 leaves the policy as it is (a test).
+    lr: float = Field(5e-5, ge=0)
+    # Sampling, and every log-prob pass. The SFT model is nearly greedy at 0.7 (entropy 0.07): too little
+    # to explore.
+    temperature: float = Field(1.0, gt=0)
     max_new_tokens: int = Field(24, ge=1)
     missing_eos_penalty: float = Field(1.0, ge=0)      # off the score of a reply with no end of turn
-    beta: float = Field(0.05, ge=0)                    # KL coefficient (initial, when adaptive)
+    beta: float = Field(0.05, ge=0)                    # KL coefficient (initial when adaptive); 0: no leash
     adaptive_kl: bool = False
     kl_target: float = Field(6.0, gt=0)
     kl_horizon: int = Field(10000, ge=1)
@@ -69,3 +77,10 @@ class PPOParams(Section):
     seed: int = 1
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(None, ge=1)
+
+
+# The profiles' values (the defaults are tiny's; crisol/core/params.py: PROFILE_NOTES).
+PROFILES = {
+    "micro": {"heldout_prompts": 32, "steps": 4, "batch_size": 8, "ppo_epochs": 2, "minibatch_size": 4,
+              "max_new_tokens": 12, "eval_every": 2, "samples": 4},
+}

@@ -1,4 +1,5 @@
-"""The `pretrain` section of params.yaml. Defaults are the `tiny` profile.
+"""The `pretrain` section of params.yaml. Defaults are the `tiny` profile, PROFILES holds the other
+profiles' values.
 
 Budgets are optimiser steps (and the tokens they imply: steps x global batch x seq_len), never
 minutes, so that a run means the same on every machine.
@@ -36,7 +37,8 @@ class ModelShape(Section):
 
 
 class PretrainParams(Section):
-    """Token shards in; a trained model, its HF export, metrics and plots out."""
+    """GPT-style pretraining from the token shards (stages/pretrain). Budgets are steps, not minutes.
+    Token shards in; a trained model, its HF export, metrics and plots out."""
 
     # inputs
     train: Path = Path("data/tokens/train")             # = tokenizer.tokens / train
@@ -47,7 +49,7 @@ class PretrainParams(Section):
     documents: Path = Path("data/dedup/documents")      # = dedup.documents (id -> url of seen pages)
     # outputs
     out: Path = Path("data/pretrain")                   # model/, hf/, facts.json (the DVC out)
-    plots: Path = Path("data/plots/pretrain")           # CSV curves for dvc plots (not cached)
+    plots: Path = Path("data/plots/pretrain")           # step-indexed CSVs for `dvc plots` (not cached)
     metrics: Path = Path("data/metrics/pretrain.json")
     # Resumable checkpoints live outside the DVC out (DVC deletes outs before it runs a stage);
     # the run uses <checkpoint_dir>/<profile>, so switching profile never meets a foreign run.
@@ -58,30 +60,32 @@ class PretrainParams(Section):
     # `error` stops with a message naming the difference; `restart` logs it, deletes it, starts over.
     on_incompatible_checkpoint: Literal["error", "restart"] = "error"
 
+    # The network, through ModelConfig.from_depth (crisol/model/config.py); null keeps the derived value.
     model: ModelShape = ModelShape()
-    seq_len: int = Field(128, ge=8)
+    seq_len: int = Field(128, ge=8)                     # 2x the tokens/s of 256 on 2 cores; facts are sentences
     # The size from a scaling sweep: a recommendation.json (stages/scaling) whose `size` sets the
     # model's shape, max_steps and warmup_steps for its compute budget, over the values here.
     size_from: Path | None = None
 
     # optimisation: global batch = batch_size x grad_accum x world size sequences of seq_len
-    max_steps: int = Field(1500, ge=1)
+    max_steps: int = Field(2000, ge=1)                  # 8.2M tokens, ~68 epochs of the tiny train split
     batch_size: int = Field(32, ge=1)                   # sequences per micro-batch per process
     grad_accum: int = Field(1, ge=1)
-    lr: float = Field(3e-3, gt=0)
-    min_lr_ratio: float = Field(0.1, ge=0, le=1)        # decay floor, as a fraction of lr
+    lr: float = Field(5e-3, gt=0)
+    min_lr_ratio: float = Field(0.2, ge=0, le=1)        # decay floor, as a fraction of lr
     warmup_steps: int = Field(100, ge=0)
     decay: Literal["cosine", "linear"] = "cosine"
-    weight_decay: float = Field(0.0, ge=0)               # on matrices only
+    # On matrices only. 0 on tiny, which is about memorising facts: decay at this lr erases them.
+    weight_decay: float = Field(0.0, ge=0)
     beta1: float = Field(0.9, ge=0, lt=1)
     beta2: float = Field(0.95, ge=0, lt=1)
     grad_clip: float = Field(1.0, ge=0)                 # max global grad norm; 0 turns clipping off
     seed: int = 1337
 
     # device and speed switches: `auto` = on with CUDA, off on CPU
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    bf16: Switch = "auto"
-    compile: Switch = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"     # auto: CUDA when present
+    bf16: Switch = "auto"                               # bf16 autocast (slower than fp32 on CPU)
+    compile: Switch = "auto"                            # torch.compile
     fsdp: bool = False                                  # shard params/grads/optimiser (torchrun, big models)
     threads: int | None = Field(None, ge=1)             # torch CPU threads; null: torch's default
 
@@ -111,6 +115,32 @@ class PretrainParams(Section):
         except ParamsError as exc:
             raise ValueError(f"bad model shape: {exc}") from None
         return self
+
+
+# The profiles' values (the defaults are tiny's; crisol/core/params.py: PROFILE_NOTES).
+PROFILES = {
+    "micro": {
+        "model": {"depth": 2, "d_model": 64},
+        "seq_len": 64, "max_steps": 40, "batch_size": 8, "warmup_steps": 5, "checkpoint_every": 20,
+        "eval_every": 20, "log_every": 10, "eval_tokens": 4096, "fact_probes": 32,
+    },
+    "small": {
+        "model": {"depth": 12, "d_model": 768},
+        "seq_len": 1024, "batch_size": 32,
+        "grad_accum": 8,                    # 262,144 tokens per step
+        "max_steps": 5000, "lr": 0.0006, "weight_decay": 0.1, "warmup_steps": 200, "checkpoint_every": 500,
+        "eval_every": 500, "eval_tokens": 1_000_000, "fact_probes": 1000, "log_every": 20,
+    },
+    "large": {
+        "model": {
+            "depth": 24, "d_model": 1536,
+            "n_kv_heads": 6,                # grouped-query attention: 24 query heads share 6 key/value heads
+        },
+        "seq_len": 2048, "batch_size": 16, "grad_accum": 4, "max_steps": 20000, "lr": 0.0003, "weight_decay": 0.1,
+        "warmup_steps": 1000, "checkpoint_every": 1000, "eval_every": 1000, "eval_tokens": 2_000_000,
+        "fact_probes": 1000, "log_every": 20, "fsdp": True,
+    },
+}
 
 
 SIZE_KEYS = {"model", "max_steps", "warmup_steps"}

@@ -1,5 +1,6 @@
 """The `reward` section of params.yaml: where pairs come from (generated from the SFT model's
-samples, and the user's files) and how the reward model trains. Defaults are the `tiny` profile.
+samples, and the user's files) and how the reward model trains. Defaults are the `tiny` profile,
+PROFILES holds the other profiles' values.
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ class UserPreferenceParams(_SplitFractions):
     """Preference pairs given by the user: JSONL, JSON (an array) or Parquet files (gzip too:
     .jsonl.gz, .json.gz), or directories of them."""
 
-    inputs: list[Path] = []
+    inputs: list[Path] = []                           # TRL prompt/chosen/rejected, hh-rlhf transcripts
     format: PreferenceFormat = "auto"                 # auto: detected per file from its rows
     # Split by the prompt as given (before any truncation): a prompt's pairs never straddle splits.
-    validation_fraction: float = Field(0.05, ge=0.0, lt=1.0)
-    test_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    validation_fraction: float = Field(0.05, ge=0.0, lt=1.0)   # the step kept is chosen on these pairs
+    test_fraction: float = Field(0.1, ge=0.0, lt=1.0)          # the accuracy reported (held-out human pairs)
     split_salt: str = "crisol-reward-user-1"
     # A prompt too long for max_tokens loses its earliest turns (whole turns, as TRL cuts prompts
     # from the left) until it fits; the last user turn and both answers stay whole, else the
@@ -71,7 +72,8 @@ class GeneratedPreferenceParams(_SplitFractions):
 
 
 class RewardParams(Section):
-    """The SFT model and its examples in; the reward model, its pairs and metrics out."""
+    """The reward model: oracle-labelled samples of the SFT model and user pairs (stages/reward). The
+    SFT model and its examples in; the reward model, its pairs and metrics out."""
 
     sft: Path = Path("data/sft")                       # = sft.out: model/ and examples.parquet
     tokenizer: Path = Path("data/tokenizer")           # = tokenizer.out
@@ -79,7 +81,9 @@ class RewardParams(Section):
     plots: Path = Path("data/plots/reward")
     metrics: Path = Path("data/metrics/reward.json")
     max_tokens: int = Field(128, ge=8)                 # prompt + answer, in template tokens (= pretrain.seq_len)
+    # Pairs of the SFT model's samples, judged by the gold oracle (source synthetic).
     generated: GeneratedPreferenceParams = GeneratedPreferenceParams()
+    # Pairs given by the user: these inputs, and own.root/preferences/ with source own.
     user: UserPreferenceParams = UserPreferenceParams()
 
     epochs: int = Field(2, ge=1)
@@ -93,3 +97,15 @@ class RewardParams(Section):
     seed: int = 1
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(None, ge=1)
+
+
+# The profiles' values (the defaults are tiny's; crisol/core/params.py: PROFILE_NOTES).
+PROFILES = {
+    "micro": {
+        "max_tokens": 64,
+        "generated": {"max_prompts": 200, "samples_per_prompt": 3, "max_new_tokens": 12, "validation_fraction": 0.2},
+        # Few human pairs fit 64 tokens (hh-rlhf: 225 of 1,500): larger held-out shares.
+        "user": {"validation_fraction": 0.2, "test_fraction": 0.2},
+        "epochs": 1, "batch_size": 16, "eval_every": 10,
+    },
+}

@@ -1,4 +1,5 @@
-"""The `scaling` section of params.yaml. Defaults are the `tiny` profile.
+"""The `scaling` section of params.yaml. Defaults are the `tiny` profile, PROFILES holds the other
+profiles' values.
 
 Compute is counted as C = 6 N D with N the non-embedding parameters (the convention of
 stages/pretrain/sizing.py and Kaplan et al.) and D the training tokens. The runs inherit every
@@ -18,32 +19,35 @@ LAW_PARAMETERS = 5          # E, A, B, alpha, beta
 
 
 class ScalingParams(Section):
-    """An IsoFLOP grid of pretraining runs -> the fitted law L(N, D) -> a size for `budget`."""
+    """The IsoFLOP sweep and the loss law it fits; sizes the next pretraining run (stages/scaling).
+    Opt-in: no stage depends on it. Runs inherit the profile's pretrain recipe; README: "scaling".
+    An IsoFLOP grid of pretraining runs -> the fitted law L(N, D) -> a size for `budget`."""
 
     # where things go: per-run directories (checkpoints, logs, metrics) live outside the DVC out,
     # because DVC deletes a stage's outs before running it and the runs are the sweep's cache
     runs_dir: Path = Path("data/scaling-work")
     out: Path = Path("data/scaling")                    # fit.json, recommendation.json, runs.csv, table.json, report.md
-    figures: Path = Path("data/plots/scaling")          # PNGs (DVC image plots, outside the cached out)
+    figures: Path = Path("data/plots/scaling")          # isoflop.png, frontier.png, abilities.png (DVC image plots)
     metrics: Path = Path("data/metrics/scaling.json")
 
-    # the grid: every budget (FLOPs) gets `sizes_per_budget` depths, either the given `depths`
-    # (each budget uses all of them) or, with `depths: null`, consecutive depths centred on the
-    # depth closest to the Chinchilla prior N = sqrt(C / (6 x prior_tokens_per_param))
-    budgets: list[float] = Field(default_factory=lambda: [1e11, 3e11, 1e12], min_length=2)
-    depths: list[int] | None = Field(default_factory=lambda: [1, 2, 3])
+    # the grid: every budget (FLOPs, C = 6 N D; an IsoFLOP curve each) gets `sizes_per_budget` depths,
+    # either the given `depths` (each budget uses all of them) or, with `depths: null`, consecutive
+    # depths centred on the depth closest to the Chinchilla prior N = sqrt(C / (6 x prior_tokens_per_param))
+    budgets: list[float] = Field(default_factory=lambda: [2e11, 6e11, 2e12], min_length=2)
+    depths: list[int] | None = Field(default_factory=lambda: [1, 2, 4])
     sizes_per_budget: int = Field(3, ge=3)
     prior_tokens_per_param: float = Field(20.0, gt=0)
     # The model family: d_model null follows depth (ModelConfig.from_depth: 64 x depth, the
     # project's one size knob); an integer fixes the width and depth alone sets the size.
-    d_model: int | None = Field(None, ge=1)
+    d_model: int | None = Field(128, ge=1)               # = pretrain.model.d_model (tiny's width)
     min_steps: int = Field(10, ge=1)                     # a grid point with fewer optimiser steps is an error
-    warmup_fraction: float = Field(0.05, ge=0, lt=1)     # each run warms up for this share of its steps
+    # Each run warms up for this share of its steps (= tiny pretrain's 100 of 2,000 steps).
+    warmup_fraction: float = Field(0.05, ge=0, lt=1)
     checkpoints_per_run: int = Field(4, ge=1)            # resumable points per run (killed runs resume)
     keep_checkpoints: bool = False                       # delete a finished run's checkpoints (disk)
 
     # the recommendation: the compute budget the next pretraining run has
-    budget: float = Field(4e13, gt=0)
+    budget: float = Field(4.2e13, gt=0)                  # tiny pretrain's: depth 4, 2,000 x 4,096 tokens
 
     # the fit (Hoffmann et al. 2022, approach 3): Huber loss on log-loss residuals
     huber_delta: float = Field(1e-3, gt=0)
@@ -68,3 +72,17 @@ class ScalingParams(Section):
                 raise ValueError(f"depths: at least 3 distinct positive depths per budget (got {self.depths})")
         # 2+ budgets x 3+ sizes: at least 6 runs for the law's LAW_PARAMETERS (5) parameters
         return self
+
+
+# The profiles' values (the defaults are tiny's; crisol/core/params.py: PROFILE_NOTES).
+PROFILES = {
+    "micro": {
+        "budgets": [3e10, 1e11, 3e11], "depths": [1, 2, 3],
+        "d_model": 64,                      # = micro's pretrain width
+        "warmup_fraction": 0.1, "budget": 3e11, "bootstrap": 100,
+    },
+    # One GPU: the from_depth family (d_model = 64 x depth) around 20 tokens/param.
+    "small": {"budgets": [1e16, 3e16, 1e17], "depths": None, "d_model": None, "budget": 1e18, "workers": 1},
+    "large": {"budgets": [1e17, 3e17, 1e18, 3e18], "depths": None, "sizes_per_budget": 5, "d_model": None,
+              "budget": 1e20, "workers": 1},
+}

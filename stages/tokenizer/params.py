@@ -1,4 +1,5 @@
-"""The `tokenizer` section of params.yaml. Defaults are the `tiny` profile."""
+"""The `tokenizer` section of params.yaml. Defaults are the `tiny` profile, PROFILES holds the other
+profiles' values."""
 
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ class SpecialTokens(Section):
 
 
 class TokenizerParams(Section):
-    """Deduplicated documents in; tokenizer files, train/validation token shards and a report out."""
+    """Byte-level BPE, the train/validation split and token shards (stages/tokenizer). Deduplicated
+    documents in; tokenizer files, train/validation token shards and a report out."""
 
     input: Path = Path("data/dedup/documents")     # = dedup.documents
     out: Path = Path("data/tokenizer")              # tokenizer.json, transformers files, report
@@ -62,7 +64,8 @@ class TokenizerParams(Section):
     # Unicode normalisation before splitting. "none" keeps decode(encode(x)) == x for any text;
     # NFC/NFKC make visually equal strings share tokens but change the text they decode to.
     normalization: Literal["none", "NFC", "NFKC"] = "none"
-    pretokenize_pattern: str = "gpt4"            # a preset name (gpt4, gpt2) or a regex
+    pretokenize_pattern: str = "gpt4"            # GPT-4's split (GPT4_PATTERN here), gpt2, or a regex
+    # Reserved now, so that SFT and RLHF never resize the vocabulary; ids follow this order from 0.
     special_tokens: SpecialTokens = SpecialTokens()
 
     # A document goes to validation when hash(salt + id) falls below this fraction: its own id
@@ -70,7 +73,7 @@ class TokenizerParams(Section):
     validation_fraction: float = Field(0.05, ge=0.0, lt=1.0)
     split_salt: str = "crisol-split-1"
     fit_max_chars: int = Field(200_000_000, ge=1)   # the BPE is fitted on at most this much train text
-    docs_per_shard: int = Field(1000, ge=1)         # encoding work units, and token shards
+    docs_per_shard: int = Field(1000, ge=1)         # documents per encoding task and token shard (at most)
     encode_batch_docs: int = Field(256, ge=1)       # documents per encode_batch call
     longest_tokens: int = Field(20, ge=0)           # shown in the report
 
@@ -93,3 +96,9 @@ class TokenizerParams(Section):
             raise ValueError(f"vocab_size {self.vocab_size} is smaller than the byte alphabet ({BYTE_ALPHABET}) "
                              f"plus {len(self.special_tokens.tokens())} special tokens = {floor}")
         return self
+
+
+# The profiles' values (the defaults are tiny's; crisol/core/params.py: PROFILE_NOTES).
+PROFILES = {
+    "micro": {"vocab_size": 1024, "validation_fraction": 0.1},
+}

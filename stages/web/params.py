@@ -1,4 +1,5 @@
-"""Params of the `web` stage: the size and shape of the synthetic web. Defaults are the `tiny` profile."""
+"""Params of the `web` stage: the size and shape of the synthetic web. Defaults are the `tiny` profile;
+PROFILES holds the other profiles' values."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from crisol.core.params import Section
 
 
 class WebParams(Section):
-    """How big the fictional world is, which pages describe it, and where the outputs go."""
+    """The synthetic web: a fictional world rendered as pages on several hosts (stages/web): how big the
+    world is, which pages describe it, and where the outputs go."""
 
     seed: int = 20240501
     # Lower-case ASCII world name: it names the hosts (en.<world>-wiki.test, <world>-news.test, ...).
@@ -43,8 +45,8 @@ class WebParams(Section):
     old_url_redirects: int = Field(20, ge=0)              # /old/<slug> -> 301 -> article
     oversized_page_bytes: int = Field(2_000_000, gt=1_048_576)  # above the crawler's 1 MB default
 
-    # robots.txt
-    crawl_delay: float = Field(0.05, ge=0.0, le=60.0)
+    # robots.txt: the Crawl-delay every host states (seconds)
+    crawl_delay: float = Field(0.02, ge=0.0, le=60.0)
 
     # Outputs.
     site: Path = Path("data/web/site")
@@ -67,6 +69,16 @@ class WebParams(Section):
             raise ValueError("foreign_langs: languages must be unique")
         return self
 
+
+# The profiles' values (the defaults are tiny's; crisol/core/params.py: PROFILE_NOTES).
+PROFILES = {
+    "micro": {
+        "countries": 3, "cities": 30, "organisations": 24, "people": 120, "news_articles": 60,
+        "filler_min_words": 150, "filler_max_words": 300, "index_page_size": 50, "spam_pages": 24,
+        "old_url_redirects": 5, "disallowed_fraction": 0.05, "oversized_page_bytes": 1_200_000,
+        "crawl_delay": 0.01,
+    },
+}
 
 # Languages with sentence templates in stages/web/foreign.py.
 SUPPORTED_FOREIGN = ("de", "es", "fr")
