@@ -313,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(production(registry), indent=2))
     elif args.command == "history":
         for record in history(registry)[-args.n:]:
-            print(f"{record['time']}  {record['decision']:<11} {record.get('version') or '':<6} {record.get('reason', '')}")
+            print(f"{record['time']}  {record['decision']:<11} {record.get('version') or '':<6} "
+                  f"{record.get('reason', '')}")
     elif args.command == "promote":
         pointer = promote(registry, args.version, reason=args.reason, record={"by": "hand"})
         print(f"production: {pointer['previous']} -> {pointer['version']}")
