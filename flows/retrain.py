@@ -58,6 +58,7 @@ DEFAULT_METRICS_FILE = "data/metrics/evaluate.json"
 DEFAULT_MODEL_DIR = "data/ppo"
 CLOCK_SLACK_S = 0.5  # file timestamps come from a coarse kernel clock that can lag time.time()
 
+
 @dataclass(frozen=True)
 class Setup:
     """One retraining's settings, resolved: absolute paths, parsed rules, this flow run's id."""
