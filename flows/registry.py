@@ -10,7 +10,8 @@
       history.jsonl          append-only: one line per decision (promoted, refused, nothing_new, rollback)
 
 A version directory is built under a temporary name and renamed into place, so a version either
-exists whole or not at all; production.json is replaced atomically (write, fsync, rename). Nothing
+exists whole or not at all; production.json is replaced atomically (write, fsync, rename: the
+core's `write_json`), history.jsonl appended a whole line at a time (`append_jsonl`). Nothing
 is ever deleted: a rollback is a promotion of an older version, recorded like any other.
 
     python -m flows.registry list | production | history [-n N] | promote VERSION --reason TEXT
@@ -32,6 +33,8 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any
+
+from crisol.core.atomic import TMP_PREFIX, append_jsonl, fsync_dir, write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REGISTRY = REPO_ROOT / "models" / "registry"
@@ -136,42 +139,10 @@ def _relative(path: Path, root: Path) -> str:
         return str(path.resolve())
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".tmp-{path.name}-{uuid.uuid4().hex[:8]}")
-    with tmp.open("w") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
 def append_history(registry: Path | str, record: dict[str, Any]) -> dict[str, Any]:
     """Append one decision to history.jsonl (one write of one line, O_APPEND, fsync)."""
-    registry = Path(registry)
-    registry.mkdir(parents=True, exist_ok=True)
     record = {"time": now_iso(), **record}
-    line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode()
-    fd = os.open(registry / HISTORY, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_jsonl(Path(registry) / HISTORY, [record])
     return record
 
 
@@ -201,6 +172,22 @@ def register(registry: Path | str, sources: list[Path | str], metrics: dict[str,
     directory with its entry.json; returns the entry. The version appears whole or not at all."""
     registry, root = Path(registry), Path(root)
     registry.mkdir(parents=True, exist_ok=True)
+    paths = _source_paths(sources, root)
+    params_path = Path(params_file) if params_file else root / "params.yaml"
+    tmp = registry / f"{TMP_PREFIX}register-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        _copy_into(tmp, paths, params_path, root)
+        entry = _entry(tmp, paths, metrics, params_path, root, extra)
+        _claim_version(registry, tmp, entry)
+        return entry
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _source_paths(sources: list[Path | str], root: Path) -> list[Path]:
+    """The sources as paths (relative ones under root), each present and with a name of its own."""
     paths = [Path(s) if Path(s).is_absolute() else root / s for s in sources]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -208,51 +195,57 @@ def register(registry: Path | str, sources: list[Path | str], metrics: dict[str,
     names = [p.name for p in paths]
     if len(set(names)) != len(names) or {"provenance", ENTRY} & set(names):
         raise RegistryError(f"cannot register: sources must have distinct names, not provenance/entry.json: {names}")
-    params_path = Path(params_file) if params_file else root / "params.yaml"
-    tmp = registry / f".tmp-register-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        for src in paths:
-            if src.is_dir():
-                shutil.copytree(src, tmp / src.name, symlinks=False)
-            else:
-                shutil.copy2(src, tmp / src.name)
-        # The run's params.yaml and dvc.lock beside the model: what produced it, even before the
-        # run's changes to them are committed (the recorded git commit is the code's).
-        (tmp / "provenance").mkdir()
-        for name, src in (("params.yaml", params_path), ("dvc.lock", root / "dvc.lock")):
-            if src.is_file():
-                shutil.copy2(src, tmp / "provenance" / name)
-        rel_sources = [_relative(p, root) for p in paths]
-        entry: dict[str, Any] = {
-            "registered_at": now_iso(),
-            "sources": {rel: {"copied_to": p.name, "sha256": tree_digest(tmp / p.name)}
-                        for rel, p in zip(rel_sources, paths)},
-            "dvc_md5": dvc_lock_hashes(root, rel_sources),
-            "metrics": metrics,
-            "git": git_commit(root),
-            "params": {"file": _relative(params_path, root),
-                       "sha256": file_sha256(params_path) if params_path.is_file() else None},
-            **(extra or {}),
-        }
-        # Claim the next free number: renaming a directory onto an existing non-empty one fails,
-        # so two registrations at once end up with two different numbers.
-        while True:
-            existing = [int(m.group(1)) for p in registry.iterdir() if (m := _VERSION.match(p.name))]
-            version = version_name(max(existing, default=0) + 1)
-            entry["version"] = version
-            _write_json_atomic(tmp / ENTRY, entry)
-            try:
-                os.rename(tmp, registry / version)
-                break
-            except OSError:
-                if not (registry / version).exists():
-                    raise
-        _fsync_dir(registry)
-        return entry
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return paths
+
+
+def _copy_into(version: Path, paths: list[Path], params_path: Path, root: Path) -> None:
+    """The sources, under their own names, and the provenance beside them."""
+    for src in paths:
+        if src.is_dir():
+            shutil.copytree(src, version / src.name, symlinks=False)
+        else:
+            shutil.copy2(src, version / src.name)
+    # The run's params.yaml and dvc.lock beside the model: what produced it, even before the
+    # run's changes to them are committed (the recorded git commit is the code's).
+    (version / "provenance").mkdir()
+    for name, src in (("params.yaml", params_path), ("dvc.lock", root / "dvc.lock")):
+        if src.is_file():
+            shutil.copy2(src, version / "provenance" / name)
+
+
+def _entry(version: Path, paths: list[Path], metrics: dict[str, Any], params_path: Path, root: Path,
+           extra: dict[str, Any] | None) -> dict[str, Any]:
+    """entry.json's content (without the version number): what was copied, and what produced it."""
+    rel_sources = [_relative(p, root) for p in paths]
+    return {
+        "registered_at": now_iso(),
+        "sources": {rel: {"copied_to": p.name, "sha256": tree_digest(version / p.name)}
+                    for rel, p in zip(rel_sources, paths)},
+        "dvc_md5": dvc_lock_hashes(root, rel_sources),
+        "metrics": metrics,
+        "git": git_commit(root),
+        "params": {"file": _relative(params_path, root),
+                   "sha256": file_sha256(params_path) if params_path.is_file() else None},
+        **(extra or {}),
+    }
+
+
+def _claim_version(registry: Path, tmp: Path, entry: dict[str, Any]) -> None:
+    """Rename `tmp` to the next free version, writing that number into its entry.json. Renaming a
+    directory onto an existing non-empty one fails, so two registrations at once end up with two
+    different numbers."""
+    while True:
+        existing = [int(m.group(1)) for p in registry.iterdir() if (m := _VERSION.match(p.name))]
+        version = version_name(max(existing, default=0) + 1)
+        entry["version"] = version
+        write_json(tmp / ENTRY, entry)
+        try:
+            os.rename(tmp, registry / version)
+            break
+        except OSError:
+            if not (registry / version).exists():
+                raise
+    fsync_dir(registry)
 
 
 def production(registry: Path | str) -> dict[str, Any] | None:
@@ -281,7 +274,7 @@ def promote(registry: Path | str, version: str, *, reason: str,
     previous = production(registry)
     pointer = {"version": version, "promoted_at": now_iso(), "reason": reason,
                "previous": previous["version"] if previous else None}
-    _write_json_atomic(registry / PRODUCTION, pointer)
+    write_json(registry / PRODUCTION, pointer)
     append_history(registry, {"decision": "promoted", "version": version, "previous": pointer["previous"],
                               "reason": reason, **(record or {})})
     return pointer
@@ -320,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(production(registry), indent=2))
     elif args.command == "history":
         for record in history(registry)[-args.n:]:
-            print(f"{record['time']}  {record['decision']:<11} {record.get('version') or '':<6} {record.get('reason', '')}")
+            print(f"{record['time']}  {record['decision']:<11} {record.get('version') or '':<6} "
+                  f"{record.get('reason', '')}")
     elif args.command == "promote":
         pointer = promote(registry, args.version, reason=args.reason, record={"by": "hand"})
         print(f"production: {pointer['previous']} -> {pointer['version']}")

@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = scaling_sweep(root=args.root, set_params=args.set_params, then_pretrain=args.then_pretrain)
     for row in result["runs"]:
-        print(f"{row['run']:>22}  depth {row['depth']}  {row['steps']:>6} steps  {row['status']:<6} {row['seconds']:>7.1f} s")
+        print(f"{row['run']:>22}  depth {row['depth']}  {row['steps']:>6} steps  {row['status']:<6} "
+              f"{row['seconds']:>7.1f} s")
     print(f"scaling: {result['scaling']['outcome']} ({result['scaling']['metrics']})")
     if "pretrain" in result:
         print(f"pretrain: {result['pretrain']['outcome']} ({result['pretrain']['metrics']})")

@@ -34,7 +34,7 @@ from stages.dedup.clusters import connected_components
 from stages.dedup.frequent import df_threshold, frequent_shingles
 from stages.dedup.minhash import permutations
 from stages.dedup.report import pick_sample_clusters, sample_members, samples_document, summarise
-from stages.dedup.shard import (BandTask, ShingleResult, ShingleTask, SignTask, WriteTask, band_candidates,
+from stages.dedup.shard import (BandTask, ShingleResult, ShingleTask, SignResult, SignTask, WriteTask, band_candidates,
                                  shingle_shard, sign_shard, work_file, write_shard)
 from stages.dedup.verify import estimated_jaccard
 
@@ -105,56 +105,83 @@ def run(ctx: StageContext) -> None:
     Path(params.documents).parent.mkdir(parents=True, exist_ok=True)
     # Shingles and signatures live on disk beside the output (a path Dask workers share).
     work_dir = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}dedup-work.", dir=Path(params.documents).parent)).resolve()
-    timing = {}
     try:
-        with ThreadPoolExecutor(1) as helper, ShardPool(ctx.executor) as pool:
-            # Bands and permutations come from datasketch, whose import (scipy: ~0.5 s) would be
-            # serial work before any shard starts; only the signature pass needs them, so a thread
-            # loads it while the shards are shingled (numpy and polars release the GIL).
-            lsh_setup = helper.submit(_lsh_setup, params)
-            tasks = [ShingleTask(shard, str(work_dir), params) for shard in shards]
-            sketches = Sketches(pool.map(shingle_shard, tasks, "dedup shingles"), work_dir, params.num_perm)
-            timing["shingles"] = time.perf_counter() - start
+        with ShardPool(ctx.executor) as pool:
+            sketched = sketch(ctx, pool, shards, work_dir, start)
             mark = time.perf_counter()
-            frequent, df_limit = sketches.frequent(params.frequent_shingle_fraction, params.frequent_shingle_min_docs)
-            timing["frequent"] = time.perf_counter() - mark
-            mark = time.perf_counter()
-            bands, rows, perms = lsh_setup.result()
-            ctx.log.info("dedup: %d bands x %d rows of %d permutations, threshold %.2f",
-                         bands, rows, params.num_perm, params.threshold)
-            signed = pool.map(sign_shard, [SignTask(s.index, str(work_dir), perms, frequent, bands, rows)
-                                           for s in shards], "dedup signatures")
-            sketches.open_signatures()
-            timing["signatures"] = time.perf_counter() - mark
-
-            mark = time.perf_counter()
-            decision = decide(pool, sketches, bands, params.threshold)
-            timing["clustering"] = time.perf_counter() - mark
+            decision = decide(pool, sketched.sketches, sketched.bands, params.threshold)
+            sketched.timing["clustering"] = time.perf_counter() - mark
 
             mark = time.perf_counter()
             written = write_outputs(ctx, pool, shards, decision.table)
-            timing["write"] = time.perf_counter() - mark
+            sketched.timing["write"] = time.perf_counter() - mark
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
-    seconds = time.perf_counter() - start
-    lsh = {"num_perm": params.num_perm, "bands": bands, "rows": rows, "threshold": params.threshold,
-           "shingle": f"{params.shingle_kind}-{params.shingle_size}", **decision.counters}
-    used, dropped = sum(r.shingles_used for r in signed), sum(r.shingles_dropped for r in signed)
-    dropped_share = round(dropped / (used + dropped), 4) if used + dropped else 0.0
-    counters = {"shards": len(shards), "tokens": int(sum(r.tokens for r in sketches.results)),
-                "empty_texts": int((sketches.shingles == 0).sum()),
-                "frequent_shingles": {"df_threshold": df_limit, "distinct": int(len(frequent)),
-                                      "share_of_shingles_dropped": dropped_share,
-                                      "documents_only_frequent": int(sum(r.only_frequent for r in signed))},
-                "documents_written": written,
-                "timing_s": {name: round(value, 3) for name, value in timing.items()},
-                "docs_per_s": round(sketches.n / seconds, 1) if seconds > 0 else None}
+    lsh, counters = _figures(params, shards, sketched, decision, written, time.perf_counter() - start)
     ctx.metrics.update(summarise(decision.table, lsh, counters))
     m = ctx.metrics
     ctx.log.info("dedup: %d -> %d documents (%d exact, %d near dropped); %d candidate pairs, %d verified; %.0f docs/s",
                  m["documents_in"], m["documents_out"], m["dropped"]["exact"], m["dropped"]["near"],
                  lsh["candidate_pairs"], lsh["verified_pairs"], m["docs_per_s"] or 0)
+
+
+@dataclass
+class Sketched:
+    """The sharded passes' results: every document's shingles and signature (on disk), and how."""
+    sketches: Sketches
+    signed: list[SignResult]
+    frequent: np.ndarray                 # the frequent (template) shingles left out of the signatures
+    df_limit: int | None                 # the document frequency that makes a shingle frequent
+    bands: int
+    rows: int
+    timing: dict[str, float]             # seconds per pass
+
+
+def sketch(ctx: StageContext, pool: ShardPool, shards: list[Shard], work_dir: Path, start: float) -> Sketched:
+    """Shingle every shard, find the frequent shingles, then sign every shard without them."""
+    params = ctx.params
+    timing = {}
+    with ThreadPoolExecutor(1) as helper:
+        # Bands and permutations come from datasketch, whose import (scipy: ~0.5 s) would be
+        # serial work before any shard starts; only the signature pass needs them, so a thread
+        # loads it while the shards are shingled (numpy and polars release the GIL).
+        lsh_setup = helper.submit(_lsh_setup, params)
+        tasks = [ShingleTask(shard, str(work_dir), params) for shard in shards]
+        sketches = Sketches(pool.map(shingle_shard, tasks, "dedup shingles"), work_dir, params.num_perm)
+        timing["shingles"] = time.perf_counter() - start
+        mark = time.perf_counter()
+        frequent, df_limit = sketches.frequent(params.frequent_shingle_fraction, params.frequent_shingle_min_docs)
+        timing["frequent"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        bands, rows, perms = lsh_setup.result()
+    ctx.log.info("dedup: %d bands x %d rows of %d permutations, threshold %.2f",
+                 bands, rows, params.num_perm, params.threshold)
+    signed = pool.map(sign_shard, [SignTask(s.index, str(work_dir), perms, frequent, bands, rows)
+                                   for s in shards], "dedup signatures")
+    sketches.open_signatures()
+    timing["signatures"] = time.perf_counter() - mark
+    return Sketched(sketches, signed, frequent, df_limit, bands, rows, timing)
+
+
+def _figures(params, shards: list[Shard], sketched: Sketched, decision: Decision, written: int,
+             seconds: float) -> tuple[dict, dict]:
+    """(the LSH settings and pair counts, the run's counters) for the metrics."""
+    signed, sketches = sketched.signed, sketched.sketches
+    lsh = {"num_perm": params.num_perm, "bands": sketched.bands, "rows": sketched.rows,
+           "threshold": params.threshold, "shingle": f"{params.shingle_kind}-{params.shingle_size}",
+           **decision.counters}
+    used, dropped = sum(r.shingles_used for r in signed), sum(r.shingles_dropped for r in signed)
+    dropped_share = round(dropped / (used + dropped), 4) if used + dropped else 0.0
+    counters = {"shards": len(shards), "tokens": int(sum(r.tokens for r in sketches.results)),
+                "empty_texts": int((sketches.shingles == 0).sum()),
+                "frequent_shingles": {"df_threshold": sketched.df_limit, "distinct": int(len(sketched.frequent)),
+                                      "share_of_shingles_dropped": dropped_share,
+                                      "documents_only_frequent": int(sum(r.only_frequent for r in signed))},
+                "documents_written": written,
+                "timing_s": {name: round(value, 3) for name, value in sketched.timing.items()},
+                "docs_per_s": round(sketches.n / seconds, 1) if seconds > 0 else None}
+    return lsh, counters
 
 
 def _lsh_setup(params) -> tuple[int, int, np.ndarray]:

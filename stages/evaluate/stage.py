@@ -22,7 +22,6 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,21 +31,16 @@ from crisol.core.cli import StageContext
 from crisol.formats.conversations import read_examples
 from crisol.core.source import DataSource
 from crisol.core.subsets import seeded_subset
-from stages.evaluate import alignment, preferences, questions
-from stages.evaluate.hellaswag import score_multiple_choice
-from stages.evaluate.loglikelihood import rolling_loglikelihoods
-from stages.evaluate.metrics import text_perplexity
-from stages.evaluate.own_suite import (ALIGNMENT, HELDOUT, RM_ACCURACY, fit_to_context, heldout_breakdown,
-                                       own_suite)
+from stages.evaluate import preferences
+from stages.evaluate.own_suite import ALIGNMENT, HELDOUT, RM_ACCURACY, fit_to_context, own_suite
 from stages.evaluate.params import EvaluateParams
 from stages.evaluate.plots import comparison_bars, training_curves
 from stages.evaluate.report import render, with_error
 from stages.evaluate.safe_json import json_safe, write_strict_json
+from stages.evaluate.scoring import Evaluated, Scores, score_models
 from stages.evaluate.suite import Suite, synthetic_suite
-from stages.evaluate.results import (TaskResult, current_git_hash, multiple_choice_result, perplexity_result,
-                                     results_document, write_results, write_samples)
-from crisol.model.reward import load_reward_model
-from crisol.model.transformer import Transformer
+from stages.evaluate.results import current_git_hash, results_document, write_results, write_samples
+from crisol.model.reward import RewardModel, load_reward_model
 from crisol.model.weights import load_model
 from crisol.training.device import prepare
 
@@ -55,17 +49,9 @@ WORLD_STAGES = ("web", "crawl")      # source own: never read, even where their 
 WATTS_PER_CORE = 10.0        # the report's energy assumption for stages that record none (= pretrain's default)
 
 
-@dataclass
-class Evaluated:
-    name: str
-    model: Transformer
-    chat: bool
-
-
 def run(ctx: StageContext) -> None:
     """Score the base, SFT and RLHF models on one suite and write the report card."""
     params: EvaluateParams = ctx.params
-    log = ctx.log
     started = time.perf_counter()
     device = prepare(params.device, params.threads)
     template = ChatTemplate.from_file(params.tokenizer)
@@ -73,68 +59,43 @@ def run(ctx: StageContext) -> None:
               Evaluated("sft", load_model(params.sft / "model").to(device), True),
               Evaluated("rlhf", load_model(params.rlhf / "model").to(device), True)]
     reward_model = load_reward_model(params.reward / "model").to(device)
-    examples = read_examples(params.sft / "examples.parquet")
+    suite = read_suite(ctx, template, models, reward_model)
+    scores = score_models(models, reward_model, template, suite, params, ctx.log)
+    extra = (_own_results(suite, scores.summary, reward_model, template, params, device)
+             if suite.parts is not None else {})
+    headers, rows = _table(scores.summary, suite, params.few_shot)
+    stage_metrics, stale = read_stage_metrics(params.metrics_in, ctx.source)
+    _write(params, ctx, scores, headers, rows, stage_metrics, suite, stale)
+    metrics = {**headline(scores.summary, params.few_shot), **extra, "models": _clean(scores.summary),
+               "skipped": suite.skipped, "run_seconds": round(time.perf_counter() - started, 3)}
+    ctx.metrics.update(json_safe(metrics))
+    for row in rows:
+        ctx.log.info("evaluate: %s", " | ".join(str(c) for c in row))
 
+
+def read_suite(ctx: StageContext, template: ChatTemplate, models: list[Evaluated], reward_model: RewardModel) -> Suite:
+    """The suite: the synthetic world's (from SFT's examples), or with source own the user's, each
+    item fitted to the smallest context of the models."""
+    params: EvaluateParams = ctx.params
+    examples = read_examples(params.sft / "examples.parquet")
     if ctx.source.is_own:
-        suite = own_suite(ctx.source, params, log)
+        suite = own_suite(ctx.source, params, ctx.log)
         context = min(reward_model.body.config.max_seq_len, *(m.model.config.max_seq_len for m in models))
         fit_to_context(suite, template, context, params.max_new_tokens)
     else:
-        suite = synthetic_suite(params, examples, log)
-    log.info("evaluate: %d held-out documents, %s, questions %s, %d alignment prompts", len(suite.documents),
-             {k: len(v) for k, v in suite.multiple_choice.items()}, {q.task: len(q.questions) for q in suite.qsets},
-             len(suite.aligned))
+        suite = synthetic_suite(params, examples, ctx.log)
+    ctx.log.info("evaluate: %d held-out documents, %s, questions %s, %d alignment prompts", len(suite.documents),
+                 {k: len(v) for k, v in suite.multiple_choice.items()}, {q.task: len(q.questions) for q in suite.qsets},
+                 len(suite.aligned))
+    return suite
 
-    summary: dict[str, dict[str, Any]] = {}
-    samples: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    tasks: dict[str, list[TaskResult]] = {}
-    sft_samples = None
-    asked: set[str] = set()        # the question-answering tasks' keys (their replies go in the report)
-    for m in models:
-        tick = time.perf_counter()
-        summary[m.name], samples[m.name], tasks[m.name] = {}, {}, []
-        _language_modelling(m, template, suite, params, summary, samples, tasks)
-        for name, items in suite.multiple_choice.items():
-            records, aggregate = score_multiple_choice(m.model, template.encode_text, items, prefix=[template.eos_id],
-                                                       batch_size=params.batch_size, pad_id=template.pad_id)
-            tasks[m.name].append(multiple_choice_result(name, aggregate, n_original=len(items), config={"prefix": "eos"}))
-            summary[m.name][name], samples[m.name][name] = aggregate, records
-        for qs in suite.qsets:
-            for label, shots in (_shot_variants(m.chat, params.few_shot, qs)):
-                graded = questions.ask(m.model, template, m.chat, qs, params.max_new_tokens, shots)
-                key = qs.task if m.chat else f"{qs.task}_{label}"
-                asked.add(key)
-                summary[m.name][key] = questions.figures(qs, graded)
-                samples[m.name][key] = [g.to_row() for g in graded]
-                tasks[m.name].append(_qa_result(key, summary[m.name][key], shots))
-        if m.chat and (suite.parts is None or suite.aligned):     # own: only with held-out prompts
-            reference = models[1].model
-            sampled = alignment.sample_and_score(m.model, reference, reward_model, template, suite.aligned,
-                                                 temperature=params.alignment_temperature,
-                                                 max_new_tokens=params.max_new_tokens, seed=params.seed,
-                                                 batch_size=params.batch_size, gold=suite.gold)
-            summary[m.name]["alignment"] = alignment.figures(sampled, None if m.name == "sft" else sft_samples)
-            samples[m.name]["alignment"] = alignment.records(sampled)
-            tasks[m.name].append(_qa_result("alignment", summary[m.name]["alignment"], 0))
-            if m.name == "sft":
-                sft_samples = sampled
-        log.info("evaluate: %s scored in %.1f s", m.name, time.perf_counter() - tick)
 
-    extra: dict[str, Any] = {}
+def _table(summary: dict[str, dict[str, Any]], suite: Suite, few_shot: int) -> tuple[list[str], list[list[str]]]:
+    """The report card's table: the user's rows with source own, else the synthetic world's."""
     if suite.parts is not None:
-        extra = _own_results(suite, summary, reward_model, template, params, device)
-        headers, rows = evaluation_table(summary, params.few_shot, list(suite.multiple_choice),
-                                         table_rows=own_table_rows(suite), chance_header=OWN_CHANCE_HEADER)
-    else:
-        headers, rows = evaluation_table(summary, params.few_shot,
-                                         [n for n in suite.multiple_choice if n != "completion_choice"])
-    stage_metrics, stale = read_stage_metrics(params.metrics_in, ctx.source)
-    _write(params, ctx, tasks, samples, summary, headers, rows, stage_metrics, suite, stale, asked)
-    metrics = {**headline(summary, params.few_shot), **extra, "models": _clean(summary), "skipped": suite.skipped,
-               "run_seconds": round(time.perf_counter() - started, 3)}
-    ctx.metrics.update(json_safe(metrics))
-    for row in rows:
-        log.info("evaluate: %s", " | ".join(str(c) for c in row))
+        return evaluation_table(summary, few_shot, list(suite.multiple_choice), table_rows=own_table_rows(suite),
+                                chance_header=OWN_CHANCE_HEADER)
+    return evaluation_table(summary, few_shot, [n for n in suite.multiple_choice if n != "completion_choice"])
 
 
 def _own_results(suite: Suite, summary: dict[str, dict[str, Any]], reward_model, template: ChatTemplate,
@@ -159,45 +120,6 @@ def _own_results(suite: Suite, summary: dict[str, dict[str, Any]], reward_model,
         if part.get("ran") and not part.get("n"):
             part.update(ran=False, why="nothing could be scored: every item is longer than the models' context")
     return {"parts": _clean(parts), **out}
-
-
-def _shot_variants(chat: bool, few_shot: int, qs: questions.QuestionSet) -> list[tuple[str, int]]:
-    """A chat model is asked through its template; a base model zero-shot and k-shot."""
-    if chat:
-        return [("chat", 0)]
-    variants = [("0shot", 0)]
-    if few_shot and qs.shots:
-        variants.append((f"{min(few_shot, len(qs.shots))}shot", few_shot))
-    return variants
-
-
-def _language_modelling(m: Evaluated, template: ChatTemplate, suite: Suite, params: EvaluateParams,
-                        summary, samples, tasks) -> None:
-    documents = suite.documents
-    encoded = [template.encode_text(d.text) for d in documents]
-    scores = rolling_loglikelihoods(m.model, encoded, template.eos_id, batch_size=params.batch_size,
-                                    pad_id=template.pad_id)
-    lls = [s.loglikelihood for s in scores]
-    figures = text_perplexity([d.text for d in documents], lls, [s.tokens for s in scores])
-    result, block = perplexity_result(HELDOUT, figures), figures.to_dict()
-    if suite.unigram is not None:     # own: the unigram baseline beside it, and the figures per origin
-        block.update(heldout_breakdown(documents, suite.origins, encoded, lls, suite.unigram))
-        result = replace(result, extras={**result.extras, "unigram_bits_per_byte": block["unigram_bits_per_byte"]})
-    tasks[m.name].append(result)
-    summary[m.name][HELDOUT] = block
-    samples[m.name][HELDOUT] = [{"doc_id": d.id, "loglikelihood": s.loglikelihood, "tokens": s.tokens}
-                                for d, s in zip(documents, scores)]
-
-
-def _qa_result(name: str, figures: dict[str, Any], shots: int) -> TaskResult:
-    metrics = {k: v for k, v in figures.items() if isinstance(v, (int, float)) and not k.endswith("_stderr")
-               and k != "n" and not k.startswith("chance")}
-    extras = {k: v for k, v in figures.items() if k.startswith("chance")}
-    lower_better = {"hallucination_rate", "kl"}
-    return TaskResult(name=name, metrics=metrics, stderrs={k: figures.get(f"{k}_stderr") for k in metrics},
-                      higher_is_better={k: k not in lower_better for k in metrics},
-                      n_original=int(figures["n"]), n_effective=int(figures["n"]), extras=extras,
-                      config={"task": name, "output_type": "generate_until", "num_fewshot": shots}, n_shot=shots)
 
 
 # (row label, task key in the summary (a base model's k-shot key gets its suffix), metric, chance key);
@@ -335,24 +257,24 @@ def _report_samples(samples: dict[str, dict[str, list[dict[str, Any]]]], limit: 
     return out
 
 
-def _write(params: EvaluateParams, ctx: StageContext, tasks, samples, summary, headers, rows, stage_metrics,
-           suite: Suite, stale: dict[str, str], asked: set[str]) -> None:
+def _write(params: EvaluateParams, ctx: StageContext, scores: Scores, headers: list[str], rows: list[list[str]],
+           stage_metrics: dict[str, dict[str, Any]], suite: Suite, stale: dict[str, str]) -> None:
     commit = current_git_hash()
     with atomic_dir(params.figures) as tmp:
         figures = [p.name for p in training_curves(params.plots_in, tmp)]
-        figures += [p.name for p in _comparison_figures(summary, suite, tmp)]
+        figures += [p.name for p in _comparison_figures(scores.summary, suite, tmp)]
     link = Path(os.path.relpath(params.figures, params.out))
     with atomic_dir(params.out) as tmp:
-        for model, model_tasks in tasks.items():
+        for model, model_tasks in scores.tasks.items():
             config = {"model": "crisol", "model_args": f"{model}", "batch_size": params.batch_size}
             write_results(tmp / "results" / f"{model}.json", results_document(model_tasks, config, git_hash=commit))
-            for task, records in samples[model].items():
+            for task, records in scores.samples[model].items():
                 write_samples(tmp / "samples" / model / f"{task}.jsonl", records)
         write_strict_json(tmp / "table.json", {"headers": headers, "rows": rows})
         report = render(commit=commit, profile=ctx.profile, params=ctx.params_dict(), stage_metrics=stage_metrics,
                         evaluation_rows=rows, evaluation_headers=headers,
                         figures=[str(link / name) for name in figures],
-                        samples=_report_samples(samples, params.samples, params.seed, asked),
+                        samples=_report_samples(scores.samples, params.samples, params.seed, scores.asked),
                         skipped=suite.skipped,
                         watts_per_core=WATTS_PER_CORE, source=ctx.source, sections=suite.parts, stale=stale)
         (tmp / "report.md").write_text(report, encoding="utf-8")

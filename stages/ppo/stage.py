@@ -17,21 +17,26 @@ CSVs (dvc.yaml declares them, so they exist), and `parts.gold` says why it did n
 from __future__ import annotations
 
 import json
+import logging
 import time
+from dataclasses import dataclass
 from typing import Any
+
+import torch
 
 from crisol.chat.hf_template import export_chat_model
 from crisol.chat.template import ChatTemplate
 from crisol.core.atomic import atomic_dir, write_json
 from crisol.core.cli import StageContext
 from crisol.core.plots import write_plots
-from crisol.model.reward import load_reward_model
+from crisol.model.reward import RewardModel, load_reward_model
+from crisol.model.transformer import Transformer
 from crisol.model.weights import load_model, save_model
 from stages.ppo.advantages import AdaptiveKLController, FixedKLController
 from stages.ppo.heldout import finite_tree, gold_scores, held_out_figures, rounded, samples
 from stages.ppo.params import PPOParams
 from stages.ppo.prompt_sets import prompt_sets
-from stages.ppo.prompts import Prompt, PromptSampler
+from stages.ppo.prompts import Prompt, PromptSampler, PromptSets
 from stages.ppo.rollout import Rollout, rollout
 from stages.ppo.trainer import PPOSettings, PPOTrainer, value_model_from
 from crisol.training.device import prepare
@@ -47,18 +52,36 @@ GOLD_CURVES = ("objective_gold_score", "heldout_gold_score", "heldout_idk_rate",
 def run(ctx: StageContext) -> None:
     """PPO on the SFT model against the reward model, with a KL penalty to the SFT model."""
     params: PPOParams = ctx.params
-    log = ctx.log
     started = time.perf_counter()
     device = prepare(params.device, params.threads)
     template = ChatTemplate.from_file(params.tokenizer)
+    policy, reference, reward_model = _read_models(params, device)
+    prompts = prompt_sets(ctx.source, params, template, policy.config.max_seq_len - params.max_new_tokens)
+    ctx.log.info("ppo: %d training and %d held-out prompts (%s)", len(prompts.train), len(prompts.heldout),
+                 prompts.summary["from"])
+    trainer = _trainer(params, policy, reference, reward_model, template)
+    gold = ctx.source.has_world           # an oracle exists only for the world's questions
+    trained = train(params, trainer, prompts, gold, ctx.log)
+    kept = samples(trained.latest, prompts.heldout, params.samples, params.seed, gold)
+    _write(params, policy, template, trained.history, kept, prompts.heldout, gold, ctx.params_dict())
+    metrics = _metrics(ctx, params, prompts, trained, gold)
+    ctx.metrics.update(finite_tree({**metrics, "run_seconds": round(time.perf_counter() - started, 3)}))
+    first, last = trained.history["heldout"][0], trained.history["heldout"][-1]
+    ctx.log.info("ppo: held-out reward model %.3f -> %.3f, KL %.3f%s", first["rm_score"], last["rm_score"],
+                 last["kl"], f", gold score {first['gold_score']:.3f} -> {last['gold_score']:.3f}" if gold else "")
+
+
+def _read_models(params: PPOParams, device: torch.device) -> tuple[Transformer, Transformer, RewardModel]:
+    """(the policy, trained from the SFT model; the SFT model again, the frozen reference; the reward model)."""
     policy = load_model(params.sft / "model").to(device)
     reference = load_model(params.sft / "model").to(device)
     reward_model = load_reward_model(params.reward / "model").to(device)
-    gold = ctx.source.has_world           # an oracle exists only for the world's questions
-    prompts = prompt_sets(ctx.source, params, template, policy.config.max_seq_len - params.max_new_tokens)
-    train, heldout = prompts.train, prompts.heldout
-    log.info("ppo: %d training and %d held-out prompts (%s)", len(train), len(heldout), prompts.summary["from"])
+    return policy, reference, reward_model
 
+
+def _trainer(params: PPOParams, policy: Transformer, reference: Transformer, reward_model: RewardModel,
+             template: ChatTemplate) -> PPOTrainer:
+    """The PPO trainer, its value model a copy of the reward model."""
     settings = PPOSettings(max_new_tokens=params.max_new_tokens, temperature=params.temperature,
                            missing_eos_penalty=params.missing_eos_penalty, ppo_epochs=params.ppo_epochs,
                            minibatch_size=params.minibatch_size, clip=params.clip, value_clip=params.value_clip,
@@ -66,22 +89,22 @@ def run(ctx: StageContext) -> None:
                            max_grad_norm=params.max_grad_norm, lr=params.lr)
     kl = (AdaptiveKLController(params.beta, params.kl_target, params.kl_horizon) if params.adaptive_kl
           else FixedKLController(params.beta))
-    trainer = PPOTrainer(policy, reference, reward_model, value_model_from(reward_model, params.value_init), template,
-                         settings, kl, seed=params.seed)
+    return PPOTrainer(policy, reference, reward_model, value_model_from(reward_model, params.value_init), template,
+                      settings, kl, seed=params.seed)
 
-    def evaluate(step: int) -> tuple[dict[str, Any], Rollout]:
-        batch = rollout(policy, reference, reward_model, trainer.value_model, [p.tokens for p in heldout],
-                        template, max_new_tokens=params.max_new_tokens, temperature=params.temperature,
-                        missing_eos_penalty=params.missing_eos_penalty, seed=params.seed + 10_000)
-        entry = {"step": step, **held_out_figures(batch, heldout, gold)}
-        gold_text = (f", gold {entry['gold_score']:.3f} ± {entry['gold_score_stderr']} {entry['gold_by_kind']}"
-                     if gold else "")
-        log.info("ppo: step %d held-out: reward model %.3f, KL %.3f, length %.1f, eos %.0f%%%s", step,
-                 entry["rm_score"], entry["kl"], entry["length"], 100 * entry["eos_rate"], gold_text)
-        return entry, batch
 
-    sampler = PromptSampler(train, params.balance_kinds, params.seed)
-    entry, latest = evaluate(0)         # latest: the newest held-out rollout, where the report's samples come from
+@dataclass
+class Training:
+    history: dict[str, list[dict[str, Any]]]    # "train": one row per step; "heldout": one per evaluation
+    latest: Rollout                             # the newest held-out rollout, where the report's samples come from
+    seconds: float                              # in PPO steps (evaluations aside)
+
+
+def train(params: PPOParams, trainer: PPOTrainer, prompts: PromptSets, gold: bool, log: logging.Logger) -> Training:
+    """params.steps PPO steps on the training prompts; the held-out prompts scored before the first,
+    every eval_every steps, and after the last."""
+    sampler = PromptSampler(prompts.train, params.balance_kinds, params.seed)
+    entry, latest = _evaluate(0, trainer, prompts.heldout, params, gold, log)
     history: dict[str, list[dict[str, Any]]] = {"train": [], "heldout": [entry]}
     train_seconds = 0.0
     for step in range(1, params.steps + 1):
@@ -99,25 +122,40 @@ def run(ctx: StageContext) -> None:
                      stats["policy/entropy"], stats["policy/clipfrac"], stats["policy/ratio_first"],
                      f" gold {stats['objective/gold_score']:.3f}" if gold else "")
         if step % params.eval_every == 0 or step == params.steps:
-            entry, latest = evaluate(step)
+            entry, latest = _evaluate(step, trainer, prompts.heldout, params, gold, log)
             history["heldout"].append(entry)
+    return Training(history, latest, train_seconds)
 
+
+def _evaluate(step: int, trainer: PPOTrainer, heldout: list[Prompt], params: PPOParams, gold: bool,
+              log: logging.Logger) -> tuple[dict[str, Any], Rollout]:
+    """The policy's held-out figures at `step` (the same sampling seed every time), and the rollout."""
+    batch = rollout(trainer.policy, trainer.reference, trainer.reward_model, trainer.value_model,
+                    [p.tokens for p in heldout], trainer.template, max_new_tokens=params.max_new_tokens,
+                    temperature=params.temperature, missing_eos_penalty=params.missing_eos_penalty,
+                    seed=params.seed + 10_000)
+    entry = {"step": step, **held_out_figures(batch, heldout, gold)}
+    gold_text = (f", gold {entry['gold_score']:.3f} ± {entry['gold_score_stderr']} {entry['gold_by_kind']}"
+                 if gold else "")
+    log.info("ppo: step %d held-out: reward model %.3f, KL %.3f, length %.1f, eos %.0f%%%s", step,
+             entry["rm_score"], entry["kl"], entry["length"], 100 * entry["eos_rate"], gold_text)
+    return entry, batch
+
+
+def _metrics(ctx: StageContext, params: PPOParams, prompts: PromptSets, trained: Training,
+             gold: bool) -> dict[str, Any]:
+    history, heldout = trained.history, prompts.heldout
     first, last = history["heldout"][0], history["heldout"][-1]
-    kept = samples(latest, heldout, params.samples, params.seed, gold)
-    _write(params, policy, template, history, kept, heldout, gold, ctx.params_dict())
-    ctx.metrics.update(finite_tree({
+    return {
         "heldout_gold_score": last["gold_score"], "sft_heldout_gold_score": first["gold_score"],
         "heldout_rm_score": last["rm_score"], "sft_heldout_rm_score": first["rm_score"], "heldout_kl": last["kl"],
         "heldout": {"sft": first, "ppo": last, "prompts": len(heldout)},
-        "training": {"steps": params.steps, "prompts": len(train), "seconds": round(train_seconds, 3),
+        "training": {"steps": params.steps, "prompts": len(prompts.train), "seconds": round(trained.seconds, 3),
                      "beta": params.beta, "adaptive_kl": params.adaptive_kl},
         "last_step": history["train"][-1],
         "prompts": prompts.summary,
         "parts": {"gold": {"ran": True, "n": len(heldout)} if gold else ctx.source.not_run("gold score")},
-        "run_seconds": round(time.perf_counter() - started, 3),
-    }))
-    log.info("ppo: held-out reward model %.3f -> %.3f, KL %.3f%s", first["rm_score"], last["rm_score"], last["kl"],
-             f", gold score {first['gold_score']:.3f} -> {last['gold_score']:.3f}" if gold else "")
+    }
 
 
 def _write(params: PPOParams, policy, template: ChatTemplate, history, kept, heldout: list[Prompt], gold: bool,

@@ -15,8 +15,9 @@ kept by validation loss (select_by auto), and the world-only figures are null, `
 
 from __future__ import annotations
 
-import random
+import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -30,15 +31,15 @@ from crisol.core.subsets import seeded_subset
 from crisol.grading.text import mean_and_stderr
 from crisol.model.transformer import Transformer
 from crisol.model.weights import load_model, read_model_config
-from crisol.grading.answers import Graded, chance_exact_match, chat_replies, few_shot_replies, grade, summarize
+from crisol.grading.answers import chance_exact_match, chat_replies, grade, summarize
 from stages.sft.batches import to_sequences
 from stages.sft.dataset import SftData, build_sft_data
+from stages.sft.evaluation import Baseline, HeldOut, Tested, baseline, evaluate_tuned, evaluation_file
 from stages.sft.outputs import write_outputs
 from stages.sft.params import SftParams
 from stages.sft.split import TEST, TRAIN, VALIDATION
-from stages.sft.train import assistant_loss, fine_tune, freeze, selection
+from stages.sft.train import Result as TrainResult, fine_tune, freeze, selection
 from stages.sft.user_data import USER_KIND
-from stages.sft.user_test import held_out_user_figures
 from crisol.training.device import prepare, switch
 
 QA_KINDS = ("fact", "idk")      # short answers: what validation exact match asks
@@ -47,39 +48,67 @@ QA_KINDS = ("fact", "idk")      # short answers: what validation exact match ask
 def run(ctx: StageContext) -> None:
     """Fine-tune the pretrained model on instructions in the chat template; keep the best by validation."""
     params: SftParams = ctx.params
-    log = ctx.log
     started = time.perf_counter()
     device = prepare(params.device, params.threads)
     bf16 = switch(params.bf16, device)
     template = ChatTemplate.from_file(params.tokenizer)
     model = _initial_model(params, template).to(device)
+    splits = read_data(ctx, template)
+    before = baseline(model, splits.held_out, splits.train, template, params, device, bf16)
+    result, trainable = train(model, splits, template, params, device, bf16, ctx.log)
+    after = evaluate_tuned(model, splits.held_out, before, template, params, device, bf16)
+    metrics = _metrics(ctx, splits, before, after, result, model, trainable)
+    write_outputs(params.out, params.plots, model.cpu(), template, params.tokenizer, splits.data.examples,
+                  evaluation_file(before, after), result.history.to_dict(),
+                  {"params": ctx.params_dict(), "base": str(params.base), "init": params.init,
+                   "best_step": result.best_step, "select_by": splits.select_by})
+    _log_outcome(ctx.log, metrics, result, bool(splits.held_out.world))
+    metrics["run_seconds"] = round(time.perf_counter() - started, 3)
+    ctx.metrics.update(metrics)
 
+
+@dataclass
+class SftSplits:
+    """The stage's examples by split, and the criterion the kept step is chosen by."""
+    data: SftData
+    train: list[Example]
+    validation: list[Example]
+    held_out: HeldOut
+    select_by: str
+    why: str                           # why that criterion (metrics)
+
+
+def read_data(ctx: StageContext, template: ChatTemplate) -> SftSplits:
+    """The examples (generated from the world and the user's), split; an error without training or
+    validation examples."""
+    params: SftParams = ctx.params
     data = build_sft_data(params, template, ctx.source)
-    train, validation, test = (data.split(s) for s in (TRAIN, VALIDATION, TEST))
+    train, validation, test_split = (data.split(s) for s in (TRAIN, VALIDATION, TEST))
     if not train:
         raise StageInputError(f"sft: no training examples (data: {data.summary})")
     if not validation:
         raise StageInputError("sft: no validation examples to select the best step with "
                               "(raise sft.generated.validation_fraction or sft.user.validation_fraction)")
-    world_test = [e for e in test if e.kind != USER_KIND]     # short gold answers: exact match
-    user_test = [e for e in test if e.kind == USER_KIND]      # free text: assistant-token loss
+    world_test = [e for e in test_split if e.kind != USER_KIND]     # short gold answers: exact match
+    user_test = [e for e in test_split if e.kind == USER_KIND]      # free text: assistant-token loss
     select_by, why = selection(params.select_by, data.world_questions)
-    log.info("sft: %d train, %d validation, %d test examples; %s; kept step chosen by %s (%s)", len(train),
-             len(validation), len(test), data.summary["splits"], select_by, why)
+    ctx.log.info("sft: %d train, %d validation, %d test examples; %s; kept step chosen by %s (%s)", len(train),
+                 len(validation), len(test_split), data.summary["splits"], select_by, why)
+    # Samples: the graded world questions, then kinds they lack from validation; own data: held-out rows.
+    held_out = HeldOut(world_test, user_test, to_sequences(user_test, template),
+                       samples_from=validation if data.world_questions else (user_test or validation))
+    return SftSplits(data, train, validation, held_out, select_by, why)
 
-    shots = _shots(train, params.few_shot, params.seed)
-    baseline_replies, shots_used = few_shot_replies(model, template, [e.messages[-2]["content"] for e in world_test],
-                                                    shots, params.max_new_tokens) if world_test else ([], 0)
-    baseline = grade(world_test, baseline_replies)
-    user_test_sequences = to_sequences(user_test, template)
-    base_user_loss = assistant_loss(model, user_test_sequences, template.pad_id, device, bf16) if user_test else None
 
+def train(model: Transformer, splits: SftSplits, template: ChatTemplate, params: SftParams, device: torch.device,
+          bf16: bool, log: logging.Logger) -> tuple[TrainResult, int]:
+    """(fine_tune's result, the trainable parameters): `model` holds the step kept on return."""
     trainable = freeze(model, params.freeze_layers, params.freeze_embeddings)
     # Exact match is asked where the world's short answers are (its curve is drawn even when loss
     # selects), or where the user chose it; free text alone is selected by loss without asking.
     validation_exact_match = None
-    if data.world_questions or select_by == "exact_match":
-        validation_questions = seeded_subset([e for e in validation if e.kind in QA_KINDS] or validation,
+    if splits.data.world_questions or splits.select_by == "exact_match":
+        validation_questions = seeded_subset([e for e in splits.validation if e.kind in QA_KINDS] or splits.validation,
                                              params.eval_examples, params.seed)
 
         def validation_exact_match(m: Transformer) -> float:
@@ -87,20 +116,19 @@ def run(ctx: StageContext) -> None:
                            chat_replies(m, template, validation_questions, params.max_new_tokens))
             return mean_and_stderr([float(g.exact) for g in graded])[0]
 
-    result = fine_tune(model, to_sequences(train, template), to_sequences(validation, template),
-                       validation_exact_match, select_by, params, template.pad_id, device, bf16, log)
-    tested = grade(world_test, chat_replies(model, template, world_test, params.max_new_tokens))
-    evaluation = {"test": [g.to_row() for g in tested],
-                  "baseline_few_shot": [g.to_row() for g in baseline], "shots": shots[:shots_used]}
-    sft_user_loss = assistant_loss(model, user_test_sequences, template.pad_id, device, bf16) if user_test else None
-    user_figures = held_out_user_figures(user_test_sequences, base_user_loss, sft_user_loss)
+    result = fine_tune(model, to_sequences(splits.train, template), to_sequences(splits.validation, template),
+                       validation_exact_match, splits.select_by, params, template.pad_id, device, bf16, log)
+    return result, trainable
 
+
+def _metrics(ctx: StageContext, splits: SftSplits, before: Baseline, after: Tested, result: TrainResult,
+             model: Transformer, trainable: int) -> dict[str, Any]:
+    params: SftParams = ctx.params
+    data, world_test, user_figures = splits.data, splits.held_out.world, after.user_figures
+    test_summary = summarize(after.graded) if world_test else None
+    baseline_summary = summarize(before.graded) if world_test else None
     fact_questions = [e for e in world_test if e.kind == "fact"]
-    # Samples: the graded world questions, then kinds they lack from validation; own data: held-out rows.
-    asked_for_samples = validation if data.world_questions else (user_test or validation)
-    test_summary = summarize(tested) if world_test else None
-    baseline_summary = summarize(baseline) if world_test else None
-    metrics: dict[str, Any] = {
+    return {
         # headline scalars first: the flow's outcome table and `dvc metrics diff` read these
         "heldout_fact_exact_match": _exact(test_summary, "fact"),
         "invented_idk_exact_match": _exact(test_summary, "idk"),
@@ -111,34 +139,38 @@ def run(ctx: StageContext) -> None:
         "base_heldout_user_loss": user_figures["base"]["loss"] if user_figures else None,
         "best_step": result.best_step,
         "init": params.init,
-        "selection": {"select_by": select_by, "asked": params.select_by, "why": why},
+        "selection": {"select_by": splits.select_by, "asked": params.select_by, "why": splits.why},
         "parts": _parts(data, ctx.source, world_test, user_figures),
         "data": data.summary,
         "model": {"parameters": model.config.num_params(), "trainable_parameters": trainable,
                   "depth": model.config.depth, "d_model": model.config.d_model},
-        "training": {"steps": result.steps, "epochs": params.epochs, "best_step": result.best_step,
-                     "train_loss": result.history.train_loss[-1]["loss"] if result.history.train_loss else None,
-                     "assistant_tokens": result.trained_tokens, "seconds": round(result.seconds, 3),
-                     "assistant_tokens_per_second": round(result.trained_tokens / result.seconds, 1)
-                     if result.seconds else None},
+        "training": _training_figures(result, params.epochs),
         "validation": result.best,
         "test": test_summary,
-        "baseline_few_shot": {"shots": shots_used, **baseline_summary} if baseline_summary else None,
+        "baseline_few_shot": {"shots": before.shots_used, **baseline_summary} if baseline_summary else None,
         "user_test": user_figures,
         "chance": {"fact_exact_match": chance_exact_match(fact_questions, [e for e in data.examples
                                                                             if e.kind == "fact"])},
-        "samples": [g.to_row() for g in _samples(model, template, tested, asked_for_samples, params)],
+        "samples": [g.to_row() for g in after.samples],
     }
-    write_outputs(params.out, params.plots, model.cpu(), template, params.tokenizer, data.examples, evaluation,
-                  result.history.to_dict(),
-                  {"params": ctx.params_dict(), "base": str(params.base), "init": params.init,
-                   "best_step": result.best_step, "select_by": select_by})
+
+
+def _training_figures(result: TrainResult, epochs: int) -> dict[str, Any]:
+    return {"steps": result.steps, "epochs": epochs, "best_step": result.best_step,
+            "train_loss": result.history.train_loss[-1]["loss"] if result.history.train_loss else None,
+            "assistant_tokens": result.trained_tokens, "seconds": round(result.seconds, 3),
+            "assistant_tokens_per_second": round(result.trained_tokens / result.seconds, 1)
+            if result.seconds else None}
+
+
+def _log_outcome(log: logging.Logger, metrics: dict[str, Any], result: TrainResult, world_test: bool) -> None:
     if world_test:
         log.info("sft: held-out facts exact match %s (few-shot base %s, chance %s); invented entities "
                  "\"I don't know\" %s; kept step %d of %d", _percent(metrics["heldout_fact_exact_match"]),
                  _percent(metrics["few_shot_base_fact_exact_match"]),
                  _percent(metrics["chance"]["fact_exact_match"]), _percent(metrics["invented_idk_exact_match"]),
                  result.best_step, result.steps)
+    user_figures = metrics["user_test"]
     if user_figures:
         log.info("sft: held-out user rows (%d, %d assistant tokens): loss %.4f (perplexity %.2f), base %.4f "
                  "(%.2f); kept step %d of %d", user_figures["n"], user_figures["assistant_tokens"],
@@ -147,8 +179,6 @@ def run(ctx: StageContext) -> None:
     for sample in metrics["samples"]:
         log.info("sft: sample %s: %r -> %r (gold %r)", sample["kind"], sample["question"], sample["reply"],
                  sample["gold"])
-    metrics["run_seconds"] = round(time.perf_counter() - started, 3)
-    ctx.metrics.update(metrics)
 
 
 def _exact(summary: dict[str, Any] | None, kind: str) -> float | None:
@@ -186,38 +216,3 @@ def _initial_model(params: SftParams, template: ChatTemplate) -> Transformer:
         return load_model(params.base)
     torch.manual_seed(params.seed)
     return Transformer(config)
-
-
-def _samples(model: Transformer, template: ChatTemplate, tested: list[Graded], validation: list[Example],
-             params: SftParams) -> list[Graded]:
-    """Sample conversations for the report, spread over the kinds: graded test questions, and for
-    the kinds the test split lacks (reading, list, count, compare), validation questions answered now."""
-    by_kind: dict[str, list[Graded]] = {}
-    for graded in tested:
-        by_kind.setdefault(graded.example.kind, []).append(graded)
-    others: dict[str, list[Example]] = {}
-    for example in validation:
-        if example.kind not in by_kind:
-            others.setdefault(example.kind, []).append(example)
-    kinds = [*sorted(by_kind), *sorted(others)]       # the held-out test kinds first
-    if not kinds or not params.samples:
-        return []
-    per_kind = -(-params.samples // len(kinds))
-    picked: list[Graded] = []
-    for kind in kinds:
-        if kind in by_kind:
-            picked += seeded_subset(by_kind[kind], per_kind, params.seed)
-        else:
-            asked = seeded_subset(others[kind], per_kind, params.seed)
-            picked += grade(asked, chat_replies(model, template, asked, params.max_new_tokens))
-    return picked[:params.samples]
-
-
-def _shots(train: list[Example], count: int, seed: int) -> list[tuple[str, str]]:
-    """Few-shot demonstrations: training fact questions about different relations."""
-    by_relation: dict[str | None, Example] = {}
-    for example in random.Random(seed).sample(train, len(train)):
-        if example.kind == "fact" and example.relation not in by_relation:
-            by_relation[example.relation] = example
-    chosen = list(by_relation.values())[:count]
-    return [(e.messages[-2]["content"], e.answer) for e in chosen]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Callable
 
 from stages.web.blocks import Link, para
 from stages.web.boilerplate import COOKIE_TEXTS, FOOTER_NOTES, Labels, Theme, render
@@ -22,7 +23,7 @@ from stages.web.params import WebParams
 from stages.web.render import article, edit_form, faq_page, list_pages
 from stages.web.spam import spam_pages
 from stages.web.variants import mirror, near_duplicate
-from stages.web.world import World, build_world
+from stages.web.world import Entity, World, build_world
 
 REDIRECT_CHAIN_HOPS = 6          # longer than the 4 redirects a polite crawler follows
 
@@ -86,26 +87,77 @@ def _sample(rng: random.Random, items: list, fraction: float, at_least: int = 0)
 
 
 def generate(params: WebParams) -> Web:
+    """The whole web for `params.seed`: the world, its content pages, the files and redirects that
+    test a crawler, each host's navigation, every page rendered, and robots.txt's rules."""
     def rng(part: str) -> random.Random:
         return random.Random(f"{params.seed}:{part}")
 
     world = build_world(params)
     hosts = Hosts(params.world)
-    W = params.world.capitalize()
-    entities = list(world.entities.values())
     lengths = rng("lengths")
 
     def target() -> int:
+        """A filler length: articles, news and foreign articles draw from one stream, in that order."""
         return lengths.randint(params.filler_min_words, params.filler_max_words)
 
+    content = _content(params, world, hosts, rng, target)
+    files, content_types = _files(params, hosts)
+    big = oversized_page(hosts.wiki, world, params.oversized_page_bytes)
+    content.pages.append(big)
+    entities = list(world.entities.values())
+    chain_end = content.articles[entities[rng("chain").randrange(len(entities))].id].url
+    _trap_redirects(hosts, content.redirects, chain_end, content.news)
+
+    host_names = [getattr(hosts, key) for key in ENGLISH_SITES] + [hosts.foreign(lang) for lang in params.foreign_langs]
+    extra_home, extra_about = _extra_links(hosts, files, big, bool(content.news))
+    themes, navigation = _navigation(params, hosts, host_names, content.pages, extra_home, extra_about)
+    pages = content.pages + navigation
+    _render_all(pages, themes, content.mirrors)
+    disallow = {h: DISALLOW.get(_english_key(hosts, h) or "", DEFAULT_DISALLOW) for h in host_names}
+    _check_robots(pages, disallow)
+    return Web(world, hosts, host_names, pages, files, content.redirects, content_types, disallow)
+
+
+@dataclass
+class _Content:
+    """The content pages (not yet rendered) and what the rest of the web links to among them."""
+    pages: list[Page]                                   # every content page, in output order
+    articles: dict[str, Page]                           # entity id -> its encyclopedia article
+    news: list[Page]
+    mirrors: list[Page]                                 # rendered last: byte copies of their originals
+    redirects: dict[str, dict[str, dict]]               # host -> path -> {status, location}
+
+
+def _content(params: WebParams, world: World, hosts: Hosts, rng: Callable[[str], random.Random],
+             target: Callable[[], int]) -> _Content:
+    """Every content page, each kind from its own random stream (`target` aside)."""
+    entities = list(world.entities.values())
     # Encyclopedia articles: one per entity, the pages that carry every fact.
     r = rng("articles")
     articles = {e.id: article(e, world, hosts, r, target()) for e in entities}
     wiki_pages = list(articles.values())
+    disallowed = _wiki_disallowed(params, hosts, wiki_pages, rng("edit"))
+    lists = _list_pages(world, hosts, rng("lists"))
+    faqs = [faq_page(e, world, hosts, rng("faq")) for e in _sample(rng("faq-pick"), entities, params.faq_fraction)]
+    article_href, redirects = _old_urls(params, hosts, entities, rng("old-urls"))
+    news = _news(params, world, hosts, rng("news"), target, article_href)
+    disallowed += _drafts(news, rng("drafts"))
+    disallowed.append(Page(host=hosts.faq, path="/admin/", kind="about", style="moderation", lang="en",
+                           title="Moderation queue", disallowed=True,
+                           blocks=[para("Questions waiting for review are listed here for moderators.")]))
+    foreign = _foreign(params, world, hosts, rng, target, articles)
+    spam = spam_pages(params.spam_pages, world, hosts, rng("spam"))
+    _sidebars(rng("sidebars"), world, hosts, articles, news, faqs, foreign, spam)
+    mirrors = [mirror(p, hosts.mirror) for p in _sample(rng("mirrors"), wiki_pages, params.mirror_fraction)]
+    near_dups = _near_duplicates(params, hosts, wiki_pages + news, rng)
+    pages = [*wiki_pages, *lists, *news, *faqs, *foreign, *spam, *mirrors, *near_dups, *disallowed]
+    return _Content(pages, articles, news, mirrors, redirects)
 
-    # Robots-disallowed pages that exist and are linked: edit forms and staff notes.
+
+def _wiki_disallowed(params: WebParams, hosts: Hosts, wiki_pages: list[Page], rng: random.Random) -> list[Page]:
+    """Robots-disallowed pages that exist and are linked: edit forms and staff notes."""
     disallowed = []
-    for page in _sample(rng("edit"), wiki_pages, params.disallowed_fraction, at_least=1):
+    for page in _sample(rng, wiki_pages, params.disallowed_fraction, at_least=1):
         form = edit_form(page)
         page.toolbar.append(Link("Edit this page", form.path))
         disallowed.append(form)
@@ -114,59 +166,63 @@ def generate(params: WebParams) -> Web:
                                para("These notes are for editors only. Please do not share them outside the team."),
                                para("The next review of the list pages is planned for the spring. Volunteers who "
                                     "want to help should contact the coordinating editor.")]))
+    return disallowed
 
-    lists = _list_pages(world, hosts, rng("lists"))
-    faqs = [faq_page(e, world, hosts, rng("faq")) for e in _sample(rng("faq-pick"), entities, params.faq_fraction)]
 
-    # Old URLs that now redirect; news stories link to some articles through them.
-    old = _sample(rng("old-urls"), entities, 0.0, at_least=min(params.old_url_redirects, len(entities)))
+def _old_urls(params: WebParams, hosts: Hosts, entities: list[Entity], rng: random.Random,
+              ) -> tuple[dict[str, str], dict[str, dict[str, dict]]]:
+    """(entity id -> the URL news stories link its article by, the redirects): some articles moved,
+    their old URLs redirecting, and news stories link to them through the old ones."""
+    old = _sample(rng, entities, 0.0, at_least=min(params.old_url_redirects, len(entities)))
     article_href = {e.id: hosts.article_url(e.slug) for e in entities}
     redirects: dict[str, dict[str, dict]] = {}
     for e in old:
         article_href[e.id] = f"http://{hosts.wiki}/old/{e.slug}"
         redirects.setdefault(hosts.wiki, {})[f"/old/{e.slug}"] = {"status": 301, "location": hosts.article_url(e.slug)}
+    return article_href, redirects
 
-    news = _news(params, world, hosts, rng("news"), target, article_href)
+
+def _drafts(news: list[Page], rng: random.Random) -> list[Page]:
+    """Disallowed draft copies of a few news stories, linked from the stories."""
     drafts = []
-    for page in _sample(rng("drafts"), news, 0.02, at_least=1 if news else 0):
+    for page in _sample(rng, news, 0.02, at_least=1 if news else 0):
         draft = Page(host=page.host, path="/drafts" + page.path, kind="news", style="draft", lang="en",
                      title=f"DRAFT: {page.title}", blocks=list(page.blocks), entity_ids=list(page.entity_ids),
                      disallowed=True)
         page.toolbar.append(Link("Draft version", draft.path))
         drafts.append(draft)
-    disallowed += drafts
-    disallowed.append(Page(host=hosts.faq, path="/admin/", kind="about", style="moderation", lang="en",
-                           title="Moderation queue", disallowed=True,
-                           blocks=[para("Questions waiting for review are listed here for moderators.")]))
+    return drafts
 
-    foreign = _foreign(params, world, hosts, rng, target, articles)
-    spam = spam_pages(params.spam_pages, world, hosts, rng("spam"))
 
-    _sidebars(rng("sidebars"), world, hosts, articles, news, faqs, foreign, spam)
-
-    mirrors = [mirror(p, hosts.mirror) for p in _sample(rng("mirrors"), wiki_pages, params.mirror_fraction)]
+def _near_duplicates(params: WebParams, hosts: Hosts, sources: list[Page],
+                     rng: Callable[[str], random.Random]) -> list[Page]:
+    """The digest's lightly edited copies of articles and stories, with sidebars among themselves."""
     near_dups = []
     r = rng("near-dups")
-    for source in _sample(r, wiki_pages + news, params.near_dup_fraction):
+    for source in _sample(r, sources, params.near_dup_fraction):
         path = "/stories/" + source.path.removeprefix("/wiki/").strip("/").replace("/", "-")
         fraction = r.uniform(params.near_dup_edit_min, params.near_dup_edit_max)
         near_dups.append(near_duplicate(source, hosts.digest, path, fraction, r))
     r = rng("digest-sidebars")
     for page in near_dups:
         page.sidebar = [Link(p.title, p.path) for p in r.sample(near_dups, min(4, len(near_dups))) if p is not page]
+    return near_dups
 
-    content = [*wiki_pages, *lists, *news, *faqs, *foreign, *spam, *mirrors, *near_dups, *disallowed]
 
-    # Files, the oversized page, and redirects that exercise a crawler's limits.
+def _files(params: WebParams, hosts: Hosts) -> tuple[dict[str, dict[str, bytes]], dict[str, dict[str, str]]]:
+    """(host -> path -> bytes of the non-HTML files, host -> path -> MIME type where the path lacks a suffix)."""
+    W = params.world.capitalize()
     files = {hosts.wiki: {f"/files/{params.world}-atlas.pdf": tiny_pdf(f"Atlas of {W}"),
                           f"/images/map-of-{params.world}.jpg": tiny_jpeg(),
                           "/files/readme.txt": f"The {W} Wiki: plain-text notes for offline readers.\n".encode(),
                           "/download/atlas": tiny_pdf(f"Atlas of {W}, download edition")},
              hosts.news: {"/files/press-kit.pdf": tiny_pdf(f"The {W} Courier press kit")}}
-    content_types = {hosts.wiki: {"/download/atlas": "application/pdf"}}
-    big = oversized_page(hosts.wiki, world, params.oversized_page_bytes)
-    content.append(big)
-    chain_end = articles[entities[rng("chain").randrange(len(entities))].id].url
+    return files, {hosts.wiki: {"/download/atlas": "application/pdf"}}
+
+
+def _trap_redirects(hosts: Hosts, redirects: dict[str, dict[str, dict]], chain_end: str, news: list[Page]) -> None:
+    """Redirects that exercise a crawler's limits: a chain longer than it follows, a loop, and
+    redirects between hosts."""
     wiki_redirects = redirects.setdefault(hosts.wiki, {})
     for hop in range(1, REDIRECT_CHAIN_HOPS + 1):
         location = f"http://{hosts.wiki}/go/hop-{hop + 1}" if hop < REDIRECT_CHAIN_HOPS else chain_end
@@ -177,32 +233,38 @@ def generate(params: WebParams) -> Web:
         redirects[hosts.news] = {"/latest": {"status": 302, "location": max(news, key=lambda p: p.path).url}}
     redirects[hosts.faq] = {"/wiki": {"status": 301, "location": f"http://{hosts.wiki}/"}}
 
+
+def _extra_links(hosts: Hosts, files: dict[str, dict[str, bytes]], big: Page,
+                 has_news: bool) -> tuple[dict[str, list[Link]], dict[str, list[Link]]]:
+    """(host -> links its home page adds, host -> links its about page adds): the files, traps and
+    disallowed pages a crawler can only find from there."""
     extra_home = {
         hosts.wiki: [*(Link(f"Download: {p.rsplit('/', 1)[1]}", p) for p in files[hosts.wiki]),
                      Link("Complete register of facts", big.path), Link("Featured article", "/go/hop-1"),
                      Link("Random article", "/go/loop-a"), Link("Staff notes", "/private/staff-notes.html")],
-        hosts.news: [Link("Latest story", "/latest")] if news else [],
+        hosts.news: [Link("Latest story", "/latest")] if has_news else [],
         hosts.faq: [Link("Encyclopedia", "/wiki"), Link("Moderation", "/admin/")],
     }
-    extra_about = {hosts.news: [Link("Press kit (PDF)", "/files/press-kit.pdf")]}
+    return extra_home, {hosts.news: [Link("Press kit (PDF)", "/files/press-kit.pdf")]}
 
-    host_names = [getattr(hosts, key) for key in ENGLISH_SITES] + [hosts.foreign(lang) for lang in params.foreign_langs]
+
+def _english_key(hosts: Hosts, host: str) -> str | None:
+    """The ENGLISH_SITES key of `host`, None for a foreign-language host."""
+    return next((k for k in ENGLISH_SITES if getattr(hosts, k) == host), None)
+
+
+def _navigation(params: WebParams, hosts: Hosts, host_names: list[str], content: list[Page],
+                extra_home: dict[str, list[Link]], extra_about: dict[str, list[Link]],
+                ) -> tuple[dict[str, Theme], list[Page]]:
+    """(host -> its theme, the navigation pages: each host's listings, home page and about page)."""
+    W = params.world.capitalize()
     themes, navigation = {}, []
     for i, host in enumerate(host_names):
-        key = next((k for k in ENGLISH_SITES if getattr(hosts, k) == host), None)
+        key = _english_key(hosts, host)
         lang = "en" if key else host.split(".", 1)[0]
         labels = {k: v.replace("{World}", W) for k, v in LABELS[lang].items()} if lang != "en" else {}
         listings, nav = listing_pages(host, lang, content, params.index_page_size, labels)
-        if key:
-            name, mode, welcome, about = (ENGLISH_SITES[key][0].replace("{W}", W), ENGLISH_SITES[key][1],
-                                          [s.replace("{W}", W) for s in ENGLISH_SITES[key][2]],
-                                          [s.replace("{W}", W) for s in ENGLISH_SITES[key][3]])
-            theme_labels = Labels()
-        else:
-            name, mode, welcome, about = labels["site"], "root", [labels["welcome"]], [labels["about_text"]]
-            theme_labels = Labels(home=labels["home"], about=labels["about"], related=labels["related"],
-                                  languages=labels["languages"], accept=labels["accept"], rights=labels["rights"],
-                                  contact=labels["contact"], cookies=labels["cookies"], privacy=labels["privacy"])
+        name, mode, welcome, about, theme_labels = _site_texts(key, labels, W)
         themes[host] = Theme(host=host, site_name=name, lang=lang, link_mode=mode, nav=tuple(nav),
                              cookie=labels.get("cookie", COOKIE_TEXTS[i % len(COOKIE_TEXTS)]),
                              footer_note=labels.get("note", FOOTER_NOTES[i % len(FOOTER_NOTES)]),
@@ -210,18 +272,31 @@ def generate(params: WebParams) -> Web:
         navigation += listings
         navigation.append(home_page(host, lang, name, welcome, nav, extra_home.get(host, [])))
         navigation.append(about_page(host, lang, f"{theme_labels.about}: {name}", about, extra_about.get(host, [])))
+    return themes, navigation
 
-    pages = content + navigation
+
+def _site_texts(key: str | None, labels: dict[str, str],
+                W: str) -> tuple[str, str, list[str], list[str], Labels]:
+    """(site name, link mode, welcome text, about text, boilerplate labels) of an English site
+    (`key`) or, with key None, of a foreign one in `labels`' language."""
+    if key:
+        name, mode, welcome, about = ENGLISH_SITES[key]
+        return (name.replace("{W}", W), mode, [s.replace("{W}", W) for s in welcome],
+                [s.replace("{W}", W) for s in about], Labels())
+    return (labels["site"], "root", [labels["welcome"]], [labels["about_text"]],
+            Labels(home=labels["home"], about=labels["about"], related=labels["related"],
+                   languages=labels["languages"], accept=labels["accept"], rights=labels["rights"],
+                   contact=labels["contact"], cookies=labels["cookies"], privacy=labels["privacy"]))
+
+
+def _render_all(pages: list[Page], themes: dict[str, Theme], mirrors: list[Page]) -> None:
+    """Set every page's HTML; a mirror's is its original's, byte for byte."""
     for page in pages:
         if page.kind != "mirror":
             page.html = render(themes[page.host], page)
     by_url = {p.url: p for p in pages}
     for page in mirrors:
-        page.html = by_url[page.duplicate_of].html      # byte for byte
-    disallow = {h: DISALLOW.get(next((k for k in ENGLISH_SITES if getattr(hosts, k) == h), ""), DEFAULT_DISALLOW)
-                for h in host_names}
-    _check_robots(pages, disallow)
-    return Web(world, hosts, host_names, pages, files, redirects, content_types, disallow)
+        page.html = by_url[page.duplicate_of].html
 
 
 def _list_pages(world: World, hosts: Hosts, rng: random.Random) -> list[Page]:
