@@ -54,7 +54,7 @@ class SourceParams(Section):
 
     # Where the data comes from: `synthetic` (the generated web, crawled: the default and our measuring
     # instrument, since its facts are known) or `own` (your files under own.root, laid out by kind:
-    # crawl/ text/ instructions/ preferences/ prompts/ eval/; README "Your own data"). With `own` the web
+    # crawl/ text/ instructions/ preferences/ prompts/ eval/; docs/own-data.md). With `own` the web
     # and crawl stages do not run, and nothing reads the synthetic world.
     source: Literal["synthetic", "own"] = SYNTHETIC
     own: OwnParams = Field(default_factory=OwnParams)

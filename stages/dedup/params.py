@@ -1,5 +1,5 @@
 """The `dedup` section of params.yaml. Defaults are the `tiny` profile, PROFILES holds the other
-profiles' values; the README says how to choose them."""
+profiles' values; docs/dedup.md says how to choose them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from crisol.core.params import Section
 
 
 class DedupParams(Section):
-    """Exact and MinHash near-duplicate removal (stages/dedup). README: "Choosing the parameters".
+    """Exact and MinHash near-duplicate removal (stages/dedup). docs/dedup.md: "Choosing the parameters".
     Documents in; deduplicated documents, a clusters table, a sample file and metrics out."""
 
     input: Path = Path("data/ingest/documents")          # = ingest.documents

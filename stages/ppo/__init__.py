@@ -9,6 +9,6 @@ details of RLHF with PPO".
 
 `python -m stages.ppo` (stage.py) runs the loop of rollout.py and trainer.py on the world's
 questions or, with source own, on a user's prompts (prompt_sets.py, user_prompts.py), where no gold
-oracle exists. Issue 7 is open: with the tiny reward model PPO does not yet raise the held-out gold
-score (README).
+oracle exists. What it does to the held-out gold score, and why: docs/ppo.md (figures in
+docs/results.md).
 """

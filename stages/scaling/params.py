@@ -20,7 +20,7 @@ LAW_PARAMETERS = 5          # E, A, B, alpha, beta
 
 class ScalingParams(Section):
     """The IsoFLOP sweep and the loss law it fits; sizes the next pretraining run (stages/scaling).
-    Opt-in: no stage depends on it. Runs inherit the profile's pretrain recipe; README: "scaling".
+    Opt-in: no stage depends on it. Runs inherit the profile's pretrain recipe; docs/scaling.md.
     An IsoFLOP grid of pretraining runs -> the fitted law L(N, D) -> a size for `budget`."""
 
     # where things go: per-run directories (checkpoints, logs, metrics) live outside the DVC out,
