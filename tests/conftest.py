@@ -1,4 +1,5 @@
-"""Shared fixtures. One real Prefect server for the whole session (starting one costs ~10 s)."""
+"""Fixtures shared by every test (helpers that are not fixtures live in the kit, tests/kit/).
+One real Prefect server for the whole session (starting one costs ~10 s)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from prefect_testkit import prefect_server as start_prefect_server
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+from kit.paths import SHARED_DATA
+from kit.prefect import prefect_server as start_prefect_server
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
@@ -51,7 +50,7 @@ def prefect_server(tmp_path_factory):
 def rlhf_pipeline(tmp_path_factory):
     """SFT, reward and ppo run once on the micro world with small models, shared by the reward,
     ppo and evaluate stage tests: paths of each stage's outputs and of the inputs."""
-    from rlhf_testkit import build_pipeline
+    from kit.rlhf import build_pipeline
     return build_pipeline(tmp_path_factory)
 
 

@@ -1,0 +1,122 @@
+"""The Prefect flow over a small DVC graph: order, DVC's skip, log lines, artifacts, failures."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from kit.paths import REPO_ROOT
+from kit import deploy
+from flows.dvc_graph import stage_order
+from flows.pipeline import dvc_executable
+
+DVC = dvc_executable()
+
+# The deployment tests' two stages, then a report card and a stage that fails.
+TOY_DVC_YAML = deploy.TOY_DVC_YAML + textwrap.indent(textwrap.dedent("""\
+      make_card:
+        cmd: python make_card.py
+        deps:
+          - a.txt
+        outs:
+          - card
+      broken:
+        cmd: python -c "import sys; print('about to fail', flush=True); sys.exit(3)"
+        deps:
+          - b.txt
+        outs:
+          - never.txt
+    """), "  ")
+
+
+MAKE_CARD = textwrap.dedent("""\
+    import json, pathlib
+    card = pathlib.Path("card")
+    card.mkdir(exist_ok=True)
+    (card / "report.md").write_text("# card")
+    (card / "table.json").write_text(json.dumps({"headers": ["metric", "value"], "rows": [["n", "2"]]}))
+    """)
+
+
+@pytest.fixture
+def toy_repo(tmp_path: Path) -> Path:
+    (tmp_path / "dvc.yaml").write_text(TOY_DVC_YAML)
+    (tmp_path / "params.yaml").write_text("# a comment that must survive overrides\ntoy:\n  n: 2\n")
+    (tmp_path / "make_card.py").write_text(MAKE_CARD)
+    subprocess.run([DVC, "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
+    return tmp_path
+
+
+def test_stage_order_follows_dependencies(toy_repo):
+    assert [s.name for s in stage_order(toy_repo)] == ["make_a", "make_b", "broken", "make_card"]
+    assert [s.name for s in stage_order(toy_repo, ["make_b"])] == ["make_a", "make_b"]
+    with pytest.raises(ValueError, match="unknown stage"):
+        stage_order(toy_repo, ["nope"])
+
+
+def test_flow_runs_then_skips_and_reports(prefect_server, toy_repo):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from flows.pipeline import pipeline
+
+    first = pipeline(root=str(toy_repo), targets=["make_b"], return_state=True)
+    assert first.is_completed()
+    rows = first.result()
+    assert [(r["stage"], r["outcome"]) for r in rows] == [("make_a", "ran"), ("make_b", "ran")]
+    assert (toy_repo / "b.txt").read_text() == "aab"
+
+    second = pipeline(root=str(toy_repo), targets=["make_b"])
+    assert [r["outcome"] for r in second] == ["skipped", "skipped"]
+
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[first.state_details.flow_run_id])))
+        assert any("hello from make_b" in log.message for log in logs), "stage output must reach Prefect"
+        artifact = client.read_latest_artifacts()
+        keys = [a.key for a in artifact]
+        assert "pipeline-stages" in keys
+
+    # A stage that leaves report.md and table.json in its output has them published.
+    assert pipeline(root=str(toy_repo), targets=["make_card"])[-1]["outcome"] == "ran"
+    with get_client(sync_client=True) as client:
+        by_key = {a.key: a for a in client.read_latest_artifacts()}
+        assert by_key["make-card-report"].data == "# card"
+        assert by_key["make-card-table"].type == "table"
+        assert client.read_global_concurrency_limit_by_name("dvc-workspace").limit == 1
+
+
+def test_flow_overrides_params_and_dvc_reruns(prefect_server, toy_repo):
+    from flows.pipeline import pipeline
+
+    pipeline(root=str(toy_repo), targets=["make_a"])
+    rows = pipeline(root=str(toy_repo), targets=["make_a"], set_params=["toy.n=5"])
+    assert rows[0]["outcome"] == "ran"
+    assert (toy_repo / "a.txt").read_text() == "aaaaa"
+    text = (toy_repo / "params.yaml").read_text()
+    assert "# a comment that must survive overrides" in text and "n: 5" in text
+    with pytest.raises(Exception, match="unknown parameter"):
+        pipeline(root=str(toy_repo), set_params=["toy.missing=1"])
+
+
+def test_failed_stage_fails_the_flow_with_its_output(prefect_server, toy_repo):
+    from flows.pipeline import pipeline
+
+    state = pipeline(root=str(toy_repo), return_state=True)
+    assert state.is_failed()
+    with pytest.raises(Exception, match="about to fail"):
+        state.result()
+    assert (toy_repo / "b.txt").exists(), "stages before the failure still ran"
+
+
+def test_overrides_change_only_the_overridden_line_of_params_yaml(tmp_path):
+    from flows.workspace import apply_param_overrides
+
+    original = (REPO_ROOT / "params.yaml").read_text()
+    copy = tmp_path / "params.yaml"
+    copy.write_text(original)
+    apply_param_overrides(copy, ["profile=micro"])
+    changed = [(a, b) for a, b in zip(original.splitlines(), copy.read_text().splitlines()) if a != b]
+    assert changed == [("profile: tiny", "profile: micro")]
+    assert len(copy.read_text().splitlines()) == len(original.splitlines())
