@@ -93,7 +93,7 @@ def stand_in(root: Path, seed: int) -> Path:
     """The tiny profile's SFT model shape with random weights, in the SFT stage's out layout."""
     tree = resolve_tree(ROOT / "params.yaml", ["profile=tiny"])
     tokenizer_dir = ROOT / tree["tokenizer"]["out"]
-    if not (tokenizer_dir / "tokenizer.json").is_file():   # no `make demo`: fit a small one, as tests/chat_testkit
+    if not (tokenizer_dir / "tokenizer.json").is_file():   # no `make demo`: fit a small one, as tests/kit/chat.py does
         tokenizer_dir, params = root / "tokenizer", TokenizerParams(vocab_size=400)
         tokenizer_dir.mkdir()
         texts = [" ".join(q.format(w, v.title()) for q in QUESTIONS) for w in WORDS for v in WORDS]

@@ -6,7 +6,7 @@ transitively, found by reading the imports (ast), not by hand.
 A package is a directory DVC hashes whole: `stages/<name>` for the stage itself and each
 `crisol/<package>` it reaches. The graph renderer (flows/graph.py) puts these in front of each
 stage's data dependencies, so a change to any code a stage runs reruns it and nothing else does;
-a test checks every dvc.yaml of the repository against the same reading (tests/test_flow_graph.py).
+a test checks every dvc.yaml of the repository against the same reading (tests/flows/test_code_deps.py).
 """
 
 from __future__ import annotations

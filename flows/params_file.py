@@ -7,7 +7,7 @@ The pydantic sections are the one home of each default (stages/<stage>/params.py
 and each stage's profile overrides are its `PROFILES`, next to the fields they change. params.yaml,
 the file a run reads and DVC tracks by key (dvc.yaml: `<stage>` and `profiles.${profile}.<stage>`),
 is generated from them: the same values and comments, every stage named in every profile.
-tests/test_params_file.py fails while the file is not this rendering. The run a workspace is set
+tests/flows/test_params_file.py fails while the file is not this rendering. The run a workspace is set
 for, `profile`, `source` and `own.root` (what `--set profile=micro` writes), is kept from the
 existing file and not checked; any other value changed in the file (by hand or by a flow's `--set`)
 is reported by `--check` and put back by regenerating.

@@ -2,5 +2,5 @@
 
 A stage reads its inputs, computes, writes its outputs atomically and reports metrics; what stages
 share is the `crisol` library. A stage never imports another stage: stages talk only through
-artifacts on disk (tests/test_stage_imports.py).
+artifacts on disk (tests/stages/test_imports.py).
 """

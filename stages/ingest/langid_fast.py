@@ -20,7 +20,7 @@ The transition table is also copied into a numpy array, which numpy places on hu
 the kernel allows: fewer TLB misses for the gathers.
 
 Uses py3langid's internals (`_raw_score`, `tk_row`, `tk_output`), pinned in requirements.lock;
-tests/test_ingest_text_langid_fast.py checks against the library's own walk and scores, and
+tests/stages/ingest/test_text_langid_fast.py checks against the library's own walk and scores, and
 `VectorisedIdentifier` checks itself at load, falling back to the library's walk on any mismatch.
 """
 
