@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_generate.py
 	$(PY) benchmarks/bench_evaluate.py
 	$(PY) benchmarks/bench_scaling.py
+	$(PY) benchmarks/bench_serve.py
 
 clean-data:
 	rm -rf data/web data/crawl data/ingest data/dedup data/tokenizer data/tokens data/metrics \
