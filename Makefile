@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install demo repro test bench clean-data
+.PHONY: install demo repro test lint bench clean-data
 
 $(STAMP): pyproject.toml requirements.lock infra/install.sh
 	bash infra/install.sh
@@ -27,6 +27,11 @@ repro: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
+
+# ruff, configured in pyproject.toml: lint (pycodestyle, pyflakes, import order) and format. CI runs it.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Benchmarks are separate from the tests: each prints ratios against a baseline measured in the same run.
 bench: $(STAMP)

@@ -53,10 +53,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dedup_corpus import planted_corpus  # noqa: E402
-from crisol.formats.artifacts import part_name, with_provenance  # noqa: E402
+
 from crisol.core.cli import StageContext  # noqa: E402
-from crisol.formats.document_shards import list_shards  # noqa: E402
 from crisol.core.params import ExecutorParams  # noqa: E402
+from crisol.formats.artifacts import part_name, with_provenance  # noqa: E402
+from crisol.formats.document_shards import list_shards  # noqa: E402
 from crisol.formats.schemas import DOCUMENTS  # noqa: E402
 from stages.dedup.bands import choose_bands  # noqa: E402
 from stages.dedup.normalize import tokenise  # noqa: E402
@@ -73,8 +74,12 @@ def write_input(texts: list[str], directory: Path, files: int = 4, row_group: in
     n = len(texts)
     for f in range(files):
         lo, hi = f * n // files, (f + 1) * n // files
-        rows = {"id": [f"doc-{i:07d}" for i in range(lo, hi)], "url": [f"http://bench.test/{i}" for i in range(lo, hi)],
-                "text": texts[lo:hi], "n_words": [len(t.split()) for t in texts[lo:hi]]}
+        rows = {
+            "id": [f"doc-{i:07d}" for i in range(lo, hi)],
+            "url": [f"http://bench.test/{i}" for i in range(lo, hi)],
+            "text": texts[lo:hi],
+            "n_words": [len(t.split()) for t in texts[lo:hi]],
+        }
         table = pa.table({name: rows.get(name, [None] * (hi - lo)) for name in schema.names}, schema=schema)
         pq.write_table(table, directory / part_name(f), row_group_size=row_group, compression="zstd")
 
@@ -82,12 +87,14 @@ def write_input(texts: list[str], directory: Path, files: int = 4, row_group: in
 def exact_truth(texts: list[str], params: DedupParams) -> dict[tuple[int, int], float]:
     """Exact Jaccard of every pair that shares a shingle, via an inverted index."""
     import xxhash  # here, not at the top: see baseline_seconds
+
     k = params.shingle_size
     token_lists = tokenise(texts, params.unicode_form, params.lowercase, params.strip_punctuation).to_list()
     hashes, owners, sizes = [], [], np.zeros(len(texts), dtype=np.int64)
     for doc, tokens in enumerate(token_lists):
-        grams = {xxhash.xxh3_64_intdigest(" ".join(tokens[i:i + k]).encode())
-                 for i in range(max(1, len(tokens) - k + 1))}
+        grams = {
+            xxhash.xxh3_64_intdigest(" ".join(tokens[i : i + k]).encode()) for i in range(max(1, len(tokens) - k + 1))
+        }
         sizes[doc] = len(grams)
         hashes.append(np.fromiter(grams, dtype=np.uint64, count=len(grams)))
         owners.append(np.full(len(grams), doc, dtype=np.int64))
@@ -100,7 +107,7 @@ def exact_truth(texts: list[str], params: DedupParams) -> dict[tuple[int, int], 
     pairs_of_two = starts[lengths == 2]
     packed.append(d[pairs_of_two] * len(texts) + d[pairs_of_two + 1])
     for start, length in zip(starts[lengths > 2], lengths[lengths > 2]):
-        members = d[start:start + length]
+        members = d[start : start + length]
         i, j = np.triu_indices(length, 1)
         packed.append(members[i] * len(texts) + members[j])
     keys, inter = np.unique(np.concatenate(packed), return_counts=True)
@@ -122,8 +129,9 @@ def stage_seconds(params: DedupParams, workers: int, repeats: int) -> float:
     log = logging.getLogger("bench.dedup")
     best = float("inf")
     for _ in range(repeats):
-        ctx = StageContext(name="dedup", params=params, executor=ExecutorParams(workers=workers),
-                           profile="tiny", log=log)
+        ctx = StageContext(
+            name="dedup", params=params, executor=ExecutorParams(workers=workers), profile="tiny", log=log
+        )
         start = time.perf_counter()
         run(ctx)
         best = min(best, time.perf_counter() - start)
@@ -138,6 +146,7 @@ def baseline_seconds(texts: list[str], params: DedupParams, bands: int, rows: in
     modules they never use, inside the timing of (c)."""
     import xxhash
     from datasketch import MinHash, MinHashLSH
+
     k = params.shingle_size
     best, found = float("inf"), 0
     for _ in range(repeats):
@@ -145,9 +154,10 @@ def baseline_seconds(texts: list[str], params: DedupParams, bands: int, rows: in
         shingle_sets = []
         for text in texts:
             words = WORD.findall(unicodedata.normalize("NFKC", text).lower())
-            shingle_sets.append({" ".join(words[i:i + k]).encode() for i in range(max(1, len(words) - k + 1))})
-        sketches = MinHash.bulk(shingle_sets, num_perm=params.num_perm, seed=params.seed,
-                                hashfunc=xxhash.xxh32_intdigest)
+            shingle_sets.append({" ".join(words[i : i + k]).encode() for i in range(max(1, len(words) - k + 1))})
+        sketches = MinHash.bulk(
+            shingle_sets, num_perm=params.num_perm, seed=params.seed, hashfunc=xxhash.xxh32_intdigest
+        )
         lsh = MinHashLSH(num_perm=params.num_perm, params=(bands, rows))
         with lsh.insertion_session() as session:
             for key, sketch in enumerate(sketches):
@@ -179,7 +189,7 @@ def machine_parallelism() -> float:
     seconds = []
     for workers in (1, 2):
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            pool.map(_busy, range(workers))          # start-up excluded: only the capacity counts
+            pool.map(_busy, range(workers))  # start-up excluded: only the capacity counts
             start = time.perf_counter()
             pool.map(_busy, range(4))
             seconds.append(time.perf_counter() - start)
@@ -187,9 +197,15 @@ def machine_parallelism() -> float:
 
 
 def bench_params(root: Path, args: argparse.Namespace) -> DedupParams:
-    return DedupParams(input=root / "input", documents=root / "out" / "documents",
-                       clusters=root / "out" / "clusters.parquet", samples=root / "out" / "samples.json",
-                       metrics=root / "out" / "metrics.json", threshold=args.threshold, num_perm=args.num_perm)
+    return DedupParams(
+        input=root / "input",
+        documents=root / "out" / "documents",
+        clusters=root / "out" / "clusters.parquet",
+        samples=root / "out" / "samples.json",
+        metrics=root / "out" / "metrics.json",
+        threshold=args.threshold,
+        num_perm=args.num_perm,
+    )
 
 
 def workers_speedup(args: argparse.Namespace, tmp_path: Path) -> tuple[int, int, float, float, tuple]:
@@ -216,8 +232,10 @@ def main() -> None:
     parser.add_argument("--num-perm", type=int, default=DedupParams().num_perm)
     args = parser.parse_args()
 
-    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"load average at start {os.getloadavg()}")
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"load average at start {os.getloadavg()}"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-dedup-") as tmp:
         tmp_path = Path(tmp)
         # (c) first, on a quiet machine; then (b), whose last stage run's outputs (a) reads.
@@ -228,11 +246,19 @@ def main() -> None:
         texts = corpus.texts
         write_input(texts, tmp_path / "input")
         params = bench_params(tmp_path, args)
-        bands, rows = choose_bands(params.threshold, params.num_perm, params.bands, params.rows,
-                                   params.false_positive_weight, params.false_negative_weight)
-        print(f"corpus: {len(texts)} documents, {len(corpus.targets)} planted near-duplicate pairs "
-              f"(target J uniform in [0.2, 1]); word {params.shingle_size}-grams, num_perm {params.num_perm}, "
-              f"threshold {params.threshold}, {bands} bands x {rows} rows\n")
+        bands, rows = choose_bands(
+            params.threshold,
+            params.num_perm,
+            params.bands,
+            params.rows,
+            params.false_positive_weight,
+            params.false_negative_weight,
+        )
+        print(
+            f"corpus: {len(texts)} documents, {len(corpus.targets)} planted near-duplicate pairs "
+            f"(target J uniform in [0.2, 1]); word {params.shingle_size}-grams, num_perm {params.num_perm}, "
+            f"threshold {params.threshold}, {bands} bands x {rows} rows\n"
+        )
 
         two_small = stage_seconds(params, 2, args.repeats)
         one = stage_seconds(params, 1, args.repeats)
@@ -249,29 +275,46 @@ def main() -> None:
     precision = tp / len(predicted) if predicted else 1.0
     recall = tp / len(truth) if truth else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    print(f"(a) quality vs exact Jaccard (inverted index over {len(truth_j)} pairs sharing a shingle, "
-          f"{truth_s:.1f} s):")
+    print(
+        f"(a) quality vs exact Jaccard (inverted index over {len(truth_j)} pairs sharing a shingle, {truth_s:.1f} s):"
+    )
     print(f"    true pairs {len(truth)}, predicted {len(predicted)}, correct {tp}")
     print(f"    precision {precision:.4f}  recall {recall:.4f}  F1 {f1:.4f}   (target F1 >= 0.95)")
     bins = np.arange(0.2, 1.01, 0.1)
-    print("    by exact J:  " + "  ".join(
-        f"[{lo:.1f},{lo + 0.1:.1f}): {sum(1 for p, j in truth_j.items() if lo <= j < lo + 0.1 and p in predicted)}"
-        f"/{sum(1 for j in truth_j.values() if lo <= j < lo + 0.1)}" for lo in bins[:-1]) + "  (found/all)")
+    print(
+        "    by exact J:  "
+        + "  ".join(
+            f"[{lo:.1f},{lo + 0.1:.1f}): {sum(1 for p, j in truth_j.items() if lo <= j < lo + 0.1 and p in predicted)}"
+            f"/{sum(1 for j in truth_j.values() if lo <= j < lo + 0.1)}"
+            for lo in bins[:-1]
+        )
+        + "  (found/all)"
+    )
     print(f"\n(b) speed, one process, best of {args.repeats}:")
     print(f"    stage    {len(texts) / one:9.0f} docs/s  ({one:.2f} s, whole stage incl. Parquet IO)  load {load_one}")
-    print(f"    baseline {len(texts) / base:9.0f} docs/s  ({base:.2f} s, MinHash.bulk + MinHashLSH, "
-          f"{base_pairs} candidate pairs)  load {load_base}")
+    print(
+        f"    baseline {len(texts) / base:9.0f} docs/s  ({base:.2f} s, MinHash.bulk + MinHashLSH, "
+        f"{base_pairs} candidate pairs)  load {load_base}"
+    )
     print(f"    ratio stage/baseline {base / one:.2f}x   (target >= 2x)")
     docs, shards, w_one, w_two, w_load = workers
-    print(f"\n(c) workers, whole stage (2 workers: this process and one spawned, its start-up included), "
-          f"best of {args.repeats}:")
-    print(f"    {docs} documents ({shards} shards): 1 worker {docs / w_one:9.0f} docs/s ({w_one:.2f} s)   "
-          f"2 workers {docs / w_two:9.0f} docs/s ({w_two:.2f} s)   speed-up {w_one / w_two:.2f}x   "
-          f"(target >= 1.7x)  load {w_load}")
-    print(f"    this machine's own 1 -> 2 process speed-up on a fixed CPU-bound task, measured then: "
-          f"{ceiling[0]:.2f}x  load {ceiling[1]}")
-    print(f"    for comparison, on the {len(texts)} documents of (b): 2 workers {len(texts) / two_small:9.0f} docs/s, "
-          f"speed-up {one / two_small:.2f}x (process start-up and the serial part weigh more on less work)")
+    print(
+        f"\n(c) workers, whole stage (2 workers: this process and one spawned, its start-up included), "
+        f"best of {args.repeats}:"
+    )
+    print(
+        f"    {docs} documents ({shards} shards): 1 worker {docs / w_one:9.0f} docs/s ({w_one:.2f} s)   "
+        f"2 workers {docs / w_two:9.0f} docs/s ({w_two:.2f} s)   speed-up {w_one / w_two:.2f}x   "
+        f"(target >= 1.7x)  load {w_load}"
+    )
+    print(
+        f"    this machine's own 1 -> 2 process speed-up on a fixed CPU-bound task, measured then: "
+        f"{ceiling[0]:.2f}x  load {ceiling[1]}"
+    )
+    print(
+        f"    for comparison, on the {len(texts)} documents of (b): 2 workers {len(texts) / two_small:9.0f} docs/s, "
+        f"speed-up {one / two_small:.2f}x (process start-up and the serial part weigh more on less work)"
+    )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ import time
 
 import torch
 
-from stages.evaluate.loglikelihood import Request, loglikelihoods, model_input
 from crisol.model import ModelConfig, Transformer
+from stages.evaluate.loglikelihood import Request, loglikelihoods, model_input
 
 VOCAB = 4096
 
@@ -64,8 +64,10 @@ def main() -> None:
     torch.manual_seed(0)
     model = Transformer(ModelConfig.from_depth(args.depth, VOCAB, args.context + 32, d_model=args.d_model)).eval()
     reqs = requests(args.items, args.context)
-    print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"{len(reqs)} requests ({args.items} items x 4 choices), {model.config.num_params():,} parameters")
+    print(
+        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"{len(reqs)} requests ({args.items} items x 4 choices), {model.config.num_params():,} parameters"
+    )
     ours_lls = [s.loglikelihood for s in loglikelihoods(model, reqs, batch_size=args.batch)]
     base_lls = baseline(model, reqs)
     worst = max(abs(a - b) for a, b in zip(ours_lls, base_lls))
@@ -82,8 +84,10 @@ def main() -> None:
     base_s, ours_s = sorted(rounds, key=lambda r: r[0] / r[1])[len(rounds) // 2]
     print(f"baseline (one request per forward, full log-softmax): {len(reqs) / base_s:8.1f} requests/s")
     print(f"ours (sorted batches, continuation positions only):   {len(reqs) / ours_s:8.1f} requests/s")
-    print(f"ratio ours / baseline: {base_s / ours_s:.2f}x (largest difference in sums {worst:.2e}; "
-          f"median of {args.rounds} rounds; mean {statistics.fmean([r[0] / r[1] for r in rounds]):.2f}x)")
+    print(
+        f"ratio ours / baseline: {base_s / ours_s:.2f}x (largest difference in sums {worst:.2e}; "
+        f"median of {args.rounds} rounds; mean {statistics.fmean([r[0] / r[1] for r in rounds]):.2f}x)"
+    )
 
 
 if __name__ == "__main__":

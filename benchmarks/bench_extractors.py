@@ -50,8 +50,9 @@ def extractors() -> dict[str, Callable[[str], str]]:
 
     return {
         "trafilatura crisol (precision, fast, tables*)": crisol,
-        "trafilatura precision, fast, no tables": trafilatura_with(favor_precision=True, fast=True,
-                                                                   include_tables=False),
+        "trafilatura precision, fast, no tables": trafilatura_with(
+            favor_precision=True, fast=True, include_tables=False
+        ),
         "trafilatura default (balanced, fallbacks)": trafilatura_with(),
         "trafilatura recall, fast": trafilatura_with(favor_recall=True, fast=True),
         "resiliparse main_content": lambda html: extract_plain_text(html, main_content=True),
@@ -67,8 +68,10 @@ def main() -> None:
 
     pages = make_pages(args.pages, seed=args.seed)
     mean_kb = sum(len(p.html) for p in pages) / len(pages) / 1024
-    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print(f"pages: {len(pages)} (mean {mean_kb:.1f} KiB of HTML, 4 layouts), best of {args.repeats} passes\n")
 
     rows = []
@@ -81,14 +84,19 @@ def main() -> None:
                 fn(p.html)
             best = max(best, len(pages) / (time.perf_counter() - start))
         scores = [token_prf(out, p.main_text) for out, p in zip(outputs, pages)]
-        by_layout = [sum(s[2] for s, i in zip(scores, range(len(pages))) if i % 4 == k)
-                     / max(1, len(range(k, len(pages), 4))) for k in range(4)]
+        by_layout = [
+            sum(s[2] for s, i in zip(scores, range(len(pages))) if i % 4 == k) / max(1, len(range(k, len(pages), 4)))
+            for k in range(4)
+        ]
         mean = [sum(s[j] for s in scores) / len(scores) for j in range(3)]
         empty = sum(1 for out in outputs if not out.strip())
         rows.append((name, best, *mean, by_layout, empty))
 
     base_speed = rows[0][1]
-    print(f"{'extractor':46} {'pages/s':>8} {'x crisol':>8} {'P':>6} {'R':>6} {'F1':>6}   F1 by layout (semantic/divs/table/docs)  empty")
+    print(
+        f"{'extractor':46} {'pages/s':>8} {'x crisol':>8} {'P':>6} {'R':>6} {'F1':>6}"
+        f"   F1 by layout (semantic/divs/table/docs)  empty"
+    )
     for name, speed, p, r, f1, by_layout, empty in rows:
         layouts = " ".join(f"{v:.3f}" for v in by_layout)
         print(f"{name:46} {speed:8.1f} {speed / base_speed:8.2f} {p:6.3f} {r:6.3f} {f1:6.3f}   {layouts:39}  {empty}")

@@ -49,9 +49,10 @@ CASES = (
 )
 
 
-def timed_runs(model: Transformer, prompts: list[list[int]], new_tokens: int, use_cache: bool,
-               repeats: int) -> tuple[list[float], list[list[int]]]:
-    tokens = generate(model, prompts, new_tokens, temperature=0, use_cache=use_cache)   # warm-up
+def timed_runs(
+    model: Transformer, prompts: list[list[int]], new_tokens: int, use_cache: bool, repeats: int
+) -> tuple[list[float], list[list[int]]]:
+    tokens = generate(model, prompts, new_tokens, temperature=0, use_cache=use_cache)  # warm-up
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -83,6 +84,7 @@ def step_breakdown(model: Transformer, prompts: list[list[int]], new_tokens: int
 
 def profile_cached(model: Transformer, prompts: list[list[int]], new_tokens: int) -> None:
     from torch.profiler import ProfilerActivity, profile
+
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         generate(model, prompts, new_tokens, temperature=0)
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
@@ -100,15 +102,22 @@ def run_case(case: Case, batch: int, prompt_len: int, repeats: int, profile: boo
         raise SystemExit(f"{case.name}: cached and recomputed greedy tokens differ")
     cached_rate, full_rate = produced / min(cached), produced / min(full)
     c = case.config
-    print(f"\n{case.name}: {c.num_params() / 1e6:.2f}M params (depth {c.depth}, d_model {c.d_model}, "
-          f"vocab {c.vocab_size}, tied), batch {batch}, prompt {prompt_len}, {case.new_tokens} new tokens")
+    print(
+        f"\n{case.name}: {c.num_params() / 1e6:.2f}M params (depth {c.depth}, d_model {c.d_model}, "
+        f"vocab {c.vocab_size}, tied), batch {batch}, prompt {prompt_len}, {case.new_tokens} new tokens"
+    )
     print(f"  with KV cache   {cached_rate:9.0f} tokens/s  (median {produced / statistics.median(cached):.0f})")
     print(f"  recompute       {full_rate:9.0f} tokens/s  (median {produced / statistics.median(full):.0f})")
-    print(f"  ratio           {cached_rate / full_rate:9.2f} x  (medians: "
-          f"{statistics.median(full) / statistics.median(cached):.2f} x)")
+    print(
+        f"  ratio           {cached_rate / full_rate:9.2f} x  (medians: "
+        f"{statistics.median(full) / statistics.median(cached):.2f} x)"
+    )
     steps = min((step_breakdown(model, prompts, case.new_tokens) for _ in range(3)), key=lambda p: sum(p.values()))
-    print("  cached decode step: " + ", ".join(f"{name} {us:.0f} us" for name, us in steps.items())
-          + f" = {sum(steps.values()):.0f} us")
+    print(
+        "  cached decode step: "
+        + ", ".join(f"{name} {us:.0f} us" for name, us in steps.items())
+        + f" = {sum(steps.values()):.0f} us"
+    )
     if profile:
         profile_cached(model, prompts, case.new_tokens)
     return cached_rate / full_rate
@@ -124,8 +133,10 @@ def main() -> None:
     parser.add_argument("--case", choices=[case.name for case in CASES], help="run one case only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY="
-          f"{os.environ['OMP_WAIT_POLICY']}, {platform.processor() or platform.machine()}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY="
+        f"{os.environ['OMP_WAIT_POLICY']}, {platform.processor() or platform.machine()}"
+    )
     for case in CASES:
         if args.case in (None, case.name):
             run_case(case, args.batch, args.prompt, args.repeats, args.profile)

@@ -42,12 +42,12 @@ from synthetic_pages import make_pages  # noqa: E402
 
 from crisol.core.executor import map_shards  # noqa: E402
 from crisol.core.params import ExecutorParams  # noqa: E402
+from crisol.formats.artifacts import part_name  # noqa: E402
 from stages.ingest.extract import extract_html  # noqa: E402
 from stages.ingest.langid import identify  # noqa: E402
 from stages.ingest.params import IngestParams  # noqa: E402
 from stages.ingest.pii import PiiParams, mask_pii  # noqa: E402
 from stages.ingest.quality import QualityParams, assess  # noqa: E402
-from crisol.formats.artifacts import part_name  # noqa: E402
 from stages.ingest.shard import ShardTask, process_shard  # noqa: E402
 from stages.ingest.sources import expand_inputs  # noqa: E402
 
@@ -59,10 +59,10 @@ def write_warcs(pages, directory: Path, shards: int) -> list[Path]:
         with open(path, "wb") as out:
             writer = WARCWriter(out, gzip=True)
             for page in pages[s::shards]:
-                http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")],
-                                        protocol="HTTP/1.1")
-                record = writer.create_warc_record(page.url, "response", payload=io.BytesIO(page.html.encode()),
-                                                   http_headers=http)
+                http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+                record = writer.create_warc_record(
+                    page.url, "response", payload=io.BytesIO(page.html.encode()), http_headers=http
+                )
                 writer.write_record(record)
         paths.append(path)
     return paths
@@ -84,14 +84,25 @@ def full_path(warc_paths: list[Path], out: Path, workers: int) -> tuple[float, d
     """The whole ingest of `warc_paths` on `workers` processes: (seconds, summed counters).
 
     One call, so the benchmark follows the stage: it builds the same ShardTasks stage.run does."""
-    params = IngestParams(inputs=[str(p) for p in warc_paths], documents=out / "documents",
-                          rejects=out / "rejects", metrics=out / "metrics.json")
+    params = IngestParams(
+        inputs=[str(p) for p in warc_paths],
+        documents=out / "documents",
+        rejects=out / "rejects",
+        metrics=out / "metrics.json",
+    )
     sources = expand_inputs(params.inputs, params.cc_base_url, params.sources_timeout_s, params.max_files)
     for d in (params.documents, params.rejects):
         d.mkdir(parents=True, exist_ok=True)
-    tasks = [ShardTask(index=i, source=src, documents_part=str(params.documents / part_name(i)),
-                       rejects_part=str(params.rejects / part_name(i)), params=params)
-             for i, src in enumerate(sources)]
+    tasks = [
+        ShardTask(
+            index=i,
+            source=src,
+            documents_part=str(params.documents / part_name(i)),
+            rejects_part=str(params.rejects / part_name(i)),
+            params=params,
+        )
+        for i, src in enumerate(sources)
+    ]
     start = time.perf_counter()
     results = map_shards(process_shard, tasks, ExecutorParams(workers=workers), desc="bench shards")
     seconds = time.perf_counter() - start
@@ -133,8 +144,11 @@ def interleaved(payloads: list[bytes], warcs: list[Path], tmp_path: Path, repeat
                     best["counters"] = counters
             cpu = time.process_time() - cpu
             best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
-        print(f"    round {r + 1}: bare {best['bare'][0]:.2f} s, 1 process {best['full_1'][0]:.2f} s, "
-              f"2 processes {best['full_2'][0]:.2f} s (best so far); load {_load()}", flush=True)
+        print(
+            f"    round {r + 1}: bare {best['bare'][0]:.2f} s, 1 process {best['full_1'][0]:.2f} s, "
+            f"2 processes {best['full_2'][0]:.2f} s (best so far); load {_load()}",
+            flush=True,
+        )
     return best
 
 
@@ -152,8 +166,10 @@ def main() -> None:
     if args.shards < 2:
         parser.error("--shards must be at least 2 to measure the 1 -> 2 worker speed-up")
 
-    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}; load average {_load()}")
+    print(
+        f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}; load average {_load()}"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         tmp_path = Path(tmp)
         if args.warc:
@@ -178,7 +194,10 @@ def main() -> None:
         pii_rate = rate(lambda t: mask_pii(t, pparams), texts, args.repeats)
         del texts  # it would only burden the measurements from here on
         print(f"    language id alone:                      {lang_rate:8.1f} pages/s ({1000 / lang_rate:.2f} ms/page)")
-        print(f"    quality assessment alone:               {quality_rate:8.1f} pages/s ({1000 / quality_rate:.2f} ms/page)")
+        print(
+            f"    quality assessment alone:               {quality_rate:8.1f} pages/s "
+            f"({1000 / quality_rate:.2f} ms/page)"
+        )
         print(f"    PII masking alone:                      {pii_rate:8.1f} pages/s ({1000 / pii_rate:.2f} ms/page)")
 
         print("measuring bare extractor, 1 process and 2 processes in alternation:")
@@ -190,12 +209,18 @@ def main() -> None:
         full_1 = pages_read / seconds_1
         full_2 = pages_read / seconds_2
         print(f"(1) bare extractor (trafilatura, in memory): {bare:8.1f} pages/s ({1000 / bare:.2f} ms/page)")
-        print(f"(2) full ingest path, 1 process:            {full_1:8.1f} pages/s "
-              f"({pages_read} pages, {counters.get('kept', 0)} kept, {seconds_1:.2f} s)")
-        print(f"    ratio full / bare extractor:            {full_1 / bare:8.2f}   (target >= 0.80; "
-              f"in CPU time {bare_cpu / len(payloads) / (cpu_1 / pages_read):.2f})")
-        print(f"(3) full ingest path, 2 processes:          {full_2:8.1f} pages/s ({seconds_2:.2f} s, "
-              f"spawned pool start-up included)")
+        print(
+            f"(2) full ingest path, 1 process:            {full_1:8.1f} pages/s "
+            f"({pages_read} pages, {counters.get('kept', 0)} kept, {seconds_1:.2f} s)"
+        )
+        print(
+            f"    ratio full / bare extractor:            {full_1 / bare:8.2f}   (target >= 0.80; "
+            f"in CPU time {bare_cpu / len(payloads) / (cpu_1 / pages_read):.2f})"
+        )
+        print(
+            f"(3) full ingest path, 2 processes:          {full_2:8.1f} pages/s ({seconds_2:.2f} s, "
+            f"spawned pool start-up included)"
+        )
         print(f"    speed-up 1 -> 2 workers:                {seconds_1 / seconds_2:8.2f}x")
         dropped = {k: v for k, v in sorted(counters.items()) if k.startswith(("dropped.", "errors."))}
         print(f"    drops/errors in the 1-process run:      {dropped or 'none'}")

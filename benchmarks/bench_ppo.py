@@ -53,13 +53,27 @@ def main() -> None:
     policy, reference = Transformer(config).eval(), Transformer(config).eval()
     reference.load_state_dict(policy.state_dict())
     reward_model = RewardModel(Transformer(config)).eval()
-    trainer = PPOTrainer(policy, reference, reward_model, value_model_from(reward_model), template,
-                         PPOSettings(max_new_tokens=args.new_tokens, temperature=1.0), FixedKLController(0.05))
+    trainer = PPOTrainer(
+        policy,
+        reference,
+        reward_model,
+        value_model_from(reward_model),
+        template,
+        PPOSettings(max_new_tokens=args.new_tokens, temperature=1.0),
+        FixedKLController(0.05),
+    )
     prompts = [torch.randint(11, vocab, (args.prompt_tokens,)).tolist() for _ in range(args.batch)]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.batch} prompts x "
-          f"{args.prompt_tokens} tokens, {args.new_tokens} new tokens, {config.num_params():,} parameters per model")
-    figures: dict[str, list[float]] = {"generation": [], "scoring": [], "training": [], "cached tok/s": [],
-                                       "uncached tok/s": []}
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.batch} prompts x "
+        f"{args.prompt_tokens} tokens, {args.new_tokens} new tokens, {config.num_params():,} parameters per model"
+    )
+    figures: dict[str, list[float]] = {
+        "generation": [],
+        "scoring": [],
+        "training": [],
+        "cached tok/s": [],
+        "uncached tok/s": [],
+    }
     for round_index in range(args.rounds):
         seed = 1000 + round_index
         tick = time.perf_counter()
@@ -70,8 +84,18 @@ def main() -> None:
         generate(policy, prompts, args.new_tokens, temperature=1.0, seed=seed, use_cache=False)
         uncached = time.perf_counter() - tick
         tick = time.perf_counter()
-        rollout(policy, reference, reward_model, trainer.value_model, prompts, template,
-                max_new_tokens=args.new_tokens, temperature=1.0, missing_eos_penalty=1.0, seed=seed)
+        rollout(
+            policy,
+            reference,
+            reward_model,
+            trainer.value_model,
+            prompts,
+            template,
+            max_new_tokens=args.new_tokens,
+            temperature=1.0,
+            missing_eos_penalty=1.0,
+            seed=seed,
+        )
         full_rollout = time.perf_counter() - tick
         tick = time.perf_counter()
         trainer.step(prompts, seed=seed)
@@ -81,15 +105,21 @@ def main() -> None:
         figures["training"].append(max(step - full_rollout, 0.0))
         figures["cached tok/s"].append(tokens / generation)
         figures["uncached tok/s"].append(tokens / uncached)
-        print(f"round {round_index + 1}: step {step:.2f} s = generation {generation:.2f} + scoring "
-              f"{full_rollout - generation:.2f} + training {step - full_rollout:.2f}; rollout {tokens / generation:,.0f} "
-              f"tok/s cached, {tokens / uncached:,.0f} uncached")
+        print(
+            f"round {round_index + 1}: step {step:.2f} s = generation {generation:.2f} + scoring "
+            f"{full_rollout - generation:.2f} + training {step - full_rollout:.2f}; rollout {tokens / generation:,.0f} "
+            f"tok/s cached, {tokens / uncached:,.0f} uncached"
+        )
     median = {k: statistics.median(v) for k, v in figures.items()}
     total = median["generation"] + median["scoring"] + median["training"]
-    print(f"step split: generation {100 * median['generation'] / total:.0f}%, scoring "
-          f"{100 * median['scoring'] / total:.0f}%, training {100 * median['training'] / total:.0f}%")
-    print(f"rollout tokens/s, KV cache vs none: {median['cached tok/s']:,.0f} vs {median['uncached tok/s']:,.0f} = "
-          f"{median['cached tok/s'] / median['uncached tok/s']:.2f}x")
+    print(
+        f"step split: generation {100 * median['generation'] / total:.0f}%, scoring "
+        f"{100 * median['scoring'] / total:.0f}%, training {100 * median['training'] / total:.0f}%"
+    )
+    print(
+        f"rollout tokens/s, KV cache vs none: {median['cached tok/s']:,.0f} vs {median['uncached tok/s']:,.0f} = "
+        f"{median['cached tok/s'] / median['uncached tok/s']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

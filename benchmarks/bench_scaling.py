@@ -41,8 +41,12 @@ def baseline(n, d, loss, starts: np.ndarray) -> tuple[float, float]:
         return float(value[0]), grad[0]
 
     t = time.perf_counter()
-    best = min(minimize(f, x0, jac=True, method="L-BFGS-B", bounds=BOUNDS,
-                        options={"maxiter": 1000, "ftol": 1e-12, "gtol": 1e-9}).fun for x0 in starts)
+    best = min(
+        minimize(
+            f, x0, jac=True, method="L-BFGS-B", bounds=BOUNDS, options={"maxiter": 1000, "ftol": 1e-12, "gtol": 1e-9}
+        ).fun
+        for x0 in starts
+    )
     return time.perf_counter() - t, best
 
 
@@ -60,17 +64,24 @@ def main() -> None:
     ours = fit_law(n, d, loss, bootstrap=0)
     ours_s = time.perf_counter() - t
     print(f"machine: {platform.processor() or platform.machine()}, {len(n)} runs")
-    print(f"baseline: L-BFGS-B from all {len(grid):,} starts: {per_fit:.1f} s per fit "
-          f"(measured {seconds:.1f} s on {args.sample}); best objective {best:.6g}")
-    print(f"ours: vectorised scoring + 8 starts: {ours_s:.3f} s per fit; objective {ours.objective:.6g} "
-          f"({'as low' if ours.objective <= best + 1e-9 else 'HIGHER'}), {ours.agreeing_starts}/8 starts agree")
+    print(
+        f"baseline: L-BFGS-B from all {len(grid):,} starts: {per_fit:.1f} s per fit "
+        f"(measured {seconds:.1f} s on {args.sample}); best objective {best:.6g}"
+    )
+    print(
+        f"ours: vectorised scoring + 8 starts: {ours_s:.3f} s per fit; objective {ours.objective:.6g} "
+        f"({'as low' if ours.objective <= best + 1e-9 else 'HIGHER'}), {ours.agreeing_starts}/8 starts agree"
+    )
     print(f"ratio: {per_fit / ours_s:.0f} x (target >= 100)")
     if args.bootstrap:
         t = time.perf_counter()
         fit_law(n, d, loss, bootstrap=args.bootstrap)
         boot_s = time.perf_counter() - t
-        print(f"with {args.bootstrap} bootstrap resamples: ours {boot_s:.1f} s; the baseline recipe per resample "
-              f"would take {per_fit * (args.bootstrap + 1) / 3600:.1f} h ({per_fit * (args.bootstrap + 1) / boot_s:.0f} x)")
+        print(
+            f"with {args.bootstrap} bootstrap resamples: ours {boot_s:.1f} s; the baseline recipe per resample "
+            f"would take {per_fit * (args.bootstrap + 1) / 3600:.1f} h "
+            f"({per_fit * (args.bootstrap + 1) / boot_s:.0f} x)"
+        )
 
 
 if __name__ == "__main__":

@@ -42,24 +42,31 @@ import httpx
 import numpy as np
 import torch
 
-from crisol.serve.catalog import locate
 from crisol.chat.hf_template import export_chat_model
 from crisol.chat.template import ChatTemplate
 from crisol.core.params import resolve_tree
 from crisol.model.config import ModelConfig
 from crisol.model.transformer import Transformer
 from crisol.model.weights import save_model
+from crisol.serve.catalog import locate
 from stages.pretrain.params import ModelShape
 from stages.tokenizer.bpe import fit
 from stages.tokenizer.hf_files import write_hf_files
 from stages.tokenizer.params import TokenizerParams
 
-ROOT = Path(__file__).resolve().parent.parent      # the checkout: params.yaml, data/, the served code
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: params.yaml, data/, the served code
 NAME = "bench"
-WORDS = ("river city bridge market harbour castle museum forest mountain lake school library garden tower "
-         "island valley village station factory theatre").split()
-QUESTIONS = ("Where is the {} of {}?", "Who built the {} near {}?", "Tell me about the {} in {}.",
-             "How old is the {} of {}?", "What is the {} of {} famous for?")
+WORDS = (
+    "river city bridge market harbour castle museum forest mountain lake school library garden tower "
+    "island valley village station factory theatre"
+).split()
+QUESTIONS = (
+    "Where is the {} of {}?",
+    "Who built the {} near {}?",
+    "Tell me about the {} in {}.",
+    "How old is the {} of {}?",
+    "What is the {} of {} famous for?",
+)
 
 
 @dataclass
@@ -69,7 +76,7 @@ class Run:
     tokens: int = 0
     ttfts: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    server_cpu: float = 0.0      # CPU seconds: the clients share the cores with the server
+    server_cpu: float = 0.0  # CPU seconds: the clients share the cores with the server
     client_cpu: float = 0.0
 
     @property
@@ -78,22 +85,26 @@ class Run:
 
     def line(self) -> str:
         p50, p99 = np.percentile(self.ttfts, [50, 99]) * 1000 if self.ttfts else (float("nan"),) * 2
-        return (f"{self.name:<12} {self.seconds:7.2f} s {self.tokens:6d} tokens {self.rate:8.1f} tokens/s   "
-                f"TTFT p50 {p50:6.0f} ms p99 {p99:6.0f} ms (of {len(self.ttfts)})   errors {len(self.errors)}   "
-                f"CPU s: server {self.server_cpu:.2f}, clients {self.client_cpu:.2f}")
+        return (
+            f"{self.name:<12} {self.seconds:7.2f} s {self.tokens:6d} tokens {self.rate:8.1f} tokens/s   "
+            f"TTFT p50 {p50:6.0f} ms p99 {p99:6.0f} ms (of {len(self.ttfts)})   errors {len(self.errors)}   "
+            f"CPU s: server {self.server_cpu:.2f}, clients {self.client_cpu:.2f}"
+        )
 
 
 def conversations(count: int, seed: int) -> list[list[dict]]:
     rng = random.Random(seed)
-    return [[{"role": "user", "content": rng.choice(QUESTIONS).format(rng.choice(WORDS), rng.choice(WORDS).title())}]
-            for _ in range(count)]
+    return [
+        [{"role": "user", "content": rng.choice(QUESTIONS).format(rng.choice(WORDS), rng.choice(WORDS).title())}]
+        for _ in range(count)
+    ]
 
 
 def stand_in(root: Path, seed: int) -> Path:
     """The tiny profile's SFT model shape with random weights, in the SFT stage's out layout."""
     tree = resolve_tree(ROOT / "params.yaml", ["profile=tiny"])
     tokenizer_dir = ROOT / tree["tokenizer"]["out"]
-    if not (tokenizer_dir / "tokenizer.json").is_file():   # no `make demo`: fit a small one, as tests/kit/chat.py does
+    if not (tokenizer_dir / "tokenizer.json").is_file():  # no `make demo`: fit a small one, as tests/kit/chat.py does
         tokenizer_dir, params = root / "tokenizer", TokenizerParams(vocab_size=400)
         tokenizer_dir.mkdir()
         texts = [" ".join(q.format(w, v.title()) for q in QUESTIONS) for w in WORDS for v in WORDS]
@@ -102,8 +113,9 @@ def stand_in(root: Path, seed: int) -> Path:
     template = ChatTemplate.from_file(tokenizer_dir)
     known = template.text_tokenizer.get_vocab_size()
     shape = ModelShape(**tree["pretrain"]["model"])
-    config = ModelConfig.from_depth(shape.depth, max(known, tree["tokenizer"]["vocab_size"]),
-                                    tree["pretrain"]["seq_len"], **shape.overrides())
+    config = ModelConfig.from_depth(
+        shape.depth, max(known, tree["tokenizer"]["vocab_size"]), tree["pretrain"]["seq_len"], **shape.overrides()
+    )
     torch.manual_seed(seed)
     model = Transformer(config).eval()
     with torch.no_grad():
@@ -111,8 +123,10 @@ def stand_in(root: Path, seed: int) -> Path:
         model.embed_tokens.weight[list(template.stop_ids)] = 0
     save_model(model, root / "sft" / "model", {"stand_in": True})
     export_chat_model(model, root / "sft" / "hf", tokenizer_dir, template)
-    print(f"STAND-IN model (no {tree['sft']['out']}): random weights, depth {config.depth}, d_model "
-          f"{config.d_model}, vocab {config.vocab_size}, context {config.max_seq_len}, {known}-token tokenizer")
+    print(
+        f"STAND-IN model (no {tree['sft']['out']}): random weights, depth {config.depth}, d_model "
+        f"{config.d_model}, vocab {config.vocab_size}, context {config.max_seq_len}, {known}-token tokenizer"
+    )
     return root / "sft"
 
 
@@ -124,8 +138,20 @@ def free_port() -> int:
 
 def start_server(model: Path, args, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    command = [sys.executable, "-m", "crisol", "serve", "--model", f"{NAME}={model}", "--port", str(port),
-               "--max-batch", str(args.clients), "--watch", "0"]
+    command = [
+        sys.executable,
+        "-m",
+        "crisol",
+        "serve",
+        "--model",
+        f"{NAME}={model}",
+        "--port",
+        str(port),
+        "--max-batch",
+        str(args.clients),
+        "--watch",
+        "0",
+    ]
     command += ["--threads", str(args.threads)] if args.threads else []
     env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log.open("w"), env=env, cwd=ROOT)
@@ -143,7 +169,7 @@ def start_server(model: Path, args, log: Path) -> tuple[subprocess.Popen, str]:
 
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")     # utime + stime
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def rss_mb(pid: int) -> float:
@@ -155,8 +181,14 @@ def rss_mb(pid: int) -> float:
 
 async def stream_chat(client: httpx.AsyncClient, messages: list[dict], max_tokens: int) -> tuple[float | None, int]:
     """(seconds to the first content, generated tokens) of one streamed chat completion."""
-    body = {"model": NAME, "messages": messages, "temperature": 0, "max_tokens": max_tokens, "stream": True,
-            "stream_options": {"include_usage": True}}
+    body = {
+        "model": NAME,
+        "messages": messages,
+        "temperature": 0,
+        "max_tokens": max_tokens,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     start, first, tokens = time.perf_counter(), None, None
     async with client.stream("POST", "/v1/chat/completions", json=body) as response:
         if response.status_code != 200:
@@ -164,7 +196,7 @@ async def stream_chat(client: httpx.AsyncClient, messages: list[dict], max_token
         async for line in response.aiter_lines():
             if not line.startswith("data: {"):
                 continue
-            if first is None or '"usage"' in line or '"error"' in line:   # parse only what is needed
+            if first is None or '"usage"' in line or '"error"' in line:  # parse only what is needed
                 chunk = json.loads(line[6:])
                 if "error" in chunk:
                     raise RuntimeError(chunk["error"]["message"])
@@ -176,8 +208,9 @@ async def stream_chat(client: httpx.AsyncClient, messages: list[dict], max_token
     return first, tokens
 
 
-async def throughput(client: httpx.AsyncClient, pid: int, name: str, prompts: list[list[dict]], max_tokens: int,
-                     together: bool) -> Run:
+async def throughput(
+    client: httpx.AsyncClient, pid: int, name: str, prompts: list[list[dict]], max_tokens: int, together: bool
+) -> Run:
     run = Run(name)
 
     async def one(messages):
@@ -213,8 +246,12 @@ class Mixed:
     rng: random.Random
 
     def chat(self, **fields) -> dict:
-        return {"model": NAME, "messages": conversations(1, self.rng.randrange(10**6))[0],
-                "max_tokens": self.rng.randint(1, 8), **fields}
+        return {
+            "model": NAME,
+            "messages": conversations(1, self.rng.randrange(10**6))[0],
+            "max_tokens": self.rng.randint(1, 8),
+            **fields,
+        }
 
     def long_text(self) -> str:
         return " ".join(self.rng.choice(WORDS) for _ in range(4 * self.context))
@@ -224,10 +261,16 @@ class Mixed:
 BODIES = {
     "chat": ("200", CHAT, lambda m: m.chat()),
     "chat n=2": ("200", CHAT, lambda m: m.chat(n=2, temperature=0.8, seed=m.rng.randrange(1000))),
-    "completion": ("200", TEXT, lambda m: {"model": NAME, "prompt": m.chat()["messages"][0]["content"],
-                                           "max_tokens": 4}),
-    "echo+logprobs": ("200", TEXT, lambda m: {"model": NAME, "prompt": "The river", "max_tokens": 0, "echo": True,
-                                              "logprobs": 2}),
+    "completion": (
+        "200",
+        TEXT,
+        lambda m: {"model": NAME, "prompt": m.chat()["messages"][0]["content"], "max_tokens": 4},
+    ),
+    "echo+logprobs": (
+        "200",
+        TEXT,
+        lambda m: {"model": NAME, "prompt": "The river", "max_tokens": 0, "echo": True, "logprobs": 2},
+    ),
     "temperature 1e-300": ("200", CHAT, lambda m: m.chat(temperature=1e-300)),
     "top_p 1e-300": ("200", CHAT, lambda m: m.chat(temperature=1.0, top_p=1e-300)),
     "bad JSON": ("4xx", CHAT, lambda m: b'{"model": "bench", "messages": ['),
@@ -272,8 +315,9 @@ async def raw_http(m: Mixed, data: bytes, half_close: bool = False) -> int | Non
 
 
 def head(path: str, *headers: str) -> bytes:
-    return "\r\n".join([f"POST {path} HTTP/1.1", "Host: bench", "Content-Type: application/json", *headers, "", ""]
-                       ).encode()
+    return "\r\n".join(
+        [f"POST {path} HTTP/1.1", "Host: bench", "Content-Type: application/json", *headers, "", ""]
+    ).encode()
 
 
 async def streamed(m: Mixed, disconnect: bool) -> int:
@@ -284,11 +328,11 @@ async def streamed(m: Mixed, disconnect: bool) -> int:
         async for line in response.aiter_lines():
             events += line.startswith("data:")
             if disconnect and events == 3:
-                break      # leaving the block unread closes the connection
+                break  # leaving the block unread closes the connection
         return response.status_code
 
 
-SPECIAL = {   # name: (expected, request)
+SPECIAL = {  # name: (expected, request)
     "stream": ("200", lambda m: streamed(m, disconnect=False)),
     "disconnect mid-stream": ("200", lambda m: streamed(m, disconnect=True)),
     "GET models": ("200", lambda m: m.client.get("/v1/models")),
@@ -297,17 +341,21 @@ SPECIAL = {   # name: (expected, request)
     "oversize body": ("4xx", lambda m: raw_http(m, head(CHAT, "Content-Length: 999999999"))),
     "short Content-Length": ("4xx", lambda m: raw_http(m, head(CHAT, "Content-Length: 9") + b'{"model": "bench"}')),
     "bad Content-Length": ("4xx", lambda m: raw_http(m, head(CHAT, "Content-Length: ten") + b"{}")),
-    "chunked, no length": ("4xx", lambda m: raw_http(m, head(CHAT, "Transfer-Encoding: chunked")
-                                                     + b"2\r\n{}\r\n0\r\n\r\n")),
+    "chunked, no length": (
+        "4xx",
+        lambda m: raw_http(m, head(CHAT, "Transfer-Encoding: chunked") + b"2\r\n{}\r\n0\r\n\r\n"),
+    ),
     "body cut short": ("any", lambda m: raw_http(m, head(CHAT, "Content-Length: 500") + b'{"model"', half_close=True)),
 }
-CASES = {**{name: (expect, lambda m, p=path, b=body: post(m, p, b(m)))
-            for name, (expect, path, body) in BODIES.items()}, **SPECIAL}
+CASES = {
+    **{name: (expect, lambda m, p=path, b=body: post(m, p, b(m))) for name, (expect, path, body) in BODIES.items()},
+    **SPECIAL,
+}
 
 
 def failed(expect: str, outcome) -> bool:
     if isinstance(outcome, str) or (outcome is None and expect != "any"):
-        return True        # a connection error, or no reply where one was due
+        return True  # a connection error, or no reply where one was due
     return outcome is not None and (outcome >= 500 or (expect == "200") != (outcome == 200))
 
 
@@ -331,23 +379,30 @@ async def mixed(client: httpx.AsyncClient, url: str, pid: int, args, context: in
 
     rss = [rss_mb(pid)]
     for quarter in range(4):
-        await asyncio.gather(*(gated(n) for n in names[quarter * len(names) // 4:(quarter + 1) * len(names) // 4]))
+        await asyncio.gather(*(gated(n) for n in names[quarter * len(names) // 4 : (quarter + 1) * len(names) // 4]))
         rss.append(rss_mb(pid))
-    await asyncio.sleep(2)      # settle: cancelled rows are freed at the engine's next step
+    await asyncio.sleep(2)  # settle: cancelled rows are freed at the engine's next step
     rss.append(rss_mb(pid))
     load = (await client.get("/health")).json()["models"][NAME]
     errors = sum(n for name, c in outcomes.items() for o, n in c.items() if failed(CASES[name][0], o))
-    statuses = Counter(o if isinstance(o, int) else "no reply" if o is None else "conn error"
-                       for c in outcomes.values() for o in c.elements())
+    statuses = Counter(
+        o if isinstance(o, int) else "no reply" if o is None else "conn error"
+        for c in outcomes.values()
+        for o in c.elements()
+    )
     print(f"\n{args.mixed} mixed requests, {args.concurrency} at a time:")
     for name in CASES:
         got = ", ".join(f"{o}: {n}" for o, n in outcomes[name].items())
         print(f"  {name:<22} expect {CASES[name][0]:<4} got {got}")
     print(f"  statuses: {dict(sorted(statuses.items(), key=str))}")
-    print(f"  5xx: {sum(n for s, n in statuses.items() if isinstance(s, int) and s >= 500)}, "
-          f"connection errors: {statuses['conn error']}, failed expectations: {errors}")
-    print(f"  server RSS MB by quarter: {' -> '.join(f'{r:.1f}' for r in rss[:-1])}, after settling {rss[-1]:.1f}; "
-          f"growth {rss[-1] - rss[0]:+.1f} MB")
+    print(
+        f"  5xx: {sum(n for s, n in statuses.items() if isinstance(s, int) and s >= 500)}, "
+        f"connection errors: {statuses['conn error']}, failed expectations: {errors}"
+    )
+    print(
+        f"  server RSS MB by quarter: {' -> '.join(f'{r:.1f}' for r in rss[:-1])}, after settling {rss[-1]:.1f}; "
+        f"growth {rss[-1] - rss[0]:+.1f} MB"
+    )
     print(f"  after: running {load['running']}, waiting {load['waiting']} (both 0: every row freed)")
     return errors + load["running"] + load["waiting"]
 
@@ -357,7 +412,7 @@ async def bench(url: str, pid: int, args, prompts: list[list[dict]], max_tokens:
     # ReadError (a race of the two, not a server fault), so connections idle for 1 s are not reused.
     limits = httpx.Limits(max_connections=args.clients + args.concurrency, keepalive_expiry=1.0)
     async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client:
-        await throughput(client, pid, "warm-up", prompts, max_tokens, together=True)   # first-call allocations
+        await throughput(client, pid, "warm-up", prompts, max_tokens, together=True)  # first-call allocations
         print(f"server RSS after warm-up: {rss_mb(pid):.1f} MB")
         one = await throughput(client, pid, "one at a time", prompts, max_tokens, together=False)
         many = await throughput(client, pid, f"{len(prompts)} at once", prompts, max_tokens, together=True)
@@ -391,8 +446,10 @@ def main() -> None:
         try:
             context = httpx.get(url + "/v1/models").json()["data"][0]["max_model_len"]
             max_tokens = min(args.max_tokens, context - longest)
-            print(f"model {model}: context {context}; {len(prompts)} prompts of <= {longest} tokens, "
-                  f"temperature 0, max_tokens {max_tokens}")
+            print(
+                f"model {model}: context {context}; {len(prompts)} prompts of <= {longest} tokens, "
+                f"temperature 0, max_tokens {max_tokens}"
+            )
             errors = asyncio.run(bench(url, process.pid, args, prompts, max_tokens, context))
         finally:
             process.terminate()

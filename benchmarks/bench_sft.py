@@ -57,8 +57,9 @@ def model(args) -> Transformer:
 def time_bare(args, data: list[Sequence]) -> tuple[float, int]:
     net = model(args)
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-4)
-    batches = epoch_batches(data, args.batch, PAD, packing=False, capacity=args.max_tokens - 1,
-                            rng=np.random.default_rng(1))
+    batches = epoch_batches(
+        data, args.batch, PAD, packing=False, capacity=args.max_tokens - 1, rng=np.random.default_rng(1)
+    )
     tokens = sum(b.trained_tokens for b in batches)
     start = time.perf_counter()
     for batch in batches:
@@ -71,10 +72,18 @@ def time_bare(args, data: list[Sequence]) -> tuple[float, int]:
 
 
 def time_ours(args, data: list[Sequence], packing: bool) -> tuple[float, int]:
-    params = SftParams(epochs=1, batch_size=args.batch, packing=packing, max_tokens=args.max_tokens,
-                       eval_every=10**9, warmup_steps=5, log_every=10**9)
-    result = fine_tune(model(args), data, data[:8], lambda m: 0.0, params, PAD, torch.device("cpu"), False,
-                       logging.getLogger("bench"))
+    params = SftParams(
+        epochs=1,
+        batch_size=args.batch,
+        packing=packing,
+        max_tokens=args.max_tokens,
+        eval_every=10**9,
+        warmup_steps=5,
+        log_every=10**9,
+    )
+    result = fine_tune(
+        model(args), data, data[:8], lambda m: 0.0, params, PAD, torch.device("cpu"), False, logging.getLogger("bench")
+    )
     return result.seconds, result.trained_tokens
 
 
@@ -88,19 +97,26 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     args = parser.parse_args()
     data = conversations(args.conversations, args.max_tokens)
-    print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads;"
-          f" {len(data)} conversations, {sum(s.trained_tokens for s in data):,} assistant tokens per epoch,"
-          f" depth {args.depth}, d_model {args.d_model}")
+    print(
+        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads;"
+        f" {len(data)} conversations, {sum(s.trained_tokens for s in data):,} assistant tokens per epoch,"
+        f" depth {args.depth}, d_model {args.d_model}"
+    )
     rates: dict[str, list[float]] = {"bare": [], "ours, padded": [], "ours, packed": []}
-    time_ours(args, data[:64], False)           # warm-up: first-call allocations
+    time_ours(args, data[:64], False)  # warm-up: first-call allocations
     for round_index in range(args.rounds):
-        for name, timer in (("bare", lambda: time_bare(args, data)),
-                            ("ours, padded", lambda: time_ours(args, data, False)),
-                            ("ours, packed", lambda: time_ours(args, data, True))):
+        for name, timer in (
+            ("bare", lambda: time_bare(args, data)),
+            ("ours, padded", lambda: time_ours(args, data, False)),
+            ("ours, packed", lambda: time_ours(args, data, True)),
+        ):
             seconds, tokens = timer()
             rates[name].append(tokens / seconds)
-        print(f"round {round_index + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items())
-              + " assistant tokens/s")
+        print(
+            f"round {round_index + 1}: "
+            + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items())
+            + " assistant tokens/s"
+        )
     median = {k: statistics.median(v) for k, v in rates.items()}
     print(f"ours padded / bare: {median['ours, padded'] / median['bare']:.2f}x (target >= 0.95)")
     print(f"packed / padded:    {median['ours, packed'] / median['ours, padded']:.2f}x")

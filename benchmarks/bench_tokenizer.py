@@ -27,10 +27,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from crisol.formats.artifacts import part_name  # noqa: E402
-from crisol.formats.document_shards import list_shards  # noqa: E402
 from crisol.core.executor import map_shards  # noqa: E402
 from crisol.core.params import ExecutorParams  # noqa: E402
+from crisol.formats.artifacts import part_name  # noqa: E402
+from crisol.formats.document_shards import list_shards  # noqa: E402
 from crisol.formats.row_writer import RowWriter  # noqa: E402
 from crisol.formats.schemas import DOCUMENTS  # noqa: E402
 from crisol.formats.tokenizer_file import TOKENIZER_FILE  # noqa: E402
@@ -39,7 +39,7 @@ from stages.tokenizer.encode import SPLITS, EncodeTask, encode_shard  # noqa: E4
 from stages.tokenizer.params import TokenizerParams  # noqa: E402
 
 TEXT_DIR = ROOT.parent / "shared" / "data" / "text"
-DOC_CHARS = 3000   # paragraphs are grouped into documents of about this size
+DOC_CHARS = 3000  # paragraphs are grouped into documents of about this size
 
 
 def documents(text: str) -> list[str]:
@@ -90,29 +90,44 @@ def throughput(texts: list[str], work: Path, workers: int, repeats: int) -> None
         dirs = {split: out / split for split in SPLITS}
         for d in dirs.values():
             d.mkdir(parents=True)
-        tasks = [EncodeTask(shard=s, tokenizer_path=str(tokenizer_path), out_dirs={k: str(v) for k, v in dirs.items()},
-                            specials=tuple(params.special_tokens.tokens()), eos_id=1,
-                            validation_fraction=params.validation_fraction, split_salt=params.split_salt,
-                            batch_docs=params.encode_batch_docs, single_threaded=workers > 1)
-                 for s in shards]
+        tasks = [
+            EncodeTask(
+                shard=s,
+                tokenizer_path=str(tokenizer_path),
+                out_dirs={k: str(v) for k, v in dirs.items()},
+                specials=tuple(params.special_tokens.tokens()),
+                eos_id=1,
+                validation_fraction=params.validation_fraction,
+                split_salt=params.split_salt,
+                batch_docs=params.encode_batch_docs,
+                single_threaded=workers > 1,
+            )
+            for s in shards
+        ]
         map_shards(encode_shard, tasks, executor, "encode")
 
     stage = best_of(repeats, stage_pass)
     print(f"(a) encoding {len(texts):,} documents, {mb:.1f} MB, {tokens:,} tokens (16k vocabulary):")
     print(f"    baseline encode_batch      {mb / base:6.2f} MB/s  {tokens / base:12,.0f} tokens/s")
     print(f"    baseline encode_batch_fast {mb / fast:6.2f} MB/s  {tokens / fast:12,.0f} tokens/s")
-    print(f"    stage ({workers} workers, {len(shards)} shards, Parquet in, Arrow shards out) "
-          f"{mb / stage:6.2f} MB/s  {tokens / stage:12,.0f} tokens/s")
-    print(f"    ratio stage / encode_batch = {base / stage:.2f} (target >= 0.8); "
-          f"stage / encode_batch_fast = {fast / stage:.2f}")
+    print(
+        f"    stage ({workers} workers, {len(shards)} shards, Parquet in, Arrow shards out) "
+        f"{mb / stage:6.2f} MB/s  {tokens / stage:12,.0f} tokens/s"
+    )
+    print(
+        f"    ratio stage / encode_batch = {base / stage:.2f} (target >= 0.8); "
+        f"stage / encode_batch_fast = {fast / stage:.2f}"
+    )
 
 
 def compression() -> None:
     shakespeare = (TEXT_DIR / "tinyshakespeare.txt").read_text()
     cut = int(len(shakespeare) * 0.9)
     train = documents((TEXT_DIR / "wikitext2_valid.txt").read_text()) + documents(shakespeare[:cut])
-    held_out = {"wikitext2_test": (TEXT_DIR / "wikitext2_test.txt").read_text(),
-                "shakespeare_last10%": shakespeare[cut:]}
+    held_out = {
+        "wikitext2_test": (TEXT_DIR / "wikitext2_test.txt").read_text(),
+        "shakespeare_last10%": shakespeare[cut:],
+    }
     print("(b) characters per token on held-out text (fitted on WikiText-2 valid + 90% of Shakespeare):")
     print(f"    {'vocabulary':>10}  " + "  ".join(f"{name:>20}" for name in held_out) + "   fit s")
     for vocab in (4096, 16384, 32768):
@@ -131,8 +146,9 @@ def main() -> None:
     args = parser.parse_args()
     if not TEXT_DIR.is_dir():
         sys.exit(f"needs {TEXT_DIR} (../shared/data/text beside the repository)")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"load {os.getloadavg()[0]:.2f}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}"
+    )
     texts = [doc for path in sorted(TEXT_DIR.glob("*.txt")) for doc in documents(path.read_text())] * args.copies
     work = Path(tempfile.mkdtemp(prefix="bench-tokenizer."))
     try:

@@ -42,16 +42,27 @@ def write_split(directory: Path, tokens: int, seed: int = 0) -> TokenSplit:
     rng = np.random.default_rng(seed)
     array = rng.integers(0, VOCAB, size=tokens, dtype=np.uint16)
     write_shard(directory, 0, array, ["doc"], np.array([0]), np.array([tokens]))
-    SplitManifest(dtype="uint16", vocab_size=VOCAB, eos_id=1, tokenizer_sha256="bench",
-                  shards=({"index": 0, "tokens": tokens, "documents": 1},), params={}).write(directory)
+    SplitManifest(
+        dtype="uint16",
+        vocab_size=VOCAB,
+        eos_id=1,
+        tokenizer_sha256="bench",
+        shards=({"index": 0, "tokens": tokens, "documents": 1},),
+        params={},
+    ).write(directory)
     return TokenSplit(directory)
 
 
 def ours(args, split: TokenSplit) -> Trainer:
-    params = PretrainParams(model=ModelShape(depth=args.depth, d_model=args.d_model), seq_len=args.seq_len,
-                            batch_size=args.batch, max_steps=10_000, warmup_steps=10, fact_probes=0)
-    inputs = Inputs(train=split, validation=split, tokenizer=None, tokenizer_sha256="bench", vocab_size=VOCAB,
-                    eos_id=1)
+    params = PretrainParams(
+        model=ModelShape(depth=args.depth, d_model=args.d_model),
+        seq_len=args.seq_len,
+        batch_size=args.batch,
+        max_steps=10_000,
+        warmup_steps=10,
+        fact_probes=0,
+    )
+    inputs = Inputs(train=split, validation=split, tokenizer=None, tokenizer_sha256="bench", vocab_size=VOCAB, eos_id=1)
     d = Dist(rank=0, world=1, local_rank=0, device=torch.device("cpu"))
     return Trainer(params, inputs, d, Path("unused"), logging.getLogger("bench"), validation=None, probes=[])
 
@@ -65,8 +76,9 @@ def time_ours(trainer: Trainer, steps: int) -> float:
     return time.perf_counter() - start
 
 
-def time_reference(model: Transformer, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                   steps: int) -> float:
+def time_reference(
+    model: Transformer, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, steps: int
+) -> float:
     start = time.perf_counter()
     for _ in range(steps):
         _, loss = model(x, y)
@@ -96,17 +108,21 @@ def main() -> None:
         ref_opt = torch.optim.AdamW(reference.parameters(), lr=3e-3, betas=(0.9, 0.95), weight_decay=0.1)
         x = torch.randint(0, VOCAB, (args.batch, args.seq_len))
         y = torch.randint(0, VOCAB, (args.batch, args.seq_len))
-        time_ours(trainer, 3)                       # warm-up both
+        time_ours(trainer, 3)  # warm-up both
         time_reference(reference, ref_opt, x, y, 3)
         ours_tps, ref_tps = [], []
         for _ in range(args.rounds):
             ours_tps.append(args.steps * tokens_per_step / time_ours(trainer, args.steps))
             ref_tps.append(args.steps * tokens_per_step / time_reference(reference, ref_opt, x, y, args.steps))
     o, r = statistics.median(ours_tps), statistics.median(ref_tps)
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
-    print(f"model: depth {args.depth}, d_model {args.d_model}, {config.num_params():,} params; "
-          f"batch {args.batch} x {args.seq_len} tokens, {args.steps} steps x {args.rounds} rounds")
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
+    )
+    print(
+        f"model: depth {args.depth}, d_model {args.d_model}, {config.num_params():,} params; "
+        f"batch {args.batch} x {args.seq_len} tokens, {args.steps} steps x {args.rounds} rounds"
+    )
     print(f"ours      : {o:9.0f} tokens/s (rounds: {', '.join(f'{v:.0f}' for v in ours_tps)})")
     print(f"reference : {r:9.0f} tokens/s (rounds: {', '.join(f'{v:.0f}' for v in ref_tps)})")
     print(f"ratio ours/reference: {o / r:.3f} (target >= 0.95)")

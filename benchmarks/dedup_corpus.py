@@ -20,7 +20,7 @@ import numpy as np
 @dataclass
 class PlantedCorpus:
     texts: list[str]
-    targets: dict[tuple[int, int], float]   # (original, copy) -> target Jaccard
+    targets: dict[tuple[int, int], float]  # (original, copy) -> target Jaccard
 
 
 def _vocabulary(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -61,14 +61,20 @@ def _edit_to(words: np.ndarray, target: float, shingle: int, fresh, rng: np.rand
     previous_gap = 0
     for length, gap in zip(lengths, gaps):
         position += int(gap - previous_gap)
-        copy[position:position + length] = fresh(int(length))
+        copy[position : position + length] = fresh(int(length))
         position += int(length) + shingle
         previous_gap = gap
     return copy
 
 
-def planted_corpus(documents: int, seed: int = 0, shingle: int = 5, near_fraction: float = 0.25,
-                   exact_fraction: float = 0.1, j_min: float = 0.2) -> PlantedCorpus:
+def planted_corpus(
+    documents: int,
+    seed: int = 0,
+    shingle: int = 5,
+    near_fraction: float = 0.25,
+    exact_fraction: float = 0.1,
+    j_min: float = 0.2,
+) -> PlantedCorpus:
     rng = np.random.default_rng(seed)
     vocab = _vocabulary(rng, 60000)
     weights = 1.0 / np.arange(1, len(vocab) + 1) ** 1.05

@@ -10,8 +10,8 @@ import yaml
 
 from flows.params_comments import Comment
 
-COMMENT_COLUMN = 36      # where a comment beside a value starts
-WIDTH = 120              # a comment that would pass this goes above its key instead
+COMMENT_COLUMN = 36  # where a comment beside a value starts
+WIDTH = 120  # a comment that would pass this goes above its key instead
 
 
 def yaml_float(value: float) -> str:
@@ -32,8 +32,9 @@ class _Dumper(yaml.SafeDumper):
     """PyYAML's safe dumper, with floats spelled by yaml_float."""
 
 
-_Dumper.add_representer(float, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:float",
-                                                                            yaml_float(value)))
+_Dumper.add_representer(
+    float, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:float", yaml_float(value))
+)
 
 
 def flow(value: Any) -> str:
@@ -52,8 +53,9 @@ def _with_comment(line: str, comment: Comment, pad: str) -> list[str]:
     return [*above, f"{pad}# {comment.beside}", line]
 
 
-def block(mapping: dict[str, Any], comments: dict[tuple[str, ...], Comment], path: tuple[str, ...] = (),
-          indent: int = 0) -> list[str]:
+def block(
+    mapping: dict[str, Any], comments: dict[tuple[str, ...], Comment], path: tuple[str, ...] = (), indent: int = 0
+) -> list[str]:
     """A mapping as block YAML, each key with its comment; lists and empty mappings on one line."""
     pad = " " * indent
     lines: list[str] = []

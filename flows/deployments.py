@@ -21,18 +21,26 @@ Source = Literal["current", "synthetic", "own"]
 FLOW_NAME = "crisol"
 
 
-def pipeline_overrides(profile: str, overrides: tuple[str, ...] | list[str], source: str = "current",
-                       own_root: str = "") -> list[str]:
+def pipeline_overrides(
+    profile: str, overrides: tuple[str, ...] | list[str], source: str = "current", own_root: str = ""
+) -> list[str]:
     """The `set_params` list the pipeline flow gets: profile and source first, then the overrides."""
-    chosen = [f"{key}={value}" for key, value in (("profile", profile), ("source", source))
-              if value and value != "current"]
+    chosen = [
+        f"{key}={value}" for key, value in (("profile", profile), ("source", source)) if value and value != "current"
+    ]
     return chosen + ([f"own.root={own_root}"] if own_root else []) + list(overrides)
 
 
 @flow(name=FLOW_NAME)
-def run_pipeline(profile: Profile = "current", overrides: tuple[str, ...] = (), force: bool = False,
-                 targets: tuple[str, ...] = (), root: str = "", source: Source = "current",
-                 own_root: str = "") -> list[dict[str, object]]:
+def run_pipeline(
+    profile: Profile = "current",
+    overrides: tuple[str, ...] = (),
+    force: bool = False,
+    targets: tuple[str, ...] = (),
+    root: str = "",
+    source: Source = "current",
+    own_root: str = "",
+) -> list[dict[str, object]]:
     """Run crisol's DVC stage graph as Prefect tasks (DVC decides what runs or is skipped).
 
     Args:
@@ -49,5 +57,9 @@ def run_pipeline(profile: Profile = "current", overrides: tuple[str, ...] = (), 
             `current` keeps params.yaml's.
         own_root: The own-data folder (own.root); empty keeps params.yaml's (default data/own).
     """
-    return pipeline(root=root or str(REPO_ROOT), targets=list(targets) or None, force=force,
-                    set_params=pipeline_overrides(profile, overrides, source, own_root) or None)
+    return pipeline(
+        root=root or str(REPO_ROOT),
+        targets=list(targets) or None,
+        force=force,
+        set_params=pipeline_overrides(profile, overrides, source, own_root) or None,
+    )

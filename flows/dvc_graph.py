@@ -12,11 +12,11 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class StageInfo:
-    name: str               # as in dvc.yaml (foreach/matrix stages expand to "name@key")
+    name: str  # as in dvc.yaml (foreach/matrix stages expand to "name@key")
     cmd: str
     metrics: tuple[str, ...]  # metrics files the stage writes, relative to the repo root
     outs: tuple[str, ...] = ()  # its cached outputs (files or directories), relative to the repo root
-    dvcfile: str = "dvc.yaml"   # the pipeline file that defines it, relative to the repo root
+    dvcfile: str = "dvc.yaml"  # the pipeline file that defines it, relative to the repo root
 
 
 def stage_order(root: Path | str, targets: list[str] | None = None) -> list[StageInfo]:
@@ -29,8 +29,7 @@ def stage_order(root: Path | str, targets: list[str] | None = None) -> list[Stag
     root = Path(root).resolve()
     with Repo(str(root)) as repo:
         graph = repo.index.graph
-        by_name = {stage.addressing.split(":")[-1]: stage for stage in graph.nodes
-                   if hasattr(stage, "cmd")}
+        by_name = {stage.addressing.split(":")[-1]: stage for stage in graph.nodes if hasattr(stage, "cmd")}
         if targets:
             unknown = sorted(set(targets) - set(by_name))
             if unknown:
@@ -41,11 +40,15 @@ def stage_order(root: Path | str, targets: list[str] | None = None) -> list[Stag
             graph = graph.subgraph(wanted)
         else:
             graph = graph.subgraph([s for s in graph.nodes if Path(s.dvcfile.path) == root / "dvc.yaml"])
-        order = nx.lexicographical_topological_sort(graph.reverse(copy=False),
-                                                    key=lambda s: s.addressing)
-        return [StageInfo(name=stage.addressing.split(":")[-1], cmd=str(stage.cmd),
-                          metrics=tuple(str(Path(o.fs_path).relative_to(root)) for o in stage.outs if o.metric),
-                          outs=tuple(str(Path(o.fs_path).relative_to(root)) for o in stage.outs
-                                     if not o.metric and not o.plot),
-                          dvcfile=str(Path(stage.dvcfile.path).relative_to(root)))
-                for stage in order if stage in by_name.values()]
+        order = nx.lexicographical_topological_sort(graph.reverse(copy=False), key=lambda s: s.addressing)
+        return [
+            StageInfo(
+                name=stage.addressing.split(":")[-1],
+                cmd=str(stage.cmd),
+                metrics=tuple(str(Path(o.fs_path).relative_to(root)) for o in stage.outs if o.metric),
+                outs=tuple(str(Path(o.fs_path).relative_to(root)) for o in stage.outs if not o.metric and not o.plot),
+                dvcfile=str(Path(stage.dvcfile.path).relative_to(root)),
+            )
+            for stage in order
+            if stage in by_name.values()
+        ]

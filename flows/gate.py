@@ -65,8 +65,9 @@ def fmt_value(value: Any) -> str:
     return str(value)
 
 
-def compare(rules: list[MetricRule], candidate: dict[str, Any],
-            current: dict[str, Any] | None) -> tuple[bool, str, list[dict[str, Any]]]:
+def compare(
+    rules: list[MetricRule], candidate: dict[str, Any], current: dict[str, Any] | None
+) -> tuple[bool, str, list[dict[str, Any]]]:
     """(promote?, reason, one row per rule). Promote: every rule's metric is present in the
     candidate; and with a production model, none is worse and at least one is better."""
     rows = [_row(rule, candidate, current) for rule in rules]
@@ -77,8 +78,12 @@ def compare(rules: list[MetricRule], candidate: dict[str, Any],
         return True, "first model: no production model yet", rows
     worse = [r for r in rows if r["verdict"] == "worse"]
     if worse:
-        return False, "worse on " + ", ".join(
-            f"{r['metric']} ({fmt_value(r['production'])} -> {fmt_value(r['candidate'])})" for r in worse), rows
+        return (
+            False,
+            "worse on "
+            + ", ".join(f"{r['metric']} ({fmt_value(r['production'])} -> {fmt_value(r['candidate'])})" for r in worse),
+            rows,
+        )
     better = [r["metric"] for r in rows if r["verdict"] == "better"]
     if not better:
         return False, "no metric improved on production (ties within tolerance)", rows
@@ -88,9 +93,14 @@ def compare(rules: list[MetricRule], candidate: dict[str, Any],
 def _row(rule: MetricRule, candidate: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
     """One rule's comparison: both values, the change, and the verdict."""
     new, old = metric_value(candidate, rule.name), metric_value(current, rule.name)
-    return {"metric": rule.name, "goal": str(rule).partition(":")[2], "production": old,
-            "candidate": new, "change": None if new is None or old is None else new - old,
-            "verdict": _verdict(rule, new, old, first=current is None)}
+    return {
+        "metric": rule.name,
+        "goal": str(rule).partition(":")[2],
+        "production": old,
+        "candidate": new,
+        "change": None if new is None or old is None else new - old,
+        "verdict": _verdict(rule, new, old, first=current is None),
+    }
 
 
 def _verdict(rule: MetricRule, new: float | None, old: float | None, first: bool) -> str:
@@ -99,6 +109,6 @@ def _verdict(rule: MetricRule, new: float | None, old: float | None, first: bool
     if first:
         return "first"
     if old is None:
-        return "not compared"   # production never recorded it (the rule list changed)
+        return "not compared"  # production never recorded it (the rule list changed)
     gain = (new - old) if rule.goal == "max" else (old - new)
     return "better" if gain > rule.tolerance else "worse" if gain < -rule.tolerance else "same"

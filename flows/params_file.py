@@ -42,9 +42,17 @@ from stages.web.params import WebParams
 
 # The stages' sections, in pipeline order (the order of params.yaml).
 STAGE_SECTIONS: dict[str, type[Section]] = {
-    "web": WebParams, "crawl": CrawlParams, "ingest": IngestParams, "dedup": DedupParams,
-    "tokenizer": TokenizerParams, "pretrain": PretrainParams, "sft": SftParams, "reward": RewardParams,
-    "ppo": PPOParams, "evaluate": EvaluateParams, "scaling": ScalingParams,
+    "web": WebParams,
+    "crawl": CrawlParams,
+    "ingest": IngestParams,
+    "dedup": DedupParams,
+    "tokenizer": TokenizerParams,
+    "pretrain": PretrainParams,
+    "sft": SftParams,
+    "reward": RewardParams,
+    "ppo": PPOParams,
+    "evaluate": EvaluateParams,
+    "scaling": ScalingParams,
 }
 # Which run the workspace is set for: kept from the existing file when regenerating, not checked.
 WORKSPACE_KEYS = ("profile", "source", "own.root")
@@ -82,8 +90,9 @@ def stage_profiles(model: type[Section]) -> dict[str, dict[str, Any]]:
     profiles = getattr(sys.modules[model.__module__], "PROFILES", {})
     unknown = sorted(set(profiles) - set(PROFILE_NOTES))
     if unknown:
-        raise ValueError(f"{model.__module__}.PROFILES: unknown profile {unknown[0]!r} "
-                         f"(the profiles are {', '.join(PROFILE_NOTES)})")
+        raise ValueError(
+            f"{model.__module__}.PROFILES: unknown profile {unknown[0]!r} (the profiles are {', '.join(PROFILE_NOTES)})"
+        )
     return profiles
 
 
@@ -109,8 +118,12 @@ def _section(name: str, model: type[Section]) -> list[str]:
 def render(choices: dict[str, Any] | None = None) -> str:
     """params.yaml's text; `choices` holds the WORKSPACE_KEYS values to keep (defaults: the sections')."""
     default = SourceParams().model_dump(mode="json")
-    chosen = {"profile": DEFAULT_PROFILE, "source": default["source"], "own.root": default["own"]["root"],
-              **(choices or {})}
+    chosen = {
+        "profile": DEFAULT_PROFILE,
+        "source": default["source"],
+        "own.root": default["own"]["root"],
+        **(choices or {}),
+    }
     top = {"source": chosen["source"], "own": {**default["own"], "root": chosen["own.root"]}}
     lines = [*comment_lines(HEADER), f"profile: {flow(chosen['profile'])}", ""]
     lines += block(top, section_comments(SourceParams))
@@ -154,8 +167,11 @@ def differences(params_file: Path) -> list[str]:
         return [f"{params_file} is not valid YAML ({exc.__class__.__name__})"]
     expected = _flat(yaml.safe_load(expected_text))
     keys = [*expected, *(key for key in found if key not in expected)]
-    diffs = [f"{key}: {found.get(key, '(missing)')} in the file, {expected.get(key, '(none)')} in the sections"
-             for key in keys if found.get(key) != expected.get(key)]
+    diffs = [
+        f"{key}: {found.get(key, '(missing)')} in the file, {expected.get(key, '(none)')} in the sections"
+        for key in keys
+        if found.get(key) != expected.get(key)
+    ]
     if not diffs and text != expected_text:
         diffs = ["the values agree but the comments or layout differ"]
     return diffs
@@ -172,8 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         for line in diffs:
             print(f"params.yaml: {line}", file=sys.stderr)
         if diffs:
-            print("the defaults live in the params sections: change them there and run python -m flows.params_file",
-                  file=sys.stderr)
+            print(
+                "the defaults live in the params sections: change them there and run python -m flows.params_file",
+                file=sys.stderr,
+            )
         return 1 if diffs else 0
     text = render(workspace_choices(params_file))
     if not params_file.is_file() or params_file.read_text() != text:

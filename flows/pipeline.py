@@ -79,8 +79,9 @@ def run_stage(root: str, info: StageInfo, force: bool = False) -> dict[str, obje
     start = time.perf_counter()
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     ran = False
-    with subprocess.Popen(cmd, cwd=root, env=tool_env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+    with subprocess.Popen(
+        cmd, cwd=root, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             line = line.rstrip()
@@ -94,8 +95,12 @@ def run_stage(root: str, info: StageInfo, force: bool = False) -> dict[str, obje
         raise StageFailed(f"stage {info.name} failed (exit {proc.returncode}); last lines:\n" + "\n".join(tail))
     outcome = "ran" if ran else "skipped"
     logger.info("stage %s %s in %.1f s", info.name, outcome, seconds)
-    return {"stage": info.name, "outcome": outcome, "seconds": round(seconds, 2),
-            "metrics": _headline_metrics(Path(root), info)}
+    return {
+        "stage": info.name,
+        "outcome": outcome,
+        "seconds": round(seconds, 2),
+        "metrics": _headline_metrics(Path(root), info),
+    }
 
 
 def publish_reports(root: Path, order: list[StageInfo]) -> list[str]:
@@ -104,19 +109,23 @@ def publish_reports(root: Path, order: list[StageInfo]) -> list[str]:
     table. Returns the artifact keys."""
     keys = []
     for info in order:
-        name = re.sub(r"[^a-z0-9-]", "-", info.name.lower())     # artifact keys: lower case, digits, dashes
+        name = re.sub(r"[^a-z0-9-]", "-", info.name.lower())  # artifact keys: lower case, digits, dashes
         for out in info.outs:
             report, table = root / out / "report.md", root / out / "table.json"
             if report.is_file():
                 key = f"{name}-report"
-                create_markdown_artifact(key=key, markdown=report.read_text(encoding="utf-8"),
-                                         description=f"{info.name}: {out}/report.md")
+                create_markdown_artifact(
+                    key=key, markdown=report.read_text(encoding="utf-8"), description=f"{info.name}: {out}/report.md"
+                )
                 keys.append(key)
             if table.is_file():
                 data = json.loads(table.read_text())
                 key = f"{name}-table"
-                create_table_artifact(key=key, table=[dict(zip(data["headers"], row)) for row in data["rows"]],
-                                      description=f"{info.name}: {out}/table.json")
+                create_table_artifact(
+                    key=key,
+                    table=[dict(zip(data["headers"], row)) for row in data["rows"]],
+                    description=f"{info.name}: {out}/table.json",
+                )
                 keys.append(key)
     return keys
 
@@ -131,8 +140,12 @@ def ensure_workspace_limit(name: str = WORKSPACE_LIMIT) -> None:
 
 
 @flow(name="crisol-pipeline")
-def pipeline(root: str = str(REPO_ROOT), targets: list[str] | None = None, force: bool = False,
-             set_params: list[str] | None = None) -> list[dict[str, object]]:
+def pipeline(
+    root: str = str(REPO_ROOT),
+    targets: list[str] | None = None,
+    force: bool = False,
+    set_params: list[str] | None = None,
+) -> list[dict[str, object]]:
     """Run the DVC stage graph (all stages, or `targets` and what they need) as Prefect tasks."""
     logger = get_run_logger()
     root = str(Path(root).resolve())
@@ -142,7 +155,7 @@ def pipeline(root: str = str(REPO_ROOT), targets: list[str] | None = None, force
         if set_params:
             apply_param_overrides(Path(root) / "params.yaml", set_params)
             logger.info("params.yaml updated: %s", ", ".join(set_params))
-        source = write_graph(root)     # the graph differs by data source (flows/graph.py)
+        source = write_graph(root)  # the graph differs by data source (flows/graph.py)
         logger.info("data source: %s%s", source.kind, f" ({source.root})" if source.is_own else "")
         order = stage_order(root, targets)
         logger.info("stage order: %s", " -> ".join(s.name for s in order))
@@ -151,10 +164,14 @@ def pipeline(root: str = str(REPO_ROOT), targets: list[str] | None = None, force
                 results.append(run_stage(root, info, force))
         finally:
             done = {r["stage"] for r in results}
-            rows = results + [{"stage": s.name, "outcome": "failed or not run", "seconds": None,
-                               "metrics": ""} for s in order if s.name not in done]
-            create_table_artifact(key="pipeline-stages", table=rows,
-                                  description="Outcome of each DVC stage in this run")
+            rows = results + [
+                {"stage": s.name, "outcome": "failed or not run", "seconds": None, "metrics": ""}
+                for s in order
+                if s.name not in done
+            ]
+            create_table_artifact(
+                key="pipeline-stages", table=rows, description="Outcome of each DVC stage in this run"
+            )
         published = publish_reports(Path(root), order)
         if published:
             logger.info("published artifacts: %s", ", ".join(published))
@@ -166,8 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=str(REPO_ROOT))
     parser.add_argument("--target", dest="targets", action="append", help="run only this stage and its upstream")
     parser.add_argument("--force", action="store_true", help="rerun stages even if DVC sees no change")
-    parser.add_argument("--set", dest="set_params", action="append", metavar="SECTION.KEY=VALUE",
-                        help="write a parameter override into params.yaml before running")
+    parser.add_argument(
+        "--set",
+        dest="set_params",
+        action="append",
+        metavar="SECTION.KEY=VALUE",
+        help="write a parameter override into params.yaml before running",
+    )
     args = parser.parse_args(argv)
     results = pipeline(root=args.root, targets=args.targets, force=args.force, set_params=args.set_params)
     for row in results:

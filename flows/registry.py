@@ -61,8 +61,9 @@ def versions(registry: Path | str) -> list[str]:
     registry = Path(registry)
     if not registry.is_dir():
         return []
-    found = [(int(m.group(1)), p.name) for p in registry.iterdir()
-             if (m := _VERSION.match(p.name)) and (p / ENTRY).is_file()]
+    found = [
+        (int(m.group(1)), p.name) for p in registry.iterdir() if (m := _VERSION.match(p.name)) and (p / ENTRY).is_file()
+    ]
     return [name for _, name in sorted(found)]
 
 
@@ -102,12 +103,15 @@ def file_sha256(path: Path) -> str:
 def git_commit(root: Path) -> dict[str, Any]:
     """HEAD of the repository at root and whether the work tree differs from it (None: no git)."""
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=30)
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30)
         if head.returncode != 0:
             return {"commit": None, "dirty": None}
-        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                                capture_output=True, text=True, timeout=30)
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
@@ -165,9 +169,15 @@ def history(registry: Path | str) -> list[dict[str, Any]]:
     return read_jsonl(Path(registry) / HISTORY)
 
 
-def register(registry: Path | str, sources: list[Path | str], metrics: dict[str, Any], *,
-             root: Path | str = REPO_ROOT, params_file: Path | str | None = None,
-             extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def register(
+    registry: Path | str,
+    sources: list[Path | str],
+    metrics: dict[str, Any],
+    *,
+    root: Path | str = REPO_ROOT,
+    params_file: Path | str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Copy `sources` (files or directories; relative paths are under root) into a new version
     directory with its entry.json; returns the entry. The version appears whole or not at all."""
     registry, root = Path(registry), Path(root)
@@ -213,19 +223,28 @@ def _copy_into(version: Path, paths: list[Path], params_path: Path, root: Path) 
             shutil.copy2(src, version / "provenance" / name)
 
 
-def _entry(version: Path, paths: list[Path], metrics: dict[str, Any], params_path: Path, root: Path,
-           extra: dict[str, Any] | None) -> dict[str, Any]:
+def _entry(
+    version: Path,
+    paths: list[Path],
+    metrics: dict[str, Any],
+    params_path: Path,
+    root: Path,
+    extra: dict[str, Any] | None,
+) -> dict[str, Any]:
     """entry.json's content (without the version number): what was copied, and what produced it."""
     rel_sources = [_relative(p, root) for p in paths]
     return {
         "registered_at": now_iso(),
-        "sources": {rel: {"copied_to": p.name, "sha256": tree_digest(version / p.name)}
-                    for rel, p in zip(rel_sources, paths)},
+        "sources": {
+            rel: {"copied_to": p.name, "sha256": tree_digest(version / p.name)} for rel, p in zip(rel_sources, paths)
+        },
         "dvc_md5": dvc_lock_hashes(root, rel_sources),
         "metrics": metrics,
         "git": git_commit(root),
-        "params": {"file": _relative(params_path, root),
-                   "sha256": file_sha256(params_path) if params_path.is_file() else None},
+        "params": {
+            "file": _relative(params_path, root),
+            "sha256": file_sha256(params_path) if params_path.is_file() else None,
+        },
         **(extra or {}),
     }
 
@@ -266,25 +285,43 @@ def production_path(registry: Path | str) -> Path | None:
     return version_dir(registry, pointer["version"]) if pointer else None
 
 
-def promote(registry: Path | str, version: str, *, reason: str,
-            record: dict[str, Any] | None = None) -> dict[str, Any]:
+def promote(registry: Path | str, version: str, *, reason: str, record: dict[str, Any] | None = None) -> dict[str, Any]:
     """Point production at `version` (atomically) and record the promotion in the history."""
     registry = Path(registry)
     version_dir(registry, version)  # must exist
     previous = production(registry)
-    pointer = {"version": version, "promoted_at": now_iso(), "reason": reason,
-               "previous": previous["version"] if previous else None}
+    pointer = {
+        "version": version,
+        "promoted_at": now_iso(),
+        "reason": reason,
+        "previous": previous["version"] if previous else None,
+    }
     write_json(registry / PRODUCTION, pointer)
-    append_history(registry, {"decision": "promoted", "version": version, "previous": pointer["previous"],
-                              "reason": reason, **(record or {})})
+    append_history(
+        registry,
+        {
+            "decision": "promoted",
+            "version": version,
+            "previous": pointer["previous"],
+            "reason": reason,
+            **(record or {}),
+        },
+    )
     return pointer
 
 
 def refuse(registry: Path | str, reason: str, record: dict[str, Any] | None = None) -> dict[str, Any]:
     """Record a refused candidate (production unchanged)."""
     current = production(registry)
-    return append_history(registry, {"decision": "refused", "reason": reason,
-                                     "production": current["version"] if current else None, **(record or {})})
+    return append_history(
+        registry,
+        {
+            "decision": "refused",
+            "reason": reason,
+            "production": current["version"] if current else None,
+            **(record or {}),
+        },
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -304,17 +341,24 @@ def main(argv: list[str] | None = None) -> int:
         current = (production(registry) or {}).get("version")
         for version in versions(registry):
             entry = read_entry(registry, version)
-            scalars = {k: v for k, v in entry.get("metrics", {}).items()
-                       if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            scalars = {
+                k: v
+                for k, v in entry.get("metrics", {}).items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)
+            }
             shown = ", ".join(f"{k}={v:g}" for k, v in list(scalars.items())[:6])
-            print(f"{'*' if version == current else ' '} {version}  {entry['registered_at']}  "
-                  f"{(entry.get('git') or {}).get('commit') or '-':.12}  {shown}")
+            print(
+                f"{'*' if version == current else ' '} {version}  {entry['registered_at']}  "
+                f"{(entry.get('git') or {}).get('commit') or '-':.12}  {shown}"
+            )
     elif args.command == "production":
         print(json.dumps(production(registry), indent=2))
     elif args.command == "history":
-        for record in history(registry)[-args.n:]:
-            print(f"{record['time']}  {record['decision']:<11} {record.get('version') or '':<6} "
-                  f"{record.get('reason', '')}")
+        for record in history(registry)[-args.n :]:
+            print(
+                f"{record['time']}  {record['decision']:<11} {record.get('version') or '':<6} "
+                f"{record.get('reason', '')}"
+            )
     elif args.command == "promote":
         pointer = promote(registry, args.version, reason=args.reason, record={"by": "hand"})
         print(f"production: {pointer['previous']} -> {pointer['version']}")

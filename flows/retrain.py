@@ -46,14 +46,21 @@ from flows import registry as reg
 from flows.dvc_graph import stage_order
 from flows.gate import DEFAULT_METRICS, MetricRule, compare, metric_value
 from flows.pipeline import REPO_ROOT, ensure_workspace_limit, pipeline
-from flows.retrain_inputs import (DEFAULT_PATTERNS, LEDGER_NAME, find_new_inputs, ingest_inputs, matches, read_ledger,
-                                  record_consumed)
+from flows.retrain_inputs import (
+    DEFAULT_PATTERNS,
+    LEDGER_NAME,
+    find_new_inputs,
+    ingest_inputs,
+    matches,
+    read_ledger,
+    record_consumed,
+)
 from flows.retrain_record import publish
 
 CRAWL_LANDED = "crisol.crawl.landed"
 MODEL_PROMOTED = "crisol.model.promoted"
 RETRAIN_REFUSED = "crisol.retrain.refused"
-RETRAIN_LIMIT = "crisol-retrain"          # one retraining at a time (the pipeline has its own limit)
+RETRAIN_LIMIT = "crisol-retrain"  # one retraining at a time (the pipeline has its own limit)
 DEFAULT_METRICS_FILE = "data/metrics/evaluate.json"
 DEFAULT_MODEL_DIR = "data/ppo"
 CLOCK_SLACK_S = 0.5  # file timestamps come from a coarse kernel clock that can lag time.time()
@@ -74,16 +81,30 @@ class Setup:
     run_id: str | None
 
     @classmethod
-    def resolve(cls, root: str, registry: str | None, ledger: str | None, metrics_file: str, model_dir: str,
-                watch_dir: str | None, metrics: list[str] | None, patterns: list[str] | None) -> Setup:
+    def resolve(
+        cls,
+        root: str,
+        registry: str | None,
+        ledger: str | None,
+        metrics_file: str,
+        model_dir: str,
+        watch_dir: str | None,
+        metrics: list[str] | None,
+        patterns: list[str] | None,
+    ) -> Setup:
         root_path = Path(root).resolve()
         registry_path = _resolve(root_path, registry or "models/registry")
-        return cls(root=root_path, registry=registry_path,
-                   ledger=_resolve(root_path, ledger) if ledger else registry_path / LEDGER_NAME,
-                   metrics=_resolve(root_path, metrics_file), model_dir=_resolve(root_path, model_dir),
-                   watch=_resolve(root_path, watch_dir) if watch_dir else None,
-                   rules=tuple(MetricRule.parse(m) for m in (metrics or DEFAULT_METRICS)),
-                   patterns=list(patterns or DEFAULT_PATTERNS), run_id=_flow_run_id())
+        return cls(
+            root=root_path,
+            registry=registry_path,
+            ledger=_resolve(root_path, ledger) if ledger else registry_path / LEDGER_NAME,
+            metrics=_resolve(root_path, metrics_file),
+            model_dir=_resolve(root_path, model_dir),
+            watch=_resolve(root_path, watch_dir) if watch_dir else None,
+            rules=tuple(MetricRule.parse(m) for m in (metrics or DEFAULT_METRICS)),
+            patterns=list(patterns or DEFAULT_PATTERNS),
+            run_id=_flow_run_id(),
+        )
 
 
 def _resolve(root: Path, path: str | Path) -> Path:
@@ -102,13 +123,23 @@ def _flow_run_id() -> str | None:
 
 # --- the flow ------------------------------------------------------------------------------------
 
+
 @flow(name="crisol-retrain")
-def retrain(watch_dir: str | None = None, common_crawl_paths: list[str] | None = None,
-            metrics: list[str] | None = None, root: str = str(REPO_ROOT), registry: str | None = None,
-            metrics_file: str = DEFAULT_METRICS_FILE, model_dir: str = DEFAULT_MODEL_DIR,
-            ledger: str | None = None, patterns: list[str] | None = None, cumulative: bool = False,
-            targets: list[str] | None = None, force: bool = False,
-            set_params: list[str] | None = None) -> dict[str, Any]:
+def retrain(
+    watch_dir: str | None = None,
+    common_crawl_paths: list[str] | None = None,
+    metrics: list[str] | None = None,
+    root: str = str(REPO_ROOT),
+    registry: str | None = None,
+    metrics_file: str = DEFAULT_METRICS_FILE,
+    model_dir: str = DEFAULT_MODEL_DIR,
+    ledger: str | None = None,
+    patterns: list[str] | None = None,
+    cumulative: bool = False,
+    targets: list[str] | None = None,
+    force: bool = False,
+    set_params: list[str] | None = None,
+) -> dict[str, Any]:
     """Retrain on new crawl data (files in `watch_dir` or Common Crawl paths) and promote the new
     model only if it beats production on `metrics` (rules `name:max|min[:tolerance]`).
 
@@ -120,25 +151,36 @@ def retrain(watch_dir: str | None = None, common_crawl_paths: list[str] | None =
         return _retrain(setup, common_crawl_paths, cumulative, targets, force, set_params)
 
 
-def _retrain(setup: Setup, common_crawl_paths: list[str] | None, cumulative: bool, targets: list[str] | None,
-             force: bool, set_params: list[str] | None) -> dict[str, Any]:
+def _retrain(
+    setup: Setup,
+    common_crawl_paths: list[str] | None,
+    cumulative: bool,
+    targets: list[str] | None,
+    force: bool,
+    set_params: list[str] | None,
+) -> dict[str, Any]:
     """The run, one retraining at a time: new inputs, the pipeline over them, the gate, the record."""
     current = reg.production(setup.registry)
-    decision: dict[str, Any] = {"flow_run_id": setup.run_id, "rules": [str(r) for r in setup.rules],
-                                "previous_production": current["version"] if current else None}
+    decision: dict[str, Any] = {
+        "flow_run_id": setup.run_id,
+        "rules": [str(r) for r in setup.rules],
+        "previous_production": current["version"] if current else None,
+    }
     consumed = read_ledger(setup.ledger)
     new = find_new_inputs(setup.root, consumed, setup.watch, common_crawl_paths, setup.patterns)
     if not new:
         return _nothing_new(setup, decision, common_crawl_paths)
 
     inputs = ingest_inputs(new, consumed, cumulative)
-    decision.update(inputs=[{k: n[k] for k in ("path", "sha256", "size", "source") if k in n} for n in new],
-                    ingest_inputs=inputs)
+    decision.update(
+        inputs=[{k: n[k] for k in ("path", "sha256", "size", "source") if k in n} for n in new], ingest_inputs=inputs
+    )
     get_run_logger().info("%d new input(s); ingest.inputs = %s", len(new), inputs)
 
     started = time.time()
-    rows, problem = _run_pipeline(setup.root, targets, force, [f"ingest.inputs={json.dumps(inputs)}",
-                                                               *(set_params or [])])
+    rows, problem = _run_pipeline(
+        setup.root, targets, force, [f"ingest.inputs={json.dumps(inputs)}", *(set_params or [])]
+    )
     decision["stages"] = rows
     if problem is None:
         problem, complete = _check_run(setup.root, rows, targets, setup.metrics, started)
@@ -158,18 +200,29 @@ def _retrain(setup: Setup, common_crawl_paths: list[str] | None, cumulative: boo
 
 def _nothing_new(setup: Setup, decision: dict[str, Any], common_crawl_paths: list[str] | None) -> dict[str, Any]:
     """No input the ledger has not seen: record that, and stop."""
-    where = " and ".join(filter(None, [f"{setup.watch}" if setup.watch else None,
-                                       "the Common Crawl paths" if common_crawl_paths else None]))
+    where = " and ".join(
+        filter(
+            None, [f"{setup.watch}" if setup.watch else None, "the Common Crawl paths" if common_crawl_paths else None]
+        )
+    )
     reason = f"no new inputs in {where}" if where else "no inputs given (watch_dir or common_crawl_paths)"
     get_run_logger().info("nothing to do: %s", reason)
     decision.update(decision="nothing_new", reason=reason)
-    reg.append_history(setup.registry, {"decision": "nothing_new", "reason": reason, "flow_run_id": setup.run_id,
-                                        "watch_dir": str(setup.watch) if setup.watch else None})
+    reg.append_history(
+        setup.registry,
+        {
+            "decision": "nothing_new",
+            "reason": reason,
+            "flow_run_id": setup.run_id,
+            "watch_dir": str(setup.watch) if setup.watch else None,
+        },
+    )
     return publish(setup.registry, decision)
 
 
-def _run_pipeline(root: Path, targets: list[str] | None, force: bool,
-                  overrides: list[str]) -> tuple[list[dict[str, Any]], str | None]:
+def _run_pipeline(
+    root: Path, targets: list[str] | None, force: bool, overrides: list[str]
+) -> tuple[list[dict[str, Any]], str | None]:
     """(the pipeline's stage rows, why the run failed or None). Any failure to run is a refusal,
     never a promotion."""
     try:
@@ -188,8 +241,9 @@ def _first_line(error: object) -> str:
     return text.splitlines()[0] if text else ""
 
 
-def _check_run(root: Path, rows: list[dict[str, Any]], targets: list[str] | None, metrics_path: Path,
-               started: float) -> tuple[str | None, bool]:
+def _check_run(
+    root: Path, rows: list[dict[str, Any]], targets: list[str] | None, metrics_path: Path, started: float
+) -> tuple[str | None, bool]:
     """(why this completed pipeline run cannot be judged, or None; whether it covered the stage
     writing the metrics file, i.e. consumed its inputs). Not judged: a stage not completed, the
     metrics stage not part of the run or skipped, the metrics file missing or stale."""
@@ -233,8 +287,7 @@ def _read_metrics(path: Path) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"metrics file {path} unreadable: {exc}"
 
 
-def _judge(setup: Setup, decision: dict[str, Any], candidate: dict[str, Any],
-           record: dict[str, Any]) -> dict[str, Any]:
+def _judge(setup: Setup, decision: dict[str, Any], candidate: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
     """The gate: compare with production, and register and promote the candidate, or refuse it."""
     current = reg.production_entry(setup.registry)
     promote, reason, table = compare(list(setup.rules), candidate, current["metrics"] if current else None)
@@ -242,9 +295,13 @@ def _judge(setup: Setup, decision: dict[str, Any], candidate: dict[str, Any],
     record["comparison"] = table
     if promote:
         try:
-            entry = reg.register(setup.registry, [setup.model_dir], candidate, root=setup.root,
-                                 extra={"flow_run_id": setup.run_id, "inputs": record["inputs"],
-                                        "rules": decision["rules"]})
+            entry = reg.register(
+                setup.registry,
+                [setup.model_dir],
+                candidate,
+                root=setup.root,
+                extra={"flow_run_id": setup.run_id, "inputs": record["inputs"], "rules": decision["rules"]},
+            )
         except (OSError, reg.RegistryError) as exc:
             promote, reason = False, f"could not register the model: {exc}"
     if promote:
@@ -253,13 +310,17 @@ def _judge(setup: Setup, decision: dict[str, Any], candidate: dict[str, Any],
     return _refuse(setup, decision, reason, {**record, "candidate_metrics": candidate_metrics})
 
 
-def _promote(setup: Setup, decision: dict[str, Any], version: str, reason: str,
-             record: dict[str, Any]) -> dict[str, Any]:
+def _promote(
+    setup: Setup, decision: dict[str, Any], version: str, reason: str, record: dict[str, Any]
+) -> dict[str, Any]:
     reg.promote(setup.registry, version, reason=reason, record=record)
     decision.update(decision="promoted", reason=reason, version=version)
     get_run_logger().info("promoted %s: %s", version, reason)
-    emit_event(MODEL_PROMOTED, resource={"prefect.resource.id": f"crisol.model.{version}"},
-               payload={"version": version, "reason": reason, "path": str(setup.registry / version)})
+    emit_event(
+        MODEL_PROMOTED,
+        resource={"prefect.resource.id": f"crisol.model.{version}"},
+        payload={"version": version, "reason": reason, "path": str(setup.registry / version)},
+    )
     return publish(setup.registry, decision)
 
 
@@ -268,15 +329,14 @@ def _refuse(setup: Setup, decision: dict[str, Any], reason: str, record: dict[st
     get_run_logger().warning("refused: %s", reason)
     decision.update(decision="refused", reason=reason)
     reg.refuse(setup.registry, reason, record=record)
-    emit_event(RETRAIN_REFUSED, resource={"prefect.resource.id": "crisol.model-registry"},
-               payload={"reason": reason})
+    emit_event(RETRAIN_REFUSED, resource={"prefect.resource.id": "crisol.model-registry"}, payload={"reason": reason})
     return publish(setup.registry, decision)
 
 
 # --- announcing new data -------------------------------------------------------------------------
 
-def announce(watch_dir: str | None = None, common_crawl_paths: list[str] | None = None,
-             flush: bool = True) -> Any:
+
+def announce(watch_dir: str | None = None, common_crawl_paths: list[str] | None = None, flush: bool = True) -> Any:
     """Emit `crisol.crawl.landed` so a deployment's event trigger starts a retraining. The payload
     carries both parameters (`watch_dir`, `common_crawl_paths`; null when not given), for the
     trigger to pass on as `{{ event.payload.watch_dir }}` and `{{ event.payload.common_crawl_paths }}`.
@@ -286,13 +346,21 @@ def announce(watch_dir: str | None = None, common_crawl_paths: list[str] | None 
     directory = str(Path(watch_dir).resolve()) if watch_dir else None
     files = []
     if directory:
-        files = sorted(p.relative_to(directory).as_posix() for p in Path(directory).rglob("*")
-                       if p.is_file() and matches(p.name, DEFAULT_PATTERNS))
+        files = sorted(
+            p.relative_to(directory).as_posix()
+            for p in Path(directory).rglob("*")
+            if p.is_file() and matches(p.name, DEFAULT_PATTERNS)
+        )
     resource_id = f"crisol.crawl.{directory}" if directory else "crisol.crawl.common-crawl"
-    event = emit_event(CRAWL_LANDED, resource={"prefect.resource.id": resource_id,
-                                               "prefect.resource.name": directory or "common crawl"},
-                       payload={"watch_dir": directory, "common_crawl_paths": list(common_crawl_paths or []) or None,
-                                "files": files[:1000]})
+    event = emit_event(
+        CRAWL_LANDED,
+        resource={"prefect.resource.id": resource_id, "prefect.resource.name": directory or "common crawl"},
+        payload={
+            "watch_dir": directory,
+            "common_crawl_paths": list(common_crawl_paths or []) or None,
+            "files": files[:1000],
+        },
+    )
     if flush:
         from prefect.events.worker import EventsWorker
 
@@ -303,21 +371,37 @@ def announce(watch_dir: str | None = None, common_crawl_paths: list[str] | None 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.retrain", description=retrain.__doc__.split("\n\n")[0])
     parser.add_argument("--watch-dir", help="directory of WARC/WET files; new ones (not in the ledger) are used")
-    parser.add_argument("--cc-path", dest="common_crawl_paths", action="append",
-                        help="a Common Crawl path or listing for ingest.inputs (repeatable)")
-    parser.add_argument("--metric", dest="metrics", action="append", metavar="NAME:max|min[:TOL]",
-                        help=f"promotion rule (repeatable; default {' '.join(DEFAULT_METRICS)})")
+    parser.add_argument(
+        "--cc-path",
+        dest="common_crawl_paths",
+        action="append",
+        help="a Common Crawl path or listing for ingest.inputs (repeatable)",
+    )
+    parser.add_argument(
+        "--metric",
+        dest="metrics",
+        action="append",
+        metavar="NAME:max|min[:TOL]",
+        help=f"promotion rule (repeatable; default {' '.join(DEFAULT_METRICS)})",
+    )
     parser.add_argument("--root", default=str(REPO_ROOT))
     parser.add_argument("--registry", help="registry directory (default <root>/models/registry)")
     parser.add_argument("--metrics-file", default=DEFAULT_METRICS_FILE)
     parser.add_argument("--model-dir", default=DEFAULT_MODEL_DIR)
-    parser.add_argument("--cumulative", action="store_true",
-                        help="train on every input consumed so far, not just the new ones")
+    parser.add_argument(
+        "--cumulative", action="store_true", help="train on every input consumed so far, not just the new ones"
+    )
     parser.add_argument("--target", dest="targets", action="append")
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--set", dest="set_params", action="append", metavar="SECTION.KEY=VALUE")
-    parser.add_argument("--announce", metavar="DIR", nargs="?", const="", default=None,
-                        help=f"only emit {CRAWL_LANDED} for DIR (and/or --cc-path) and exit")
+    parser.add_argument(
+        "--announce",
+        metavar="DIR",
+        nargs="?",
+        const="",
+        default=None,
+        help=f"only emit {CRAWL_LANDED} for DIR (and/or --cc-path) and exit",
+    )
     args = parser.parse_args(argv)
     if args.announce is not None:
         from prefect.settings import PREFECT_API_URL
@@ -332,10 +416,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"emitted {CRAWL_LANDED} ({event.id}): {json.dumps(event.payload)[:300]}")
         return 0
     watch = str(Path(args.watch_dir).resolve()) if args.watch_dir else None
-    decision = retrain(watch_dir=watch, common_crawl_paths=args.common_crawl_paths, metrics=args.metrics,
-                       root=args.root, registry=args.registry, metrics_file=args.metrics_file,
-                       model_dir=args.model_dir, cumulative=args.cumulative, targets=args.targets,
-                       force=args.force, set_params=args.set_params)
+    decision = retrain(
+        watch_dir=watch,
+        common_crawl_paths=args.common_crawl_paths,
+        metrics=args.metrics,
+        root=args.root,
+        registry=args.registry,
+        metrics_file=args.metrics_file,
+        model_dir=args.model_dir,
+        cumulative=args.cumulative,
+        targets=args.targets,
+        force=args.force,
+        set_params=args.set_params,
+    )
     print(decision["markdown"])
     return 0 if decision["decision"] != "refused" else 2
 

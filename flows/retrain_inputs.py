@@ -35,8 +35,13 @@ def matches(name: str, patterns: list[str] | tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
 
 
-def find_new_inputs(root: Path, ledger: list[dict[str, Any]], watch_dir: Path | None,
-                    common_crawl_paths: list[str] | None, patterns: list[str]) -> list[dict[str, Any]]:
+def find_new_inputs(
+    root: Path,
+    ledger: list[dict[str, Any]],
+    watch_dir: Path | None,
+    common_crawl_paths: list[str] | None,
+    patterns: list[str],
+) -> list[dict[str, Any]]:
     """Inputs the ledger has not seen: files by content (sha256; a copy under another name is not
     new, a file rewritten in place is), Common Crawl paths by their text."""
     new = _new_files(root, ledger, watch_dir, patterns) if watch_dir is not None else []
@@ -64,16 +69,28 @@ def _new_files(root: Path, ledger: list[dict[str, Any]], watch_dir: Path, patter
         if digest in seen_digests or digest in batch_digests:
             continue
         batch_digests.add(digest)
-        new.append({"source": "watch_dir", "path": _param_path(file, root), "abs": key[0],
-                    "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest})
+        new.append(
+            {
+                "source": "watch_dir",
+                "path": _param_path(file, root),
+                "abs": key[0],
+                "size": st.st_size,
+                "mtime_ns": st.st_mtime_ns,
+                "sha256": digest,
+            }
+        )
     return new
 
 
 def _watched_files(watch_dir: Path, patterns: list[str]) -> list[Path]:
     """The files under watch_dir matching a pattern, sorted; none under a name starting with "."."""
-    return sorted(p for p in watch_dir.rglob("*")
-                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(watch_dir).parts)
-                  and matches(p.name, patterns))
+    return sorted(
+        p
+        for p in watch_dir.rglob("*")
+        if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(watch_dir).parts)
+        and matches(p.name, patterns)
+    )
 
 
 def _param_path(path: Path, root: Path) -> str:

@@ -13,7 +13,7 @@ from flows import registry as reg
 from flows.gate import fmt_value
 
 ARTIFACT_KEY = "retrain-decision"
-LISTED_INPUTS = 50   # a decision lists at most this many inputs, then counts the rest
+LISTED_INPUTS = 50  # a decision lists at most this many inputs, then counts the rest
 
 
 def publish(registry: Path, decision: dict[str, Any]) -> dict[str, Any]:
@@ -21,15 +21,17 @@ def publish(registry: Path, decision: dict[str, Any]) -> dict[str, Any]:
     artifact; returns it."""
     decision["production"] = (reg.production(registry) or {}).get("version")
     decision["markdown"] = decision_markdown(decision)
-    create_markdown_artifact(key=ARTIFACT_KEY, markdown=decision["markdown"],
-                             description=f"crisol-retrain decision: {decision['decision']}")
+    create_markdown_artifact(
+        key=ARTIFACT_KEY, markdown=decision["markdown"], description=f"crisol-retrain decision: {decision['decision']}"
+    )
     return decision
 
 
 def decision_markdown(decision: dict[str, Any]) -> str:
     kind = decision["decision"]
-    title = {"promoted": f"promoted {decision.get('version')}", "refused": "refused",
-             "nothing_new": "nothing new"}[kind]
+    title = {"promoted": f"promoted {decision.get('version')}", "refused": "refused", "nothing_new": "nothing new"}[
+        kind
+    ]
     lines = [f"# Retraining: {title}", "", f"**Reason:** {decision['reason']}", ""]
     prod = decision.get("previous_production")
     lines.append(f"Production before: `{prod or 'none'}` · after: `{decision.get('production') or 'none'}`")
@@ -44,12 +46,17 @@ def decision_markdown(decision: dict[str, Any]) -> str:
 def _comparison_table(rows: list[dict[str, Any]], production: str | None) -> list[str]:
     if not rows:
         return []
-    lines = ["", f"| metric | goal | production ({production or 'none'}) | candidate | change | verdict |",
-             "|---|---|---:|---:|---:|---|"]
+    lines = [
+        "",
+        f"| metric | goal | production ({production or 'none'}) | candidate | change | verdict |",
+        "|---|---|---:|---:|---:|---|",
+    ]
     for r in rows:
         change = "—" if r["change"] is None else f"{r['change']:+.4g}"
-        lines.append(f"| {r['metric']} | {r['goal']} | {fmt_value(r['production'])} | {fmt_value(r['candidate'])} "
-                     f"| {change} | {r['verdict']} |")
+        lines.append(
+            f"| {r['metric']} | {r['goal']} | {fmt_value(r['production'])} | {fmt_value(r['candidate'])} "
+            f"| {change} | {r['verdict']} |"
+        )
     return lines
 
 
@@ -57,8 +64,10 @@ def _inputs_list(inputs: list[dict[str, Any]]) -> list[str]:
     if not inputs:
         return []
     lines = ["", f"New inputs ({len(inputs)}):", ""]
-    lines += [f"- `{i['path']}`" + (f" (sha256 {i['sha256'][:12]}, {i['size']:,} bytes)" if i.get("sha256") else "")
-              for i in inputs[:LISTED_INPUTS]]
+    lines += [
+        f"- `{i['path']}`" + (f" (sha256 {i['sha256'][:12]}, {i['size']:,} bytes)" if i.get("sha256") else "")
+        for i in inputs[:LISTED_INPUTS]
+    ]
     if len(inputs) > LISTED_INPUTS:
         lines.append(f"- ... and {len(inputs) - LISTED_INPUTS} more")
     return lines
@@ -67,6 +76,12 @@ def _inputs_list(inputs: list[dict[str, Any]]) -> list[str]:
 def _stages_table(stages: list[dict[str, Any]]) -> list[str]:
     if not stages:
         return []
-    return ["", "| stage | outcome | seconds |", "|---|---|---:|",
-            *(f"| {s['stage']} | {s['outcome']} | {s.get('seconds') if s.get('seconds') is not None else '—'} |"
-              for s in stages)]
+    return [
+        "",
+        "| stage | outcome | seconds |",
+        "|---|---|---:|",
+        *(
+            f"| {s['stage']} | {s['outcome']} | {s.get('seconds') if s.get('seconds') is not None else '—'} |"
+            for s in stages
+        ),
+    ]

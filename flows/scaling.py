@@ -27,13 +27,13 @@ from prefect import flow, get_run_logger, task
 from prefect.concurrency.sync import concurrency
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.pipeline import REPO_ROOT, WORKSPACE_LIMIT, ensure_workspace_limit, pipeline
 from crisol.core.params import load
+from flows.pipeline import REPO_ROOT, WORKSPACE_LIMIT, ensure_workspace_limit, pipeline
 from stages.scaling.params import ScalingParams
 from stages.scaling.plan import Plan, Run, make_plan
 from stages.scaling.runs import execute
 
-UPSTREAM = "tokenizer"       # the stage whose token shards every run reads
+UPSTREAM = "tokenizer"  # the stage whose token shards every run reads
 
 
 class RunFailed(RuntimeError):
@@ -44,12 +44,24 @@ class RunFailed(RuntimeError):
 def train_run(plan: Plan, run: Run) -> dict[str, object]:
     """One pretraining run of the grid (skipped when done; resumes from its checkpoints)."""
     outcome = execute(plan, run, logging.getLogger("crisol.scaling"))
-    get_run_logger().info("run %s (depth %d, N %s, %d steps): %s in %.1f s", run.id, run.depth, f"{run.params:,}",
-                          run.steps, outcome.status, outcome.seconds)
+    get_run_logger().info(
+        "run %s (depth %d, N %s, %d steps): %s in %.1f s",
+        run.id,
+        run.depth,
+        f"{run.params:,}",
+        run.steps,
+        outcome.status,
+        outcome.seconds,
+    )
     if outcome.status == "failed":
         raise RunFailed(f"run {run.id} failed (exit {outcome.returncode}); log {outcome.log}")
-    return {"run": run.id, "depth": run.depth, "steps": run.steps, "status": outcome.status,
-            "seconds": round(outcome.seconds, 1)}
+    return {
+        "run": run.id,
+        "depth": run.depth,
+        "steps": run.steps,
+        "status": outcome.status,
+        "seconds": round(outcome.seconds, 1),
+    }
 
 
 def sweep(root: Path) -> list[dict[str, object]]:
@@ -57,27 +69,34 @@ def sweep(root: Path) -> list[dict[str, object]]:
     params_file = root / "params.yaml"
     params, _, _ = load("scaling", ScalingParams, params_file)
     plan = make_plan(params, params_file, workdir=root)
-    get_run_logger().info("scaling: %d runs (depths %s), %d at a time", len(plan.runs),
-                          sorted({r.depth for r in plan.runs}), params.workers)
+    get_run_logger().info(
+        "scaling: %d runs (depths %s), %d at a time",
+        len(plan.runs),
+        sorted({r.depth for r in plan.runs}),
+        params.workers,
+    )
     with ThreadPoolTaskRunner(max_workers=params.workers) as runner:
         futures = [runner.submit(train_run, parameters={"plan": plan, "run": run}) for run in plan.runs]
         for future in futures:
             future.wait()
     failed = [run.id for run, future in zip(plan.runs, futures) if not future.state.is_completed()]
     if failed:
-        raise RunFailed(f"{len(failed)} of {len(plan.runs)} runs failed: {', '.join(failed)}; the others are done, "
-                        "so the next sweep reruns only these")
+        raise RunFailed(
+            f"{len(failed)} of {len(plan.runs)} runs failed: {', '.join(failed)}; the others are done, "
+            "so the next sweep reruns only these"
+        )
     return [future.result() for future in futures]
 
 
 @flow(name="crisol-scaling")
-def scaling_sweep(root: str = str(REPO_ROOT), set_params: list[str] | None = None,
-                  then_pretrain: bool = False) -> dict[str, object]:
+def scaling_sweep(
+    root: str = str(REPO_ROOT), set_params: list[str] | None = None, then_pretrain: bool = False
+) -> dict[str, object]:
     """Sweep the IsoFLOP grid, fit L(N, D), recommend a size for `scaling.budget`; optionally train it."""
     workspace = Path(root).resolve()
     pipeline(root=str(workspace), targets=[UPSTREAM], set_params=set_params)
     ensure_workspace_limit()
-    with concurrency(WORKSPACE_LIMIT, occupy=1):   # no other flow changes the data under the runs
+    with concurrency(WORKSPACE_LIMIT, occupy=1):  # no other flow changes the data under the runs
         runs = sweep(workspace)
     fitted = pipeline(root=str(workspace), targets=["scaling"])
     result: dict[str, object] = {"runs": runs, "scaling": fitted[-1]}
@@ -91,15 +110,25 @@ def scaling_sweep(root: str = str(REPO_ROOT), set_params: list[str] | None = Non
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.scaling", description=scaling_sweep.__doc__)
     parser.add_argument("--root", default=str(REPO_ROOT))
-    parser.add_argument("--set", dest="set_params", action="append", metavar="SECTION.KEY=VALUE",
-                        help="write a parameter override into params.yaml first (e.g. profile=micro)")
-    parser.add_argument("--then-pretrain", action="store_true",
-                        help="then train the recommended size (sets pretrain.size_from in params.yaml)")
+    parser.add_argument(
+        "--set",
+        dest="set_params",
+        action="append",
+        metavar="SECTION.KEY=VALUE",
+        help="write a parameter override into params.yaml first (e.g. profile=micro)",
+    )
+    parser.add_argument(
+        "--then-pretrain",
+        action="store_true",
+        help="then train the recommended size (sets pretrain.size_from in params.yaml)",
+    )
     args = parser.parse_args(argv)
     result = scaling_sweep(root=args.root, set_params=args.set_params, then_pretrain=args.then_pretrain)
     for row in result["runs"]:
-        print(f"{row['run']:>22}  depth {row['depth']}  {row['steps']:>6} steps  {row['status']:<6} "
-              f"{row['seconds']:>7.1f} s")
+        print(
+            f"{row['run']:>22}  depth {row['depth']}  {row['steps']:>6} steps  {row['status']:<6} "
+            f"{row['seconds']:>7.1f} s"
+        )
     print(f"scaling: {result['scaling']['outcome']} ({result['scaling']['metrics']})")
     if "pretrain" in result:
         print(f"pretrain: {result['pretrain']['outcome']} ({result['pretrain']['metrics']})")

@@ -36,8 +36,7 @@ def apply_param_overrides(params_file: Path, overrides: list[str]) -> None:
     yaml.preserve_quotes = True
     yaml.width = 4096  # never fold a long value onto a second line
     # Keep `null` spelled out, as people write it (ruamel would leave the value empty).
-    yaml.representer.add_representer(
-        type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null"))
+    yaml.representer.add_representer(type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null"))
     tree = yaml.load(params_file.read_text())
     ordered = [a for a in overrides if _is_profile_key(a)] + [a for a in overrides if not _is_profile_key(a)]
     for assignment in ordered:

@@ -25,8 +25,9 @@ def shared_data() -> Path:
 def dask_cluster():
     """A Dask LocalCluster on loopback (2 worker processes), shared by the executor tests."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  dashboard_address=None, host="127.0.0.1") as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, host="127.0.0.1"
+    ) as cluster:
         yield cluster
 
 
@@ -51,6 +52,7 @@ def rlhf_pipeline(tmp_path_factory):
     """SFT, reward and ppo run once on the micro world with small models, shared by the reward,
     ppo and evaluate stage tests: paths of each stage's outputs and of the inputs."""
     from kit.rlhf import build_pipeline
+
     return build_pipeline(tmp_path_factory)
 
 

@@ -29,8 +29,9 @@ def add_chat_template(directory: Path | str, tokens: ChatTokens = ChatTokens()) 
     write_json(path, {**config, "chat_template": jinja_template(tokens)})
 
 
-def export_chat_model(model: Transformer, directory: Path | str, tokenizer_dir: Path | str,
-                      template: ChatTemplate) -> Path:
+def export_chat_model(
+    model: Transformer, directory: Path | str, tokenizer_dir: Path | str, template: ChatTemplate
+) -> Path:
     """A chat model in transformers' layout: export_hf with the end of turn as a stop token beside
     eos (generation_config), and the chat template in tokenizer_config.json."""
     export_hf(model, directory, tokenizer_dir=tokenizer_dir, eos_id=template.eos_id, stop_ids=[template.end_id])

@@ -46,7 +46,7 @@ from tokenizers import Tokenizer
 from crisol.formats.tokenizer_file import load_tokenizer
 
 ROLES = ("system", "user", "assistant")
-CONTENT_PREFIX = " "      # before every turn's content, tokenized with it (see the layout above)
+CONTENT_PREFIX = " "  # before every turn's content, tokenized with it (see the layout above)
 Message = Mapping[str, str]
 
 
@@ -81,7 +81,7 @@ class ChatTokens:
 @dataclass(frozen=True)
 class Rendered:
     ids: list[int]
-    mask: list[int]          # 1 where the token is a training target (assistant content and its end)
+    mask: list[int]  # 1 where the token is a training target (assistant content and its end)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -143,8 +143,12 @@ class ChatTemplate:
     def _encode_contents(self, messages: Sequence[Message]) -> list[list[int]]:
         if not messages:
             return []
-        return [e.ids for e in self.text_tokenizer.encode_batch([CONTENT_PREFIX + m["content"] for m in messages],
-                                                                 add_special_tokens=False)]
+        return [
+            e.ids
+            for e in self.text_tokenizer.encode_batch(
+                [CONTENT_PREFIX + m["content"] for m in messages], add_special_tokens=False
+            )
+        ]
 
     def render(self, messages: object) -> Rendered:
         """Token ids of a whole conversation and its loss mask (assistant content + closing end)."""
@@ -172,7 +176,7 @@ class ChatTemplate:
                 break
             kept.append(int(token_id))
         text = self.text_tokenizer.decode(kept, skip_special_tokens=False)
-        return text[len(CONTENT_PREFIX):] if text.startswith(CONTENT_PREFIX) else text
+        return text[len(CONTENT_PREFIX) :] if text.startswith(CONTENT_PREFIX) else text
 
     def jinja(self) -> str:
         return jinja_template(self.tokens)

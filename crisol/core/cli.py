@@ -35,7 +35,7 @@ class StageContext:
     profile: str
     log: logging.Logger
     metrics: dict[str, Any] = field(default_factory=dict)
-    source: DataSource = field(default_factory=DataSource)   # synthetic world, or own.root
+    source: DataSource = field(default_factory=DataSource)  # synthetic world, or own.root
 
     def params_dict(self) -> dict[str, Any]:
         """The params that made an artifact, for its provenance metadata."""
@@ -43,17 +43,23 @@ class StageContext:
 
 
 def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
 
-def main(name: str, model: type[Section], run: Callable[[StageContext], None],
-         argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"python -m stages.{name}",
-                                     description=(run.__doc__ or "").strip().splitlines()[0] if run.__doc__ else None)
+def main(name: str, model: type[Section], run: Callable[[StageContext], None], argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m stages.{name}",
+        description=(run.__doc__ or "").strip().splitlines()[0] if run.__doc__ else None,
+    )
     parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS_FILE, help="params file (default: params.yaml)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override any parameter, e.g. --set profile=micro --set ingest.min_words=30")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override any parameter, e.g. --set profile=micro --set ingest.min_words=30",
+    )
     args = parser.parse_args(argv)
     configure_logging()
     log = logging.getLogger(f"crisol.{name}")

@@ -97,7 +97,8 @@ class ShardPool:
         shared = self.params.workers > 1 and not self.params.dask_address
         if self._executor is None:
             self._executor = self._stack.enter_context(
-                local_processes(self.params.workers - 1) if shared else open_executor(self.params))
+                local_processes(self.params.workers - 1) if shared else open_executor(self.params)
+            )
         if shared:
             return _SharedMap(fn, shards, self._executor, self.params.workers - 1).run(desc)
         futures = {self._executor.submit(fn, shard): i for i, shard in enumerate(shards)}
@@ -115,7 +116,7 @@ class _SharedMap:
         self.pending = deque(enumerate(shards))
         self.results: list = [None] * len(shards)
         self.lock = threading.Lock()
-        self.finished: queue.SimpleQueue = queue.SimpleQueue()   # shard indices, for progress
+        self.finished: queue.SimpleQueue = queue.SimpleQueue()  # shard indices, for progress
         self.failure: BaseException | None = None
 
     def _take(self) -> tuple[int, object] | None:
@@ -172,9 +173,9 @@ class _SharedMap:
                 index = self.finished.get(block=block)
             except queue.Empty:
                 return
-            if index is None:   # the helper is done
+            if index is None:  # the helper is done
                 if not block:
-                    self.finished.put(None)   # keep the mark for the final, blocking drain
+                    self.finished.put(None)  # keep the mark for the final, blocking drain
                 return
             yield index
 
@@ -184,8 +185,7 @@ class _SharedMap:
         return self.results
 
 
-def map_shards(fn: Callable[[A], R], shards: Sequence[A], params: ExecutorParams,
-               desc: str = "shards") -> list[R]:
+def map_shards(fn: Callable[[A], R], shards: Sequence[A], params: ExecutorParams, desc: str = "shards") -> list[R]:
     """Apply `fn` to every shard on the configured executor (one pass); results in shard order."""
     with ShardPool(params) as pool:
         return pool.map(fn, shards, desc)

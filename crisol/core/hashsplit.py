@@ -10,8 +10,8 @@ from __future__ import annotations
 import xxhash
 
 TRAIN, VALIDATION = "train", "validation"
-TEST = "test"             # SFT's held-out questions (entities it never saw), what evaluation asks
-RL = "rl"                 # prompts reserved for the reward model and PPO: SFT never trains on them
+TEST = "test"  # SFT's held-out questions (entities it never saw), what evaluation asks
+RL = "rl"  # prompts reserved for the reward model and PPO: SFT never trains on them
 _SCALE = float(1 << 64)
 
 

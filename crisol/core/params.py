@@ -148,8 +148,9 @@ def validate_section(tree: dict[str, Any], section: str, model: type[S]) -> S:
         raise ParamsError(_one_line(section, exc)) from None
 
 
-def load(section: str, model: type[S], params_file: Path = DEFAULT_PARAMS_FILE,
-         overrides: list[str] = ()) -> tuple[S, ExecutorParams, str]:
+def load(
+    section: str, model: type[S], params_file: Path = DEFAULT_PARAMS_FILE, overrides: list[str] = ()
+) -> tuple[S, ExecutorParams, str]:
     """Load a stage's section, the executor section and the active profile name."""
     tree = resolve_tree(params_file, list(overrides))
     executor = validate_section(tree, "executor", ExecutorParams) if "executor" in tree else ExecutorParams()

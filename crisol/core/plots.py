@@ -17,7 +17,9 @@ def write_plot(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]])
         writer.writerows(rows)
 
 
-def write_plots(directory: Path, curves: Mapping[str, tuple[str, ...]], history: Mapping[str, list[dict[str, Any]]]) -> None:
+def write_plots(
+    directory: Path, curves: Mapping[str, tuple[str, ...]], history: Mapping[str, list[dict[str, Any]]]
+) -> None:
     """Replace `directory` (atomically) with <name>.csv per curve: its columns, from history[name]."""
     with atomic_dir(directory) as tmp:
         for name, columns in curves.items():

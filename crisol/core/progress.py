@@ -13,8 +13,9 @@ T = TypeVar("T")
 LOG_EVERY_S = 10.0
 
 
-def progress(items: Iterable[T], desc: str, total: int | None = None, unit: str = "it",
-             log: logging.Logger | None = None) -> Iterator[T]:
+def progress(
+    items: Iterable[T], desc: str, total: int | None = None, unit: str = "it", log: logging.Logger | None = None
+) -> Iterator[T]:
     if sys.stderr.isatty():
         yield from tqdm(items, desc=desc, total=total, unit=unit, leave=False)
         return

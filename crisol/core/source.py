@@ -35,11 +35,12 @@ KINDS: dict[str, str] = {
     "crawl": "WARC/WET/ARC files (.warc, .warc.gz, .wet, .wet.gz, .arc, .arc.gz)",
     "text": "documents with a 'text' column (.jsonl, .jsonl.gz, .parquet)",
     "instructions": "instruction rows: Alpaca, Dolly, OpenAI messages or ShareGPT (.json, .jsonl, .json.gz, .jsonl.gz, "
-                    ".parquet)",
+    ".parquet)",
     "preferences": "preference pairs: prompt/chosen/rejected or hh-rlhf transcripts (.json, .jsonl, .json.gz, "
-                   ".jsonl.gz, .parquet)",
+    ".jsonl.gz, .parquet)",
     "prompts": "prompts: JSONL rows with 'prompt' or 'messages' (.jsonl, .jsonl.gz)",
-    "eval": "HellaSwag-format multiple choice, QA rows (question, answers[, context]) or held-out text (.jsonl, .jsonl.gz, .txt)",
+    "eval": "HellaSwag-format multiple choice, QA rows (question, answers[, context]) "
+    "or held-out text (.jsonl, .jsonl.gz, .txt)",
 }
 
 
@@ -103,15 +104,16 @@ class DataSource:
         if not self.root.is_dir():
             raise StageInputError(f"{stage}: own-data folder {self.root} not found (own.root; source: own)")
         wanted = "; or ".join(f"{self.root / kind}/ with {KINDS[kind]}" for kind in kinds)
-        raise StageInputError(f"{stage}: source is own but {self.root} has no input for this stage: "
-                              f"expected {wanted}")
+        raise StageInputError(f"{stage}: source is own but {self.root} has no input for this stage: expected {wanted}")
 
     def refuse_world(self, stage: str) -> None:
         """A stage that makes the synthetic world does not run for own data: a one-line error for
         a graph rendered for the other source (dvc.yaml, `python -m flows.graph` renders it)."""
         if self.is_own:
-            raise StageInputError(f"{stage}: source is own, so the synthetic web is not part of this run; "
-                                  "render the stage graph for it with `python -m flows.graph`")
+            raise StageInputError(
+                f"{stage}: source is own, so the synthetic web is not part of this run; "
+                "render the stage graph for it with `python -m flows.graph`"
+            )
 
     def not_run(self, part: str) -> dict[str, Any]:
         """A metrics entry for a part of a stage that reads the world and so did not run."""
@@ -124,5 +126,5 @@ class DataSource:
 def source_of(tree: dict[str, Any]) -> DataSource:
     """The data source of a resolved params tree (`source` and `own` at its top level)."""
     data = {key: tree[key] for key in ("source", "own") if key in tree}
-    params = validate_section({"": data}, "", SourceParams)      # errors name `source` / `own.root`
+    params = validate_section({"": data}, "", SourceParams)  # errors name `source` / `own.root`
     return DataSource(kind=params.source, root=params.own.root)

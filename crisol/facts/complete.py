@@ -17,7 +17,7 @@ Generate = Callable[..., list[list[int]]]
 # crisol.model.sampling.generate reads temperature 0 as argmax (no draw, so no RNG and no ties
 # broken at random); pass generate_kwargs for a sampler that spells greedy otherwise.
 GREEDY = {"temperature": 0.0}
-SLACK_TOKENS = 2              # past the longest answer: room for the boundary after it
+SLACK_TOKENS = 2  # past the longest answer: room for the boundary after it
 
 
 class TokenCompleter:
@@ -30,8 +30,15 @@ class TokenCompleter:
     `generate_kwargs` (e.g. stop_ids) are added to the greedy setting.
     """
 
-    def __init__(self, tokenizer: Tokenizer, generate: Generate, probes: Sequence[FactProbe], *,
-                 prefix_ids: Sequence[int] = (), generate_kwargs: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        generate: Generate,
+        probes: Sequence[FactProbe],
+        *,
+        prefix_ids: Sequence[int] = (),
+        generate_kwargs: dict[str, Any] | None = None,
+    ):
         if not probes:
             raise ValueError("token_completer: no probes to size max_new_tokens from")
         self.tokenizer = tokenizer
@@ -54,8 +61,13 @@ class TokenCompleter:
         return [self.tokenizer.decode(list(ids), skip_special_tokens=True) for ids in new_tokens]
 
 
-def token_completer(tokenizer: Tokenizer, generate: Generate, probes: Sequence[FactProbe], *,
-                    prefix_ids: Sequence[int] = (), generate_kwargs: dict[str, Any] | None = None
-                    ) -> TokenCompleter:
+def token_completer(
+    tokenizer: Tokenizer,
+    generate: Generate,
+    probes: Sequence[FactProbe],
+    *,
+    prefix_ids: Sequence[int] = (),
+    generate_kwargs: dict[str, Any] | None = None,
+) -> TokenCompleter:
     """A `complete` for score_completions; see TokenCompleter."""
     return TokenCompleter(tokenizer, generate, probes, prefix_ids=prefix_ids, generate_kwargs=generate_kwargs)

@@ -40,9 +40,9 @@ class FactRow:
 class Mined:
     """What the pages say: per fact, the prefixes that lead to its object, with their counts."""
 
-    prefixes: dict[str, Counter] = field(default_factory=dict)   # fact_id -> prefix -> occurrences
-    stated: set[str] = field(default_factory=set)                # facts whose object a page about the subject prints
-    pages: int = 0                                               # pages read
+    prefixes: dict[str, Counter] = field(default_factory=dict)  # fact_id -> prefix -> occurrences
+    stated: set[str] = field(default_factory=set)  # facts whose object a page about the subject prints
+    pages: int = 0  # pages read
 
     def add(self, fact_id: str, prefix: str) -> None:
         self.prefixes.setdefault(fact_id, Counter())[prefix] += 1
@@ -73,13 +73,15 @@ class SentenceIndex:
         """True when every seen sentence that starts with `prompt` goes on with `answer` (a whole
         word): then the prompt determines its answer in the training text. "X has" fails when one
         page says "X has 480 employees" and another "X has its head office in Dokra"."""
-        return all(s.startswith(answer, len(prompt) + 1) and ends_cleanly(s, len(prompt) + 1 + len(answer))
-                   for s in self._starting_with(prompt + " "))
+        return all(
+            s.startswith(answer, len(prompt) + 1) and ends_cleanly(s, len(prompt) + 1 + len(answer))
+            for s in self._starting_with(prompt + " ")
+        )
 
 
 def topic(sentence: str, names: list[tuple[str, str]]) -> tuple[str, int] | None:
     """(entity id, end of its name) of the page entity named first in `sentence`, or None."""
-    best: tuple[int, int, str] | None = None         # (start, -length, entity id)
+    best: tuple[int, int, str] | None = None  # (start, -length, entity id)
     for name, entity_id in names:
         start = find_word(sentence, name)
         if start >= 0 and (best is None or (start, -len(name)) < best[:2]):
@@ -90,8 +92,9 @@ def topic(sentence: str, names: list[tuple[str, str]]) -> tuple[str, int] | None
     return entity_id, start - minus_length
 
 
-def mine_page(main_text: str, entity_ids: Iterable[str], facts_by_subject: dict[str, list[FactRow]],
-              into: Mined) -> None:
+def mine_page(
+    main_text: str, entity_ids: Iterable[str], facts_by_subject: dict[str, list[FactRow]], into: Mined
+) -> None:
     """Adds one page's fact-stating prefixes (and the facts it states at all) to `into`."""
     subjects = [e for e in dict.fromkeys(entity_ids) if e in facts_by_subject]
     if not subjects:
@@ -107,8 +110,11 @@ def mine_page(main_text: str, entity_ids: Iterable[str], facts_by_subject: dict[
         if found is None:
             continue
         subject_id, name_end = found
-        hits = [(at, at + len(fact.object), fact) for fact in facts_by_subject[subject_id]
-                if (at := find_word(sentence, fact.object, name_end)) >= 0]
+        hits = [
+            (at, at + len(fact.object), fact)
+            for fact in facts_by_subject[subject_id]
+            if (at := find_word(sentence, fact.object, name_end)) >= 0
+        ]
         for at, end, fact in hits:
             # "Roudruxin" (a language) inside "Roudruxin crown" (a currency): the sentence states the longer.
             if any(a <= at and end <= e and (a, e) != (at, end) for a, e, _ in hits):
@@ -123,11 +129,12 @@ def mine_page(main_text: str, entity_ids: Iterable[str], facts_by_subject: dict[
 def template_of(prefix: str, fact: FactRow, siblings: list[FactRow]) -> str:
     """The prefix with the subject and the subject's other facts as slots: '{subject} was born in
     {born_in} in'. Names the wording a probe uses, independent of the entity."""
-    slots = [(fact.subject, "{subject}")] + [(f.object, "{" + f.relation + "}") for f in siblings
-                                            if f.fact_id != fact.fact_id]
+    slots = [(fact.subject, "{subject}")] + [
+        (f.object, "{" + f.relation + "}") for f in siblings if f.fact_id != fact.fact_id
+    ]
     for value, slot in sorted(slots, key=lambda s: -len(s[0])):
         at = find_word(prefix, value)
         while at >= 0:
-            prefix = prefix[:at] + slot + prefix[at + len(value):]
+            prefix = prefix[:at] + slot + prefix[at + len(value) :]
             at = find_word(prefix, value, at + len(slot))
     return prefix

@@ -48,11 +48,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from crisol.formats.artifacts import read_parquet
 from crisol.core.errors import StageInputError
-from crisol.formats.schemas import FACTS, PAGES
 from crisol.core.subsets import seeded_subset
 from crisol.facts.mining import FactRow, Mined, SentenceIndex, mine_page, template_of
+from crisol.formats.artifacts import read_parquet
+from crisol.formats.schemas import FACTS, PAGES
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +68,11 @@ class FactProbe:
     subject_id: str
     subject: str
     relation: str
-    prompt: str            # the sentence up to the object, no trailing space
-    answer: str            # the fact's object, exactly as pages print it
-    template: str          # the prompt's wording with slots: "{subject} was born in"
-    mentions: int          # times the seen pages print prompt + " " + answer
-    wordings: int          # distinct unambiguous prefixes the pages offer for this fact
+    prompt: str  # the sentence up to the object, no trailing space
+    answer: str  # the fact's object, exactly as pages print it
+    template: str  # the prompt's wording with slots: "{subject} was born in"
+    mentions: int  # times the seen pages print prompt + " " + answer
+    wordings: int  # distinct unambiguous prefixes the pages offer for this fact
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,10 +81,10 @@ class FactProbe:
 @dataclass
 class ProbeSet:
     probes: list[FactProbe]
-    facts: int                                   # fact rows read
-    skipped: dict[str, int] = field(default_factory=dict)   # reason -> facts
-    seen_pages: int = 0                          # pages about some subject that were read
-    sampled_out: int = 0                         # probes left out by `limit`
+    facts: int  # fact rows read
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> facts
+    seen_pages: int = 0  # pages about some subject that were read
+    sampled_out: int = 0  # probes left out by `limit`
     # Each relation's most frequent answer over all probes, before any sampling: the chance
     # baseline of a sample is judged against these, not against the sample's own modes (in a
     # few hundred probes a year or a name repeats by luck, which would inflate chance).
@@ -92,14 +92,24 @@ class ProbeSet:
 
     def summary(self) -> dict[str, Any]:
         """Counts for metrics and reports."""
-        return {"facts": self.facts, "probes": len(self.probes), "skipped": dict(self.skipped),
-                "seen_pages": self.seen_pages, "sampled_out": self.sampled_out,
-                "templates": dict(Counter(p.template for p in self.probes).most_common())}
+        return {
+            "facts": self.facts,
+            "probes": len(self.probes),
+            "skipped": dict(self.skipped),
+            "seen_pages": self.seen_pages,
+            "sampled_out": self.sampled_out,
+            "templates": dict(Counter(p.template for p in self.probes).most_common()),
+        }
 
 
-def build_probes(facts_parquet: Path | str, pages_parquet: Path | str | None = None, *,
-                 limit: int | None = None, seed: int = 0,
-                 seen_urls: Iterable[str] | None = None) -> list[FactProbe]:
+def build_probes(
+    facts_parquet: Path | str,
+    pages_parquet: Path | str | None = None,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    seen_urls: Iterable[str] | None = None,
+) -> list[FactProbe]:
     """Probes for the facts that the seen English pages state in a continuable sentence.
 
     `pages_parquet` defaults to the pages.parquet beside facts.parquet (the web stage writes both
@@ -111,19 +121,34 @@ def build_probes(facts_parquet: Path | str, pages_parquet: Path | str | None = N
     return result.probes
 
 
-def probe_set(facts_parquet: Path | str, pages_parquet: Path | str | None = None, *,
-              limit: int | None = None, seed: int = 0, seen_urls: Iterable[str] | None = None) -> ProbeSet:
+def probe_set(
+    facts_parquet: Path | str,
+    pages_parquet: Path | str | None = None,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    seen_urls: Iterable[str] | None = None,
+) -> ProbeSet:
     """`build_probes` with the skip counts."""
     facts_parquet = Path(facts_parquet)
     pages_parquet = facts_parquet.with_name("pages.parquet") if pages_parquet is None else Path(pages_parquet)
     facts = read_parquet(facts_parquet, FACTS).to_pylist()
-    pages = read_parquet(pages_parquet, PAGES).select(["url", "kind", "lang", "disallowed", "main_text",
-                                                       "entity_ids"]).to_pylist()
+    pages = (
+        read_parquet(pages_parquet, PAGES)
+        .select(["url", "kind", "lang", "disallowed", "main_text", "entity_ids"])
+        .to_pylist()
+    )
     return probes_from_rows(facts, pages, limit=limit, seed=seed, seen_urls=seen_urls)
 
 
-def probes_from_rows(facts: list[dict], pages: list[dict], *, limit: int | None = None, seed: int = 0,
-                     seen_urls: Iterable[str] | None = None) -> ProbeSet:
+def probes_from_rows(
+    facts: list[dict],
+    pages: list[dict],
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    seen_urls: Iterable[str] | None = None,
+) -> ProbeSet:
     """The same from rows of the FACTS and PAGES schemas (dicts), e.g. generated in memory."""
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be at least 1 (got {limit})")
@@ -143,8 +168,9 @@ def probes_from_rows(facts: list[dict], pages: list[dict], *, limit: int | None 
     if limit is not None and limit < len(probes):
         sampled_out = len(probes) - limit
         probes = seeded_subset(probes, limit, seed)
-    return ProbeSet(probes, facts=len(facts), skipped=dict(skipped), seen_pages=mined.pages,
-                    sampled_out=sampled_out, modes=modes)
+    return ProbeSet(
+        probes, facts=len(facts), skipped=dict(skipped), seen_pages=mined.pages, sampled_out=sampled_out, modes=modes
+    )
 
 
 def _fact_rows(facts: list[dict], skipped: Counter) -> list[FactRow]:
@@ -160,29 +186,34 @@ def _fact_rows(facts: list[dict], skipped: Counter) -> list[FactRow]:
 
 
 def _seen(pages: list[dict], seen_urls: Iterable[str] | None) -> list[dict]:
-    readable = [p for p in pages if p.get("lang") == SEEN_LANG and not p.get("disallowed")
-                and p.get("kind") not in UNSEEN_KINDS]
+    readable = [
+        p for p in pages if p.get("lang") == SEEN_LANG and not p.get("disallowed") and p.get("kind") not in UNSEEN_KINDS
+    ]
     if seen_urls is None:
         return readable
     urls = set(seen_urls)
     kept = [p for p in readable if p["url"] in urls]
     if urls and not kept:
-        raise StageInputError(f"none of the {len(urls)} seen URLs is a readable English page of pages.parquet "
-                              f"(first: {next(iter(urls))})")
+        raise StageInputError(
+            f"none of the {len(urls)} seen URLs is a readable English page of pages.parquet (first: {next(iter(urls))})"
+        )
     return kept
 
 
-def _choose(rows: list[FactRow], by_subject: dict[str, list[FactRow]], mined: Mined, index: SentenceIndex,
-            skipped: Counter) -> list[FactProbe]:
+def _choose(
+    rows: list[FactRow], by_subject: dict[str, list[FactRow]], mined: Mined, index: SentenceIndex, skipped: Counter
+) -> list[FactProbe]:
     # A prefix that leads to two facts' objects has two right answers: no fact may use it; nor
     # may one that the pages also continue with something else (it does not determine its answer).
     owners: Counter = Counter(prefix for counts in mined.prefixes.values() for prefix in counts)
     objects = {row.fact_id: row.object for row in rows}
-    usable = {fact_id: {p: n for p, n in counts.items()
-                        if owners[p] == 1 and index.only_continues_with(p, objects[fact_id])}
-              for fact_id, counts in mined.prefixes.items() if fact_id in objects}
+    usable = {
+        fact_id: {p: n for p, n in counts.items() if owners[p] == 1 and index.only_continues_with(p, objects[fact_id])}
+        for fact_id, counts in mined.prefixes.items()
+        if fact_id in objects
+    }
     templates: dict[tuple[str, str], str] = {}
-    popularity: Counter = Counter()            # (relation, template) -> facts offering it
+    popularity: Counter = Counter()  # (relation, template) -> facts offering it
     for row in rows:
         for prefix in usable.get(row.fact_id, {}):
             template = template_of(prefix, row, by_subject[row.subject_id])
@@ -192,14 +223,31 @@ def _choose(rows: list[FactRow], by_subject: dict[str, list[FactRow]], mined: Mi
     for row in rows:
         options = usable.get(row.fact_id)
         if not options:
-            reason = ("ambiguous_prefix" if row.fact_id in mined.prefixes
-                      else "no_clean_prefix" if row.fact_id in mined.stated else "not_stated")
+            reason = (
+                "ambiguous_prefix"
+                if row.fact_id in mined.prefixes
+                else "no_clean_prefix"
+                if row.fact_id in mined.stated
+                else "not_stated"
+            )
             skipped[reason] += 1
             continue
-        prefix = min(options, key=lambda p: (-options[p], -popularity[(row.relation, templates[(row.fact_id, p)])],
-                                              len(p), p))
-        probes.append(FactProbe(row.fact_id, row.subject_id, row.subject, row.relation, prefix, row.object,
-                                templates[(row.fact_id, prefix)], options[prefix], len(options)))
+        prefix = min(
+            options, key=lambda p: (-options[p], -popularity[(row.relation, templates[(row.fact_id, p)])], len(p), p)
+        )
+        probes.append(
+            FactProbe(
+                row.fact_id,
+                row.subject_id,
+                row.subject,
+                row.relation,
+                prefix,
+                row.object,
+                templates[(row.fact_id, prefix)],
+                options[prefix],
+                len(options),
+            )
+        )
     return probes
 
 

@@ -34,8 +34,9 @@ def with_provenance(schema: ArtifactSchema, params: dict[str, Any] | None) -> pa
     return schema.arrow.with_metadata(meta)
 
 
-def write_parquet(target: Path | str, schema: ArtifactSchema, rows: pa.Table | Iterable[dict],
-                  params: dict[str, Any] | None = None) -> int:
+def write_parquet(
+    target: Path | str, schema: ArtifactSchema, rows: pa.Table | Iterable[dict], params: dict[str, Any] | None = None
+) -> int:
     """Write rows (a Table or dicts) as zstd Parquet with provenance; atomically. Returns rows."""
     arrow_schema = with_provenance(schema, params)
     if isinstance(rows, pa.Table):
@@ -51,8 +52,11 @@ def not_an_artifact(path: Path | str, expected: str, found: str) -> str:
     """The one-line error for a file that is not the stage's artifact, with the way in for plain
     data (a user's Parquet of documents is an input of ingest, not of the stages after it)."""
     what = "a plain Parquet file" if found == "?" else f"a '{found}' artifact"
-    hint = ("; plain documents (a 'text' column) go in through ingest: own.root/text/ with source own, "
-            "or ingest.inputs") if expected == "documents" else ""
+    hint = (
+        ("; plain documents (a 'text' column) go in through ingest: own.root/text/ with source own, or ingest.inputs")
+        if expected == "documents"
+        else ""
+    )
     return f"{path}: expected a '{expected}' artifact, found {what}{hint}"
 
 

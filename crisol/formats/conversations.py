@@ -20,30 +20,42 @@ from crisol.formats.schemas import ArtifactSchema
 
 MESSAGE = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])
 
-SFT_EXAMPLES = ArtifactSchema("sft_examples", 1, pa.schema([
-    pa.field("id", pa.string(), nullable=False),       # stable: kind and what it was made from
-    pa.field("kind", pa.string(), nullable=False),     # fact|idk|reading|list|count|compare|two_hop|user
-    pa.field("split", pa.string(), nullable=False),    # train|validation|test
-    pa.field("messages", pa.list_(MESSAGE), nullable=False),
-    pa.field("answer", pa.string()),                   # the last assistant turn (gold for test)
-    pa.field("subject_id", pa.string()),               # the entity asked about, if one
-    pa.field("relation", pa.string()),                 # the relation asked about, if one
-    pa.field("source", pa.string()),                   # fact_id, page url, or file:row
-]))
+SFT_EXAMPLES = ArtifactSchema(
+    "sft_examples",
+    1,
+    pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),  # stable: kind and what it was made from
+            pa.field("kind", pa.string(), nullable=False),  # fact|idk|reading|list|count|compare|two_hop|user
+            pa.field("split", pa.string(), nullable=False),  # train|validation|test
+            pa.field("messages", pa.list_(MESSAGE), nullable=False),
+            pa.field("answer", pa.string()),  # the last assistant turn (gold for test)
+            pa.field("subject_id", pa.string()),  # the entity asked about, if one
+            pa.field("relation", pa.string()),  # the relation asked about, if one
+            pa.field("source", pa.string()),  # fact_id, page url, or file:row
+        ]
+    ),
+)
 
 # The reward stage's preference pairs (<reward.out>/pairs.parquet): PPO and evaluation read its
 # held-out user pairs and prompts.
-PREFERENCE_PAIRS = ArtifactSchema("preference_pairs", 1, pa.schema([
-    pa.field("id", pa.string(), nullable=False),
-    pa.field("split", pa.string(), nullable=False),
-    pa.field("kind", pa.string(), nullable=False),
-    pa.field("prompt", pa.list_(MESSAGE), nullable=False),
-    pa.field("chosen", pa.string(), nullable=False),
-    pa.field("rejected", pa.string(), nullable=False),
-    pa.field("chosen_finished", pa.bool_(), nullable=False),
-    pa.field("rejected_finished", pa.bool_(), nullable=False),
-    pa.field("source", pa.string(), nullable=False),
-]))
+PREFERENCE_PAIRS = ArtifactSchema(
+    "preference_pairs",
+    1,
+    pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("split", pa.string(), nullable=False),
+            pa.field("kind", pa.string(), nullable=False),
+            pa.field("prompt", pa.list_(MESSAGE), nullable=False),
+            pa.field("chosen", pa.string(), nullable=False),
+            pa.field("rejected", pa.string(), nullable=False),
+            pa.field("chosen_finished", pa.bool_(), nullable=False),
+            pa.field("rejected_finished", pa.bool_(), nullable=False),
+            pa.field("source", pa.string(), nullable=False),
+        ]
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -61,15 +73,28 @@ class Example:
         return [m["content"] for m in self.messages]
 
     def to_row(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "split": self.split, "messages": self.messages,
-                "answer": self.answer, "subject_id": self.subject_id, "relation": self.relation,
-                "source": self.source}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "split": self.split,
+            "messages": self.messages,
+            "answer": self.answer,
+            "subject_id": self.subject_id,
+            "relation": self.relation,
+            "source": self.source,
+        }
 
 
 def qa(example_id: str, kind: str, split: str, question: str, answer: str, **where: str | None) -> Example:
     """A one-turn example: the user asks, the assistant answers."""
-    return Example(example_id, kind, split, [{"role": "user", "content": question},
-                                             {"role": "assistant", "content": answer}], answer, **where)
+    return Example(
+        example_id,
+        kind,
+        split,
+        [{"role": "user", "content": question}, {"role": "assistant", "content": answer}],
+        answer,
+        **where,
+    )
 
 
 def write_examples(target: Path | str, examples: Iterable[Example], params: dict[str, Any] | None = None) -> int:

@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from crisol.formats.artifacts import META_SCHEMA, META_VERSION, not_an_artifact
 from crisol.core.errors import StageInputError
+from crisol.formats.artifacts import META_SCHEMA, META_VERSION, not_an_artifact
 from crisol.formats.schemas import DOCUMENTS
 
 
 @dataclass(frozen=True)
 class Shard:
     index: int
-    path: str                      # absolute path of the Parquet file
+    path: str  # absolute path of the Parquet file
     row_groups: tuple[int, ...]
-    offset: int                    # global index of the shard's first document
+    offset: int  # global index of the shard's first document
     rows: int
 
 

@@ -25,8 +25,8 @@ import pyarrow.parquet as pq
 from crisol.core.errors import StageInputError
 
 SUFFIXES = (".jsonl", ".json", ".parquet", ".jsonl.gz", ".json.gz")
-DETECT_ROWS = 100                     # rows looked at to detect a file's format
-GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)     # not gzip, truncated, corrupt
+DETECT_ROWS = 100  # rows looked at to detect a file's format
+GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)  # not gzip, truncated, corrupt
 
 
 def file_type(path: Path) -> str | None:
@@ -109,8 +109,9 @@ def _rows(path: Path, label: str) -> Iterator[tuple[int, Any]]:
                     yield number, RowError("bad_json", str(exc))
 
 
-def first_signature(path: Path, detect: Callable[[Any], str | None], label: str = "user data",
-                    rows: int = DETECT_ROWS) -> str | None:
+def first_signature(
+    path: Path, detect: Callable[[Any], str | None], label: str = "user data", rows: int = DETECT_ROWS
+) -> str | None:
     """The first format `detect` recognises among the file's first `rows` rows, or None (the
     caller raises its own error, naming the keys its formats expect)."""
     for i, (_, row) in enumerate(read_rows(path, label)):
@@ -126,8 +127,9 @@ def detected_format(path: Path, detect: Callable[[Any], str | None], label: str,
     """`first_signature`, or a one-line error naming the keys the caller's formats expect."""
     fmt = first_signature(path, detect, label)
     if fmt is None:
-        raise StageInputError(f"{label}: {path}: cannot tell the format from its first {DETECT_ROWS} rows "
-                              f"(expected {expected})")
+        raise StageInputError(
+            f"{label}: {path}: cannot tell the format from its first {DETECT_ROWS} rows (expected {expected})"
+        )
     return fmt
 
 
@@ -139,9 +141,9 @@ class RowLedger:
 
     reasons: tuple[str, ...]
     rows: int = 0
-    skipped: Counter = field(default_factory=Counter)               # reason -> rows
-    where: dict[str, list[str]] = field(default_factory=dict)       # reason -> a few "file:row"
-    formats: dict[str, str] = field(default_factory=dict)           # file -> format used
+    skipped: Counter = field(default_factory=Counter)  # reason -> rows
+    where: dict[str, list[str]] = field(default_factory=dict)  # reason -> a few "file:row"
+    formats: dict[str, str] = field(default_factory=dict)  # file -> format used
 
     def skip(self, reason: str, location: str, keep: int) -> None:
         if reason not in self.reasons:
@@ -152,14 +154,25 @@ class RowLedger:
             kept.append(location)
 
     def summary(self, kept: int) -> dict[str, Any]:
-        return {"rows": self.rows, "kept": kept, "formats": self.formats,
-                "skipped": {r: self.skipped[r] for r in self.reasons if self.skipped[r]},
-                "skipped_at": {r: v for r, v in self.where.items() if v}}
+        return {
+            "rows": self.rows,
+            "kept": kept,
+            "formats": self.formats,
+            "skipped": {r: self.skipped[r] for r in self.reasons if self.skipped[r]},
+            "skipped_at": {r: v for r, v in self.where.items() if v},
+        }
 
 
-def convert_rows(inputs: list[Path | str], file_format: str, detect_format: Callable[[Path], str],
-                 convert: Callable[[Any, str], Any], ledger: RowLedger, keep: int,
-                 label: str = "user data", noun: str = "row") -> Iterator[tuple[Path, int, Any]]:
+def convert_rows(
+    inputs: list[Path | str],
+    file_format: str,
+    detect_format: Callable[[Path], str],
+    convert: Callable[[Any, str], Any],
+    ledger: RowLedger,
+    keep: int,
+    label: str = "user data",
+    noun: str = "row",
+) -> Iterator[tuple[Path, int, Any]]:
     """Every row of every input file through `convert(row, format)`, as (path, row number, result).
 
     The format of each file is `file_format`, or `detect_format(path)` when it is "auto". A row

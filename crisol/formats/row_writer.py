@@ -17,14 +17,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from crisol.formats.artifacts import with_provenance
 from crisol.core.atomic import atomic_file
+from crisol.formats.artifacts import with_provenance
 from crisol.formats.schemas import ArtifactSchema
 
 
 class RowWriter:
-    def __init__(self, target: Path | str, schema: ArtifactSchema, params: dict[str, Any] | None = None,
-                 batch_rows: int = 2000):
+    def __init__(
+        self, target: Path | str, schema: ArtifactSchema, params: dict[str, Any] | None = None, batch_rows: int = 2000
+    ):
         self.target = Path(target)
         self.schema = with_provenance(schema, params)
         self.batch_rows = batch_rows

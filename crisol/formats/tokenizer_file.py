@@ -50,7 +50,9 @@ def token_byte_lengths(tokenizer: Tokenizer) -> np.ndarray:
             continue
         text = tokenizer.id_to_token(token_id)
         if text is None or not set(text) <= alphabet:
-            raise StageInputError(f"tokenizer: token {token_id} ({text!r}) is not byte-level BPE; "
-                                  "bits per byte need a byte-level tokenizer")
+            raise StageInputError(
+                f"tokenizer: token {token_id} ({text!r}) is not byte-level BPE; "
+                "bits per byte need a byte-level tokenizer"
+            )
         lengths[token_id] = len(text)
     return lengths

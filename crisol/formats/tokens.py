@@ -51,25 +51,31 @@ def _write_ipc(path: Path, table: pa.Table) -> None:
             writer.write_table(table, max_chunksize=max(table.num_rows, 1))
 
 
-def write_shard(directory: Path | str, index: int, tokens: np.ndarray, doc_ids: list[str],
-                starts: np.ndarray, lengths: np.ndarray) -> None:
+def write_shard(
+    directory: Path | str, index: int, tokens: np.ndarray, doc_ids: list[str], starts: np.ndarray, lengths: np.ndarray
+) -> None:
     """Write shard `index` of a split: the flat token array and its document index."""
     directory = Path(directory)
     _write_ipc(directory / tokens_file(index), pa.table({"tokens": pa.array(tokens)}))
-    _write_ipc(directory / docs_file(index), pa.table({
-        "doc_id": pa.array(doc_ids, pa.string()),
-        "start": pa.array(np.asarray(starts, np.int64)),
-        "length": pa.array(np.asarray(lengths, np.int32)),
-    }))
+    _write_ipc(
+        directory / docs_file(index),
+        pa.table(
+            {
+                "doc_id": pa.array(doc_ids, pa.string()),
+                "start": pa.array(np.asarray(starts, np.int64)),
+                "length": pa.array(np.asarray(lengths, np.int32)),
+            }
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class SplitManifest:
-    dtype: str                 # "uint16" or "uint32"
+    dtype: str  # "uint16" or "uint32"
     vocab_size: int
     eos_id: int
     tokenizer_sha256: str
-    shards: tuple[dict[str, int], ...]   # per shard: index, tokens, documents
+    shards: tuple[dict[str, int], ...]  # per shard: index, tokens, documents
     params: dict[str, Any]
 
     @property
@@ -81,19 +87,29 @@ class SplitManifest:
         return sum(s["documents"] for s in self.shards)
 
     def write(self, directory: Path | str) -> None:
-        write_json(Path(directory) / MANIFEST, {
-            "schema": SCHEMA_NAME, "schema_version": SCHEMA_VERSION, "dtype": self.dtype,
-            "vocab_size": self.vocab_size, "eos_id": self.eos_id,
-            "tokenizer_sha256": self.tokenizer_sha256, "tokens": self.tokens,
-            "documents": self.documents, "shards": list(self.shards), "params": self.params})
+        write_json(
+            Path(directory) / MANIFEST,
+            {
+                "schema": SCHEMA_NAME,
+                "schema_version": SCHEMA_VERSION,
+                "dtype": self.dtype,
+                "vocab_size": self.vocab_size,
+                "eos_id": self.eos_id,
+                "tokenizer_sha256": self.tokenizer_sha256,
+                "tokens": self.tokens,
+                "documents": self.documents,
+                "shards": list(self.shards),
+                "params": self.params,
+            },
+        )
 
 
 class TokenSplit:
     """A split's token shards, memory-mapped. Raises StageInputError on a missing or foreign one.
 
-        split = TokenSplit("data/tokens/train")
-        arr = split.tokens(0)          # numpy view into the mapped file (zero copy)
-        docs = split.documents(0)      # pyarrow Table: doc_id, start, length
+    split = TokenSplit("data/tokens/train")
+    arr = split.tokens(0)          # numpy view into the mapped file (zero copy)
+    docs = split.documents(0)      # pyarrow Table: doc_id, start, length
     """
 
     def __init__(self, directory: Path | str):
@@ -108,11 +124,17 @@ class TokenSplit:
         if raw.get("schema") != SCHEMA_NAME:
             raise StageInputError(f"{path}: expected a '{SCHEMA_NAME}' manifest, found '{raw.get('schema')}'")
         if int(raw.get("schema_version", 0)) > SCHEMA_VERSION:
-            raise StageInputError(f"{path}: token schema version {raw['schema_version']} is newer than "
-                                  f"this code's {SCHEMA_VERSION}")
-        self.manifest = SplitManifest(dtype=raw["dtype"], vocab_size=int(raw["vocab_size"]),
-                                      eos_id=int(raw["eos_id"]), tokenizer_sha256=raw["tokenizer_sha256"],
-                                      shards=tuple(raw["shards"]), params=raw.get("params", {}))
+            raise StageInputError(
+                f"{path}: token schema version {raw['schema_version']} is newer than this code's {SCHEMA_VERSION}"
+            )
+        self.manifest = SplitManifest(
+            dtype=raw["dtype"],
+            vocab_size=int(raw["vocab_size"]),
+            eos_id=int(raw["eos_id"]),
+            tokenizer_sha256=raw["tokenizer_sha256"],
+            shards=tuple(raw["shards"]),
+            params=raw.get("params", {}),
+        )
         self.dtype = np.dtype(self.manifest.dtype)
         self._arrays: dict[int, np.ndarray] = {}
 
@@ -124,7 +146,7 @@ class TokenSplit:
         path = self.directory / name
         try:
             reader = pa.ipc.open_file(pa.memory_map(str(path), "r"))
-            if reader.num_record_batches == 0:   # an empty shard
+            if reader.num_record_batches == 0:  # an empty shard
                 return pa.RecordBatch.from_pylist([], schema=reader.schema)
             return reader.get_batch(0)
         except (OSError, pa.ArrowInvalid) as exc:
@@ -138,8 +160,10 @@ class TokenSplit:
             if expected is None:
                 raise StageInputError(f"{self.directory}: no shard {index} in the manifest")
             if column.type.to_pandas_dtype() != self.dtype or len(column) != expected:
-                raise StageInputError(f"{self.directory / tokens_file(index)}: {len(column)} {column.type} tokens, "
-                                      f"manifest says {expected} {self.dtype}")
+                raise StageInputError(
+                    f"{self.directory / tokens_file(index)}: {len(column)} {column.type} tokens, "
+                    f"manifest says {expected} {self.dtype}"
+                )
             self._arrays[index] = column.to_numpy(zero_copy_only=True)
         return self._arrays[index]
 

@@ -28,21 +28,23 @@ from crisol.chat.template import ChatTemplate
 from crisol.formats.conversations import Example
 from crisol.grading.text import contains, exact_match, f1, mean_and_stderr, normalize
 from crisol.model.sampling import generate_many
+from crisol.model.transformer import Transformer
 
 # How a reading (open-book) question is asked: SFT trains on this wording, evaluation asks with it.
 READING_PROMPT = "Read the passage and answer the question.\n\nPassage: {passage}\n\nQuestion: {question}"
-from crisol.model.transformer import Transformer
 
 
 @torch.no_grad()
-def chat_replies(model: Transformer, template: ChatTemplate, examples: Sequence[Example],
-                 max_new_tokens: int) -> list[str]:
+def chat_replies(
+    model: Transformer, template: ChatTemplate, examples: Sequence[Example], max_new_tokens: int
+) -> list[str]:
     """The model's reply to each example's conversation minus its last (gold) assistant turn."""
     was_training = model.training
     model.eval()
     prompts = [template.generation_prompt(e.messages[:-1]) for e in examples]
-    generated = generate_many(model, prompts, max_new_tokens, temperature=0.0, stop_ids=template.stop_ids,
-                              pad_id=template.pad_id)
+    generated = generate_many(
+        model, prompts, max_new_tokens, temperature=0.0, stop_ids=template.stop_ids, pad_id=template.pad_id
+    )
     model.train(was_training)
     return [template.reply(reply.tokens) for reply in generated]
 
@@ -53,8 +55,13 @@ def few_shot_prompt(question: str, shots: Sequence[tuple[str, str]]) -> str:
 
 
 @torch.no_grad()
-def few_shot_replies(model: Transformer, template: ChatTemplate, questions: Sequence[str],
-                     shots: Sequence[tuple[str, str]], max_new_tokens: int) -> tuple[list[str], int]:
+def few_shot_replies(
+    model: Transformer,
+    template: ChatTemplate,
+    questions: Sequence[str],
+    shots: Sequence[tuple[str, str]],
+    max_new_tokens: int,
+) -> tuple[list[str], int]:
     """A base model's answers to plain-text few-shot prompts, and the number of shots that fit.
 
     Shots are dropped from the front until the longest prompt leaves room for the answer."""
@@ -66,8 +73,9 @@ def few_shot_replies(model: Transformer, template: ChatTemplate, questions: Sequ
         if not shots or max(len(p) for p in prompts) + max_new_tokens <= model.config.max_seq_len:
             break
         shots = shots[1:]
-    generated = generate_many(model, prompts, max_new_tokens, temperature=0.0, stop_ids=(template.eos_id,),
-                              pad_id=template.pad_id)
+    generated = generate_many(
+        model, prompts, max_new_tokens, temperature=0.0, stop_ids=(template.eos_id,), pad_id=template.pad_id
+    )
     model.train(was_training)
     replies = [template.text_tokenizer.decode(reply.tokens).split("\n", 1)[0].strip() for reply in generated]
     return replies, len(shots)
@@ -83,14 +91,24 @@ class Graded:
 
     def to_row(self) -> dict[str, Any]:
         e = self.example
-        return {"id": e.id, "kind": e.kind, "relation": e.relation, "question": e.messages[-2]["content"],
-                "gold": e.answer, "reply": self.reply, "exact_match": self.exact, "f1": round(self.f1, 5),
-                "contains": self.contained}
+        return {
+            "id": e.id,
+            "kind": e.kind,
+            "relation": e.relation,
+            "question": e.messages[-2]["content"],
+            "gold": e.answer,
+            "reply": self.reply,
+            "exact_match": self.exact,
+            "f1": round(self.f1, 5),
+            "contains": self.contained,
+        }
 
 
 def grade(examples: Sequence[Example], replies: Sequence[str]) -> list[Graded]:
-    return [Graded(e, r, exact_match(r, e.answer), contains(r, e.answer), f1(r, e.answer))
-            for e, r in zip(examples, replies)]
+    return [
+        Graded(e, r, exact_match(r, e.answer), contains(r, e.answer), f1(r, e.answer))
+        for e, r in zip(examples, replies)
+    ]
 
 
 def _figures(graded: Sequence[Graded]) -> dict[str, Any]:
@@ -99,8 +117,15 @@ def _figures(graded: Sequence[Graded]) -> dict[str, Any]:
     f, f_err = mean_and_stderr([g.f1 for g in graded])
     within, within_err = mean_and_stderr([float(g.contained) for g in graded])
     clean = lambda x: None if math.isnan(x) else round(x, 5)  # noqa: E731
-    return {"exact_match": clean(em), "exact_match_stderr": clean(em_err), "f1": clean(f), "f1_stderr": clean(f_err),
-            "contains": clean(within), "contains_stderr": clean(within_err), "n": len(graded)}
+    return {
+        "exact_match": clean(em),
+        "exact_match_stderr": clean(em_err),
+        "f1": clean(f),
+        "f1_stderr": clean(f_err),
+        "contains": clean(within),
+        "contains_stderr": clean(within_err),
+        "n": len(graded),
+    }
 
 
 def summarize(graded: Sequence[Graded]) -> dict[str, Any]:
@@ -111,8 +136,11 @@ def summarize(graded: Sequence[Graded]) -> dict[str, Any]:
         by_kind[g.example.kind].append(g)
         if g.example.kind == "fact" and g.example.relation:
             by_relation[g.example.relation].append(g)
-    return {"all": _figures(graded), "by_kind": {k: _figures(v) for k, v in sorted(by_kind.items())},
-            "fact_by_relation": {r: _figures(v) for r, v in sorted(by_relation.items())}}
+    return {
+        "all": _figures(graded),
+        "by_kind": {k: _figures(v) for k, v in sorted(by_kind.items())},
+        "fact_by_relation": {r: _figures(v) for r, v in sorted(by_relation.items())},
+    }
 
 
 def chance_exact_match(questions: Sequence[Example], universe: Sequence[Example]) -> float | None:

@@ -31,7 +31,7 @@ def is_idk(reply: str) -> bool:
 @dataclass(frozen=True)
 class Judgement:
     score: float
-    verdict: str          # correct | rambling | idk | wrong | idk_invented | invented_answered
+    verdict: str  # correct | rambling | idk | wrong | idk_invented | invented_answered
     finished: bool
 
 

@@ -12,5 +12,13 @@ from crisol.model.sampling import generate
 from crisol.model.transformer import Transformer
 from crisol.model.weights import load_model, read_model_config, save_model
 
-__all__ = ["ModelConfig", "Transformer", "KVCache", "generate", "save_model", "load_model",
-           "read_model_config", "export_hf"]
+__all__ = [
+    "ModelConfig",
+    "Transformer",
+    "KVCache",
+    "generate",
+    "save_model",
+    "load_model",
+    "read_model_config",
+    "export_hf",
+]

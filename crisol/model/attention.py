@@ -28,8 +28,7 @@ class AttentionContext:
     is_causal: bool
 
 
-def causal_mask(key_valid: Tensor | None, past: int, length: int,
-                device: torch.device) -> tuple[Tensor | None, bool]:
+def causal_mask(key_valid: Tensor | None, past: int, length: int, device: torch.device) -> tuple[Tensor | None, bool]:
     """(mask, is_causal) for `length` queries at slots past..past+length-1 over past+length keys.
 
     key_valid [B, >= past+length] marks real (non-pad) slots per row, or is None with no padding.
@@ -89,12 +88,13 @@ class Attention(nn.Module):
         rotated = self.n_heads + self.n_kv_heads
         qkv = self.qkv_proj(x).view(batch, length, rotated + self.n_kv_heads, self.head_dim)
         qk = apply_rotary(qkv[:, :, :rotated], ctx.cos, ctx.sin_signed).transpose(1, 2)
-        q, k = qk[:, :self.n_heads], qk[:, self.n_heads:]
+        q, k = qk[:, : self.n_heads], qk[:, self.n_heads :]
         v = qkv[:, :, rotated:].transpose(1, 2)
         if cache is not None:
             k, v = cache.update(self.layer_index, k, v)
         # SDPA's enable_gqa shares kv head h // (n_heads / n_kv_heads) with query head h, the
         # grouping of transformers' repeat_kv, without materialising the repeated keys.
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=ctx.mask, is_causal=ctx.is_causal,
-                                             enable_gqa=self.grouped)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=ctx.mask, is_causal=ctx.is_causal, enable_gqa=self.grouped
+        )
         return self.o_proj(out.transpose(1, 2).reshape(batch, length, self.n_heads * self.head_dim))

@@ -37,10 +37,10 @@ class ModelConfig(Section):
     """A Llama-style decoder. Frozen; unknown keys are errors (a typo never builds a default)."""
 
     vocab_size: int = Field(ge=1)
-    depth: int = Field(ge=1)                 # number of transformer blocks (n_layers)
+    depth: int = Field(ge=1)  # number of transformer blocks (n_layers)
     d_model: int = Field(ge=1)
     n_heads: int = Field(ge=1)
-    n_kv_heads: int = Field(ge=1)            # < n_heads: grouped-query attention
+    n_kv_heads: int = Field(ge=1)  # < n_heads: grouped-query attention
     head_dim: int = Field(ge=2)
     ffn_hidden: int = Field(ge=1)
     max_seq_len: int = Field(ge=1)
@@ -74,9 +74,16 @@ class ModelConfig(Section):
         d_model = _positive_int("d_model", overrides.pop("d_model", WIDTH_PER_LAYER * depth))
         head_dim = _positive_int("head_dim", overrides.pop("head_dim", min(HEAD_DIM, d_model)))
         n_heads = _positive_int("n_heads", overrides.pop("n_heads", max(1, d_model // head_dim)))
-        fields = dict(vocab_size=vocab_size, depth=depth, d_model=d_model, head_dim=head_dim, n_heads=n_heads,
-                      n_kv_heads=overrides.pop("n_kv_heads", n_heads), max_seq_len=max_seq_len,
-                      ffn_hidden=overrides.pop("ffn_hidden", _swiglu_hidden(d_model)))
+        fields = dict(
+            vocab_size=vocab_size,
+            depth=depth,
+            d_model=d_model,
+            head_dim=head_dim,
+            n_heads=n_heads,
+            n_kv_heads=overrides.pop("n_kv_heads", n_heads),
+            max_seq_len=max_seq_len,
+            ffn_hidden=overrides.pop("ffn_hidden", _swiglu_hidden(d_model)),
+        )
         return cls.from_dict({**fields, **overrides})
 
     @classmethod
@@ -98,7 +105,7 @@ class ModelConfig(Section):
         norms = 2 * self.d_model
         blocks = self.depth * (attention + mlp + norms)
         output = 0 if self.tie_embeddings else self.vocab_size * self.d_model
-        total = blocks + self.d_model + output   # + the final norm
+        total = blocks + self.d_model + output  # + the final norm
         return total if non_embedding else total + self.vocab_size * self.d_model
 
     def flops_per_token(self, seq_len: int) -> int:

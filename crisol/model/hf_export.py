@@ -40,10 +40,14 @@ def hf_state_dict(model: Transformer) -> dict[str, Tensor]:
     config = model.config
     q_rows, kv_rows = config.n_heads * config.head_dim, config.n_kv_heads * config.head_dim
     splits = {
-        "self_attn.qkv_proj.weight": (("self_attn.q_proj.weight", "self_attn.k_proj.weight",
-                                        "self_attn.v_proj.weight"), (q_rows, kv_rows, kv_rows)),
-        "mlp.gate_up_proj.weight": (("mlp.gate_proj.weight", "mlp.up_proj.weight"),
-                                    (config.ffn_hidden, config.ffn_hidden)),
+        "self_attn.qkv_proj.weight": (
+            ("self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight"),
+            (q_rows, kv_rows, kv_rows),
+        ),
+        "mlp.gate_up_proj.weight": (
+            ("mlp.gate_proj.weight", "mlp.up_proj.weight"),
+            (config.ffn_hidden, config.ffn_hidden),
+        ),
     }
     tensors = {}
     for name, tensor in model.state_dict().items():
@@ -105,7 +109,7 @@ def _tokenizer_token_ids(tokenizer_dir: Path) -> dict[str, int | None]:
     ids = {}
     for kind, key in SPECIAL_TOKEN_KEYS.items():
         token = tokenizer_config.get(key)
-        if isinstance(token, dict):   # AddedToken form: {"content": "<eos>", ...}
+        if isinstance(token, dict):  # AddedToken form: {"content": "<eos>", ...}
             token = token.get("content")
         if token is not None and token in added:
             ids[kind] = added[token]
@@ -119,9 +123,16 @@ def _read_json(path: Path) -> dict:
         raise StageInputError(f"{path}: unreadable JSON ({exc})") from None
 
 
-def export_hf(model: Transformer, out_dir: Path | str, tokenizer_dir: Path | str | None = None, *,
-              bos_id: int | None = None, eos_id: int | None = None, pad_id: int | None = None,
-              stop_ids: Sequence[int] = ()) -> Path:
+def export_hf(
+    model: Transformer,
+    out_dir: Path | str,
+    tokenizer_dir: Path | str | None = None,
+    *,
+    bos_id: int | None = None,
+    eos_id: int | None = None,
+    pad_id: int | None = None,
+    stop_ids: Sequence[int] = (),
+) -> Path:
     """Write a transformers-loadable Llama checkpoint to `out_dir` (replacing it); return the path.
 
     Special-token ids given here win; those left None are taken from the tokenizer's files when
@@ -147,8 +158,9 @@ def export_hf(model: Transformer, out_dir: Path | str, tokenizer_dir: Path | str
     with atomic_dir(out_dir) as tmp:
         save_file(hf_state_dict(model), str(tmp / "model.safetensors"), metadata={"format": "pt"})
         write_json(tmp / "config.json", llama_config(model, ordered_ids))
-        generation: dict[str, int | list[int]] = {f"{kind}_token_id": value for kind, value in ordered_ids.items()
-                                                  if value is not None}
+        generation: dict[str, int | list[int]] = {
+            f"{kind}_token_id": value for kind, value in ordered_ids.items() if value is not None
+        }
         if stop_ids:
             eos = [generation["eos_token_id"]] if "eos_token_id" in generation else []
             generation["eos_token_id"] = [*eos, *(int(i) for i in stop_ids if i not in eos)]

@@ -21,8 +21,10 @@ from crisol.core.errors import ParamsError, StageInputError
 from crisol.model.config import ModelConfig
 from crisol.model.transformer import Transformer
 
-STACKED = {"self_attn.qkv_proj.weight": ("self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight"),
-           "mlp.gate_up_proj.weight": ("mlp.gate_proj.weight", "mlp.up_proj.weight")}
+STACKED = {
+    "self_attn.qkv_proj.weight": ("self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight"),
+    "mlp.gate_up_proj.weight": ("mlp.gate_proj.weight", "mlp.up_proj.weight"),
+}
 
 
 def is_hf_llama(directory: Path | str) -> bool:
@@ -45,13 +47,22 @@ def hf_model_config(raw: dict, where: Path) -> ModelConfig:
         raise StageInputError(f"{where}: RoPE type {rope.get('rope_type')!r} is not supported (default only)")
     try:
         heads = raw["num_attention_heads"]
-        return ModelConfig.from_dict({
-            "vocab_size": raw["vocab_size"], "depth": raw["num_hidden_layers"], "d_model": raw["hidden_size"],
-            "n_heads": heads, "n_kv_heads": raw.get("num_key_value_heads", heads),
-            "head_dim": raw.get("head_dim", raw["hidden_size"] // heads), "ffn_hidden": raw["intermediate_size"],
-            "max_seq_len": raw["max_position_embeddings"], "rope_theta": rope.get("rope_theta", raw.get("rope_theta", 10000.0)),
-            "norm_eps": raw.get("rms_norm_eps", 1e-5), "tie_embeddings": raw.get("tie_word_embeddings", False),
-            "init_std": raw.get("initializer_range", 0.02)})
+        return ModelConfig.from_dict(
+            {
+                "vocab_size": raw["vocab_size"],
+                "depth": raw["num_hidden_layers"],
+                "d_model": raw["hidden_size"],
+                "n_heads": heads,
+                "n_kv_heads": raw.get("num_key_value_heads", heads),
+                "head_dim": raw.get("head_dim", raw["hidden_size"] // heads),
+                "ffn_hidden": raw["intermediate_size"],
+                "max_seq_len": raw["max_position_embeddings"],
+                "rope_theta": rope.get("rope_theta", raw.get("rope_theta", 10000.0)),
+                "norm_eps": raw.get("rms_norm_eps", 1e-5),
+                "tie_embeddings": raw.get("tie_word_embeddings", False),
+                "init_std": raw.get("initializer_range", 0.02),
+            }
+        )
     except KeyError as exc:
         raise StageInputError(f"{where}: config.json has no {exc.args[0]!r}") from None
     except ParamsError as exc:
@@ -87,8 +98,11 @@ def load_hf_model(directory: Path | str, map_location: torch.device | str = "cpu
         raise StageInputError(f"{weights_path}: unreadable safetensors file ({exc})") from None
     model = Transformer(config)
     state = our_state_dict(tensors, config)
-    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()
-                if not (config.tie_embeddings and name == "lm_head.weight")}
+    expected = {
+        name: tuple(t.shape)
+        for name, t in model.state_dict().items()
+        if not (config.tie_embeddings and name == "lm_head.weight")
+    }
     found = {name: tuple(t.shape) for name, t in state.items()}
     if found != expected:
         differing = sorted(set(found) ^ set(expected)) or sorted(n for n in found if found[n] != expected[n])

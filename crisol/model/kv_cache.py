@@ -20,9 +20,18 @@ from torch import Tensor
 class KVCache:
     """Keys and values of every layer for `batch_size` rows of up to `max_len` tokens."""
 
-    def __init__(self, *, n_layers: int, batch_size: int, n_kv_heads: int, head_dim: int, max_len: int,
-                 starts: Tensor | Sequence[int] | None = None, device: torch.device | str | None = None,
-                 dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        *,
+        n_layers: int,
+        batch_size: int,
+        n_kv_heads: int,
+        head_dim: int,
+        max_len: int,
+        starts: Tensor | Sequence[int] | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+    ):
         if min(n_layers, batch_size, n_kv_heads, head_dim, max_len) < 1:
             raise ValueError("KVCache: layers, batch size, heads, head_dim and max_len must all be >= 1")
         shape = (batch_size, n_kv_heads, max_len, head_dim)
@@ -31,28 +40,40 @@ class KVCache:
         self.batch_size = batch_size
         self.max_len = max_len
         self.length = 0
-        starts = torch.zeros(batch_size, dtype=torch.long) if starts is None else torch.as_tensor(starts, dtype=torch.long)
+        starts = (
+            torch.zeros(batch_size, dtype=torch.long) if starts is None else torch.as_tensor(starts, dtype=torch.long)
+        )
         if starts.shape != (batch_size,):
-            raise ValueError(f"KVCache: starts must have one entry per row ({batch_size}), got shape {tuple(starts.shape)}")
+            raise ValueError(
+                f"KVCache: starts must have one entry per row ({batch_size}), got shape {tuple(starts.shape)}"
+            )
         if bool((starts < 0).any()) or bool((starts >= max_len).any()):
             raise ValueError(f"KVCache: starts must lie in [0, {max_len})")
         self.starts = starts.to(device)
-        self.key_valid: Tensor | None = None        # [B, max_len]: slot holds a real token
-        self.slot_positions: Tensor | None = None   # [B, max_len]: RoPE position of each slot
+        self.key_valid: Tensor | None = None  # [B, max_len]: slot holds a real token
+        self.slot_positions: Tensor | None = None  # [B, max_len]: RoPE position of each slot
         if bool(starts.any()):
             slots = torch.arange(max_len, device=device)[None, :]
             self.key_valid = slots >= self.starts[:, None]
             self.slot_positions = (slots - self.starts[:, None]).clamp(min=0)
 
     @classmethod
-    def for_model(cls, model, batch_size: int, max_len: int | None = None,
-                  starts: Tensor | Sequence[int] | None = None) -> KVCache:
+    def for_model(
+        cls, model, batch_size: int, max_len: int | None = None, starts: Tensor | Sequence[int] | None = None
+    ) -> KVCache:
         """A cache shaped for `model` (a Transformer), on its device and in its dtype."""
         config = model.config
         weight = model.lm_head.weight
-        return cls(n_layers=config.depth, batch_size=batch_size, n_kv_heads=config.n_kv_heads,
-                   head_dim=config.head_dim, max_len=max_len or config.max_seq_len, starts=starts,
-                   device=weight.device, dtype=weight.dtype)
+        return cls(
+            n_layers=config.depth,
+            batch_size=batch_size,
+            n_kv_heads=config.n_kv_heads,
+            head_dim=config.head_dim,
+            max_len=max_len or config.max_seq_len,
+            starts=starts,
+            device=weight.device,
+            dtype=weight.dtype,
+        )
 
     @property
     def padded(self) -> bool:
@@ -61,8 +82,8 @@ class KVCache:
     def update(self, layer: int, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
         """Store `keys`/`values` [B, kv_heads, T, D] after the cached ones; return all of them (views)."""
         end = self.length + keys.shape[2]
-        self.keys[layer][:, :, self.length:end].copy_(keys)
-        self.values[layer][:, :, self.length:end].copy_(values)
+        self.keys[layer][:, :, self.length : end].copy_(keys)
+        self.values[layer][:, :, self.length : end].copy_(values)
         return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
 
     def advance(self, tokens: int) -> None:

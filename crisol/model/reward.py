@@ -36,8 +36,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from crisol.core.errors import StageInputError
 from crisol.chat.template import ChatTemplate
+from crisol.core.errors import StageInputError
 from crisol.model.transformer import Transformer
 from crisol.model.weights import load_model, read_model_config, save_model
 
@@ -77,13 +77,14 @@ class RewardModel(nn.Module):
     def answer_loglik(self, hidden: Tensor, ids: Tensor, last: Tensor, answer_start: Tensor) -> Tensor:
         """Mean log-probability of the tokens answer_start..last of each row under the body's LM head."""
         logits = self.body.lm_head(hidden[:, :-1]).float()
-        logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)   # of ids[:, i + 1]
+        logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)  # of ids[:, i + 1]
         slots = torch.arange(ids.shape[1] - 1, device=ids.device)[None]
         span = (slots >= answer_start[:, None] - 1) & (slots <= last[:, None] - 1)
         return (logp * span).sum(1) / span.sum(1).clamp(min=1)
 
-    def raw(self, ids: Tensor, last: Tensor, starts: Tensor | None = None,
-            answer_start: Tensor | None = None) -> Tensor:
+    def raw(
+        self, ids: Tensor, last: Tensor, starts: Tensor | None = None, answer_start: Tensor | None = None
+    ) -> Tensor:
         """Unnormalised scores [B]: the head at position last[b] of row b, plus the likelihood term
         when answer_start (the index of each row's first answer token) is given."""
         hidden = self.body.hidden_states(ids, starts=starts)
@@ -93,8 +94,9 @@ class RewardModel(nn.Module):
             score = score + self.likelihood_weight * self.answer_loglik(hidden, ids, last, answer_start)
         return score
 
-    def forward(self, ids: Tensor, last: Tensor, starts: Tensor | None = None,
-                answer_start: Tensor | None = None) -> Tensor:
+    def forward(
+        self, ids: Tensor, last: Tensor, starts: Tensor | None = None, answer_start: Tensor | None = None
+    ) -> Tensor:
         return (self.raw(ids, last, starts, answer_start) - self.shift) / self.scale
 
     def set_normalisation(self, mean: float, std: float) -> None:
@@ -109,14 +111,15 @@ def answer_batch(rows: Sequence[Answered], pad_id: int, device: torch.device) ->
     width = max(len(r.ids) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     for i, row in enumerate(rows):
-        ids[i, :len(row.ids)] = torch.tensor(row.ids, dtype=torch.long)
+        ids[i, : len(row.ids)] = torch.tensor(row.ids, dtype=torch.long)
     last = torch.tensor([len(r.ids) - 1 for r in rows], dtype=torch.long)
     start = torch.tensor([r.answer_start for r in rows], dtype=torch.long)
     return ids.to(device), last.to(device), start.to(device)
 
 
-def score_sequences(model: RewardModel, rows: Sequence[Answered], pad_id: int, device: torch.device,
-                    normalised: bool = False) -> Tensor:
+def score_sequences(
+    model: RewardModel, rows: Sequence[Answered], pad_id: int, device: torch.device, normalised: bool = False
+) -> Tensor:
     """Scores [N] of single answers without gradients (raw, or normalised), in batches; the model's
     train/eval mode is left as it was."""
     was_training = model.training
@@ -124,7 +127,7 @@ def score_sequences(model: RewardModel, rows: Sequence[Answered], pad_id: int, d
     out = []
     with torch.no_grad():
         for at in range(0, len(rows), SCORE_BATCH):
-            ids, last, start = answer_batch(rows[at:at + SCORE_BATCH], pad_id, device)
+            ids, last, start = answer_batch(rows[at : at + SCORE_BATCH], pad_id, device)
             score = model if normalised else model.raw
             out.append(score(ids, last, answer_start=start).cpu())
     model.train(was_training)
@@ -134,10 +137,13 @@ def score_sequences(model: RewardModel, rows: Sequence[Answered], pad_id: int, d
 def save_reward_model(model: RewardModel, directory: Path | str, metadata: dict[str, Any] | None = None) -> Path:
     directory = Path(directory)
     save_model(model.body, directory, metadata={**(metadata or {}), "reward_head": HEAD_FILE})
-    tensors = {"weight": model.head.weight.detach().cpu().contiguous(),
-               "bias": model.head.bias.detach().cpu().contiguous(),
-               "likelihood_weight": model.likelihood_weight.detach().cpu().reshape(1),
-               "shift": model.shift.detach().cpu().reshape(1), "scale": model.scale.detach().cpu().reshape(1)}
+    tensors = {
+        "weight": model.head.weight.detach().cpu().contiguous(),
+        "bias": model.head.bias.detach().cpu().contiguous(),
+        "likelihood_weight": model.likelihood_weight.detach().cpu().reshape(1),
+        "shift": model.shift.detach().cpu().reshape(1),
+        "scale": model.scale.detach().cpu().reshape(1),
+    }
     save_file(tensors, str(directory / HEAD_FILE))
     return directory
 

@@ -48,8 +48,9 @@ def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None 
     return logits
 
 
-def sample_next(logits: Tensor, temperature: float, top_k: int | None, top_p: float | None,
-                generator: torch.Generator | None) -> Tensor:
+def sample_next(
+    logits: Tensor, temperature: float, top_k: int | None, top_p: float | None, generator: torch.Generator | None
+) -> Tensor:
     """One token per row from logits [B, V]; temperature 0 is greedy (argmax)."""
     if temperature == 0:
         return logits.argmax(dim=-1)
@@ -57,8 +58,15 @@ def sample_next(logits: Tensor, temperature: float, top_k: int | None, top_p: fl
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
-def _check_arguments(model: Transformer, prompts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float,
-                     top_k: int | None, top_p: float | None, pad_id: int) -> None:
+def _check_arguments(
+    model: Transformer,
+    prompts: Sequence[Sequence[int]],
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    pad_id: int,
+) -> None:
     vocab = model.config.vocab_size
     if not prompts:
         raise ValueError("generate: no prompts")
@@ -71,8 +79,10 @@ def _check_arguments(model: Transformer, prompts: Sequence[Sequence[int]], max_n
         raise ValueError(f"generate: max_new_tokens must be >= 0, got {max_new_tokens}")
     longest = max(len(p) for p in prompts)
     if longest + max_new_tokens > model.config.max_seq_len:
-        raise ValueError(f"generate: longest prompt ({longest}) + max_new_tokens ({max_new_tokens}) exceeds "
-                         f"max_seq_len {model.config.max_seq_len}")
+        raise ValueError(
+            f"generate: longest prompt ({longest}) + max_new_tokens ({max_new_tokens}) exceeds "
+            f"max_seq_len {model.config.max_seq_len}"
+        )
     if temperature < 0:
         raise ValueError(f"generate: temperature must be >= 0, got {temperature}")
     if top_k is not None and top_k < 1:
@@ -90,10 +100,19 @@ def _cut_at_stop(tokens: list[int], stop_ids: set[int]) -> list[int]:
     return tokens
 
 
-def generate(model: Transformer, prompts: Sequence[Sequence[int]], max_new_tokens: int, *,
-             temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-             stop_ids: Iterable[int] = (), pad_id: int = 0, seed: int | None = None,
-             use_cache: bool = True) -> list[list[int]]:
+def generate(
+    model: Transformer,
+    prompts: Sequence[Sequence[int]],
+    max_new_tokens: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    stop_ids: Iterable[int] = (),
+    pad_id: int = 0,
+    seed: int | None = None,
+    use_cache: bool = True,
+) -> list[list[int]]:
     """The new tokens of each prompt, cut before the first stop token.
 
     temperature 0 is greedy; top_k / top_p filter before sampling. With a seed, sampling draws
@@ -107,7 +126,7 @@ def generate(model: Transformer, prompts: Sequence[Sequence[int]], max_new_token
     batch, width = len(prompts), max(len(p) for p in prompts)
     ids = torch.full((batch, width), pad_id, dtype=torch.long)
     for row, prompt in enumerate(prompts):
-        ids[row, width - len(prompt):] = torch.as_tensor(prompt, dtype=torch.long)
+        ids[row, width - len(prompt) :] = torch.as_tensor(prompt, dtype=torch.long)
     ids = ids.to(device)
     starts = torch.tensor([width - len(p) for p in prompts], dtype=torch.long, device=device)
     generator = None
@@ -139,14 +158,20 @@ def generate(model: Transformer, prompts: Sequence[Sequence[int]], max_new_token
     return [_cut_at_stop(row, stop_set) for row in out[:, :produced].tolist()]
 
 
-
 class Reply(NamedTuple):
-    tokens: list[int]      # the new tokens, cut before the first stop token
-    finished: bool         # a stop token ended it (False: it ran out of tokens)
+    tokens: list[int]  # the new tokens, cut before the first stop token
+    finished: bool  # a stop token ended it (False: it ran out of tokens)
 
 
-def generate_many(model: Transformer, prompts: Sequence[Sequence[int]], max_new_tokens: int, *,
-                  batch_size: int = 64, seed: int | None = None, **sampling) -> list[Reply]:
+def generate_many(
+    model: Transformer,
+    prompts: Sequence[Sequence[int]],
+    max_new_tokens: int,
+    *,
+    batch_size: int = 64,
+    seed: int | None = None,
+    **sampling,
+) -> list[Reply]:
     """`generate` over any number of prompts: batches of similar length (little padding), each
     prompt cut from the left to leave room for at least one new token, each batch's budget capped
     by the context. Replies in the prompts' order; `sampling` is generate's keywords. A reply
@@ -155,8 +180,8 @@ def generate_many(model: Transformer, prompts: Sequence[Sequence[int]], max_new_
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     out: list[Reply] = [Reply([], False)] * len(prompts)
     for number, at in enumerate(range(0, len(order), batch_size)):
-        chunk = order[at:at + batch_size]
-        chunk_prompts = [list(prompts[i])[-(limit - 1):] for i in chunk]
+        chunk = order[at : at + batch_size]
+        chunk_prompts = [list(prompts[i])[-(limit - 1) :] for i in chunk]
         budget = min(max_new_tokens, limit - max(len(p) for p in chunk_prompts))
         replies = generate(model, chunk_prompts, budget, seed=None if seed is None else seed + number, **sampling)
         for i, reply in zip(chunk, replies):

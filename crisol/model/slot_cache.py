@@ -55,9 +55,9 @@ class SlotCache:
         new_keys = [torch.zeros(shape, device=self.device, dtype=self.dtype) for _ in range(self.n_layers)]
         new_values = [torch.zeros(shape, device=self.device, dtype=self.dtype) for _ in range(self.n_layers)]
         for old, new in zip(self.keys + self.values, new_keys + new_values):
-            new[:self.active].copy_(old[:self.active])
+            new[: self.active].copy_(old[: self.active])
         lengths = torch.zeros(rows, dtype=torch.long, device=self.device)
-        lengths[:self.active] = self.lengths[:self.active]
+        lengths[: self.active] = self.lengths[: self.active]
         self.keys, self.values, self.lengths = new_keys, new_values, lengths
 
     def add(self, prefill: KVCache) -> int:
@@ -138,4 +138,4 @@ class _StepView:
         return stored_keys[:rows, :, :end], stored_values[:rows, :, :end]
 
     def advance(self, tokens: int) -> None:
-        self.cache.lengths[:self.batch_size] += tokens
+        self.cache.lengths[: self.batch_size] += tokens

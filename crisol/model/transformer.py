@@ -84,9 +84,16 @@ class Transformer(nn.Module):
             nn.init.ones_(block.post_attention_layernorm.weight)
         nn.init.ones_(self.norm.weight)
 
-    def forward(self, ids: Tensor, targets: Tensor | None = None, *, cache: KVCache | None = None,
-                positions: Tensor | None = None, starts: Tensor | None = None,
-                segments: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+    def forward(
+        self,
+        ids: Tensor,
+        targets: Tensor | None = None,
+        *,
+        cache: KVCache | None = None,
+        positions: Tensor | None = None,
+        starts: Tensor | None = None,
+        segments: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor | None]:
         """Logits [B, T, vocab] (float32) and, with targets, the mean cross-entropy over targets != -100.
 
         cache: a KVCache; ids are appended after the tokens it holds (incremental decoding).
@@ -98,8 +105,9 @@ class Transformer(nn.Module):
             pass the positions each packed sequence counts from 0 with it.
         The loss is NaN when no target is kept (torch's mean over nothing).
         """
-        logits = self.lm_head(self.hidden_states(ids, cache=cache, positions=positions, starts=starts,
-                                                 segments=segments)).float()
+        logits = self.lm_head(
+            self.hidden_states(ids, cache=cache, positions=positions, starts=starts, segments=segments)
+        ).float()
         if targets is None:
             return logits, None
         if targets.shape != ids.shape:
@@ -107,8 +115,15 @@ class Transformer(nn.Module):
         loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX)
         return logits, loss
 
-    def hidden_states(self, ids: Tensor, *, cache: KVCache | None = None, positions: Tensor | None = None,
-                      starts: Tensor | None = None, segments: Tensor | None = None) -> Tensor:
+    def hidden_states(
+        self,
+        ids: Tensor,
+        *,
+        cache: KVCache | None = None,
+        positions: Tensor | None = None,
+        starts: Tensor | None = None,
+        segments: Tensor | None = None,
+    ) -> Tensor:
         """The final-normed hidden states [B, T, d_model]; `lm_head` of a slice of them gives logits."""
         if ids.dim() != 2:
             raise ValueError(f"ids must be [batch, time], got shape {tuple(ids.shape)}")
@@ -143,8 +158,15 @@ class Transformer(nn.Module):
             cache.advance(length)
         return self.norm(x)
 
-    def _attention_context(self, past: int, length: int, key_valid: Tensor | None, slot_positions: Tensor | None,
-                           positions: Tensor | None, device: torch.device) -> AttentionContext:
+    def _attention_context(
+        self,
+        past: int,
+        length: int,
+        key_valid: Tensor | None,
+        slot_positions: Tensor | None,
+        positions: Tensor | None,
+        device: torch.device,
+    ) -> AttentionContext:
         dtype = self.embed_tokens.weight.dtype
         if positions is not None:
             if positions.numel() and int(positions.max()) >= self.config.max_seq_len:
@@ -153,7 +175,7 @@ class Transformer(nn.Module):
         elif past + length > self.config.max_seq_len:
             raise ValueError(f"sequence of {past + length} tokens > max_seq_len {self.config.max_seq_len}")
         elif slot_positions is not None:
-            cos, sin = self.rotary.lookup(slot_positions[:, past:past + length], dtype)
+            cos, sin = self.rotary.lookup(slot_positions[:, past : past + length], dtype)
         else:
             cos, sin = self.rotary.lookup(slice(past, past + length), dtype)
         mask, is_causal = causal_mask(key_valid, past, length, device)

@@ -48,10 +48,16 @@ def save_model(model: Transformer, directory: Path | str, metadata: dict[str, An
     directory = Path(directory)
     with atomic_dir(directory) as tmp:
         tensors = {name: t.detach().to("cpu").contiguous() for name, t in _stored_state(model).items()}
-        save_file(tensors, str(tmp / WEIGHTS_FILE),
-                  metadata={"format": "pt", FORMAT: str(FORMAT_VERSION)})
-        write_json(tmp / CONFIG_FILE, {"format": FORMAT, "format_version": FORMAT_VERSION,
-                                       "model": model.config.to_dict(), "metadata": metadata or {}})
+        save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", FORMAT: str(FORMAT_VERSION)})
+        write_json(
+            tmp / CONFIG_FILE,
+            {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "model": model.config.to_dict(),
+                "metadata": metadata or {},
+            },
+        )
     return directory
 
 
@@ -66,7 +72,11 @@ def read_model_config(directory: Path | str) -> tuple[ModelConfig, dict[str, Any
         raise StageInputError(f"{path}: unreadable JSON ({exc})") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         found = raw.get("format") if isinstance(raw, dict) else None
-        hint = " (a Hugging Face export? load those with transformers)" if isinstance(raw, dict) and "model_type" in raw else ""
+        hint = (
+            " (a Hugging Face export? load those with transformers)"
+            if isinstance(raw, dict) and "model_type" in raw
+            else ""
+        )
         raise StageInputError(f"{path}: not a crisol model config (format {found!r}, expected {FORMAT!r}){hint}")
     version = raw.get("format_version")
     if version != FORMAT_VERSION:
@@ -92,7 +102,7 @@ def load_model(directory: Path | str, map_location: torch.device | str = "cpu") 
         raise StageInputError(f"{weights_path}: unreadable safetensors file ({exc})") from None
     model = Transformer(config)
     _check_tensors(weights_path, model, tensors)
-    model.load_state_dict(tensors, strict=False)   # strictness checked above, minus the tied head
+    model.load_state_dict(tensors, strict=False)  # strictness checked above, minus the tied head
     return model.to(map_location)
 
 
@@ -109,6 +119,6 @@ def _check_tensors(path: Path, model: Transformer, tensors: dict[str, torch.Tens
         raise StageInputError(f"{path}: tensors do not match config.json ({'; '.join(parts)})")
     for name, shape in expected.items():
         if tuple(tensors[name].shape) != shape:
-            raise StageInputError(f"{path}: tensor {name} has shape {tuple(tensors[name].shape)}, "
-                                  f"config.json implies {shape}")
-
+            raise StageInputError(
+                f"{path}: tensor {name} has shape {tuple(tensors[name].shape)}, config.json implies {shape}"
+            )

@@ -32,8 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from crisol.serve import requests as prep
 from crisol.serve.choices import Choices, ServerFault
 from crisol.serve.engine import QueueFull
-from crisol.serve.protocol import (ChatRequest, CompletionRequest, DetokenizeRequest, TokenizeRequest,
-                                   error_body)
+from crisol.serve.protocol import ChatRequest, CompletionRequest, DetokenizeRequest, TokenizeRequest, error_body
 from crisol.serve.server import Server
 
 STATIC = Path(__file__).parent / "static"
@@ -41,8 +40,14 @@ log = logging.getLogger("crisol.serve")
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error", param: str | None = None,
-                 code: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        kind: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ):
         super().__init__(message)
         self.status, self.body = status, error_body(message, kind, param, code)
 
@@ -83,8 +88,13 @@ def create_app(server: Server, lifespan=None) -> FastAPI:
     async def tokenizer_info():
         served = next(iter(server.slots.values())).served
         tokens = served.template.tokens
-        return {"eos_token": tokens.eos, "bos_token": tokens.bos, "pad_token": tokens.pad,
-                "chat_template": served.template.jinja(), "model_max_length": served.context}
+        return {
+            "eos_token": tokens.eos,
+            "bos_token": tokens.bos,
+            "pad_token": tokens.pad,
+            "chat_template": served.template.jinja(),
+            "model_max_length": served.context,
+        }
 
     @app.post("/tokenize", dependencies=[authorized])
     async def tokenize(request: TokenizeRequest):
@@ -114,15 +124,23 @@ def _authorize(request: Request) -> None:
         return
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), key.encode()):
-        raise ApiError(401, "missing or wrong API key (send Authorization: Bearer <key>)",
-                       kind="authentication_error", code="invalid_api_key")
+        raise ApiError(
+            401,
+            "missing or wrong API key (send Authorization: Bearer <key>)",
+            kind="authentication_error",
+            code="invalid_api_key",
+        )
 
 
 def _slot(server: Server, name: str):
     slot = server.get(name)
     if slot is None:
-        raise ApiError(404, f"the model {name!r} does not exist (served: {', '.join(server.slots)})",
-                       param="model", code="model_not_found")
+        raise ApiError(
+            404,
+            f"the model {name!r} does not exist (served: {', '.join(server.slots)})",
+            param="model",
+            code="model_not_found",
+        )
     return slot
 
 
@@ -131,8 +149,15 @@ def _served_for_tokenizer(server: Server, name: str | None):
 
 
 def _model_card(served) -> dict:
-    return {"id": served.name, "object": "model", "created": served.created, "owned_by": "crisol",
-            "max_model_len": served.context, "chat": served.chat, "root": str(served.path)}
+    return {
+        "id": served.name,
+        "object": "model",
+        "created": served.created,
+        "owned_by": "crisol",
+        "max_model_len": served.context,
+        "chat": served.chat,
+        "root": str(served.path),
+    }
 
 
 async def _respond(slot, job: prep.PreparedJob, request, chat: bool):
@@ -140,12 +165,18 @@ async def _respond(slot, job: prep.PreparedJob, request, chat: bool):
         choices = Choices(slot.engine, job.prompts, job.samplings, job.texts())
     except QueueFull as exc:
         raise ApiError(429, f"server busy: {exc}; retry later", kind="rate_limit_error", code="queue_full") from None
-    meta = {"id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex}", "created": int(time.time()),
-            "model": slot.served.name}
+    meta = {
+        "id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex}",
+        "created": int(time.time()),
+        "model": slot.served.name,
+    }
     if request.stream:
         stream = _chat_stream(choices, job, meta, request) if chat else _text_stream(choices, job, meta, request)
-        return StreamingResponse(_sse(stream, choices), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            _sse(stream, choices),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
     try:
         return await (_chat_body(choices, job, meta) if chat else _text_body(choices, job, meta))
     except BaseException:
@@ -164,10 +195,20 @@ async def _chat_body(choices: Choices, job, meta) -> dict:
     async for event in choices.events():
         if event.finish:
             finish[event.index] = event.finish
-    return {**meta, "object": "chat.completion",
-            "choices": [{"index": i, "message": {"role": "assistant", "content": choices.texts[i].text},
-                         "logprobs": None, "finish_reason": finish[i]} for i in range(len(choices.jobs))],
-            "usage": _usage(job, choices)}
+    return {
+        **meta,
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": i,
+                "message": {"role": "assistant", "content": choices.texts[i].text},
+                "logprobs": None,
+                "finish_reason": finish[i],
+            }
+            for i in range(len(choices.jobs))
+        ],
+        "usage": _usage(job, choices),
+    }
 
 
 async def _text_body(choices: Choices, job, meta) -> dict:
@@ -209,8 +250,11 @@ async def _text_stream(choices: Choices, job, meta, request) -> AsyncIterator[di
             yield _chunk(meta, obj, [{"index": i, "text": job.echo_text(i), "logprobs": None, "finish_reason": None}])
     async for event in choices.events():
         if event.piece or event.finish:
-            yield _chunk(meta, obj, [{"index": event.index, "text": event.piece, "logprobs": None,
-                                      "finish_reason": event.finish}])
+            yield _chunk(
+                meta,
+                obj,
+                [{"index": event.index, "text": event.piece, "logprobs": None, "finish_reason": event.finish}],
+            )
     if request.include_usage:
         yield {**_chunk(meta, obj, []), "usage": _usage(job, choices)}
 

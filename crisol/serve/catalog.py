@@ -53,11 +53,11 @@ class ModelSpec:
 @dataclass
 class ServedModel:
     name: str
-    path: Path                 # the directory the weights came from
+    path: Path  # the directory the weights came from
     model: Transformer
     template: ChatTemplate
-    chat: bool                 # carries a chat template (SFT / PPO), or a base model
-    created: int               # the weights' mtime, OpenAI's `created`
+    chat: bool  # carries a chat template (SFT / PPO), or a base model
+    created: int  # the weights' mtime, OpenAI's `created`
 
     @property
     def context(self) -> int:
@@ -105,8 +105,9 @@ def choose_specs(wanted: list[str], available: list[ModelSpec]) -> list[ModelSpe
     """`--model` values (NAME, DIR or NAME=DIR) as specs; none given: everything available."""
     if not wanted:
         if not available:
-            raise CatalogError("no model to serve: the pipeline has made none yet (run `make demo`), "
-                               "and no --model DIR was given")
+            raise CatalogError(
+                "no model to serve: the pipeline has made none yet (run `make demo`), and no --model DIR was given"
+            )
         return available
     by_name = {spec.name: spec for spec in available}
     chosen: list[ModelSpec] = []
@@ -165,9 +166,11 @@ def load(spec: ModelSpec) -> ServedModel:
     except (StageInputError, ValueError) as exc:
         raise CatalogError(f"model {spec.name!r}: {exc}") from None
     if template.text_tokenizer.get_vocab_size() > model.config.vocab_size:
-        raise CatalogError(f"model {spec.name!r}: its tokenizer ({tokenizer}) has more tokens than the model's vocabulary")
+        raise CatalogError(
+            f"model {spec.name!r}: its tokenizer ({tokenizer}) has more tokens than the model's vocabulary"
+        )
     model.eval().requires_grad_(False)
     config = tokenizer.parent / "tokenizer_config.json"
     chat = config.is_file() and "chat_template" in config.read_text()
-    created = int((weights / "model.safetensors").stat().st_mtime)   # both forms have it, or loading failed
+    created = int((weights / "model.safetensors").stat().st_mtime)  # both forms have it, or loading failed
     return ServedModel(spec.name, weights, model, template, chat, created)

@@ -33,9 +33,9 @@ from crisol.serve.text import ReplyText
 @dataclass(frozen=True)
 class ChoiceEvent:
     index: int
-    piece: str                          # new text to show (may be empty)
-    tokens: tuple[Token, ...] = ()      # the tokens behind it, for logprobs
-    finish: str | None = None           # stop | length, once, at the end of the choice
+    piece: str  # new text to show (may be empty)
+    tokens: tuple[Token, ...] = ()  # the tokens behind it, for logprobs
+    finish: str | None = None  # stop | length, once, at the end of the choice
 
 
 class ServerFault(RuntimeError):
@@ -76,8 +76,9 @@ class Mailbox:
 
 
 class Choices:
-    def __init__(self, engine: Engine, prompts: Sequence[list[int]], samplings: Sequence[Sampling],
-                 texts: Sequence[ReplyText]):
+    def __init__(
+        self, engine: Engine, prompts: Sequence[list[int]], samplings: Sequence[Sampling], texts: Sequence[ReplyText]
+    ):
         self._mailbox = Mailbox.of(asyncio.get_running_loop())
         self._queue: asyncio.Queue = asyncio.Queue()
         self.texts = list(texts)
@@ -92,8 +93,9 @@ class Choices:
             raise
 
     def _deliverer(self, index: int):
-        def deliver(event: Token | Finish) -> None:   # on the engine thread
+        def deliver(event: Token | Finish) -> None:  # on the engine thread
             self._mailbox.post(self._queue, (index, event))
+
         return deliver
 
     def cancel(self) -> None:

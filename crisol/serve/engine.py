@@ -48,7 +48,7 @@ class Sampling:
     top_p: float = 1.0
     stop_ids: frozenset[int] = frozenset()
     seed: int | None = None
-    logprobs: int | None = None      # report the chosen token's logprob and this many alternatives
+    logprobs: int | None = None  # report the chosen token's logprob and this many alternatives
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,8 @@ class Token:
 
 @dataclass(frozen=True)
 class Finish:
-    reason: str                      # stop | length | cancelled | error
-    generated: int                   # tokens the model produced (a closing stop token included)
+    reason: str  # stop | length | cancelled | error
+    generated: int  # tokens the model produced (a closing stop token included)
     error: str | None = None
 
 
@@ -90,8 +90,8 @@ class Engine:
         self.model = model.eval()
         self.max_batch, self.max_queue, self.name = max_batch, max_queue, name
         self.cache = SlotCache(model, max_batch)
-        self._rows: list[Job] = []           # job of cache row i
-        self._next: list[int] = []           # the token row i feeds into the next step
+        self._rows: list[Job] = []  # job of cache row i
+        self._next: list[int] = []  # the token row i feeds into the next step
         self._waiting: collections.deque[Job] = collections.deque()
         self._calls: collections.deque[tuple[Callable, Future]] = collections.deque()
         self._wake = threading.Condition()
@@ -222,8 +222,13 @@ class Engine:
         else:
             logprobs = torch.log_softmax(logits, dim=-1)
             top = torch.topk(logprobs, min(s.logprobs, logprobs.shape[-1])) if s.logprobs else None
-            job.deliver(Token(token, float(logprobs[token]),
-                              tuple(zip(top.indices.tolist(), top.values.tolist())) if top is not None else ()))
+            job.deliver(
+                Token(
+                    token,
+                    float(logprobs[token]),
+                    tuple(zip(top.indices.tolist(), top.values.tolist())) if top is not None else (),
+                )
+            )
         return token
 
     @staticmethod

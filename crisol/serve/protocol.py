@@ -30,8 +30,17 @@ def _encodable(value):
 Utf8 = AfterValidator(_encodable)
 
 # Options that change what a model returns: silently ignoring them would give a wrong answer.
-UNSUPPORTED = {"tools": None, "tool_choice": None, "functions": None, "response_format": None,
-               "frequency_penalty": 0, "presence_penalty": 0, "logit_bias": None, "best_of": 1, "suffix": None}
+UNSUPPORTED = {
+    "tools": None,
+    "tool_choice": None,
+    "functions": None,
+    "response_format": None,
+    "frequency_penalty": 0,
+    "presence_penalty": 0,
+    "logit_bias": None,
+    "best_of": 1,
+    "suffix": None,
+}
 
 
 class Strict(BaseModel):
@@ -75,7 +84,7 @@ class Generation(Strict):
     top_p: float = Field(1.0, gt=0, le=1)
     n: int = Field(1, ge=1)
     stop: Annotated[str | list[str] | None, Utf8] = None
-    seed: int | None = Field(None, ge=-(2**63), le=2**63 - 1)    # torch's generators take 64-bit seeds
+    seed: int | None = Field(None, ge=-(2**63), le=2**63 - 1)  # torch's generators take 64-bit seeds
     stream: bool = False
     stream_options: StreamOptions | None = None
 
@@ -106,7 +115,7 @@ class ChatRequest(Generation):
 
 class CompletionRequest(Generation):
     prompt: Annotated[str | list[str] | list[int] | list[list[int]], Utf8]
-    max_tokens: int = Field(16, ge=0)        # OpenAI's default for completions
+    max_tokens: int = Field(16, ge=0)  # OpenAI's default for completions
     echo: bool = False
     logprobs: int | None = Field(None, ge=0, le=20)
 
@@ -117,6 +126,7 @@ class CompletionRequest(Generation):
 
 class TokenizeRequest(Strict):
     """vLLM's /tokenize (lm-eval's remote tokenizer uses it)."""
+
     prompt: Annotated[str, Utf8]
     add_special_tokens: bool = False
     model: str | None = None
@@ -127,6 +137,7 @@ class DetokenizeRequest(Strict):
     model: str | None = None
 
 
-def error_body(message: str, kind: str = "invalid_request_error", param: str | None = None,
-               code: str | None = None) -> dict:
+def error_body(
+    message: str, kind: str = "invalid_request_error", param: str | None = None, code: str | None = None
+) -> dict:
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}

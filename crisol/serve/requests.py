@@ -9,13 +9,13 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from crisol.chat.template import CONTENT_PREFIX
 from crisol.serve.catalog import ServedModel
 from crisol.serve.engine import Sampling, Token
 from crisol.serve.protocol import ChatRequest, CompletionRequest
 from crisol.serve.scoring import logprobs_block, prompt_logprobs
 from crisol.serve.server import Limits
 from crisol.serve.text import ReplyText
-from crisol.chat.template import CONTENT_PREFIX
 
 
 class RequestProblem(ValueError):
@@ -44,9 +44,9 @@ class PreparedJob:
     sampling: Sampling
     stop: list[str]
     strip_prefix: str = ""
-    echo: list[str] = field(default_factory=list)          # per distinct prompt, when echo
+    echo: list[str] = field(default_factory=list)  # per distinct prompt, when echo
     logprobs: int | None = None
-    scored: list[tuple[list, list]] = field(default_factory=list)   # per distinct prompt, when echo + logprobs
+    scored: list[tuple[list, list]] = field(default_factory=list)  # per distinct prompt, when echo + logprobs
 
     @property
     def prompts(self) -> list[list[int]]:
@@ -56,8 +56,11 @@ class PreparedJob:
     def samplings(self) -> list[Sampling]:
         """Choice j of a seeded request draws from seed + j: n different answers, each repeatable."""
         seed = self.sampling.seed
-        return [Sampling(**{**self.sampling.__dict__, "seed": None if seed is None else seed + j})
-                for _ in self.distinct_prompts for j in range(self.n)]
+        return [
+            Sampling(**{**self.sampling.__dict__, "seed": None if seed is None else seed + j})
+            for _ in self.distinct_prompts
+            for j in range(self.n)
+        ]
 
     def texts(self) -> list[ReplyText]:
         decode = decoder(self.served)
@@ -84,12 +87,19 @@ def _budget(served: ServedModel, prompt_len: int, asked: int | None, limits: Lim
     if asked is not None and asked > limits.max_tokens:
         raise RequestProblem(f"{param}: at most {limits.max_tokens} on this server, got {asked}", param=param)
     if prompt_len >= context and asked != 0:
-        raise RequestProblem(f"This model's maximum context length is {context} tokens; the prompt has {prompt_len} "
-                             f"and leaves no room for a reply", param="messages", code="context_length_exceeded")
+        raise RequestProblem(
+            f"This model's maximum context length is {context} tokens; the prompt has {prompt_len} "
+            f"and leaves no room for a reply",
+            param="messages",
+            code="context_length_exceeded",
+        )
     if asked is not None and prompt_len + asked > context:
-        raise RequestProblem(f"This model's maximum context length is {context} tokens; you requested "
-                             f"{prompt_len + asked} ({prompt_len} in the prompt, {asked} to generate)",
-                             param=param, code="context_length_exceeded")
+        raise RequestProblem(
+            f"This model's maximum context length is {context} tokens; you requested "
+            f"{prompt_len + asked} ({prompt_len} in the prompt, {asked} to generate)",
+            param=param,
+            code="context_length_exceeded",
+        )
     return asked if asked is not None else min(limits.max_tokens, context - prompt_len)
 
 
@@ -110,18 +120,36 @@ MIN_TEMPERATURE, MIN_TOP_P = 1e-8, 1e-9
 
 def _sampling(request, budget: int, stop_ids, logprobs: int | None = None) -> Sampling:
     temperature = request.temperature if request.temperature >= MIN_TEMPERATURE else 0.0
-    return Sampling(max_tokens=budget, temperature=temperature, top_p=max(request.top_p, MIN_TOP_P),
-                    stop_ids=frozenset(stop_ids), seed=request.seed, logprobs=logprobs)
+    return Sampling(
+        max_tokens=budget,
+        temperature=temperature,
+        top_p=max(request.top_p, MIN_TOP_P),
+        stop_ids=frozenset(stop_ids),
+        seed=request.seed,
+        logprobs=logprobs,
+    )
 
 
 def chat_job(served: ServedModel, request: ChatRequest, limits: Limits) -> PreparedJob:
     _check_n(request.n, 1, limits)
     messages = [{"role": m.role, "content": m.text} for m in request.messages]
     prompt = served.template.generation_prompt(messages)
-    budget = _budget(served, len(prompt), request.token_budget, limits,
-                     "max_completion_tokens" if request.max_completion_tokens is not None else "max_tokens")
-    return PreparedJob(served, [prompt], request.n, budget, _sampling(request, budget, served.template.stop_ids),
-                       request.stop_strings, strip_prefix=CONTENT_PREFIX)
+    budget = _budget(
+        served,
+        len(prompt),
+        request.token_budget,
+        limits,
+        "max_completion_tokens" if request.max_completion_tokens is not None else "max_tokens",
+    )
+    return PreparedJob(
+        served,
+        [prompt],
+        request.n,
+        budget,
+        _sampling(request, budget, served.template.stop_ids),
+        request.stop_strings,
+        strip_prefix=CONTENT_PREFIX,
+    )
 
 
 def _prompt_ids(served: ServedModel, prompt) -> tuple[list[list[int]], list[str]]:
@@ -152,8 +180,16 @@ def completion_job(served: ServedModel, request: CompletionRequest, limits: Limi
     _check_n(request.n, len(prompts), limits)
     budget = min(_budget(served, len(p), request.token_budget, limits, "max_tokens") for p in prompts)
     stop_ids = served.template.stop_ids if served.chat else (served.template.eos_id,)
-    return PreparedJob(served, prompts, request.n, budget, _sampling(request, budget, stop_ids, request.logprobs),
-                       request.stop_strings, echo=texts if request.echo else [], logprobs=request.logprobs)
+    return PreparedJob(
+        served,
+        prompts,
+        request.n,
+        budget,
+        _sampling(request, budget, stop_ids, request.logprobs),
+        request.stop_strings,
+        echo=texts if request.echo else [],
+        logprobs=request.logprobs,
+    )
 
 
 async def score_prompts(slot, job: PreparedJob) -> None:

@@ -32,8 +32,13 @@ def prompt_logprobs(model: Transformer, ids: list[int], top: int) -> tuple[list[
     return [None, *chosen], tops
 
 
-def logprobs_block(decode: Callable[[list[int]], str], tokens: list[int], token_logprobs: list[float | None],
-                   top: list[TopTokens | None], start: int = 0) -> dict:
+def logprobs_block(
+    decode: Callable[[list[int]], str],
+    tokens: list[int],
+    token_logprobs: list[float | None],
+    top: list[TopTokens | None],
+    start: int = 0,
+) -> dict:
     """OpenAI's completion `logprobs` object; a token's own logprob is among its top entries when it
     is the most likely one (lm-eval's is_greedy test compares against them)."""
     strings = [decode([t]) for t in tokens]

@@ -12,7 +12,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from crisol.serve.catalog import CatalogError, ModelSpec, ServedModel, load, locate
 from crisol.serve.engine import Engine
@@ -22,11 +21,11 @@ log = logging.getLogger("crisol.serve")
 
 @dataclass(frozen=True)
 class Limits:
-    max_batch: int = 32            # rows decoded together per model
-    max_queue: int = 256           # requests waiting for a row, per model, before 429
-    max_tokens: int = 1024         # per choice
-    max_n: int = 8                 # choices per request
-    max_prompts: int = 64          # prompts in one /v1/completions request
+    max_batch: int = 32  # rows decoded together per model
+    max_queue: int = 256  # requests waiting for a row, per model, before 429
+    max_tokens: int = 1024  # per choice
+    max_n: int = 8  # choices per request
+    max_prompts: int = 64  # prompts in one /v1/completions request
     max_body_bytes: int = 4 << 20  # request body
 
 

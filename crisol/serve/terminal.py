@@ -15,14 +15,14 @@ import queue
 import sys
 from pathlib import Path
 
+from crisol.chat.template import CONTENT_PREFIX
 from crisol.serve.catalog import CatalogError, ModelSpec, ServedModel, choose_specs, load
 from crisol.serve.engine import Engine, Finish, Job, Sampling, Token
 from crisol.serve.requests import decoder
 from crisol.serve.text import ReplyText
-from crisol.chat.template import CONTENT_PREFIX
 
 PREFERRED = ("rlhf", "production", "sft", "base")
-MIN_REPLY = 8          # tokens a trimmed conversation leaves for the reply at least
+MIN_REPLY = 8  # tokens a trimmed conversation leaves for the reply at least
 
 
 def pick(wanted: str | None, available: list[ModelSpec]) -> ModelSpec:
@@ -39,7 +39,7 @@ def fit(served: ServedModel, messages: list[dict], reply_room: int) -> tuple[lis
     """The conversation, oldest turns dropped until it leaves `reply_room` tokens; None when even
     the last message alone does not fit."""
     system = [m for m in messages[:1] if m["role"] == "system"]
-    turns = messages[len(system):]
+    turns = messages[len(system) :]
     while turns:
         prompt = served.template.generation_prompt(system + turns)
         if len(prompt) + reply_room <= served.context:
@@ -77,7 +77,7 @@ def chat(args, available: list[ModelSpec], stdin=sys.stdin, out=sys.stdout) -> i
     served = load(pick(args.model, available))
     engine = Engine(served.model, max_batch=1, name=served.name)
     room = min(args.max_tokens or MIN_REPLY, served.context - 1)
-    label = Path(served.name).name if "/" in served.name else served.name   # a path given as --model: its last part
+    label = Path(served.name).name if "/" in served.name else served.name  # a path given as --model: its last part
     out.write(f"[{label}: {served.path}, context {served.context} tokens; /reset starts over, /quit leaves]\n")
     opening = [{"role": "system", "content": args.system}] if args.system else []
     messages = list(opening)
@@ -104,8 +104,13 @@ def chat(args, available: list[ModelSpec], stdin=sys.stdin, out=sys.stdout) -> i
             if len(kept) < len(messages) + 1:
                 out.write("[the conversation outgrew the context: its oldest turns are dropped]\n")
             budget = min(args.max_tokens or served.context, served.context - len(prompt))
-            sampling = Sampling(max_tokens=budget, temperature=args.temperature, top_p=args.top_p,
-                                stop_ids=frozenset(served.template.stop_ids), seed=args.seed)
+            sampling = Sampling(
+                max_tokens=budget,
+                temperature=args.temperature,
+                top_p=args.top_p,
+                stop_ids=frozenset(served.template.stop_ids),
+                seed=args.seed,
+            )
             out.write(f"{label}> ")
             answer = reply(engine, served, prompt, sampling, out)
             messages = kept + [{"role": "assistant", "content": answer}]

@@ -25,11 +25,11 @@ class ReplyText:
         self._ids: list[int] = []
         self._shown = 0
         self.text = ""
-        self.stopped = False       # a stop string ended the reply (the caller cancels the generation)
+        self.stopped = False  # a stop string ended the reply (the caller cancels the generation)
 
     def _full(self) -> str:
         text = self._decode(self._ids)
-        return text[len(self._prefix):] if self._prefix and text.startswith(self._prefix) else text
+        return text[len(self._prefix) :] if self._prefix and text.startswith(self._prefix) else text
 
     def push(self, token_id: int) -> str:
         """Add a token; return the new text that is safe to show (maybe empty)."""
@@ -55,7 +55,7 @@ class ReplyText:
         return held
 
     def _show(self, upto: int) -> str:
-        piece = self.text[self._shown:upto] if upto > self._shown else ""
+        piece = self.text[self._shown : upto] if upto > self._shown else ""
         self._shown = max(self._shown, upto)
         return piece
 

@@ -7,11 +7,11 @@ import torch
 from torch import nn
 
 
-def adamw(model: nn.Module, *, lr: float, weight_decay: float, betas: tuple[float, float],
-          device: torch.device) -> torch.optim.AdamW:
+def adamw(
+    model: nn.Module, *, lr: float, weight_decay: float, betas: tuple[float, float], device: torch.device
+) -> torch.optim.AdamW:
     matrices = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
     vectors = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
-    groups = [{"params": matrices, "weight_decay": weight_decay},
-              {"params": vectors, "weight_decay": 0.0}]
+    groups = [{"params": matrices, "weight_decay": weight_decay}, {"params": vectors, "weight_decay": 0.0}]
     extra = {"fused": True} if device.type == "cuda" else {}
     return torch.optim.AdamW(groups, lr=lr, betas=betas, **extra)

@@ -12,8 +12,32 @@ import random
 
 # Onset-nucleus-coda syllables; clusters are ones English speakers can say at first sight. Inner
 # syllables always have an onset (no vowel clashes) and complex codas only end a word.
-ONSETS = ("b", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z",
-          "br", "dr", "gr", "kr", "tr", "th", "st", "sh", "ch")
+ONSETS = (
+    "b",
+    "d",
+    "f",
+    "g",
+    "h",
+    "k",
+    "l",
+    "m",
+    "n",
+    "p",
+    "r",
+    "s",
+    "t",
+    "v",
+    "z",
+    "br",
+    "dr",
+    "gr",
+    "kr",
+    "tr",
+    "th",
+    "st",
+    "sh",
+    "ch",
+)
 FIRST_ONSETS = ONSETS + ("", "", "")
 NUCLEI = ("a", "a", "e", "e", "i", "o", "o", "u", "a", "e", "i", "o", "ae", "ei", "ia", "ou")
 INNER_CODAS = ("", "", "", "", "", "", "n", "r", "l", "s", "m")
@@ -21,7 +45,8 @@ FINAL_CODAS = ("", "", "", "n", "r", "l", "s", "m", "nd", "rn", "lt", "sk", "th"
 
 # Real English words the syllable grammar can produce; a name equal to one of them would blur
 # the line between the fictional world and ordinary text, so they are rejected.
-COMMON_WORDS = frozenset("""
+COMMON_WORDS = frozenset(
+    """
 alpha bacon baker banana baron basin cabin camel canal coma data delta demon dozen fatal felon
 final fever given hero hotel human humor label lava lemon level lever linen lover major maker
 manor medal melon menu metal minor modal model moral motor mover nasal natal never novel panel
@@ -32,7 +57,8 @@ solar polar cedar cider rider tiger spider timer tumor sober rumor sugar razor v
 honor manner banner dinner winner summer hammer number limit habit rabbit robot remit permit
 denim venom lotus bonus torus virus focus mucus locus humus sinus status radius genius
 marathon bandit commit admit panic tonic sonic topic logic magic comic relic ironic
-""".split())
+""".split()
+)
 
 
 class NameForge:
@@ -46,8 +72,14 @@ class NameForge:
         onset = self.rng.choice(FIRST_ONSETS if first else ONSETS)
         return onset + self.rng.choice(NUCLEI) + self.rng.choice(FINAL_CODAS if last else INNER_CODAS)
 
-    def word(self, min_syllables: int = 2, max_syllables: int = 3, min_len: int = 4,
-             max_len: int = 10, attempts: int = 10_000) -> str:
+    def word(
+        self,
+        min_syllables: int = 2,
+        max_syllables: int = 3,
+        min_len: int = 4,
+        max_len: int = 10,
+        attempts: int = 10_000,
+    ) -> str:
         """A new capitalised pseudo-word; raises if the grammar is exhausted (never in practice)."""
         for _ in range(attempts):
             n = self.rng.randint(min_syllables, max_syllables)

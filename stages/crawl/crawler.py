@@ -62,8 +62,9 @@ class HostState:
 
 
 class Crawler:
-    def __init__(self, params: CrawlParams, fetcher: Fetcher, writer: WarcShardWriter,
-                 scope_hosts: set[str], log: logging.Logger) -> None:
+    def __init__(
+        self, params: CrawlParams, fetcher: Fetcher, writer: WarcShardWriter, scope_hosts: set[str], log: logging.Logger
+    ) -> None:
         self.params = params
         self.fetcher = fetcher
         self.writer = writer
@@ -97,14 +98,14 @@ class Crawler:
         self.stats.unfetched_budget = self.frontier.pending()
         return self.stats
 
-    def offer(self, url: Url | None, depth: int, kind: Kind = "page", chain: tuple[str, ...] = (),
-              first: bool = False) -> str:
+    def offer(
+        self, url: Url | None, depth: int, kind: Kind = "page", chain: tuple[str, ...] = (), first: bool = False
+    ) -> str:
         outcome = self.frontier.offer(url, depth, kind, chain, first)
         if outcome == QUEUED and url.origin not in self.workers:
             host = self.hosts.get(url.origin)
             if host is None:
-                host = self.hosts[url.origin] = HostState(url.origin, url.host,
-                                                          self.frontier.queues[url.origin])
+                host = self.hosts[url.origin] = HostState(url.origin, url.host, self.frontier.queues[url.origin])
             self.workers[url.origin] = asyncio.create_task(self._work(host), name=url.origin)
         return outcome
 
@@ -120,8 +121,7 @@ class Crawler:
                     self.stats.refuse("robots", host.host)  # decided before any request
                 else:
                     self.budget -= 1
-                    await (self._crawl_page(host, item) if item.kind == "page"
-                           else self._crawl_sitemap(host, item))
+                    await (self._crawl_page(host, item) if item.kind == "page" else self._crawl_sitemap(host, item))
         except Exception as exc:
             self._error = self._error or exc
         finally:
@@ -134,14 +134,20 @@ class Crawler:
         while True:
             await asyncio.sleep(LOG_EVERY_S)
             s = self.stats
-            self.log.info("crawl: %d fetched, %d stored, %d refused, %d queued, %d hosts active",
-                          s.pages_fetched, s.pages_stored, sum(s.refused.values()),
-                          self.frontier.pending(), len(self.workers))
+            self.log.info(
+                "crawl: %d fetched, %d stored, %d refused, %d queued, %d hosts active",
+                s.pages_fetched,
+                s.pages_stored,
+                sum(s.refused.values()),
+                self.frontier.pending(),
+                len(self.workers),
+            )
 
     # ---- politeness ------------------------------------------------------------------------
 
-    async def _paced_fetch(self, host: HostState, kind: str, url: Url, max_bytes: int,
-                           wants_body, truncate: bool = False) -> Fetched:
+    async def _paced_fetch(
+        self, host: HostState, kind: str, url: Url, max_bytes: int, wants_body, truncate: bool = False
+    ) -> Fetched:
         # The SSRF check (a DNS lookup for unpinned hosts, cached) comes before any waiting, so a
         # refused URL costs neither a request nor the host's time.
         await self.fetcher.guard.connect_target(url)
@@ -188,18 +194,20 @@ class Crawler:
             host.robots = RobotsRules("unreachable", self.params.robots_token, detail=exc.reason)
             self.stats.robots[host.origin] = {"source": "not_fetched", "detail": exc.reason}
             return
-        rules = await fetch_robots(host.origin, get, self.params.robots_token,
-                                   self.params.robots_max_redirects)
+        rules = await fetch_robots(host.origin, get, self.params.robots_token, self.params.robots_max_redirects)
         host.robots = rules
         delay = rules.crawl_delay
         if delay is not None and delay > self.params.max_crawl_delay_s:
             host.skipped = "crawl_delay"
-            self.log.warning("%s asks for Crawl-delay %.0f s (> max_crawl_delay_s): not crawled",
-                             host.origin, delay)
+            self.log.warning("%s asks for Crawl-delay %.0f s (> max_crawl_delay_s): not crawled", host.origin, delay)
         if rules.source != "fetched":
             self.log.info("%s: robots.txt %s (%s)", host.origin, rules.source, rules.detail)
-        self.stats.robots[host.origin] = {"source": rules.source, "detail": rules.detail,
-                                          "crawl_delay_s": delay, "sitemaps": len(rules.sitemaps)}
+        self.stats.robots[host.origin] = {
+            "source": rules.source,
+            "detail": rules.detail,
+            "crawl_delay_s": delay,
+            "sitemaps": len(rules.sitemaps),
+        }
         for sitemap in rules.sitemaps:
             self.offer(parse_url(sitemap, base=f"{host.origin}/robots.txt"), depth=0, kind="sitemap")
 
@@ -208,8 +216,7 @@ class Crawler:
     async def _fetch_item(self, host: HostState, item: CrawlItem, wants_body) -> Fetched | None:
         """Fetch an item; None when it was refused, failed, redirected or answered non-2xx."""
         try:
-            response = await self._paced_fetch(host, item.kind, item.url, self.params.max_page_bytes,
-                                               wants_body)
+            response = await self._paced_fetch(host, item.kind, item.url, self.params.max_page_bytes, wants_body)
         except Refused as exc:
             self.stats.refuse(exc.reason, host.host)
             return None

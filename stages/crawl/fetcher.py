@@ -62,8 +62,14 @@ def _no_cookie_jar() -> CookieJar:
 
 
 class Fetcher:
-    def __init__(self, guard: UrlGuard, user_agent: str, timeout_s: float, max_connections: int,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        guard: UrlGuard,
+        user_agent: str,
+        timeout_s: float,
+        max_connections: int,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.guard = guard
         self.timeout_s = timeout_s
         self.client = httpx.AsyncClient(
@@ -72,24 +78,27 @@ class Fetcher:
             follow_redirects=False,
             trust_env=False,  # no proxy from the environment between us and the checked address
             cookies=_no_cookie_jar(),
-            limits=httpx.Limits(max_connections=max_connections,
-                                max_keepalive_connections=max_connections),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             headers={"User-Agent": user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
         )
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def fetch(self, url: Url, max_bytes: int, wants_body: Callable[[str], bool],
-                    truncate: bool = False) -> Fetched:
+    async def fetch(
+        self, url: Url, max_bytes: int, wants_body: Callable[[str], bool], truncate: bool = False
+    ) -> Fetched:
         """GET `url`. A 2xx body is downloaded only if `wants_body(mime)`; past `max_bytes` it is
         cut (`truncate=True`) or the fetch is refused as `too_large`. Raises Refused."""
         target = await self.guard.connect_target(url)
         ip_host = f"[{target.ip}]" if ":" in target.ip else target.ip
         extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
         request = self.client.build_request(
-            "GET", f"{url.scheme}://{ip_host}:{target.port}{url.target}",
-            headers={"Host": url.netloc}, extensions=extensions)
+            "GET",
+            f"{url.scheme}://{ip_host}:{target.port}{url.target}",
+            headers={"Host": url.netloc},
+            extensions=extensions,
+        )
         started_at = datetime.now(timezone.utc)
         t0 = time.perf_counter()
         try:
@@ -106,16 +115,23 @@ class Fetcher:
         except httpx.HTTPError as exc:
             raise Refused("error", f"{url.text}: {exc.__class__.__name__}") from exc
         return Fetched(
-            url=url, ip=target.ip, started_at=started_at, elapsed_s=time.perf_counter() - t0,
-            status=response.status_code, reason=response.reason_phrase,
+            url=url,
+            ip=target.ip,
+            started_at=started_at,
+            elapsed_s=time.perf_counter() - t0,
+            status=response.status_code,
+            reason=response.reason_phrase,
             http_version=response.http_version,
             headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw],
             request_headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
-            body=body, truncated=truncated)
+            body=body,
+            truncated=truncated,
+        )
 
     @staticmethod
-    async def _read_body(response: httpx.Response, max_bytes: int, wants_body: Callable[[str], bool],
-                         truncate: bool) -> tuple[bytes | None, bool]:
+    async def _read_body(
+        response: httpx.Response, max_bytes: int, wants_body: Callable[[str], bool], truncate: bool
+    ) -> tuple[bytes | None, bool]:
         if response.is_success:
             if not wants_body(mime_of(response.headers.get("Content-Type"))):
                 return None, False

@@ -29,8 +29,7 @@ class CrawlItem:
 
 
 class Frontier:
-    def __init__(self, scope_hosts: Iterable[str], guard: UrlGuard, max_depth: int,
-                 stats: CrawlStats) -> None:
+    def __init__(self, scope_hosts: Iterable[str], guard: UrlGuard, max_depth: int, stats: CrawlStats) -> None:
         self.scope_hosts = {h.lower() for h in scope_hosts}
         self.guard = guard
         self.max_depth = max_depth
@@ -41,8 +40,9 @@ class Frontier:
     def in_scope(self, url: Url) -> bool:
         return url.host in self.scope_hosts
 
-    def offer(self, url: Url | None, depth: int, kind: Kind = "page", chain: tuple[str, ...] = (),
-              first: bool = False) -> str:
+    def offer(
+        self, url: Url | None, depth: int, kind: Kind = "page", chain: tuple[str, ...] = (), first: bool = False
+    ) -> str:
         """Queue `url` unless seen or refused; returns QUEUED, SEEN or the refusal reason."""
         if url is None:
             self.stats.refuse("malformed", None)

@@ -43,7 +43,7 @@ def charset_of(response: Fetched) -> str:
     for param in (response.header("Content-Type") or "").split(";")[1:]:
         key, _, value = param.partition("=")
         if key.strip().lower() == "charset" and value.strip():
-            return value.strip().strip('"\'')
+            return value.strip().strip("\"'")
     return "utf-8"
 
 

@@ -57,8 +57,9 @@ def rules_from_text(text: str, token: str) -> RobotsRules:
     return RobotsRules("fetched", token, parser, sitemaps=list(parser.sitemaps))
 
 
-async def fetch_robots(origin: str, get: Callable[[Url], Awaitable[Fetched]], token: str,
-                       max_redirects: int) -> RobotsRules:
+async def fetch_robots(
+    origin: str, get: Callable[[Url], Awaitable[Fetched]], token: str, max_redirects: int
+) -> RobotsRules:
     """Fetch and interpret `origin`/robots.txt. `get` makes one request (the caller paces and
     counts it) and returns the body cut at MAX_ROBOTS_BYTES; it raises Refused on failure."""
     url = parse_url(f"{origin}/robots.txt")

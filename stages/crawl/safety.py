@@ -66,9 +66,12 @@ def is_localhost_name(host: str) -> bool:
 
 
 class UrlGuard:
-    def __init__(self, allow_hosts: Iterable[str] = (),
-                 pinned: Mapping[tuple[str, int], ConnectTarget] | None = None,
-                 resolve_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        allow_hosts: Iterable[str] = (),
+        pinned: Mapping[tuple[str, int], ConnectTarget] | None = None,
+        resolve_timeout_s: float = 5.0,
+    ) -> None:
         self.allow_hosts = {h.lower() for h in allow_hosts}
         self.pinned = dict(pinned or {})
         self.resolve_timeout_s = resolve_timeout_s

@@ -156,8 +156,9 @@ class SiteServer:
     def __init__(self, site: SiteConfig, latency_s: float = 0.0) -> None:
         self.site = site
         self._server = _Server(site, latency_s)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="site-server",
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="site-server", kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def port(self) -> int:

@@ -64,8 +64,12 @@ def load_site(root: Path) -> SiteConfig:
     for host, table in _host_tables(path, raw, "redirects", hosts).items():
         redirects[host] = {}
         for route, spec in table.items():
-            if not (isinstance(spec, dict) and isinstance(spec.get("status"), int)
-                    and 300 <= spec["status"] < 400 and isinstance(spec.get("location"), str)):
+            if not (
+                isinstance(spec, dict)
+                and isinstance(spec.get("status"), int)
+                and 300 <= spec["status"] < 400
+                and isinstance(spec.get("location"), str)
+            ):
                 raise _fail(path, f"redirects.{host}.{route}: needs a 3xx 'status' and a 'location'")
             redirects[host][route] = Redirect(spec["status"], spec["location"])
     content_types = {}
@@ -73,8 +77,9 @@ def load_site(root: Path) -> SiteConfig:
         if not all(isinstance(v, str) and v for v in table.values()):
             raise _fail(path, f"content_types.{host}: values must be content types")
         content_types[host] = dict(table)
-    return SiteConfig(root=Path(root), hosts=tuple(hosts), seeds=tuple(seeds),
-                      redirects=redirects, content_types=content_types)
+    return SiteConfig(
+        root=Path(root), hosts=tuple(hosts), seeds=tuple(seeds), redirects=redirects, content_types=content_types
+    )
 
 
 def _host_tables(path: Path, raw: dict, key: str, hosts: list[str]) -> dict[str, dict]:

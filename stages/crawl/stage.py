@@ -60,15 +60,22 @@ def _warcinfo(params: CrawlParams, server: SiteServer | None) -> dict[str, str]:
         "format": "WARC File Format 1.0",
         "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.0/",
         "isPartOf": "crisol-crawl",
-        "description": ("synthetic web served on loopback from " + str(params.site)) if server
-                       else "web crawl from crawl.seeds",
+        "description": ("synthetic web served on loopback from " + str(params.site))
+        if server
+        else "web crawl from crawl.seeds",
         "robots": "obeyed (RFC 9309)",
         "http-header-user-agent": params.user_agent,
     }
 
 
-async def _crawl(params: CrawlParams, guard: UrlGuard, writer: WarcShardWriter, seeds: list[str],
-                 scope: set[str], log: logging.Logger):
+async def _crawl(
+    params: CrawlParams,
+    guard: UrlGuard,
+    writer: WarcShardWriter,
+    seeds: list[str],
+    scope: set[str],
+    log: logging.Logger,
+):
     fetcher = Fetcher(guard, params.user_agent, params.timeout_s, params.concurrency)
     try:
         return await Crawler(params, fetcher, writer, scope, log).run(seeds)
@@ -82,8 +89,7 @@ def crawl_site(params: CrawlParams, log: logging.Logger, server: SiteServer | No
     guard = _guard(params, server)
     # httpx logs every request at INFO: thousands of lines; the crawl reports its own progress.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    log.info("crawling %d seeds, %d hosts in scope, at most %d pages", len(seeds), len(scope),
-             params.max_pages)
+    log.info("crawling %d seeds, %d hosts in scope, at most %d pages", len(seeds), len(scope), params.max_pages)
     with atomic_dir(params.out) as tmp:
         writer = WarcShardWriter(Path(tmp), params.records_per_file, _warcinfo(params, server))
         try:
@@ -91,19 +97,24 @@ def crawl_site(params: CrawlParams, log: logging.Logger, server: SiteServer | No
         finally:
             writer.close()
         if stats.pages_stored == 0:
-            raise StageInputError(f"the crawl stored no page (refused: {dict(stats.refused)}); "
-                                  "check the seeds, robots.txt and the server")
+            raise StageInputError(
+                f"the crawl stored no page (refused: {dict(stats.refused)}); check the seeds, robots.txt and the server"
+            )
     metrics = stats.to_metrics([f.name for f in writer.files])
-    log.info("crawl: %d pages stored in %d WARC files, %d refused, %.1f pages/s",
-             metrics["pages_stored"], metrics["warc_files"], metrics["refused_total"],
-             metrics["pages_per_s"])
+    log.info(
+        "crawl: %d pages stored in %d WARC files, %d refused, %.1f pages/s",
+        metrics["pages_stored"],
+        metrics["warc_files"],
+        metrics["refused_total"],
+        metrics["pages_per_s"],
+    )
     return metrics
 
 
 def run(ctx: StageContext) -> None:
     """Serve the synthetic web on loopback and crawl it politely into WARC."""
     params: CrawlParams = ctx.params
-    if params.serve:        # crawling the synthetic web; a crawl of real seeds (serve: false) is the user's own
+    if params.serve:  # crawling the synthetic web; a crawl of real seeds (serve: false) is the user's own
         ctx.source.refuse_world("crawl")
     with ExitStack() as stack:
         server = None

@@ -70,15 +70,23 @@ class WarcShardWriter:
         common = {"WARC-Date": date, "WARC-Warcinfo-ID": self._warcinfo_id}
         status_line = f"{fetched.status} {fetched.reason}".strip()
         response = self._writer.create_warc_record(
-            fetched.url.text, "response", payload=io.BytesIO(body), length=len(body),
-            http_headers=StatusAndHeaders(status_line, headers_for_storage(fetched.headers, len(body)),
-                                          protocol=fetched.http_version),
-            warc_headers_dict={**common, "WARC-IP-Address": fetched.ip})
+            fetched.url.text,
+            "response",
+            payload=io.BytesIO(body),
+            length=len(body),
+            http_headers=StatusAndHeaders(
+                status_line, headers_for_storage(fetched.headers, len(body)), protocol=fetched.http_version
+            ),
+            warc_headers_dict={**common, "WARC-IP-Address": fetched.ip},
+        )
         request = self._writer.create_warc_record(
-            fetched.url.text, "request",
-            http_headers=StatusAndHeaders(f"GET {fetched.url.target} {fetched.http_version}",
-                                          fetched.request_headers, is_http_request=True),
-            warc_headers_dict=common)
+            fetched.url.text,
+            "request",
+            http_headers=StatusAndHeaders(
+                f"GET {fetched.url.target} {fetched.http_version}", fetched.request_headers, is_http_request=True
+            ),
+            warc_headers_dict=common,
+        )
         self._writer.write_request_response_pair(request, response)
         self._in_file += 1
         self.responses += 1

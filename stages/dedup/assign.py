@@ -18,17 +18,19 @@ import polars as pl
 import pyarrow as pa
 
 KEEP_BY = ["chars", "id"]
-KEEP_DESCENDING = [True, False]   # longest text first, then smallest id
+KEEP_DESCENDING = [True, False]  # longest text first, then smallest id
 
 
 def _frame(ids: pa.Array, chars: np.ndarray, exact_keys: np.ndarray) -> pl.DataFrame:
-    return pl.DataFrame({
-        "row": np.arange(len(chars), dtype=np.int64),
-        "id": pl.from_arrow(ids) if len(ids) else pl.Series([], dtype=pl.String),
-        "chars": chars,
-        "k0": exact_keys[:, 0],
-        "k1": exact_keys[:, 1],
-    })
+    return pl.DataFrame(
+        {
+            "row": np.arange(len(chars), dtype=np.int64),
+            "id": pl.from_arrow(ids) if len(ids) else pl.Series([], dtype=pl.String),
+            "chars": chars,
+            "k0": exact_keys[:, 0],
+            "k1": exact_keys[:, 1],
+        }
+    )
 
 
 def exact_representatives(ids: pa.Array, chars: np.ndarray, exact_keys: np.ndarray) -> np.ndarray:
@@ -40,18 +42,25 @@ def exact_representatives(ids: pa.Array, chars: np.ndarray, exact_keys: np.ndarr
 
 def assign(ids: pa.Array, chars: np.ndarray, exact_keys: np.ndarray, root: np.ndarray) -> pl.DataFrame:
     """One row per document (in input order). `root` labels each document's cluster."""
-    frame = (_frame(ids, chars, exact_keys).with_columns(root=root)
-             .sort(KEEP_BY, descending=KEEP_DESCENDING)
-             .with_columns(kept_row=pl.col("row").first().over("root"),
-                           cluster_id=pl.col("id").first().over("root"),
-                           cluster_size=pl.len().over("root").cast(pl.Int64),
-                           exact_size=pl.len().over("k0", "k1"),
-                           same_as_kept=(pl.col("k0") == pl.col("k0").first().over("root"))
-                           & (pl.col("k1") == pl.col("k1").first().over("root")))
-             .sort("row"))
+    frame = (
+        _frame(ids, chars, exact_keys)
+        .with_columns(root=root)
+        .sort(KEEP_BY, descending=KEEP_DESCENDING)
+        .with_columns(
+            kept_row=pl.col("row").first().over("root"),
+            cluster_id=pl.col("id").first().over("root"),
+            cluster_size=pl.len().over("root").cast(pl.Int64),
+            exact_size=pl.len().over("k0", "k1"),
+            same_as_kept=(pl.col("k0") == pl.col("k0").first().over("root"))
+            & (pl.col("k1") == pl.col("k1").first().over("root")),
+        )
+        .sort("row")
+    )
     return frame.with_columns(
         kept=pl.col("row") == pl.col("kept_row"),
-        kind=pl.when(pl.col("cluster_size") == 1).then(pl.lit("unique"))
-        .when(pl.col("exact_size") >= 2).then(pl.lit("exact"))
+        kind=pl.when(pl.col("cluster_size") == 1)
+        .then(pl.lit("unique"))
+        .when(pl.col("exact_size") >= 2)
+        .then(pl.lit("exact"))
         .otherwise(pl.lit("near")),
     ).drop("exact_size", "k0", "k1", "root")

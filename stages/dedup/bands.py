@@ -14,8 +14,14 @@ import numpy as np
 from stages.dedup.hashing import POLY_A, fmix64
 
 
-def choose_bands(threshold: float, num_perm: int, bands: int | None, rows: int | None,
-                 false_positive_weight: float, false_negative_weight: float) -> tuple[int, int]:
+def choose_bands(
+    threshold: float,
+    num_perm: int,
+    bands: int | None,
+    rows: int | None,
+    false_positive_weight: float,
+    false_negative_weight: float,
+) -> tuple[int, int]:
     if bands is not None and rows is not None:
         return bands, rows
     from datasketch.lsh import _optimal_param  # lazily: workers import this module, not datasketch
@@ -25,7 +31,7 @@ def choose_bands(threshold: float, num_perm: int, bands: int | None, rows: int |
 
 
 def candidate_probability(s: float, bands: int, rows: int) -> float:
-    return 1.0 - (1.0 - s ** rows) ** bands
+    return 1.0 - (1.0 - s**rows) ** bands
 
 
 def probability_curve(bands: int, rows: int) -> dict[str, float]:

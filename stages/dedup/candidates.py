@@ -32,13 +32,14 @@ def bucket_edges(keys: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.
     starts = np.empty(len(keys), dtype=bool)
     starts[0] = True
     np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=starts[1:])
-    first_of = np.flatnonzero(starts)[np.cumsum(starts) - 1]   # position of each one's bucket head
+    first_of = np.flatnonzero(starts)[np.cumsum(starts) - 1]  # position of each one's bucket head
     others = np.flatnonzero(~starts)
     return members[order[first_of[others]]], members[order[others]]
 
 
-def candidate_pairs(band_key_rows: Iterable[np.ndarray], members: np.ndarray,
-                    n_documents: int) -> tuple[np.ndarray, np.ndarray, int]:
+def candidate_pairs(
+    band_key_rows: Iterable[np.ndarray], members: np.ndarray, n_documents: int
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Unique (u, v) pairs, u < v, over all bands; also the number of edges before de-duplication.
 
     `band_key_rows` yields one key array per band, aligned with `members`. Pairs are packed into

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 # Odd multipliers (so multiplication is a bijection mod 2^64) for polynomial combination.
-POLY_A = np.uint64(0x9E3779B97F4A7C15)   # 2^64 / golden ratio
-POLY_B = np.uint64(0xC2B2AE3D27D4EB4F)   # xxhash's PRIME64_2
+POLY_A = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio
+POLY_B = np.uint64(0xC2B2AE3D27D4EB4F)  # xxhash's PRIME64_2
 
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)

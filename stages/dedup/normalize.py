@@ -34,8 +34,9 @@ def unicode_normalise(texts: Sequence[str], form: str) -> list[str]:
     return [unicodedata.normalize(form, text) for text in texts]
 
 
-def tokenise(texts: Sequence[str], unicode_form: str = "NFKC", lowercase: bool = True,
-             strip_punctuation: bool = True) -> pl.Series:
+def tokenise(
+    texts: Sequence[str], unicode_form: str = "NFKC", lowercase: bool = True, strip_punctuation: bool = True
+) -> pl.Series:
     """One list of tokens per text (an empty list for a text with no word characters)."""
     series = pl.Series("text", unicode_normalise(texts, unicode_form), dtype=pl.String)
     if lowercase:

@@ -15,7 +15,7 @@ class DedupParams(Section):
     """Exact and MinHash near-duplicate removal (stages/dedup). docs/dedup.md: "Choosing the parameters".
     Documents in; deduplicated documents, a clusters table, a sample file and metrics out."""
 
-    input: Path = Path("data/ingest/documents")          # = ingest.documents
+    input: Path = Path("data/ingest/documents")  # = ingest.documents
     documents: Path = Path("data/dedup/documents")
     clusters: Path = Path("data/dedup/clusters.parquet")
     samples: Path = Path("data/dedup/samples.json")
@@ -28,7 +28,7 @@ class DedupParams(Section):
     # Normalisation, shared by the exact hash and the shingles.
     unicode_form: Literal["NFKC", "NFC", "none"] = "NFKC"
     lowercase: bool = True
-    strip_punctuation: bool = True        # punctuation and symbols become spaces
+    strip_punctuation: bool = True  # punctuation and symbols become spaces
 
     # Shingles: word n-grams (scripts written without spaces count one token per character), or
     # character n-grams of the normalised text.
@@ -44,15 +44,15 @@ class DedupParams(Section):
     # are chosen for `threshold` by datasketch's own optimiser with these weights (recall-heavy:
     # every candidate is verified afterwards, so a false candidate costs only a comparison).
     num_perm: int = Field(128, ge=2, le=1024)
-    threshold: float = Field(0.4, gt=0.0, le=1.0)   # estimated Jaccard a near-duplicate must reach
+    threshold: float = Field(0.4, gt=0.0, le=1.0)  # estimated Jaccard a near-duplicate must reach
     bands: int | None = Field(None, ge=1)
     rows: int | None = Field(None, ge=1)
     false_positive_weight: float = Field(0.1, ge=0.0, le=1.0)
     false_negative_weight: float = Field(0.9, ge=0.0, le=1.0)
-    seed: int = Field(1, ge=0, lt=2**32)         # datasketch's permutation seed (and token hashing)
+    seed: int = Field(1, ge=0, lt=2**32)  # datasketch's permutation seed (and token hashing)
 
-    sample_clusters: int = Field(5, ge=0)         # example clusters written to `samples`
-    sample_chars: int = Field(300, ge=0)          # text shown per example document
+    sample_clusters: int = Field(5, ge=0)  # example clusters written to `samples`
+    sample_chars: int = Field(300, ge=0)  # text shown per example document
 
     @model_validator(mode="after")
     def _bands_and_rows(self) -> "DedupParams":
@@ -68,6 +68,6 @@ class DedupParams(Section):
 # The profiles' values (the defaults are tiny's; crisol/core/params.py: PROFILE_NOTES).
 PROFILES = {
     "micro": {
-        "frequent_shingle_min_docs": 20,    # ~300 documents: the FAQ template is on ~50 pages
+        "frequent_shingle_min_docs": 20,  # ~300 documents: the FAQ template is on ~50 pages
     },
 }

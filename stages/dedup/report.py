@@ -54,10 +54,12 @@ def pick_sample_clusters(table: pl.DataFrame, count: int) -> list[str]:
     ones, alternating, so a reader sees both kinds (ties by cluster id, for determinism)."""
     if count == 0:
         return []
-    multi = (table.filter(pl.col("cluster_size") > 1)
-             .group_by("cluster_id")
-             .agg(size=pl.len(), near=(pl.col("kind") == "near").any())
-             .sort(["size", "cluster_id"], descending=[True, False]))
+    multi = (
+        table.filter(pl.col("cluster_size") > 1)
+        .group_by("cluster_id")
+        .agg(size=pl.len(), near=(pl.col("kind") == "near").any())
+        .sort(["size", "cluster_id"], descending=[True, False])
+    )
     near = multi.filter(pl.col("near"))["cluster_id"].to_list()
     exact = multi.filter(~pl.col("near"))["cluster_id"].to_list()
     picked: list[str] = []
@@ -70,21 +72,32 @@ def pick_sample_clusters(table: pl.DataFrame, count: int) -> list[str]:
 
 def sample_members(table: pl.DataFrame, cluster_ids: list[str]) -> pl.DataFrame:
     """The rows shown for the picked clusters: the kept document first, at most a few per cluster."""
-    return (table.filter(pl.col("cluster_id").is_in(cluster_ids))
-            .sort(["cluster_id", "kept", "row"], descending=[False, True, False])
-            .group_by("cluster_id", maintain_order=True).head(MAX_SAMPLE_MEMBERS))
+    return (
+        table.filter(pl.col("cluster_id").is_in(cluster_ids))
+        .sort(["cluster_id", "kept", "row"], descending=[False, True, False])
+        .group_by("cluster_id", maintain_order=True)
+        .head(MAX_SAMPLE_MEMBERS)
+    )
 
 
 def samples_document(members: pl.DataFrame, cluster_ids: list[str], fields: dict[int, dict]) -> dict:
     clusters = []
     for cluster_id in cluster_ids:
         rows = members.filter(pl.col("cluster_id") == cluster_id)
-        clusters.append({
-            "cluster_id": cluster_id,
-            "size": int(rows["cluster_size"][0]),
-            "members": [{"id": r["id"], "kept": r["kept"], "kind": r["kind"],
-                         "jaccard_to_kept": None if r["jaccard_to_kept"] is None else round(r["jaccard_to_kept"], 3),
-                         **fields.get(r["row"], {})}
-                        for r in rows.iter_rows(named=True)],
-        })
+        clusters.append(
+            {
+                "cluster_id": cluster_id,
+                "size": int(rows["cluster_size"][0]),
+                "members": [
+                    {
+                        "id": r["id"],
+                        "kept": r["kept"],
+                        "kind": r["kind"],
+                        "jaccard_to_kept": None if r["jaccard_to_kept"] is None else round(r["jaccard_to_kept"], 3),
+                        **fields.get(r["row"], {}),
+                    }
+                    for r in rows.iter_rows(named=True)
+                ],
+            }
+        )
     return {"clusters": clusters}

@@ -52,9 +52,9 @@ class ShingleTask:
 class ShingleResult:
     index: int
     ids: pa.Array
-    chars: np.ndarray          # text length in characters (the keep rule prefers the longest)
-    exact_keys: np.ndarray     # (n x 2) uint64 key of the normalised text
-    shingles: np.ndarray       # shingle count per document (0: empty text, nothing to sketch)
+    chars: np.ndarray  # text length in characters (the keep rule prefers the longest)
+    exact_keys: np.ndarray  # (n x 2) uint64 key of the normalised text
+    shingles: np.ndarray  # shingle count per document (0: empty text, nothing to sketch)
     tokens: int
     seconds: float
 
@@ -63,8 +63,7 @@ def shingle_shard(task: ShingleTask) -> ShingleResult:
     start = time.perf_counter()
     params = task.params
     table = read_shard(task.shard, ["id", "text"])
-    tokens = tokenise(table.column("text").to_pylist(), params.unicode_form, params.lowercase,
-                      params.strip_punctuation)
+    tokens = tokenise(table.column("text").to_pylist(), params.unicode_form, params.lowercase, params.strip_punctuation)
     word_hashes, word_counts = word_token_hashes(tokens, params.seed)
     exact_keys = sequence_keys(word_hashes, word_counts)
     if params.shingle_kind == "word":
@@ -77,20 +76,27 @@ def shingle_shard(task: ShingleTask) -> ShingleResult:
     if params.frequent_shingle_fraction is not None:
         # Counted once per distinct text of the shard, so exact copies do not inflate it.
         _, first = np.unique(exact_keys, axis=0, return_index=True)
-        np.save(work_file(task.work_dir, "df", task.shard.index),
-                local_document_frequency(shingles, shingle_counts, np.sort(first)))
-    return ShingleResult(index=task.shard.index, ids=table.column("id").combine_chunks(),
-                         chars=pc.utf8_length(table.column("text")).to_numpy().astype(np.int64),
-                         exact_keys=exact_keys, shingles=shingle_counts, tokens=int(word_counts.sum()),
-                         seconds=time.perf_counter() - start)
+        np.save(
+            work_file(task.work_dir, "df", task.shard.index),
+            local_document_frequency(shingles, shingle_counts, np.sort(first)),
+        )
+    return ShingleResult(
+        index=task.shard.index,
+        ids=table.column("id").combine_chunks(),
+        chars=pc.utf8_length(table.column("text")).to_numpy().astype(np.int64),
+        exact_keys=exact_keys,
+        shingles=shingle_counts,
+        tokens=int(word_counts.sum()),
+        seconds=time.perf_counter() - start,
+    )
 
 
 @dataclass(frozen=True)
 class SignTask:
     index: int
     work_dir: str
-    permutations: np.ndarray   # datasketch's (a, b), computed once in the main process
-    frequent: np.ndarray       # sorted uint32 hashes of frequent shingles
+    permutations: np.ndarray  # datasketch's (a, b), computed once in the main process
+    frequent: np.ndarray  # sorted uint32 hashes of frequent shingles
     bands: int
     rows: int
 
@@ -100,7 +106,7 @@ class SignResult:
     index: int
     shingles_used: int
     shingles_dropped: int
-    only_frequent: int         # documents made only of frequent shingles (kept whole)
+    only_frequent: int  # documents made only of frequent shingles (kept whole)
     seconds: float
 
 
@@ -112,22 +118,21 @@ def sign_shard(task: SignTask) -> SignResult:
     sig = signatures(kept, kept_counts, task.permutations)
     np.save(work_file(task.work_dir, "signatures", task.index), sig)
     np.save(work_file(task.work_dir, "bands", task.index), band_keys(sig, task.bands, task.rows))
-    return SignResult(task.index, len(kept), len(shingles) - len(kept), only_frequent,
-                      time.perf_counter() - start)
+    return SignResult(task.index, len(kept), len(shingles) - len(kept), only_frequent, time.perf_counter() - start)
 
 
 @dataclass(frozen=True)
 class BandTask:
     work_dir: str
-    shards: tuple[int, ...]   # every shard's index: a band's keys span all documents
-    bands: tuple[int, ...]    # the bands this task buckets
+    shards: tuple[int, ...]  # every shard's index: a band's keys span all documents
+    bands: tuple[int, ...]  # the bands this task buckets
     n_documents: int
 
 
 @dataclass
 class BandResult:
-    pairs: np.ndarray          # unique candidate pairs (u < v) packed as u * n_documents + v, sorted
-    edges: int                 # star edges before de-duplication
+    pairs: np.ndarray  # unique candidate pairs (u < v) packed as u * n_documents + v, sorted
+    edges: int  # star edges before de-duplication
     seconds: float
 
 
@@ -144,10 +149,10 @@ def band_candidates(task: BandTask) -> BandResult:
 @dataclass(frozen=True)
 class WriteTask:
     shard: Shard
-    keep: np.ndarray                      # bool per row of the shard
-    part: str                             # absolute path inside the output's temporary directory
+    keep: np.ndarray  # bool per row of the shard
+    part: str  # absolute path inside the output's temporary directory
     provenance: dict[str, Any]
-    sample_rows: tuple[int, ...] = ()     # rows (shard-local) whose url and text the report shows
+    sample_rows: tuple[int, ...] = ()  # rows (shard-local) whose url and text the report shows
     sample_chars: int = 300
 
 
@@ -168,6 +173,10 @@ def write_shard(task: WriteTask) -> WriteResult:
         picked = table.take(list(task.sample_rows)).select(["url", "title", "text"]).to_pylist()
         for row, values in zip(task.sample_rows, picked):
             text = values["text"] or ""
-            samples[task.shard.offset + row] = {"url": values["url"], "title": values["title"],
-                                                "text": text[: task.sample_chars], "chars": len(text)}
+            samples[task.shard.offset + row] = {
+                "url": values["url"],
+                "title": values["title"],
+                "text": text[: task.sample_chars],
+                "chars": len(text),
+            }
     return WriteResult(task.shard.index, written, samples, time.perf_counter() - start)

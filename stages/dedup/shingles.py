@@ -51,7 +51,7 @@ def shingle_hashes(token_hashes: np.ndarray, counts: np.ndarray, size: int) -> t
             break
         head = acc[: total - m + 1]
         head *= POLY_A
-        head += token_hashes[m - 1:]
+        head += token_hashes[m - 1 :]
         done = counts[short] == m
         short_values[done] = acc[starts[short[done]]]
     position = np.arange(total, dtype=np.int64) - np.repeat(starts, counts)

@@ -1,12 +1,12 @@
 """The dedup stage: exact duplicates by normalised-text hash, then MinHash LSH near-duplicates.
 
-    documents ─(sharded)─> exact keys, shingles, shingle document frequencies
-              ─(main)─────> frequent (template) shingles
-              ─(sharded)─> signatures and band keys without them
-              ─(main: numpy/polars)─> exact groups
-              ─(by groups of bands)─> candidate pairs
-              ─(main: numpy/polars)─> verified pairs -> clusters
-              ─(sharded)─> kept documents; then the clusters table, samples and metrics
+documents ─(sharded)─> exact keys, shingles, shingle document frequencies
+          ─(main)─────> frequent (template) shingles
+          ─(sharded)─> signatures and band keys without them
+          ─(main: numpy/polars)─> exact groups
+          ─(by groups of bands)─> candidate pairs
+          ─(main: numpy/polars)─> verified pairs -> clusters
+          ─(sharded)─> kept documents; then the clusters table, samples and metrics
 """
 
 from __future__ import annotations
@@ -22,23 +22,34 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from crisol.formats.artifacts import part_name, write_parquet
 from crisol.core.atomic import TMP_PREFIX, atomic_dir, write_json
 from crisol.core.cli import StageContext
-from crisol.formats.schemas import CLUSTERS
-from crisol.formats.document_shards import Shard, list_shards
 from crisol.core.executor import ShardPool
+from crisol.formats.artifacts import part_name, write_parquet
+from crisol.formats.document_shards import Shard, list_shards
+from crisol.formats.schemas import CLUSTERS
 from stages.dedup.assign import assign, exact_representatives
 from stages.dedup.bands import choose_bands
 from stages.dedup.clusters import connected_components
 from stages.dedup.frequent import df_threshold, frequent_shingles
 from stages.dedup.minhash import permutations
 from stages.dedup.report import pick_sample_clusters, sample_members, samples_document, summarise
-from stages.dedup.shard import (BandTask, ShingleResult, ShingleTask, SignResult, SignTask, WriteTask, band_candidates,
-                                 shingle_shard, sign_shard, work_file, write_shard)
+from stages.dedup.shard import (
+    BandTask,
+    ShingleResult,
+    ShingleTask,
+    SignResult,
+    SignTask,
+    WriteTask,
+    band_candidates,
+    shingle_shard,
+    sign_shard,
+    work_file,
+    write_shard,
+)
 from stages.dedup.verify import estimated_jaccard
 
-BAND_GROUPS = 8   # tasks the bands are split into for candidate pairs
+BAND_GROUPS = 8  # tasks the bands are split into for candidate pairs
 
 
 class Sketches:
@@ -53,8 +64,7 @@ class Sketches:
         self.n = int(self.offsets[-1])
         self.ids = pa.concat_arrays([r.ids for r in results]) if results else pa.array([], pa.string())
         self.chars = np.concatenate([r.chars for r in results]) if results else np.zeros(0, np.int64)
-        self.exact_keys = (np.concatenate([r.exact_keys for r in results]) if results
-                           else np.zeros((0, 2), np.uint64))
+        self.exact_keys = np.concatenate([r.exact_keys for r in results]) if results else np.zeros((0, 2), np.uint64)
         self.shingles = np.concatenate([r.shingles for r in results]) if results else np.zeros(0, np.int64)
 
     def _load(self, what: str) -> list[np.ndarray]:
@@ -89,9 +99,14 @@ class Sketches:
         np.save(work_file(self.work_dir, "members", 0), members)
         groups = np.array_split(np.arange(bands), min(bands, BAND_GROUPS))
         n = max(self.n, 1)
-        found = pool.map(band_candidates, [BandTask(str(self.work_dir), tuple(r.index for r in self.results),
-                                                    tuple(int(b) for b in group), n) for group in groups],
-                         "dedup bands")
+        found = pool.map(
+            band_candidates,
+            [
+                BandTask(str(self.work_dir), tuple(r.index for r in self.results), tuple(int(b) for b in group), n)
+                for group in groups
+            ],
+            "dedup bands",
+        )
         packed = np.unique(np.concatenate([f.pairs for f in found]))
         return packed // n, packed % n, int(sum(f.edges for f in found))
 
@@ -121,21 +136,29 @@ def run(ctx: StageContext) -> None:
     lsh, counters = _figures(params, shards, sketched, decision, written, time.perf_counter() - start)
     ctx.metrics.update(summarise(decision.table, lsh, counters))
     m = ctx.metrics
-    ctx.log.info("dedup: %d -> %d documents (%d exact, %d near dropped); %d candidate pairs, %d verified; %.0f docs/s",
-                 m["documents_in"], m["documents_out"], m["dropped"]["exact"], m["dropped"]["near"],
-                 lsh["candidate_pairs"], lsh["verified_pairs"], m["docs_per_s"] or 0)
+    ctx.log.info(
+        "dedup: %d -> %d documents (%d exact, %d near dropped); %d candidate pairs, %d verified; %.0f docs/s",
+        m["documents_in"],
+        m["documents_out"],
+        m["dropped"]["exact"],
+        m["dropped"]["near"],
+        lsh["candidate_pairs"],
+        lsh["verified_pairs"],
+        m["docs_per_s"] or 0,
+    )
 
 
 @dataclass
 class Sketched:
     """The sharded passes' results: every document's shingles and signature (on disk), and how."""
+
     sketches: Sketches
     signed: list[SignResult]
-    frequent: np.ndarray                 # the frequent (template) shingles left out of the signatures
-    df_limit: int | None                 # the document frequency that makes a shingle frequent
+    frequent: np.ndarray  # the frequent (template) shingles left out of the signatures
+    df_limit: int | None  # the document frequency that makes a shingle frequent
     bands: int
     rows: int
-    timing: dict[str, float]             # seconds per pass
+    timing: dict[str, float]  # seconds per pass
 
 
 def sketch(ctx: StageContext, pool: ShardPool, shards: list[Shard], work_dir: Path, start: float) -> Sketched:
@@ -155,45 +178,65 @@ def sketch(ctx: StageContext, pool: ShardPool, shards: list[Shard], work_dir: Pa
         timing["frequent"] = time.perf_counter() - mark
         mark = time.perf_counter()
         bands, rows, perms = lsh_setup.result()
-    ctx.log.info("dedup: %d bands x %d rows of %d permutations, threshold %.2f",
-                 bands, rows, params.num_perm, params.threshold)
-    signed = pool.map(sign_shard, [SignTask(s.index, str(work_dir), perms, frequent, bands, rows)
-                                   for s in shards], "dedup signatures")
+    ctx.log.info(
+        "dedup: %d bands x %d rows of %d permutations, threshold %.2f", bands, rows, params.num_perm, params.threshold
+    )
+    signed = pool.map(
+        sign_shard, [SignTask(s.index, str(work_dir), perms, frequent, bands, rows) for s in shards], "dedup signatures"
+    )
     sketches.open_signatures()
     timing["signatures"] = time.perf_counter() - mark
     return Sketched(sketches, signed, frequent, df_limit, bands, rows, timing)
 
 
-def _figures(params, shards: list[Shard], sketched: Sketched, decision: Decision, written: int,
-             seconds: float) -> tuple[dict, dict]:
+def _figures(
+    params, shards: list[Shard], sketched: Sketched, decision: Decision, written: int, seconds: float
+) -> tuple[dict, dict]:
     """(the LSH settings and pair counts, the run's counters) for the metrics."""
     signed, sketches = sketched.signed, sketched.sketches
-    lsh = {"num_perm": params.num_perm, "bands": sketched.bands, "rows": sketched.rows,
-           "threshold": params.threshold, "shingle": f"{params.shingle_kind}-{params.shingle_size}",
-           **decision.counters}
+    lsh = {
+        "num_perm": params.num_perm,
+        "bands": sketched.bands,
+        "rows": sketched.rows,
+        "threshold": params.threshold,
+        "shingle": f"{params.shingle_kind}-{params.shingle_size}",
+        **decision.counters,
+    }
     used, dropped = sum(r.shingles_used for r in signed), sum(r.shingles_dropped for r in signed)
     dropped_share = round(dropped / (used + dropped), 4) if used + dropped else 0.0
-    counters = {"shards": len(shards), "tokens": int(sum(r.tokens for r in sketches.results)),
-                "empty_texts": int((sketches.shingles == 0).sum()),
-                "frequent_shingles": {"df_threshold": sketched.df_limit, "distinct": int(len(sketched.frequent)),
-                                      "share_of_shingles_dropped": dropped_share,
-                                      "documents_only_frequent": int(sum(r.only_frequent for r in signed))},
-                "documents_written": written,
-                "timing_s": {name: round(value, 3) for name, value in sketched.timing.items()},
-                "docs_per_s": round(sketches.n / seconds, 1) if seconds > 0 else None}
+    counters = {
+        "shards": len(shards),
+        "tokens": int(sum(r.tokens for r in sketches.results)),
+        "empty_texts": int((sketches.shingles == 0).sum()),
+        "frequent_shingles": {
+            "df_threshold": sketched.df_limit,
+            "distinct": int(len(sketched.frequent)),
+            "share_of_shingles_dropped": dropped_share,
+            "documents_only_frequent": int(sum(r.only_frequent for r in signed)),
+        },
+        "documents_written": written,
+        "timing_s": {name: round(value, 3) for name, value in sketched.timing.items()},
+        "docs_per_s": round(sketches.n / seconds, 1) if seconds > 0 else None,
+    }
     return lsh, counters
 
 
 def _lsh_setup(params) -> tuple[int, int, np.ndarray]:
     """(bands, rows, permutations) for the signature pass."""
-    bands, rows = choose_bands(params.threshold, params.num_perm, params.bands, params.rows,
-                               params.false_positive_weight, params.false_negative_weight)
+    bands, rows = choose_bands(
+        params.threshold,
+        params.num_perm,
+        params.bands,
+        params.rows,
+        params.false_positive_weight,
+        params.false_negative_weight,
+    )
     return bands, rows, permutations(params.num_perm, params.seed)
 
 
 @dataclass
 class Decision:
-    table: pl.DataFrame          # one row per document, in input order (see assign.py)
+    table: pl.DataFrame  # one row per document, in input order (see assign.py)
     counters: dict[str, int]
 
 
@@ -207,8 +250,15 @@ def decide(pool: ShardPool, sketches: Sketches, bands: int, threshold: float) ->
     labels = connected_components(sketches.n, u[similar], v[similar])
     table = assign(sketches.ids, sketches.chars, sketches.exact_keys, labels[rep])
     table = table.with_columns(jaccard_to_kept=_jaccard_to_kept(table, sketches))
-    return Decision(table, {"candidate_edges": raw_edges, "candidate_pairs": int(len(u)),
-                            "verified_pairs": int(similar.sum()), "rejected_pairs": int((~similar).sum())})
+    return Decision(
+        table,
+        {
+            "candidate_edges": raw_edges,
+            "candidate_pairs": int(len(u)),
+            "verified_pairs": int(similar.sum()),
+            "rejected_pairs": int((~similar).sum()),
+        },
+    )
 
 
 def write_outputs(ctx: StageContext, pool: ShardPool, shards: list[Shard], table: pl.DataFrame) -> int:
@@ -223,12 +273,17 @@ def write_outputs(ctx: StageContext, pool: ShardPool, shards: list[Shard], table
         return tuple(int(r - s.offset) for r in shown_rows if s.offset <= r < s.offset + s.rows)
 
     with atomic_dir(params.documents) as out_dir:
-        tasks = [WriteTask(shard=s, keep=kept[s.offset:s.offset + s.rows],
-                           part=str(Path(out_dir).resolve() / part_name(s.index)),
-                           provenance=ctx.params_dict(),
-                           sample_rows=rows_shown(s),
-                           sample_chars=params.sample_chars)
-                 for s in shards]
+        tasks = [
+            WriteTask(
+                shard=s,
+                keep=kept[s.offset : s.offset + s.rows],
+                part=str(Path(out_dir).resolve() / part_name(s.index)),
+                provenance=ctx.params_dict(),
+                sample_rows=rows_shown(s),
+                sample_chars=params.sample_chars,
+            )
+            for s in shards
+        ]
         written = pool.map(write_shard, tasks, "dedup write")
     write_parquet(params.clusters, CLUSTERS, table.to_arrow(), params=ctx.params_dict())
     fields = {row: values for result in written for row, values in result.samples.items()}

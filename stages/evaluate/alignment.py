@@ -22,41 +22,66 @@ from typing import Any, Sequence
 
 from crisol.chat.template import ChatTemplate
 from crisol.formats.conversations import Example
-from stages.evaluate.loglikelihood import Request, loglikelihoods
 from crisol.grading.oracle import judge
 from crisol.grading.text import mean_and_stderr
 from crisol.model.reward import Answered, RewardModel, score_sequences
 from crisol.model.sampling import generate_many
 from crisol.model.transformer import Transformer
+from stages.evaluate.loglikelihood import Request, loglikelihoods
 
 
 @dataclass(frozen=True)
 class Sampled:
     example: Example
     prompt: list[int]
-    tokens: list[int]          # the reply's tokens, its end-of-turn included when it finished
+    tokens: list[int]  # the reply's tokens, its end-of-turn included when it finished
     reply: str
     finished: bool
-    gold: float | None         # None: no gold oracle
+    gold: float | None  # None: no gold oracle
     rm_score: float
     kl: float
 
 
-def sample_and_score(model: Transformer, reference: Transformer, reward_model: RewardModel,
-                     template: ChatTemplate, questions: Sequence[Example], *, temperature: float,
-                     max_new_tokens: int, seed: int, batch_size: int, gold: bool = True) -> list[Sampled]:
+def sample_and_score(
+    model: Transformer,
+    reference: Transformer,
+    reward_model: RewardModel,
+    template: ChatTemplate,
+    questions: Sequence[Example],
+    *,
+    temperature: float,
+    max_new_tokens: int,
+    seed: int,
+    batch_size: int,
+    gold: bool = True,
+) -> list[Sampled]:
     prompts = [template.generation_prompt(e.messages[:-1]) for e in questions]
     model.eval()
-    replies = generate_many(model, prompts, max_new_tokens, temperature=temperature, stop_ids=template.stop_ids,
-                            pad_id=template.pad_id, seed=seed)
+    replies = generate_many(
+        model,
+        prompts,
+        max_new_tokens,
+        temperature=temperature,
+        stop_ids=template.stop_ids,
+        pad_id=template.pad_id,
+        seed=seed,
+    )
     tokens = [[*r.tokens, template.end_id] if r.finished else list(r.tokens) for r in replies]
     requests = [Request(p, t) for p, t in zip(prompts, tokens)]
     own = loglikelihoods(model, requests, batch_size=batch_size, pad_id=template.pad_id, temperature=temperature)
-    ref = (own if reference is model else
-           loglikelihoods(reference, requests, batch_size=batch_size, pad_id=template.pad_id, temperature=temperature))
+    ref = (
+        own
+        if reference is model
+        else loglikelihoods(reference, requests, batch_size=batch_size, pad_id=template.pad_id, temperature=temperature)
+    )
     device = reward_model.head.weight.device
-    rm = score_sequences(reward_model, [Answered(p + t, len(p)) for p, t in zip(prompts, tokens)], template.pad_id,
-                         device, normalised=True)
+    rm = score_sequences(
+        reward_model,
+        [Answered(p + t, len(p)) for p, t in zip(prompts, tokens)],
+        template.pad_id,
+        device,
+        normalised=True,
+    )
     out = []
     for e, p, t, r, a, b, s in zip(questions, prompts, tokens, replies, own, ref, rm.tolist()):
         text = template.reply(r.tokens)
@@ -92,6 +117,17 @@ def figures(sampled: Sequence[Sampled], baseline: Sequence[Sampled] | None) -> d
 
 
 def records(sampled: Sequence[Sampled]) -> list[dict[str, Any]]:
-    return [{"id": s.example.id, "kind": s.example.kind, "question": s.example.messages[-2]["content"],
-             "gold_answer": s.example.answer, "reply": s.reply, "finished": s.finished, "gold_score": s.gold,
-             "rm_score": s.rm_score, "kl": s.kl} for s in sampled]
+    return [
+        {
+            "id": s.example.id,
+            "kind": s.example.kind,
+            "question": s.example.messages[-2]["content"],
+            "gold_answer": s.example.answer,
+            "reply": s.reply,
+            "finished": s.finished,
+            "gold_score": s.gold,
+            "rm_score": s.rm_score,
+            "kl": s.kl,
+        }
+        for s in sampled
+    ]

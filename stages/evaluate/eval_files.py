@@ -23,8 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from crisol.core.errors import StageInputError
-from crisol.formats.row_files import DETECT_ROWS, SUFFIXES, RowError, RowLedger, convert_rows, file_type, first_signature
 from crisol.core.source import KINDS, DataSource
+from crisol.formats.row_files import (
+    DETECT_ROWS,
+    SUFFIXES,
+    RowError,
+    RowLedger,
+    convert_rows,
+    file_type,
+    first_signature,
+)
 from stages.evaluate.heldout import Document
 from stages.evaluate.hellaswag import detect as hellaswag_layout
 
@@ -53,7 +61,7 @@ class EvalFiles:
     multiple_choice: list[Path] = field(default_factory=list)
     qa: list[Path] = field(default_factory=list)
     text: list[Path] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)      # file -> why
+    skipped: dict[str, str] = field(default_factory=dict)  # file -> why
 
 
 def _is_text(path: Path) -> bool:
@@ -71,8 +79,9 @@ def sort_eval_files(source: DataSource) -> EvalFiles:
             continue
         found = first_signature(path, row_kind, label="evaluate")
         if found is None:
-            raise StageInputError(f"evaluate: {path}: none of its first {DETECT_ROWS} rows is a known layout "
-                                  f"(expected {KINDS['eval']})")
+            raise StageInputError(
+                f"evaluate: {path}: none of its first {DETECT_ROWS} rows is a known layout (expected {KINDS['eval']})"
+            )
         getattr(out, found).append(path)
     return out
 
@@ -114,7 +123,8 @@ def read_heldout_text(paths: list[Path], keep: int = 5) -> HeldOutText:
             data.skip("empty_text", str(path), keep)
             continue
         data.documents.append(Document(f"eval:{path.name}", text))
-    for path, number, text in convert_rows(row_files, TEXT, lambda p: TEXT, _text_of, data, keep,
-                                           label="evaluate: held-out text", noun="document"):
+    for path, number, text in convert_rows(
+        row_files, TEXT, lambda p: TEXT, _text_of, data, keep, label="evaluate: held-out text", noun="document"
+    ):
         data.documents.append(Document(f"eval:{path.name}:{number}", text))
     return data

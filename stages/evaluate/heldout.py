@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from crisol.formats.artifacts import read_parquet
 from crisol.core.errors import StageInputError
+from crisol.formats.artifacts import read_parquet
 from crisol.formats.schemas import DOCUMENTS
 from crisol.formats.tokens import TokenSplit
 from stages.evaluate.hellaswag import Item
@@ -34,15 +34,20 @@ class Document:
 def heldout_documents(validation_tokens: Path, documents: Path, limit: int) -> list[Document]:
     """The first `limit` held-out documents in id order (the tokenizer's validation split)."""
     split = TokenSplit(validation_tokens)
-    held_out = {doc_id for index in split.shard_indices for doc_id in split.documents(index).column("doc_id").to_pylist()}
+    held_out = {
+        doc_id for index in split.shard_indices for doc_id in split.documents(index).column("doc_id").to_pylist()
+    }
     if not held_out:
         raise StageInputError(f"{validation_tokens}: the validation split holds no document")
     table = read_parquet(documents, DOCUMENTS).select(["id", "text"]).to_pylist()
-    found = sorted((Document(r["id"], r["text"]) for r in table if r["id"] in held_out and r["text"]),
-                   key=lambda d: d.id)
+    found = sorted(
+        (Document(r["id"], r["text"]) for r in table if r["id"] in held_out and r["text"]), key=lambda d: d.id
+    )
     if not found:
-        raise StageInputError(f"{documents}: none of the {len(held_out)} held-out documents is there "
-                              f"(documents and token split from different runs?)")
+        raise StageInputError(
+            f"{documents}: none of the {len(held_out)} held-out documents is there "
+            f"(documents and token split from different runs?)"
+        )
     return found[:limit]
 
 
@@ -50,8 +55,7 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
-def completion_items(documents: list[Document], count: int, choices: int, context_chars: int,
-                     seed: int) -> list[Item]:
+def completion_items(documents: list[Document], count: int, choices: int, context_chars: int, seed: int) -> list[Item]:
     """Up to `count` items: a passage (whole sentences, at most context_chars, ending where the
     answer starts) and `choices` candidate next sentences, the true one at a seeded position.
     Distractors come from other documents and are at least MIN_SENTENCE_CHARS long."""

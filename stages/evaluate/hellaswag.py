@@ -29,21 +29,21 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from crisol.formats.row_files import RowError, RowLedger, convert_rows, detected_format
+from crisol.model.transformer import Transformer
 from stages.evaluate.loglikelihood import DEFAULT_BATCH_SIZE, loglikelihoods, text_request
 from stages.evaluate.metrics import mc_aggregate, multiple_choice
-from crisol.model.transformer import Transformer
 
 ENDINGS = 4
-DELIMITER = " "            # lm-eval's target_delimiter: between the context and each choice
+DELIMITER = " "  # lm-eval's target_delimiter: between the context and each choice
 FORMATS = ("original", "ctx")
 SKIP_REASONS = (
-    "bad_json",                  # a JSONL line that does not parse
-    "not_an_object",             # a row that is not a JSON object
-    "empty_context",             # no context text (absent, not a string, or only whitespace)
-    "wrong_number_of_endings",   # endings absent, not a list, or not 4 of them
-    "empty_ending",              # an ending that is not a string or is empty after preprocessing
-    "missing_label",             # label absent, null or "" (HellaSwag's unlabelled test split)
-    "label_out_of_range",        # a label that is not an integer 0..3
+    "bad_json",  # a JSONL line that does not parse
+    "not_an_object",  # a row that is not a JSON object
+    "empty_context",  # no context text (absent, not a string, or only whitespace)
+    "wrong_number_of_endings",  # endings absent, not a list, or not 4 of them
+    "empty_ending",  # an ending that is not a string or is empty after preprocessing
+    "missing_label",  # label absent, null or "" (HellaSwag's unlabelled test split)
+    "label_out_of_range",  # a label that is not an integer 0..3
 )
 _BRACKETS = re.compile(r"\[.*?\]")
 
@@ -61,7 +61,7 @@ class Item:
     context: str
     choices: tuple[str, ...]
     gold: int
-    source: str = ""          # file:row
+    source: str = ""  # file:row
 
 
 def detect(row: Any) -> str | None:
@@ -75,8 +75,9 @@ def detect(row: Any) -> str | None:
 
 
 def detect_format(path: Path) -> str:
-    return detected_format(path, detect, "hellaswag",
-                           "ctx + endings + label, or activity_label + ctx_a + ctx_b + endings + label")
+    return detected_format(
+        path, detect, "hellaswag", "ctx + endings + label, or activity_label + ctx_a + ctx_b + endings + label"
+    )
 
 
 def _label(row: dict, choices: int) -> int:
@@ -133,8 +134,7 @@ class HellaSwag(RowLedger):
         return super().summary(kept=len(self.items))
 
 
-def read_hellaswag(inputs: Path | str | Sequence[Path | str], *, file_format: str = "auto",
-                   keep: int = 5) -> HellaSwag:
+def read_hellaswag(inputs: Path | str | Sequence[Path | str], *, file_format: str = "auto", keep: int = 5) -> HellaSwag:
     """Every usable item of every input (a file or a directory of .jsonl/.json/.parquet files).
     file_format: "auto" (per file), "ctx" or "original". keep: locations kept per skip reason.
     Raises StageInputError when an input is missing or unreadable or no row is usable."""
@@ -142,15 +142,22 @@ def read_hellaswag(inputs: Path | str | Sequence[Path | str], *, file_format: st
         raise ValueError(f"hellaswag: unknown format {file_format!r} (expected auto or one of {', '.join(FORMATS)})")
     paths = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     data = HellaSwag()
-    for path, number, item in convert_rows(paths, file_format, detect_format, to_item, data, keep,
-                                           label="hellaswag", noun="item"):
+    for path, number, item in convert_rows(
+        paths, file_format, detect_format, to_item, data, keep, label="hellaswag", noun="item"
+    ):
         data.items.append(Item(item.context, item.choices, item.gold, f"{path}:{number}"))
     return data
 
 
-def score_multiple_choice(model: Transformer, encode: Callable[[str], list[int]], items: Sequence[Item], *,
-                          prefix: Sequence[int] = (), batch_size: int = DEFAULT_BATCH_SIZE,
-                          pad_id: int = 0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def score_multiple_choice(
+    model: Transformer,
+    encode: Callable[[str], list[int]],
+    items: Sequence[Item],
+    *,
+    prefix: Sequence[int] = (),
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    pad_id: int = 0,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Per-item records (for a per-sample JSONL) and the aggregate: acc, acc_norm, acc_bytes, each
     with its standard error, n, the random baseline, how many choice requests lost context
     tokens to the model's length limit (`truncated_requests`), and how many items were skipped
@@ -160,37 +167,52 @@ def score_multiple_choice(model: Transformer, encode: Callable[[str], list[int]]
     ids before every context; () is lm-eval's default (no bos), [eos] reads the context as
     pretraining documents start, after an eos.
     """
-    requests = [text_request(encode, item.context, DELIMITER + choice, prefix=prefix)
-                for item in items for choice in item.choices]
+    requests = [
+        text_request(encode, item.context, DELIMITER + choice, prefix=prefix)
+        for item in items
+        for choice in item.choices
+    ]
     # An item with a choice longer than the model's whole context cannot be scored (lm-eval stops
     # there); it is skipped and counted, the rest are scored.
     limit = model.config.max_seq_len
     fits, at = [], 0
     for item in items:
-        fits.append(all(len(r.continuation) <= limit for r in requests[at:at + len(item.choices)]))
+        fits.append(all(len(r.continuation) <= limit for r in requests[at : at + len(item.choices)]))
         at += len(item.choices)
     too_long = fits.count(False)
     if too_long:
         kept_requests, at = [], 0
         for item, ok in zip(items, fits):
             if ok:
-                kept_requests += requests[at:at + len(item.choices)]
+                kept_requests += requests[at : at + len(item.choices)]
             at += len(item.choices)
         items, requests = [item for item, ok in zip(items, fits) if ok], kept_requests
     scores = loglikelihoods(model, requests, batch_size=batch_size, pad_id=pad_id)
     records, outcomes, at = [], [], 0
     for number, item in enumerate(items):
-        mine = scores[at:at + len(item.choices)]
+        mine = scores[at : at + len(item.choices)]
         at += len(item.choices)
         lls = [s.loglikelihood for s in mine]
         outcome = multiple_choice(lls, item.choices, item.gold)
         outcomes.append(outcome)
-        records.append({
-            "doc_id": number, "source": item.source, "context": item.context, "choices": list(item.choices),
-            "gold": item.gold, "lls": lls, "is_greedy": [s.is_greedy for s in mine],
-            "tokens": [s.tokens for s in mine], "pred": outcome.pred, "pred_norm": outcome.pred_norm,
-            "pred_bytes": outcome.pred_bytes, "acc": outcome.acc, "acc_norm": outcome.acc_norm,
-            "acc_bytes": outcome.acc_bytes})
+        records.append(
+            {
+                "doc_id": number,
+                "source": item.source,
+                "context": item.context,
+                "choices": list(item.choices),
+                "gold": item.gold,
+                "lls": lls,
+                "is_greedy": [s.is_greedy for s in mine],
+                "tokens": [s.tokens for s in mine],
+                "pred": outcome.pred,
+                "pred_norm": outcome.pred_norm,
+                "pred_bytes": outcome.pred_bytes,
+                "acc": outcome.acc,
+                "acc_norm": outcome.acc_norm,
+                "acc_bytes": outcome.acc_bytes,
+            }
+        )
     aggregate = mc_aggregate(outcomes, [len(item.choices) for item in items])
     aggregate["truncated_requests"] = sum(1 for s in scores if s.truncated)
     aggregate["skipped_choice_longer_than_context"] = too_long

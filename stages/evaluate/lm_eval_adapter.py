@@ -32,17 +32,18 @@ try:
     from lm_eval.api.model import LM
     from lm_eval.api.registry import register_model
 except ImportError as exc:  # pragma: no cover - exercised only where lm_eval is absent
-    raise ImportError("stages.evaluate.lm_eval_adapter needs lm-evaluation-harness, which crisol does not "
-                      "depend on: `pip install lm_eval` (checked with 0.4.13) to use it") from exc
+    raise ImportError(
+        "stages.evaluate.lm_eval_adapter needs lm-evaluation-harness, which crisol does not "
+        "depend on: `pip install lm_eval` (checked with 0.4.13) to use it"
+    ) from exc
 
 from tokenizers import Tokenizer
 
 from crisol.chat.template import ChatTemplate
-from stages.evaluate.loglikelihood import (DEFAULT_BATCH_SIZE, loglikelihoods, rolling_loglikelihoods,
-                                           text_request)
 from crisol.model.sampling import generate_many
 from crisol.model.transformer import Transformer
 from crisol.model.weights import load_model
+from stages.evaluate.loglikelihood import DEFAULT_BATCH_SIZE, loglikelihoods, rolling_loglikelihoods, text_request
 
 DEFAULT_MAX_GEN_TOKS = 256
 
@@ -58,9 +59,15 @@ def _batch_size(value: int | str | None) -> int:
 class CrisolLM(LM):
     """lm-eval's LM over a crisol Transformer and its tokenizer."""
 
-    def __init__(self, model: Transformer | str | Path, tokenizer: ChatTemplate | Tokenizer | str | Path,
-                 batch_size: int | str | None = DEFAULT_BATCH_SIZE, device: str | None = None,
-                 max_gen_toks: int = DEFAULT_MAX_GEN_TOKS, **ignored: Any):
+    def __init__(
+        self,
+        model: Transformer | str | Path,
+        tokenizer: ChatTemplate | Tokenizer | str | Path,
+        batch_size: int | str | None = DEFAULT_BATCH_SIZE,
+        device: str | None = None,
+        max_gen_toks: int = DEFAULT_MAX_GEN_TOKS,
+        **ignored: Any,
+    ):
         # `ignored`: what lm-eval's evaluator passes to every model (max_batch_size, ...).
         super().__init__()
         if not isinstance(model, Transformer):
@@ -105,8 +112,9 @@ class CrisolLM(LM):
 
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
         documents = [self.tok_encode(r.args[0]) for r in requests]
-        scores = rolling_loglikelihoods(self.model, documents, self.prefix_token_id, batch_size=self.batch_size,
-                                        pad_id=self.template.pad_id)
+        scores = rolling_loglikelihoods(
+            self.model, documents, self.prefix_token_id, batch_size=self.batch_size, pad_id=self.template.pad_id
+        )
         answers = [s.loglikelihood for s in scores]
         for request, answer in zip(requests, answers):
             self.cache_hook.add_partial("loglikelihood_rolling", request.args, answer)
@@ -128,9 +136,17 @@ class CrisolLM(LM):
             temperature = float(kwargs.pop("temperature", 1.0 if do_sample else 0.0))
             temperature = temperature if do_sample else 0.0
             prompts = [self.tok_encode(requests[i].args[0]) or [self.prefix_token_id] for i in members]
-            replies = generate_many(self.model, prompts, budget, batch_size=self.batch_size, temperature=temperature,
-                                    top_k=kwargs.get("top_k"), top_p=kwargs.get("top_p"),
-                                    stop_ids=self.template.stop_ids, pad_id=self.template.pad_id)
+            replies = generate_many(
+                self.model,
+                prompts,
+                budget,
+                batch_size=self.batch_size,
+                temperature=temperature,
+                top_k=kwargs.get("top_k"),
+                top_p=kwargs.get("top_p"),
+                stop_ids=self.template.stop_ids,
+                pad_id=self.template.pad_id,
+            )
             for i, reply in zip(members, replies):
                 text = self.tok_decode(reply.tokens)
                 for stop in until:

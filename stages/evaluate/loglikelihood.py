@@ -53,17 +53,17 @@ class Request:
 
 @dataclass(frozen=True)
 class Score:
-    loglikelihood: float        # sum over the continuation's tokens of log P(token | everything before it)
-    is_greedy: bool             # every continuation token is the argmax of its distribution
-    tokens: int                 # continuation tokens
-    chars: int | None           # characters of the request's text (None: no text given)
-    bytes: int | None           # its UTF-8 bytes
-    truncated: int = 0          # context tokens dropped from the left to fit the model's context
+    loglikelihood: float  # sum over the continuation's tokens of log P(token | everything before it)
+    is_greedy: bool  # every continuation token is the argmax of its distribution
+    tokens: int  # continuation tokens
+    chars: int | None  # characters of the request's text (None: no text given)
+    bytes: int | None  # its UTF-8 bytes
+    truncated: int = 0  # context tokens dropped from the left to fit the model's context
 
 
 @dataclass(frozen=True)
 class RollingScore:
-    loglikelihood: float        # sum of log P over every token of the document
+    loglikelihood: float  # sum of log P over every token of the document
     tokens: int
 
 
@@ -73,11 +73,15 @@ def model_input(request: Request, max_len: int, vocab_size: int | None = None) -
     if not request.continuation:
         raise ValueError("loglikelihood: empty continuation (nothing to score)")
     if not request.context:
-        raise ValueError("loglikelihood: empty context; start it with a prefix token (eos for a base model) "
-                         "so the first continuation token is predicted from something")
+        raise ValueError(
+            "loglikelihood: empty context; start it with a prefix token (eos for a base model) "
+            "so the first continuation token is predicted from something"
+        )
     if len(request.continuation) > max_len:
-        raise ValueError(f"loglikelihood: continuation of {len(request.continuation)} tokens does not fit the "
-                         f"model's context of {max_len}")
+        raise ValueError(
+            f"loglikelihood: continuation of {len(request.continuation)} tokens does not fit the "
+            f"model's context of {max_len}"
+        )
     whole = [*request.context, *request.continuation]
     if vocab_size is not None and (min(whole) < 0 or max(whole) >= vocab_size):
         raise ValueError(f"loglikelihood: a token id outside the vocabulary (0..{vocab_size - 1})")
@@ -89,14 +93,15 @@ def _text_counts(text: str | None) -> tuple[int | None, int | None]:
     return (None, None) if text is None else (len(text), len(text.encode("utf-8")))
 
 
-def _score_batch(model: Transformer, batch: Sequence[Request], max_len: int, pad_id: int,
-                 device: torch.device, temperature: float) -> list[Score]:
+def _score_batch(
+    model: Transformer, batch: Sequence[Request], max_len: int, pad_id: int, device: torch.device, temperature: float
+) -> list[Score]:
     inputs = [model_input(r, max_len, model.config.vocab_size) for r in batch]
     width = max(len(ids) for ids, _, _ in inputs)
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     rows, positions, targets = [], [], []
     for row, (request, (input_ids, n_cont, _)) in enumerate(zip(batch, inputs)):
-        ids[row, :len(input_ids)] = torch.as_tensor(input_ids, dtype=torch.long)
+        ids[row, : len(input_ids)] = torch.as_tensor(input_ids, dtype=torch.long)
         # The logit at position p predicts token p + 1: the continuation's tokens are predicted
         # from the last n_cont positions of the (unpadded) input.
         first = len(input_ids) - n_cont
@@ -123,8 +128,14 @@ def _score_batch(model: Transformer, batch: Sequence[Request], max_len: int, pad
     return scores
 
 
-def loglikelihoods(model: Transformer, requests: Sequence[Request], *, batch_size: int = DEFAULT_BATCH_SIZE,
-                   pad_id: int = 0, temperature: float = 1.0) -> list[Score]:
+def loglikelihoods(
+    model: Transformer,
+    requests: Sequence[Request],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    pad_id: int = 0,
+    temperature: float = 1.0,
+) -> list[Score]:
     """One Score per request, in the requests' order. No gradients; the model is put in eval mode
     for the call and left as it was found. pad_id: any id in the vocabulary (right pads are
     never seen by a real token). temperature: the logits are divided by it first, so a reply
@@ -141,16 +152,20 @@ def loglikelihoods(model: Transformer, requests: Sequence[Request], *, batch_siz
     max_len = model.config.max_seq_len
     device = model.lm_head.weight.device
     # lm-eval's order: longest first, ties by content, so equal requests sit together.
-    order = sorted(range(len(requests)),
-                   key=lambda i: (-(len(requests[i].context) + len(requests[i].continuation)),
-                                  requests[i].context + requests[i].continuation))
+    order = sorted(
+        range(len(requests)),
+        key=lambda i: (
+            -(len(requests[i].context) + len(requests[i].continuation)),
+            requests[i].context + requests[i].continuation,
+        ),
+    )
     out: list[Score | None] = [None] * len(requests)
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
             for at in range(0, len(order), batch_size):
-                chunk = order[at:at + batch_size]
+                chunk = order[at : at + batch_size]
                 scored = _score_batch(model, [requests[i] for i in chunk], max_len, pad_id, device, temperature)
                 for i, score in zip(chunk, scored):
                     out[i] = score
@@ -159,8 +174,9 @@ def loglikelihoods(model: Transformer, requests: Sequence[Request], *, batch_siz
     return out  # type: ignore[return-value]  # every slot was filled
 
 
-def text_request(encode: Callable[[str], list[int]], context: str, continuation: str, *,
-                 prefix: Sequence[int] = ()) -> Request:
+def text_request(
+    encode: Callable[[str], list[int]], context: str, continuation: str, *, prefix: Sequence[int] = ()
+) -> Request:
     """A request from strings, split as lm-eval's `_encode_pair` splits it.
 
     Trailing whitespace of the context moves to the front of the continuation (a BPE merges a
@@ -180,11 +196,12 @@ def text_request(encode: Callable[[str], list[int]], context: str, continuation:
         context = context[:-spaces]
     whole = encode(context + continuation)
     context_ids = encode(context)
-    return Request((*prefix, *context_ids), tuple(whole[len(context_ids):]), continuation)
+    return Request((*prefix, *context_ids), tuple(whole[len(context_ids) :]), continuation)
 
 
-def chat_request(template: ChatTemplate, messages: Sequence[Mapping[str, str]], reply: str, *,
-                 with_end: bool = False) -> Request:
+def chat_request(
+    template: ChatTemplate, messages: Sequence[Mapping[str, str]], reply: str, *, with_end: bool = False
+) -> Request:
     """A chat model's reply scored where it would write it: after the generation prompt, encoded
     as the template encodes an assistant turn (after its one space). with_end also scores the
     end-of-turn token, i.e. "this is the whole answer"."""
@@ -210,13 +227,19 @@ def rolling_requests(tokens: Sequence[int], prefix_id: int, max_len: int) -> lis
         size = min(len(tokens) - done, max_len)
         end = done + size
         # end - max_len - 1 >= 0 here: the first window already predicted max_len tokens.
-        requests.append(Request(tokens[end - max_len - 1:end - size], tokens[end - size:end]))
+        requests.append(Request(tokens[end - max_len - 1 : end - size], tokens[end - size : end]))
         done = end
     return requests
 
 
-def rolling_loglikelihoods(model: Transformer, documents: Sequence[Sequence[int]], prefix_id: int, *,
-                           batch_size: int = DEFAULT_BATCH_SIZE, pad_id: int = 0) -> list[RollingScore]:
+def rolling_loglikelihoods(
+    model: Transformer,
+    documents: Sequence[Sequence[int]],
+    prefix_id: int,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    pad_id: int = 0,
+) -> list[RollingScore]:
     """Each document's total log-likelihood and token count, all windows of all documents in one
     batched call. prefix_id: what the first token is predicted from; for models pretrained here
     that is eos (token shards put one after every document, so a document always starts after

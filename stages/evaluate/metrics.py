@@ -43,14 +43,14 @@ def count_bytes(text: str) -> int:
 @dataclass(frozen=True)
 class Perplexity:
     documents: int
-    loglikelihood: float     # summed over documents
+    loglikelihood: float  # summed over documents
     tokens: int
     words: int
     bytes: int
     token_perplexity: float  # exp(-LL / tokens)
-    word_perplexity: float   # exp(-LL / words)
-    byte_perplexity: float   # exp(-LL / bytes)
-    bits_per_byte: float     # -LL / (bytes ln 2)
+    word_perplexity: float  # exp(-LL / words)
+    byte_perplexity: float  # exp(-LL / bytes)
+    bits_per_byte: float  # -LL / (bytes ln 2)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,19 +64,25 @@ def _exp(x: float) -> float:
         return float("inf")
 
 
-def perplexity(loglikelihoods: Sequence[float], tokens: Sequence[int], words: Sequence[int],
-               bytes_: Sequence[int]) -> Perplexity:
+def perplexity(
+    loglikelihoods: Sequence[float], tokens: Sequence[int], words: Sequence[int], bytes_: Sequence[int]
+) -> Perplexity:
     """Corpus-level figures from per-document sums (one entry per document in each sequence)."""
     if not len(loglikelihoods) == len(tokens) == len(words) == len(bytes_):
         raise ValueError("perplexity: one log-likelihood, token, word and byte count per document")
     ll, n_tokens, n_words, n_bytes = float(sum(loglikelihoods)), int(sum(tokens)), int(sum(words)), int(sum(bytes_))
     nan = float("nan")
     return Perplexity(
-        documents=len(loglikelihoods), loglikelihood=ll, tokens=n_tokens, words=n_words, bytes=n_bytes,
+        documents=len(loglikelihoods),
+        loglikelihood=ll,
+        tokens=n_tokens,
+        words=n_words,
+        bytes=n_bytes,
         token_perplexity=_exp(-ll / n_tokens) if n_tokens else nan,
         word_perplexity=_exp(-ll / n_words) if n_words else nan,
         byte_perplexity=_exp(-ll / n_bytes) if n_bytes else nan,
-        bits_per_byte=-ll / (n_bytes * math.log(2)) if n_bytes else nan)
+        bits_per_byte=-ll / (n_bytes * math.log(2)) if n_bytes else nan,
+    )
 
 
 def text_perplexity(texts: Sequence[str], loglikelihoods: Sequence[float], tokens: Sequence[int]) -> Perplexity:
@@ -88,9 +94,9 @@ def text_perplexity(texts: Sequence[str], loglikelihoods: Sequence[float], token
 class Choice:
     """One multiple-choice item's outcome."""
 
-    pred: int          # argmax LL
-    pred_norm: int     # argmax LL / characters of the choice
-    pred_bytes: int    # argmax LL / UTF-8 bytes of the choice
+    pred: int  # argmax LL
+    pred_norm: int  # argmax LL / characters of the choice
+    pred_bytes: int  # argmax LL / UTF-8 bytes of the choice
     acc: float
     acc_norm: float
     acc_bytes: float

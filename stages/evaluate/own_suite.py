@@ -20,9 +20,9 @@ from dataclasses import replace
 from typing import Any, Sequence
 
 from crisol.chat.template import ChatTemplate
-from crisol.formats.conversations import Example
 from crisol.core.source import DataSource
 from crisol.core.subsets import seeded_subset
+from crisol.formats.conversations import Example
 from stages.evaluate.eval_files import read_heldout_text, sort_eval_files
 from stages.evaluate.heldout import Document, heldout_documents
 from stages.evaluate.metrics import count_bytes, text_perplexity
@@ -62,16 +62,21 @@ def own_suite(source: DataSource, params: EvaluateParams, log: logging.Logger) -
     text = read_heldout_text(files.text)
     if text.skipped:
         skipped["held-out text rows"] = ", ".join(f"{r} {n}" for r, n in text.skipped.items())
-    extra = text.documents[:params.heldout_documents]
+    extra = text.documents[: params.heldout_documents]
     origins = {d.id: VALIDATION_SPLIT for d in documents} | {d.id: EVAL_FILES for d in extra}
     documents = [*documents, *extra]
-    parts[HELDOUT] = ran(len(documents), bytes=sum(count_bytes(d.text) for d in documents),
-                         validation_split_documents=len(documents) - len(extra), eval_file_documents=len(extra),
-                         eval_files=[str(p) for p in files.text])
+    parts[HELDOUT] = ran(
+        len(documents),
+        bytes=sum(count_bytes(d.text) for d in documents),
+        validation_split_documents=len(documents) - len(extra),
+        eval_file_documents=len(extra),
+        eval_files=[str(p) for p in files.text],
+    )
 
     taken = [HELDOUT, RM_ACCURACY, ALIGNMENT, *WORLD_PARTS]
-    choice, mc_skipped = multiple_choice_files([*params.multiple_choice_files, *files.multiple_choice],
-                                               params.multiple_choice_items, log, taken=taken)
+    choice, mc_skipped = multiple_choice_files(
+        [*params.multiple_choice_files, *files.multiple_choice], params.multiple_choice_items, log, taken=taken
+    )
     skipped.update(mc_skipped)
     for name, items in choice.items():
         parts[name] = ran(len(items), section="multiple choice")
@@ -79,8 +84,10 @@ def own_suite(source: DataSource, params: EvaluateParams, log: logging.Logger) -
         if not name.endswith(" rows"):
             parts[name] = not_run(why, section="multiple choice")
     if not choice:
-        parts["multiple_choice"] = not_run(f"no HellaSwag-format file: evaluate.multiple_choice_files are missing "
-                                           f"and {source.root / 'eval'} holds none (rows with ctx, endings, label)")
+        parts["multiple_choice"] = not_run(
+            f"no HellaSwag-format file: evaluate.multiple_choice_files are missing "
+            f"and {source.root / 'eval'} holds none (rows with ctx, endings, label)"
+        )
 
     qsets = []
     for path in files.qa:
@@ -90,21 +97,28 @@ def own_suite(source: DataSource, params: EvaluateParams, log: logging.Logger) -
             skipped[f"{name} rows"] = ", ".join(f"{r} {n}" for r, n in data.skipped.items())
         qs = question_set(name, data, params.few_shot, params.qa_items, params.seed)
         qsets.append(qs)
-        parts[name] = ran(len(qs.questions), section="QA", shots=len(qs.shots),
-                          open_book=sum(e.kind == "open_book" for e in qs.questions))
+        parts[name] = ran(
+            len(qs.questions),
+            section="QA",
+            shots=len(qs.shots),
+            open_book=sum(e.kind == "open_book" for e in qs.questions),
+        )
     if not files.qa:
-        parts["qa"] = not_run(f"no QA file under {source.root / 'eval'} (JSONL rows with question, answers "
-                              "and an optional context)")
+        parts["qa"] = not_run(
+            f"no QA file under {source.root / 'eval'} (JSONL rows with question, answers and an optional context)"
+        )
 
     pairs = read_heldout_pairs(params.reward)
     if pairs is None:
         parts[RM_ACCURACY] = not_run(f"{params.reward / PAIRS_FILE} not found: no reward model's pairs")
     elif not pairs:
-        parts[RM_ACCURACY] = not_run(f"{params.reward / PAIRS_FILE} holds no held-out human pair (split test, "
-                                     "kind user): the reward model trained on no preference file")
+        parts[RM_ACCURACY] = not_run(
+            f"{params.reward / PAIRS_FILE} holds no held-out human pair (split test, "
+            "kind user): the reward model trained on no preference file"
+        )
         pairs = None
     else:
-        parts[RM_ACCURACY] = ran(len(pairs))          # scored by the stage (preferences.accuracy)
+        parts[RM_ACCURACY] = ran(len(pairs))  # scored by the stage (preferences.accuracy)
 
     aligned, origin = alignment_prompts(params)
     if aligned:
@@ -114,12 +128,29 @@ def own_suite(source: DataSource, params: EvaluateParams, log: logging.Logger) -
 
     for part, label in WORLD_PARTS.items():
         parts[part] = source.not_run(label)
-    log.info("evaluate (own): %d held-out documents (%d from eval files), multiple choice %s, QA %s, "
-             "%s held-out pairs, %d alignment prompts (%s)", len(documents), len(extra),
-             {k: len(v) for k, v in choice.items()}, {q.task: len(q.questions) for q in qsets},
-             "no" if pairs is None else len(pairs), len(aligned), origin)
-    return Suite(documents, choice, qsets, aligned, gold=False, skipped=skipped, parts=parts,
-                 unigram=Unigram.fit(params.train_tokens), origins=origins, preference_pairs=pairs)
+    log.info(
+        "evaluate (own): %d held-out documents (%d from eval files), multiple choice %s, QA %s, "
+        "%s held-out pairs, %d alignment prompts (%s)",
+        len(documents),
+        len(extra),
+        {k: len(v) for k, v in choice.items()},
+        {q.task: len(q.questions) for q in qsets},
+        "no" if pairs is None else len(pairs),
+        len(aligned),
+        origin,
+    )
+    return Suite(
+        documents,
+        choice,
+        qsets,
+        aligned,
+        gold=False,
+        skipped=skipped,
+        parts=parts,
+        unigram=Unigram.fit(params.train_tokens),
+        origins=origins,
+        preference_pairs=pairs,
+    )
 
 
 def fit_to_context(suite: Suite, template: ChatTemplate, context: int, max_new_tokens: int) -> None:
@@ -136,15 +167,21 @@ def fit_to_context(suite: Suite, template: ChatTemplate, context: int, max_new_t
         parts[name]["over_length"] = total - kept
         parts[name]["n"] = kept
         if total and not kept:
-            parts[name] = not_run(f"every one of its {total} {what} is too long: prompt + evaluate.max_new_tokens "
-                                  f"({max_new_tokens}) > the models' context ({context} tokens)",
-                                  over_length=total, **{k: v for k, v in parts[name].items()
-                                                        if k not in ("ran", "n", "why", "over_length")})
+            parts[name] = not_run(
+                f"every one of its {total} {what} is too long: prompt + evaluate.max_new_tokens "
+                f"({max_new_tokens}) > the models' context ({context} tokens)",
+                over_length=total,
+                **{k: v for k, v in parts[name].items() if k not in ("ran", "n", "why", "over_length")},
+            )
 
     qsets = []
     for qs in suite.qsets:
-        kept = [e for e in qs.questions if fits(template.generation_prompt(e.messages[:-1]))
-                and fits([template.eos_id, *template.encode_text(e.messages[-2]["content"] + "\n")])]
+        kept = [
+            e
+            for e in qs.questions
+            if fits(template.generation_prompt(e.messages[:-1]))
+            and fits([template.eos_id, *template.encode_text(e.messages[-2]["content"] + "\n")])
+        ]
         mark(qs.task, len(kept), len(qs.questions), "questions")
         if kept:
             qsets.append(replace(qs, questions=kept))
@@ -161,23 +198,37 @@ def alignment_prompts(params: EvaluateParams) -> tuple[list[Example], str]:
     held_out = read_heldout_prompts(params.rlhf)
     if held_out is None:
         return [], f"{params.rlhf / HELDOUT_PROMPTS} not found"
-    return (seeded_subset(held_out, params.alignment_prompts, params.seed),
-            f"PPO's held-out prompts ({len(held_out)}, {params.rlhf / HELDOUT_PROMPTS})")
+    return (
+        seeded_subset(held_out, params.alignment_prompts, params.seed),
+        f"PPO's held-out prompts ({len(held_out)}, {params.rlhf / HELDOUT_PROMPTS})",
+    )
 
 
-def heldout_breakdown(documents: Sequence[Document], origins: dict[str, str], encoded: Sequence[Sequence[int]],
-                      loglikelihoods: Sequence[float], unigram: Unigram) -> dict[str, Any]:
+def heldout_breakdown(
+    documents: Sequence[Document],
+    origins: dict[str, str],
+    encoded: Sequence[Sequence[int]],
+    loglikelihoods: Sequence[float],
+    unigram: Unigram,
+) -> dict[str, Any]:
     """The unigram baseline's bits per byte on all the held-out documents, and per origin (the
     validation split, the eval files): documents, bytes, the model's and the unigram's bits per byte."""
+
     def figures(indices: list[int]) -> dict[str, Any]:
         texts = [documents[i].text for i in indices]
         ppl = text_perplexity(texts, [loglikelihoods[i] for i in indices], [len(encoded[i]) for i in indices])
-        return {"documents": ppl.documents, "bytes": ppl.bytes, "bits_per_byte": ppl.bits_per_byte,
-                "unigram_bits_per_byte": unigram.bits_per_byte([encoded[i] for i in indices], texts)}
+        return {
+            "documents": ppl.documents,
+            "bytes": ppl.bytes,
+            "bits_per_byte": ppl.bits_per_byte,
+            "unigram_bits_per_byte": unigram.bits_per_byte([encoded[i] for i in indices], texts),
+        }
 
     groups: dict[str, list[int]] = {}
     for i, d in enumerate(documents):
         groups.setdefault(origins.get(d.id, VALIDATION_SPLIT), []).append(i)
     everything = list(range(len(documents)))
-    return {"unigram_bits_per_byte": figures(everything)["unigram_bits_per_byte"],
-            "by_origin": {origin: figures(indices) for origin, indices in groups.items()}}
+    return {
+        "unigram_bits_per_byte": figures(everything)["unigram_bits_per_byte"],
+        "by_origin": {origin: figures(indices) for origin, indices in groups.items()},
+    }

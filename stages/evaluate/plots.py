@@ -31,11 +31,11 @@ from matplotlib.lines import Line2D
 from crisol.core.atomic import atomic_file
 
 DPI = 100
-CURVES_SIZE = (8.0, 4.5)        # inches: 800 x 450 pixels
-PANELS_SIZE = (8.0, 7.0)        # two panels, one above the other: 800 x 700 pixels
-BARS_SIZE = (8.0, 5.0)          # 800 x 500 pixels
-PNG_METADATA = {"Software": None}   # matplotlib's version string out: nothing else varies
-MARKERS_UP_TO = 60              # a curve with at most this many points gets a marker per point
+CURVES_SIZE = (8.0, 4.5)  # inches: 800 x 450 pixels
+PANELS_SIZE = (8.0, 7.0)  # two panels, one above the other: 800 x 700 pixels
+BARS_SIZE = (8.0, 5.0)  # 800 x 500 pixels
+PNG_METADATA = {"Software": None}  # matplotlib's version string out: nothing else varies
+MARKERS_UP_TO = 60  # a curve with at most this many points gets a marker per point
 BASELINE_LABEL = "chance"
 
 Points = Sequence[tuple[float, float]]
@@ -48,8 +48,8 @@ class Line:
     label: str
     file: str
     column: str
-    color: str | None = None     # a matplotlib colour ("C0"...); None: the next in the cycle
-    faint: bool = False          # thin and translucent, no markers (noisy per-step figures)
+    color: str | None = None  # a matplotlib colour ("C0"...); None: the next in the cycle
+    faint: bool = False  # thin and translucent, no markers (noisy per-step figures)
 
 
 @dataclass(frozen=True)
@@ -64,32 +64,64 @@ class Panel:
 # Stage -> (figure title, panels), by the names the stages write (stages/*/outputs.py PLOTS,
 # stages/ppo/stage.py); tests check them against dvc.yaml's plots.
 TRAINING_FIGURES: dict[str, tuple[str, tuple[Panel, ...]]] = {
-    "pretrain": ("pretraining", (
-        Panel("loss (nats/token)", (Line("train", "train_loss.csv", "loss"),
-                                    Line("validation", "validation.csv", "loss"))),
-        Panel("accuracy", (Line("fact probes", "facts.csv", "accuracy"),), "memorised facts"),
-    )),
-    "sft": ("supervised fine-tuning", (
-        Panel("loss (nats/token)", (Line("train", "train_loss.csv", "loss"),
-                                    Line("validation", "validation_loss.csv", "loss"))),
-        Panel("exact match", (Line("validation", "validation_exact_match.csv", "exact_match"),),
-              "validation exact match"),
-    )),
-    "reward": ("reward model", (
-        Panel("loss", (Line("train", "train_loss.csv", "loss"),)),
-        Panel("accuracy", (Line("held-out pairs", "validation_accuracy.csv", "accuracy"),),
-              "held-out preference accuracy"),
-    )),
-    "ppo": ("PPO: proxy vs gold", (
-        Panel("score", (Line("reward model, rollouts", "objective_rm_score.csv", "objective/rm_score", "C0", True),
-                        Line("gold, rollouts", "objective_gold_score.csv", "objective/gold_score", "C1", True),
-                        Line("reward model, held-out", "heldout_rm_score.csv", "rm_score", "C0"),
-                        Line("gold, held-out", "heldout_gold_score.csv", "gold_score", "C1")),
-              "reward-model (proxy) score and gold score"),
-        Panel("KL", (Line("rollouts", "objective_kl.csv", "objective/kl", "C2", True),
-                     Line("held-out", "heldout_kl.csv", "kl", "C2")),
-              "KL to the reference policy"),
-    )),
+    "pretrain": (
+        "pretraining",
+        (
+            Panel(
+                "loss (nats/token)",
+                (Line("train", "train_loss.csv", "loss"), Line("validation", "validation.csv", "loss")),
+            ),
+            Panel("accuracy", (Line("fact probes", "facts.csv", "accuracy"),), "memorised facts"),
+        ),
+    ),
+    "sft": (
+        "supervised fine-tuning",
+        (
+            Panel(
+                "loss (nats/token)",
+                (Line("train", "train_loss.csv", "loss"), Line("validation", "validation_loss.csv", "loss")),
+            ),
+            Panel(
+                "exact match",
+                (Line("validation", "validation_exact_match.csv", "exact_match"),),
+                "validation exact match",
+            ),
+        ),
+    ),
+    "reward": (
+        "reward model",
+        (
+            Panel("loss", (Line("train", "train_loss.csv", "loss"),)),
+            Panel(
+                "accuracy",
+                (Line("held-out pairs", "validation_accuracy.csv", "accuracy"),),
+                "held-out preference accuracy",
+            ),
+        ),
+    ),
+    "ppo": (
+        "PPO: proxy vs gold",
+        (
+            Panel(
+                "score",
+                (
+                    Line("reward model, rollouts", "objective_rm_score.csv", "objective/rm_score", "C0", True),
+                    Line("gold, rollouts", "objective_gold_score.csv", "objective/gold_score", "C1", True),
+                    Line("reward model, held-out", "heldout_rm_score.csv", "rm_score", "C0"),
+                    Line("gold, held-out", "heldout_gold_score.csv", "gold_score", "C1"),
+                ),
+                "reward-model (proxy) score and gold score",
+            ),
+            Panel(
+                "KL",
+                (
+                    Line("rollouts", "objective_kl.csv", "objective/kl", "C2", True),
+                    Line("held-out", "heldout_kl.csv", "kl", "C2"),
+                ),
+                "KL to the reference policy",
+            ),
+        ),
+    ),
 }
 
 
@@ -139,16 +171,31 @@ def _check_series(series: Mapping[str, Points], *, log_y: bool, where: str) -> N
             raise ValueError(f"{where}: series {name!r} has a value <= 0, which a log scale cannot show")
 
 
-def _draw_lines(ax: Axes, series: Mapping[str, Points], *, ylabel: str, log_y: bool, title: str = "",
-                styles: Mapping[str, Line] | None = None) -> None:
+def _draw_lines(
+    ax: Axes,
+    series: Mapping[str, Points],
+    *,
+    ylabel: str,
+    log_y: bool,
+    title: str = "",
+    styles: Mapping[str, Line] | None = None,
+) -> None:
     for name, points in series.items():
         xs = [float(x) for x, _ in points]
         ys = [float(y) for _, y in points]
         style = (styles or {}).get(name)
         faint = style is not None and style.faint
         marker = "o" if len(points) <= MARKERS_UP_TO and not faint else None
-        ax.plot(xs, ys, label=name, linewidth=1.0 if faint else 1.5, alpha=0.45 if faint else 1.0,
-                marker=marker, markersize=3, color=style.color if style is not None else None)
+        ax.plot(
+            xs,
+            ys,
+            label=name,
+            linewidth=1.0 if faint else 1.5,
+            alpha=0.45 if faint else 1.0,
+            marker=marker,
+            markersize=3,
+            color=style.color if style is not None else None,
+        )
     if log_y:
         ax.set_yscale("log")
     ax.set_ylabel(ylabel)
@@ -167,8 +214,9 @@ def _save(fig: Figure, out: Path) -> Path:
     return out
 
 
-def curves_png(series: Mapping[str, Points], out: Path, *, title: str, xlabel: str = "step", ylabel: str,
-               log_y: bool = False) -> Path:
+def curves_png(
+    series: Mapping[str, Points], out: Path, *, title: str, xlabel: str = "step", ylabel: str, log_y: bool = False
+) -> Path:
     """One line per named series of (x, y) points on one axes, written to `out` as a PNG.
 
     ValueError when there is no series, a series has no points, or (log_y) a value is <= 0.
@@ -182,16 +230,23 @@ def curves_png(series: Mapping[str, Points], out: Path, *, title: str, xlabel: s
     return _save(fig, out)
 
 
-def _panels_png(panels: Sequence[Panel], series: Sequence[Mapping[str, Points]], out: Path, *, title: str,
-                xlabel: str = "step") -> Path:
+def _panels_png(
+    panels: Sequence[Panel], series: Sequence[Mapping[str, Points]], out: Path, *, title: str, xlabel: str = "step"
+) -> Path:
     """Panels one above the other sharing the x axis (two scales that differ: a loss, an accuracy)."""
     size = PANELS_SIZE if len(panels) > 1 else CURVES_SIZE
     fig = Figure(figsize=size, dpi=DPI, layout="constrained")
     axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     for ax, panel, drawn in zip(axes, panels, series):
         _check_series(drawn, log_y=False, where=f"{title!r} panel {panel.ylabel!r}")
-        _draw_lines(ax, drawn, ylabel=panel.ylabel, log_y=False, title=panel.title,
-                    styles={line.label: line for line in panel.lines})
+        _draw_lines(
+            ax,
+            drawn,
+            ylabel=panel.ylabel,
+            log_y=False,
+            title=panel.title,
+            styles={line.label: line for line in panel.lines},
+        )
     axes[-1].set_xlabel(xlabel)
     fig.suptitle(title)
     return _save(fig, out)
@@ -233,8 +288,13 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def comparison_bars(table: Mapping[str, Mapping[str, tuple[float, float | None]]], out: Path, *, title: str,
-                    baselines: Mapping[str, float] | None = None) -> Path:
+def comparison_bars(
+    table: Mapping[str, Mapping[str, tuple[float, float | None]]],
+    out: Path,
+    *,
+    title: str,
+    baselines: Mapping[str, float] | None = None,
+) -> Path:
     """Grouped bars: a group per metric (table's keys, in order), a bar per model, written to `out`.
 
     table[metric][model] = (value, stderr). Models are ordered (and coloured) by first appearance
@@ -269,13 +329,27 @@ def comparison_bars(table: Mapping[str, Mapping[str, tuple[float, float | None]]
             values.append(float(value))
             errors.append(math.nan if _finite(stderr) is None else float(stderr))
             labels.append(f"{value:.3g}")
-        bars = ax.bar(xs, values, width * 0.92, color=colors[i], label=model,
-                      yerr=errors if any(math.isfinite(e) for e in errors) else None, capsize=3, ecolor="0.25")
+        bars = ax.bar(
+            xs,
+            values,
+            width * 0.92,
+            color=colors[i],
+            label=model,
+            yerr=errors if any(math.isfinite(e) for e in errors) else None,
+            capsize=3,
+            ecolor="0.25",
+        )
         ax.bar_label(bars, labels=labels, padding=2, fontsize="x-small")
     for g, metric in enumerate(table):
         if metric in baselines and _finite(baselines[metric]) is not None:
-            ax.hlines(baselines[metric], g - group_width / 2 - 0.04, g + group_width / 2 + 0.04,
-                      colors="0.2", linestyles="dashed", linewidth=1.2)
+            ax.hlines(
+                baselines[metric],
+                g - group_width / 2 - 0.04,
+                g + group_width / 2 + 0.04,
+                colors="0.2",
+                linestyles="dashed",
+                linewidth=1.2,
+            )
     ax.axhline(0.0, color="0.5", linewidth=0.8)
     ax.set_xticks(range(len(table)), [textwrap.fill(m, 18) for m in table])
     ax.set_xlim(-0.6, len(table) - 0.4)

@@ -15,10 +15,10 @@ from typing import Any, NamedTuple
 import torch
 
 from crisol.chat.template import ChatTemplate
-from crisol.formats.artifacts import read_parquet
-from crisol.formats.conversations import PREFERENCE_PAIRS
 from crisol.core.hashsplit import TEST
 from crisol.core.subsets import seeded_subset
+from crisol.formats.artifacts import read_parquet
+from crisol.formats.conversations import PREFERENCE_PAIRS
 from crisol.grading.text import mean_and_stderr
 from crisol.model.reward import RewardModel, answer_ids, score_sequences
 
@@ -39,19 +39,32 @@ def read_heldout_pairs(reward: Path) -> list[HeldoutPair] | None:
     path = Path(reward) / PAIRS_FILE
     if not path.exists():
         return None
-    return [HeldoutPair(row["prompt"], row["chosen"], row["rejected"], row["chosen_finished"],
-                        row["rejected_finished"])
-            for row in read_parquet(path, PREFERENCE_PAIRS).to_pylist()
-            if row["split"] == TEST and row["kind"] == USER_KIND]
+    return [
+        HeldoutPair(row["prompt"], row["chosen"], row["rejected"], row["chosen_finished"], row["rejected_finished"])
+        for row in read_parquet(path, PREFERENCE_PAIRS).to_pylist()
+        if row["split"] == TEST and row["kind"] == USER_KIND
+    ]
 
 
-def accuracy(reward_model: RewardModel, template: ChatTemplate, pairs: list[HeldoutPair], *, limit: int,
-             seed: int, device: torch.device) -> dict[str, Any]:
+def accuracy(
+    reward_model: RewardModel,
+    template: ChatTemplate,
+    pairs: list[HeldoutPair],
+    *,
+    limit: int,
+    seed: int,
+    device: torch.device,
+) -> dict[str, Any]:
     """Accuracy ± stderr over up to `limit` pairs (a seeded subset), n, the mean margin, and the
     pairs skipped for not fitting the reward model's context."""
     pairs = seeded_subset(pairs, limit, seed)
-    encoded = [(answer_ids(template, p.prompt, p.chosen, p.chosen_finished),
-                answer_ids(template, p.prompt, p.rejected, p.rejected_finished)) for p in pairs]
+    encoded = [
+        (
+            answer_ids(template, p.prompt, p.chosen, p.chosen_finished),
+            answer_ids(template, p.prompt, p.rejected, p.rejected_finished),
+        )
+        for p in pairs
+    ]
     max_len = reward_model.body.config.max_seq_len
     fits = [e for e in encoded if max(len(e[0].ids), len(e[1].ids)) <= max_len]
     out: dict[str, Any] = {"n": len(fits), "over_length": len(encoded) - len(fits)}

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from crisol.formats.conversations import Example
 from crisol.core.errors import StageInputError
 from crisol.core.hashsplit import VALIDATION
+from crisol.formats.conversations import Example
 
 HELDOUT_PROMPTS = "heldout_prompts.jsonl"
 
@@ -31,7 +31,14 @@ def read_heldout_prompts(rlhf: Path) -> list[Example] | None:
             raise StageInputError(f"evaluate: {path}:{number}: not a held-out prompt row ({exc})") from None
         if not messages or messages[-1]["role"] != "user":
             raise StageInputError(f"evaluate: {path}:{number}: the prompt does not end with a user turn")
-        prompts.append(Example(str(row.get("id", f"prompt:{number}")), str(row.get("kind", "user")), VALIDATION,
-                               [*messages, {"role": "assistant", "content": ""}], "",
-                               source=row.get("source")))
+        prompts.append(
+            Example(
+                str(row.get("id", f"prompt:{number}")),
+                str(row.get("kind", "user")),
+                VALIDATION,
+                [*messages, {"role": "assistant", "content": ""}],
+                "",
+                source=row.get("source"),
+            )
+        )
     return prompts

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crisol.formats.conversations import Example, qa
 from crisol.core.hashsplit import TEST
+from crisol.formats.conversations import Example, qa
 from crisol.formats.row_files import RowError, RowLedger, convert_rows
-from stages.evaluate.questions import QuestionSet
 from crisol.grading.answers import READING_PROMPT
+from stages.evaluate.questions import QuestionSet
 
 FORMAT = "qa"
 SKIP_REASONS = ("bad_json", "not_an_object", "empty_question", "no_answers", "bad_context")
@@ -69,12 +69,20 @@ class QAFile(RowLedger):
 def read_qa(path: Path, keep: int = 5) -> QAFile:
     """Every usable row of one QA file. A file with no usable row is a StageInputError."""
     data = QAFile()
-    for _, number, row in convert_rows([path], FORMAT, lambda p: FORMAT, to_row, data, keep,
-                                       label="evaluate: QA", noun="question"):
-        prompt = row.question if row.context is None else READING_PROMPT.format(passage=row.context,
-                                                                                 question=row.question)
-        example = qa(f"qa:{path.name}:{number}", OPEN_BOOK if row.context else CLOSED_BOOK, TEST, prompt,
-                     row.answers[0], source=f"{path}:{number}")
+    for _, number, row in convert_rows(
+        [path], FORMAT, lambda p: FORMAT, to_row, data, keep, label="evaluate: QA", noun="question"
+    ):
+        prompt = (
+            row.question if row.context is None else READING_PROMPT.format(passage=row.context, question=row.question)
+        )
+        example = qa(
+            f"qa:{path.name}:{number}",
+            OPEN_BOOK if row.context else CLOSED_BOOK,
+            TEST,
+            prompt,
+            row.answers[0],
+            source=f"{path}:{number}",
+        )
         data.examples.append(example)
         data.answers[example.id] = row.answers
     return data
@@ -89,5 +97,6 @@ def question_set(task: str, data: QAFile, few_shot: int, limit: int, seed: int) 
         picked = set(random.Random(seed).sample(range(len(examples)), few_shot))
         shots = [e for i, e in enumerate(examples) if i in picked]
         examples = [e for i, e in enumerate(examples) if i not in picked]
-    return QuestionSet(task, examples[:limit], [(e.messages[-2]["content"], e.answer) for e in shots], None,
-                       answers=data.answers)
+    return QuestionSet(
+        task, examples[:limit], [(e.messages[-2]["content"], e.answer) for e in shots], None, answers=data.answers
+    )

@@ -23,12 +23,11 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from crisol.chat.template import ChatTemplate
-from crisol.formats.conversations import Example
 from crisol.core.hashsplit import TEST, TRAIN, VALIDATION
+from crisol.formats.conversations import Example
 from crisol.grading.answers import Graded, chance_exact_match, chat_replies, few_shot_replies, grade, summarize
-from crisol.grading.text import contains, exact_match, f1
 from crisol.grading.oracle import is_idk
-from crisol.grading.text import mean_and_stderr
+from crisol.grading.text import contains, exact_match, f1, mean_and_stderr
 from crisol.model.transformer import Transformer
 
 CLOSED_BOOK_KINDS = ("fact", "two_hop")
@@ -36,11 +35,11 @@ CLOSED_BOOK_KINDS = ("fact", "two_hop")
 
 @dataclass(frozen=True)
 class QuestionSet:
-    task: str                        # closed_book | open_book | hallucination
+    task: str  # closed_book | open_book | hallucination
     questions: list[Example]
-    shots: list[tuple[str, str]]     # (question, answer) for the base model's k-shot prompts
-    chance: float | None             # exact match of a guesser who knows the relation
-    answers: Mapping[str, Sequence[str]] | None = None   # example id -> acceptable answers (None: its answer)
+    shots: list[tuple[str, str]]  # (question, answer) for the base model's k-shot prompts
+    chance: float | None  # exact match of a guesser who knows the relation
+    answers: Mapping[str, Sequence[str]] | None = None  # example id -> acceptable answers (None: its answer)
 
 
 def question_sets(examples: Sequence[Example], open_book_items: int, few_shot: int, seed: int) -> list[QuestionSet]:
@@ -55,32 +54,44 @@ def question_sets(examples: Sequence[Example], open_book_items: int, few_shot: i
     invented = [e for e in examples if e.split == TEST and e.kind == "idk"]
     reading = [e for e in examples if e.split == VALIDATION and e.kind == "reading"][:open_book_items]
     universe = [e for e in examples if e.kind in CLOSED_BOOK_KINDS]
-    sets = [QuestionSet("closed_book", closed, shots(("fact", "two_hop", "idk")), chance_exact_match(closed, universe)),
-            QuestionSet("open_book", reading, shots(("reading",)), None),
-            QuestionSet("hallucination", invented, shots(("fact", "idk")), None)]
+    sets = [
+        QuestionSet("closed_book", closed, shots(("fact", "two_hop", "idk")), chance_exact_match(closed, universe)),
+        QuestionSet("open_book", reading, shots(("reading",)), None),
+        QuestionSet("hallucination", invented, shots(("fact", "idk")), None),
+    ]
     return [s for s in sets if s.questions]
 
 
-def ask(model: Transformer, template: ChatTemplate, chat: bool, qs: QuestionSet, max_new_tokens: int,
-        shots: int) -> list[Graded]:
+def ask(
+    model: Transformer, template: ChatTemplate, chat: bool, qs: QuestionSet, max_new_tokens: int, shots: int
+) -> list[Graded]:
     """Greedy replies graded against the gold answers: through the chat template for a chat
     model, else plain text with the first `shots` shots (0: zero-shot)."""
     if chat:
         replies = chat_replies(model, template, qs.questions, max_new_tokens)
     else:
-        replies, _ = few_shot_replies(model, template, [e.messages[-2]["content"] for e in qs.questions],
-                                      qs.shots[:shots], max_new_tokens)
+        replies, _ = few_shot_replies(
+            model, template, [e.messages[-2]["content"] for e in qs.questions], qs.shots[:shots], max_new_tokens
+        )
     return grade(qs.questions, replies) if qs.answers is None else grade_any(qs.questions, replies, qs.answers)
 
 
-def grade_any(examples: Sequence[Example], replies: Sequence[str],
-              answers: Mapping[str, Sequence[str]]) -> list[Graded]:
+def grade_any(
+    examples: Sequence[Example], replies: Sequence[str], answers: Mapping[str, Sequence[str]]
+) -> list[Graded]:
     """Each reply graded against every acceptable answer of its question, the best kept per figure."""
     out = []
     for e, r in zip(examples, replies):
         golds = answers.get(e.id) or [e.answer]
-        out.append(Graded(e, r, any(exact_match(r, a) for a in golds), any(contains(r, a) for a in golds),
-                          max(f1(r, a) for a in golds)))
+        out.append(
+            Graded(
+                e,
+                r,
+                any(exact_match(r, a) for a in golds),
+                any(contains(r, a) for a in golds),
+                max(f1(r, a) for a in golds),
+            )
+        )
     return out
 
 
@@ -90,8 +101,13 @@ def figures(qs: QuestionSet, graded: Sequence[Graded]) -> dict[str, Any]:
     if qs.task == "hallucination":
         invented = [0.0 if is_idk(g.reply) else 1.0 for g in graded]
         rate, rate_err = mean_and_stderr(invented)
-        return {"hallucination_rate": rate, "hallucination_rate_stderr": rate_err,
-                "idk_rate": 1.0 - rate, "idk_rate_stderr": rate_err, "n": len(graded)}
+        return {
+            "hallucination_rate": rate,
+            "hallucination_rate_stderr": rate_err,
+            "idk_rate": 1.0 - rate,
+            "idk_rate_stderr": rate_err,
+            "n": len(graded),
+        }
     summary = summarize(graded)
     out = dict(summary["all"])
     if qs.chance is not None:

@@ -49,9 +49,14 @@ def with_error(value: Any, stderr: Any) -> str:
 
 def machine() -> dict[str, str]:
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpus": str(os.cpu_count()), "python": platform.python_version(), "torch": torch.__version__,
-            "accelerator": device}
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "accelerator": device,
+    }
 
 
 def _after_ingest(stage_metrics: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, Any]]:
@@ -60,8 +65,11 @@ def _after_ingest(stage_metrics: Mapping[str, Mapping[str, Any]]) -> list[tuple[
         ("documents kept by ingest", lookup(stage_metrics, "ingest.kept")),
         ("documents dropped by ingest (language, quality)", lookup(stage_metrics, "ingest.dropped_total")),
         ("documents after dedup", lookup(stage_metrics, "dedup.documents_out")),
-        ("duplicates removed (exact, near)", f"{_fmt(lookup(stage_metrics, 'dedup.dropped.exact'))}, "
-                                             f"{_fmt(lookup(stage_metrics, 'dedup.dropped.near'))}"),
+        (
+            "duplicates removed (exact, near)",
+            f"{_fmt(lookup(stage_metrics, 'dedup.dropped.exact'))}, "
+            f"{_fmt(lookup(stage_metrics, 'dedup.dropped.near'))}",
+        ),
         ("training tokens", lookup(stage_metrics, "tokenizer.tokens.train")),
         ("validation tokens", lookup(stage_metrics, "tokenizer.tokens.validation")),
     ]
@@ -97,17 +105,27 @@ def section_rows(parts: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
             continue
         notes = []
         if "bytes" in part:
-            notes.append(f"{_fmt(part['bytes'])} bytes ({_fmt(part.get('validation_split_documents'))} documents of "
-                         f"the validation split, {_fmt(part.get('eval_file_documents'))} from eval files)")
+            notes.append(
+                f"{_fmt(part['bytes'])} bytes ({_fmt(part.get('validation_split_documents'))} documents of "
+                f"the validation split, {_fmt(part.get('eval_file_documents'))} from eval files)"
+            )
         if "accuracy" in part:
-            notes.append(f"reward-model accuracy {with_error(part['accuracy'], part.get('accuracy_stderr'))} on "
-                         "held-out human pairs (the reward stage's test split: never trained on, nor used to "
-                         "pick its step)")
+            notes.append(
+                f"reward-model accuracy {with_error(part['accuracy'], part.get('accuracy_stderr'))} on "
+                "held-out human pairs (the reward stage's test split: never trained on, nor used to "
+                "pick its step)"
+            )
         if "prompts" in part:
             notes.append(f"prompts: {part['prompts']}; win rate judged by the {part.get('win_judge', 'gold oracle')}")
         if "section" in part:
-            notes.append(part["section"] + (f" ({_fmt(part.get('open_book'))} open book); shots for the base "
-                                            f"model: {_fmt(part['shots'])}" if "shots" in part else ""))
+            notes.append(
+                part["section"]
+                + (
+                    f" ({_fmt(part.get('open_book'))} open book); shots for the base model: {_fmt(part['shots'])}"
+                    if "shots" in part
+                    else ""
+                )
+            )
         if part.get("over_length"):
             notes.append(f"{_fmt(part['over_length'])} left out, longer than the models' context")
         rows.append([name, "ran", _fmt(part.get("n")), "; ".join(notes)])
@@ -131,8 +149,10 @@ def energy_kwh(stage_metrics: Mapping[str, Mapping[str, Any]], watts_per_core: f
     pretrain = lookup(stage_metrics, "pretrain.energy_kwh")
     others = sum(s for stage, s in seconds.items() if stage != "pretrain" or pretrain is None)
     total = (pretrain or 0.0) + others * watts_per_core * cores / 3.6e6
-    basis = (f"pretraining: {lookup(stage_metrics, 'pretrain.energy_basis') or 'n/a'}; other stages: "
-             f"{watts_per_core:g} W per core x {cores} cores x their run time (an assumption, not a measurement)")
+    basis = (
+        f"pretraining: {lookup(stage_metrics, 'pretrain.energy_basis') or 'n/a'}; other stages: "
+        f"{watts_per_core:g} W per core x {cores} cores x their run time (an assumption, not a measurement)"
+    )
     return total, basis
 
 
@@ -142,11 +162,22 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def render(*, commit: str | None, profile: str, params: Mapping[str, Any],
-           stage_metrics: Mapping[str, Mapping[str, Any]], evaluation_rows: Sequence[Sequence[Any]],
-           evaluation_headers: Sequence[str], figures: Sequence[str], samples: Mapping[str, Sequence[Mapping[str, Any]]],
-           skipped: Mapping[str, str], watts_per_core: float, source: Any = None,
-           sections: Mapping[str, Mapping[str, Any]] | None = None, stale: Mapping[str, str] | None = None) -> str:
+def render(
+    *,
+    commit: str | None,
+    profile: str,
+    params: Mapping[str, Any],
+    stage_metrics: Mapping[str, Mapping[str, Any]],
+    evaluation_rows: Sequence[Sequence[Any]],
+    evaluation_headers: Sequence[str],
+    figures: Sequence[str],
+    samples: Mapping[str, Sequence[Mapping[str, Any]]],
+    skipped: Mapping[str, str],
+    watts_per_core: float,
+    source: Any = None,
+    sections: Mapping[str, Mapping[str, Any]] | None = None,
+    stale: Mapping[str, str] | None = None,
+) -> str:
     """The report card. source (a DataSource): with own, the funnel from ingest and, from
     `sections` (the metrics' parts), each section's n or why it did not run; `stale`: stages'
     metrics left out (another run's)."""
@@ -169,23 +200,52 @@ def render(*, commit: str | None, profile: str, params: Mapping[str, Any],
         "",
         "## Tokenizer",
         "",
-        table(["vocabulary", "bytes per token", "characters per token", "tokens per word"], [[
-            lookup(stage_metrics, "tokenizer.vocab_size"), lookup(stage_metrics, "tokenizer.validation.bytes_per_token"),
-            lookup(stage_metrics, "tokenizer.validation.chars_per_token"),
-            lookup(stage_metrics, "tokenizer.validation.tokens_per_word")]]),
+        table(
+            ["vocabulary", "bytes per token", "characters per token", "tokens per word"],
+            [
+                [
+                    lookup(stage_metrics, "tokenizer.vocab_size"),
+                    lookup(stage_metrics, "tokenizer.validation.bytes_per_token"),
+                    lookup(stage_metrics, "tokenizer.validation.chars_per_token"),
+                    lookup(stage_metrics, "tokenizer.validation.tokens_per_word"),
+                ]
+            ],
+        ),
         "",
         "## Model and compute",
         "",
-        table(["parameters", "non-embedding", "depth", "d_model", "pretraining tokens", "pretraining FLOPs",
-               "tokens/s", "MFU"], [[
-                   lookup(stage_metrics, "pretrain.parameters"), lookup(stage_metrics, "pretrain.parameters_non_embedding"),
-                   lookup(stage_metrics, "pretrain.model.depth"), lookup(stage_metrics, "pretrain.model.d_model"),
-                   lookup(stage_metrics, "pretrain.tokens"), lookup(stage_metrics, "pretrain.flops"),
-                   lookup(stage_metrics, "pretrain.tokens_per_s"), lookup(stage_metrics, "pretrain.mfu")]]),
+        table(
+            [
+                "parameters",
+                "non-embedding",
+                "depth",
+                "d_model",
+                "pretraining tokens",
+                "pretraining FLOPs",
+                "tokens/s",
+                "MFU",
+            ],
+            [
+                [
+                    lookup(stage_metrics, "pretrain.parameters"),
+                    lookup(stage_metrics, "pretrain.parameters_non_embedding"),
+                    lookup(stage_metrics, "pretrain.model.depth"),
+                    lookup(stage_metrics, "pretrain.model.d_model"),
+                    lookup(stage_metrics, "pretrain.tokens"),
+                    lookup(stage_metrics, "pretrain.flops"),
+                    lookup(stage_metrics, "pretrain.tokens_per_s"),
+                    lookup(stage_metrics, "pretrain.mfu"),
+                ]
+            ],
+        ),
         "",
-        ("Time per stage (s): " + ", ".join(f"{stage} {s:,.0f}" for stage, s in seconds.items())
-         + f"; total {sum(seconds.values()):,.0f} s." if seconds else
-         "Time per stage: n/a (no other stage's metrics of this run were found)."),
+        (
+            "Time per stage (s): "
+            + ", ".join(f"{stage} {s:,.0f}" for stage, s in seconds.items())
+            + f"; total {sum(seconds.values()):,.0f} s."
+            if seconds
+            else "Time per stage: n/a (no other stage's metrics of this run were found)."
+        ),
         f"Energy (estimate): {kwh:.4f} kWh ({basis}).",
         "",
         "## Evaluation",
@@ -198,12 +258,24 @@ def render(*, commit: str | None, profile: str, params: Mapping[str, Any],
     ]
     if own:
         parts_list = [
-            "", "For bits per byte the baseline column is the unigram model (the train split's token "
+            "",
+            "For bits per byte the baseline column is the unigram model (the train split's token "
             "frequencies, add-one smoothed) on the same text. The reward model's held-out accuracy and the "
-            "sections that did not run are in the table below.", "", "### Sections", "",
-            table(["section", "status", "n", "measured on / why not"], section_rows(sections or {}))]
-        parts_list += ["", "Left out of the funnel and times (not this run's metrics): "
-                       + "; ".join(f"{k}: {v}" for k, v in stale.items())] if stale else []
+            "sections that did not run are in the table below.",
+            "",
+            "### Sections",
+            "",
+            table(["section", "status", "n", "measured on / why not"], section_rows(sections or {})),
+        ]
+        parts_list += (
+            [
+                "",
+                "Left out of the funnel and times (not this run's metrics): "
+                + "; ".join(f"{k}: {v}" for k, v in stale.items()),
+            ]
+            if stale
+            else []
+        )
         parts += parts_list
     if skipped:
         parts += ["", "Skipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items())]
@@ -212,16 +284,22 @@ def render(*, commit: str | None, profile: str, params: Mapping[str, Any],
     for model, rows in samples.items():
         if not rows:
             continue
-        parts += ["", f"## Sample generations: {model}", "",
-                  table(["task", "question", "reply", "gold"],
-                        [[r["task"], _cell(r["question"]), _cell(r["reply"]), _cell(r["gold"])] for r in rows])]
+        parts += [
+            "",
+            f"## Sample generations: {model}",
+            "",
+            table(
+                ["task", "question", "reply", "gold"],
+                [[r["task"], _cell(r["question"]), _cell(r["reply"]), _cell(r["gold"])] for r in rows],
+            ),
+        ]
     parts += ["", "## Params", "", "```yaml", _yaml(params), "```", ""]
     return "\n".join(parts)
 
 
 def _cell(text: str, limit: int = 160) -> str:
     text = " ".join(str(text).split()).replace("|", "\\|")
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _yaml(params: Mapping[str, Any]) -> str:

@@ -47,16 +47,17 @@ class TaskResult:
     metrics: Mapping[str, float]
     stderrs: Mapping[str, float]
     higher_is_better: Mapping[str, bool]
-    n_original: int                       # items in the task's data
-    n_effective: int                      # items scored (after a limit)
+    n_original: int  # items in the task's data
+    n_effective: int  # items scored (after a limit)
     extras: Mapping[str, float | int] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
     version: float | str = 1.0
     n_shot: int = 0
 
 
-def multiple_choice_result(name: str, aggregate: Mapping[str, Any], *, n_original: int | None = None,
-                           config: Mapping[str, Any] | None = None) -> TaskResult:
+def multiple_choice_result(
+    name: str, aggregate: Mapping[str, Any], *, n_original: int | None = None, config: Mapping[str, Any] | None = None
+) -> TaskResult:
     """From hellaswag.score_multiple_choice's aggregate: acc, acc_norm, acc_bytes (higher is
     better), the random baseline and the truncated requests as extras."""
     n = int(aggregate["n"])
@@ -65,15 +66,26 @@ def multiple_choice_result(name: str, aggregate: Mapping[str, Any], *, n_origina
         metrics={m: aggregate[m] for m in MC_METRICS},
         stderrs={m: aggregate[f"{m}_stderr"] for m in MC_METRICS},
         higher_is_better={m: True for m in MC_METRICS},
-        n_original=n if n_original is None else n_original, n_effective=n,
-        extras={k: aggregate[k] for k in ("random_baseline", "truncated_requests", "skipped_choice_longer_than_context")
-                if k in aggregate},
-        config={"task": name, "output_type": "multiple_choice", "target_delimiter": " ", "num_fewshot": 0,
-                **(config or {})})
+        n_original=n if n_original is None else n_original,
+        n_effective=n,
+        extras={
+            k: aggregate[k]
+            for k in ("random_baseline", "truncated_requests", "skipped_choice_longer_than_context")
+            if k in aggregate
+        },
+        config={
+            "task": name,
+            "output_type": "multiple_choice",
+            "target_delimiter": " ",
+            "num_fewshot": 0,
+            **(config or {}),
+        },
+    )
 
 
-def perplexity_result(name: str, figures: Perplexity, *, n_original: int | None = None,
-                      config: Mapping[str, Any] | None = None) -> TaskResult:
+def perplexity_result(
+    name: str, figures: Perplexity, *, n_original: int | None = None, config: Mapping[str, Any] | None = None
+) -> TaskResult:
     """Corpus-level perplexities (lower is better), no standard error (lm-eval reports none for
     them); the document, token, word and byte counts as extras."""
     return TaskResult(
@@ -81,9 +93,11 @@ def perplexity_result(name: str, figures: Perplexity, *, n_original: int | None 
         metrics={m: getattr(figures, m) for m in PERPLEXITY_METRICS},
         stderrs={},
         higher_is_better={m: False for m in PERPLEXITY_METRICS},
-        n_original=figures.documents if n_original is None else n_original, n_effective=figures.documents,
+        n_original=figures.documents if n_original is None else n_original,
+        n_effective=figures.documents,
         extras={"tokens": figures.tokens, "words": figures.words, "bytes": figures.bytes},
-        config={"task": name, "output_type": "loglikelihood_rolling", "num_fewshot": 0, **(config or {})})
+        config={"task": name, "output_type": "loglikelihood_rolling", "num_fewshot": 0, **(config or {})},
+    )
 
 
 def _number(value: Any) -> Any:
@@ -106,15 +120,17 @@ def _task_block(task: TaskResult) -> dict[str, Any]:
 def current_git_hash(root: Path | str = ".") -> str | None:
     """The checkout's `git describe --always` (lm-eval's git_hash), None outside a git checkout."""
     try:
-        out = subprocess.run(["git", "describe", "--always"], cwd=root, capture_output=True, text=True,
-                             timeout=10, check=True)
+        out = subprocess.run(
+            ["git", "describe", "--always"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
 
 
-def results_document(tasks: Sequence[TaskResult], config: Mapping[str, Any], *, git_hash: str | None = None,
-                     date: float | None = None) -> dict[str, Any]:
+def results_document(
+    tasks: Sequence[TaskResult], config: Mapping[str, Any], *, git_hash: str | None = None, date: float | None = None
+) -> dict[str, Any]:
     """lm-eval's results JSON for these tasks. config: the model and run ("model", "model_args",
     "batch_size", ...). date: UNIX time the evaluation started (default: now)."""
     names = [t.name for t in tasks]

@@ -34,17 +34,24 @@ class Evaluated:
 @dataclass
 class Scores:
     """Per model name: each task's figures, its per-item records, its lm-eval task results."""
+
     summary: dict[str, dict[str, Any]] = field(default_factory=dict)
     samples: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
     tasks: dict[str, list[TaskResult]] = field(default_factory=dict)
-    asked: set[str] = field(default_factory=set)   # the question-answering tasks' keys (replies go in the report)
+    asked: set[str] = field(default_factory=set)  # the question-answering tasks' keys (replies go in the report)
 
     def add(self, model: str, task: str, figures: dict[str, Any], records: list[dict[str, Any]]) -> None:
         self.summary[model][task], self.samples[model][task] = figures, records
 
 
-def score_models(models: list[Evaluated], reward_model: RewardModel, template: ChatTemplate, suite: Suite,
-                 params: EvaluateParams, log: logging.Logger) -> Scores:
+def score_models(
+    models: list[Evaluated],
+    reward_model: RewardModel,
+    template: ChatTemplate,
+    suite: Suite,
+    params: EvaluateParams,
+    log: logging.Logger,
+) -> Scores:
     """Every model on every part of the suite; `models` is base, SFT, RLHF in that order (RLHF's
     alignment is compared with SFT's samples, and SFT is the reference of the KL)."""
     scores = Scores()
@@ -55,7 +62,7 @@ def score_models(models: list[Evaluated], reward_model: RewardModel, template: C
         _language_modelling(m, template, suite, params, scores)
         _multiple_choice(m, template, suite, params, scores)
         _questions(m, template, suite, params, scores)
-        if m.chat and (suite.parts is None or suite.aligned):     # own: only with held-out prompts
+        if m.chat and (suite.parts is None or suite.aligned):  # own: only with held-out prompts
             sampled = _alignment(m, models[1].model, reward_model, template, suite, params, scores, sft_samples)
             if m.name == "sft":
                 sft_samples = sampled
@@ -63,30 +70,44 @@ def score_models(models: list[Evaluated], reward_model: RewardModel, template: C
     return scores
 
 
-def _language_modelling(m: Evaluated, template: ChatTemplate, suite: Suite, params: EvaluateParams,
-                        scores: Scores) -> None:
+def _language_modelling(
+    m: Evaluated, template: ChatTemplate, suite: Suite, params: EvaluateParams, scores: Scores
+) -> None:
     documents = suite.documents
     encoded = [template.encode_text(d.text) for d in documents]
-    rolled = rolling_loglikelihoods(m.model, encoded, template.eos_id, batch_size=params.batch_size,
-                                    pad_id=template.pad_id)
+    rolled = rolling_loglikelihoods(
+        m.model, encoded, template.eos_id, batch_size=params.batch_size, pad_id=template.pad_id
+    )
     lls = [s.loglikelihood for s in rolled]
     figures = text_perplexity([d.text for d in documents], lls, [s.tokens for s in rolled])
     result, block = perplexity_result(HELDOUT, figures), figures.to_dict()
-    if suite.unigram is not None:     # own: the unigram baseline beside it, and the figures per origin
+    if suite.unigram is not None:  # own: the unigram baseline beside it, and the figures per origin
         block.update(heldout_breakdown(documents, suite.origins, encoded, lls, suite.unigram))
         result = replace(result, extras={**result.extras, "unigram_bits_per_byte": block["unigram_bits_per_byte"]})
     scores.tasks[m.name].append(result)
-    scores.add(m.name, HELDOUT, block, [{"doc_id": d.id, "loglikelihood": s.loglikelihood, "tokens": s.tokens}
-                                        for d, s in zip(documents, rolled)])
+    scores.add(
+        m.name,
+        HELDOUT,
+        block,
+        [{"doc_id": d.id, "loglikelihood": s.loglikelihood, "tokens": s.tokens} for d, s in zip(documents, rolled)],
+    )
 
 
-def _multiple_choice(m: Evaluated, template: ChatTemplate, suite: Suite, params: EvaluateParams,
-                     scores: Scores) -> None:
+def _multiple_choice(
+    m: Evaluated, template: ChatTemplate, suite: Suite, params: EvaluateParams, scores: Scores
+) -> None:
     for name, items in suite.multiple_choice.items():
-        records, aggregate = score_multiple_choice(m.model, template.encode_text, items, prefix=[template.eos_id],
-                                                   batch_size=params.batch_size, pad_id=template.pad_id)
-        scores.tasks[m.name].append(multiple_choice_result(name, aggregate, n_original=len(items),
-                                                           config={"prefix": "eos"}))
+        records, aggregate = score_multiple_choice(
+            m.model,
+            template.encode_text,
+            items,
+            prefix=[template.eos_id],
+            batch_size=params.batch_size,
+            pad_id=template.pad_id,
+        )
+        scores.tasks[m.name].append(
+            multiple_choice_result(name, aggregate, n_original=len(items), config={"prefix": "eos"})
+        )
         scores.add(m.name, name, aggregate, records)
 
 
@@ -100,15 +121,35 @@ def _questions(m: Evaluated, template: ChatTemplate, suite: Suite, params: Evalu
             scores.tasks[m.name].append(qa_result(key, scores.summary[m.name][key], shots))
 
 
-def _alignment(m: Evaluated, reference: Transformer, reward_model: RewardModel, template: ChatTemplate,
-               suite: Suite, params: EvaluateParams, scores: Scores, sft_samples: Any) -> Any:
+def _alignment(
+    m: Evaluated,
+    reference: Transformer,
+    reward_model: RewardModel,
+    template: ChatTemplate,
+    suite: Suite,
+    params: EvaluateParams,
+    scores: Scores,
+    sft_samples: Any,
+) -> Any:
     """A chat model's sampled replies to the alignment prompts, scored; returns the samples."""
-    sampled = alignment.sample_and_score(m.model, reference, reward_model, template, suite.aligned,
-                                         temperature=params.alignment_temperature,
-                                         max_new_tokens=params.max_new_tokens, seed=params.seed,
-                                         batch_size=params.batch_size, gold=suite.gold)
-    scores.add(m.name, "alignment", alignment.figures(sampled, None if m.name == "sft" else sft_samples),
-               alignment.records(sampled))
+    sampled = alignment.sample_and_score(
+        m.model,
+        reference,
+        reward_model,
+        template,
+        suite.aligned,
+        temperature=params.alignment_temperature,
+        max_new_tokens=params.max_new_tokens,
+        seed=params.seed,
+        batch_size=params.batch_size,
+        gold=suite.gold,
+    )
+    scores.add(
+        m.name,
+        "alignment",
+        alignment.figures(sampled, None if m.name == "sft" else sft_samples),
+        alignment.records(sampled),
+    )
     scores.tasks[m.name].append(qa_result("alignment", scores.summary[m.name]["alignment"], 0))
     return sampled
 
@@ -125,11 +166,21 @@ def _shot_variants(chat: bool, few_shot: int, qs: questions.QuestionSet) -> list
 
 def qa_result(name: str, figures: dict[str, Any], shots: int) -> TaskResult:
     """A generated-answers task as an lm-eval task result."""
-    metrics = {k: v for k, v in figures.items() if isinstance(v, (int, float)) and not k.endswith("_stderr")
-               and k != "n" and not k.startswith("chance")}
+    metrics = {
+        k: v
+        for k, v in figures.items()
+        if isinstance(v, (int, float)) and not k.endswith("_stderr") and k != "n" and not k.startswith("chance")
+    }
     extras = {k: v for k, v in figures.items() if k.startswith("chance")}
     lower_better = {"hallucination_rate", "kl"}
-    return TaskResult(name=name, metrics=metrics, stderrs={k: figures.get(f"{k}_stderr") for k in metrics},
-                      higher_is_better={k: k not in lower_better for k in metrics},
-                      n_original=int(figures["n"]), n_effective=int(figures["n"]), extras=extras,
-                      config={"task": name, "output_type": "generate_until", "num_fewshot": shots}, n_shot=shots)
+    return TaskResult(
+        name=name,
+        metrics=metrics,
+        stderrs={k: figures.get(f"{k}_stderr") for k in metrics},
+        higher_is_better={k: k not in lower_better for k in metrics},
+        n_original=int(figures["n"]),
+        n_effective=int(figures["n"]),
+        extras=extras,
+        config={"task": name, "output_type": "generate_until", "num_fewshot": shots},
+        n_shot=shots,
+    )

@@ -28,25 +28,25 @@ from typing import Any
 from crisol.chat.template import ChatTemplate
 from crisol.core.atomic import atomic_dir
 from crisol.core.cli import StageContext
-from crisol.formats.conversations import read_examples
 from crisol.core.source import DataSource
 from crisol.core.subsets import seeded_subset
+from crisol.formats.conversations import read_examples
+from crisol.model.reward import RewardModel, load_reward_model
+from crisol.model.weights import load_model
+from crisol.training.device import prepare
 from stages.evaluate import preferences
 from stages.evaluate.own_suite import ALIGNMENT, HELDOUT, RM_ACCURACY, fit_to_context, own_suite
 from stages.evaluate.params import EvaluateParams
 from stages.evaluate.plots import comparison_bars, training_curves
 from stages.evaluate.report import render, with_error
+from stages.evaluate.results import current_git_hash, results_document, write_results, write_samples
 from stages.evaluate.safe_json import json_safe, write_strict_json
 from stages.evaluate.scoring import Evaluated, Scores, score_models
 from stages.evaluate.suite import Suite, synthetic_suite
-from stages.evaluate.results import current_git_hash, results_document, write_results, write_samples
-from crisol.model.reward import RewardModel, load_reward_model
-from crisol.model.weights import load_model
-from crisol.training.device import prepare
 
 METRICS_READ = ("web", "crawl", "ingest", "dedup", "tokenizer", "pretrain", "sft", "reward", "ppo")
-WORLD_STAGES = ("web", "crawl")      # source own: never read, even where their metrics are on disk
-WATTS_PER_CORE = 10.0        # the report's energy assumption for stages that record none (= pretrain's default)
+WORLD_STAGES = ("web", "crawl")  # source own: never read, even where their metrics are on disk
+WATTS_PER_CORE = 10.0  # the report's energy assumption for stages that record none (= pretrain's default)
 
 
 def run(ctx: StageContext) -> None:
@@ -55,19 +55,27 @@ def run(ctx: StageContext) -> None:
     started = time.perf_counter()
     device = prepare(params.device, params.threads)
     template = ChatTemplate.from_file(params.tokenizer)
-    models = [Evaluated("base", load_model(params.base / "model").to(device), False),
-              Evaluated("sft", load_model(params.sft / "model").to(device), True),
-              Evaluated("rlhf", load_model(params.rlhf / "model").to(device), True)]
+    models = [
+        Evaluated("base", load_model(params.base / "model").to(device), False),
+        Evaluated("sft", load_model(params.sft / "model").to(device), True),
+        Evaluated("rlhf", load_model(params.rlhf / "model").to(device), True),
+    ]
     reward_model = load_reward_model(params.reward / "model").to(device)
     suite = read_suite(ctx, template, models, reward_model)
     scores = score_models(models, reward_model, template, suite, params, ctx.log)
-    extra = (_own_results(suite, scores.summary, reward_model, template, params, device)
-             if suite.parts is not None else {})
+    extra = (
+        _own_results(suite, scores.summary, reward_model, template, params, device) if suite.parts is not None else {}
+    )
     headers, rows = _table(scores.summary, suite, params.few_shot)
     stage_metrics, stale = read_stage_metrics(params.metrics_in, ctx.source)
     _write(params, ctx, scores, headers, rows, stage_metrics, suite, stale)
-    metrics = {**headline(scores.summary, params.few_shot), **extra, "models": _clean(scores.summary),
-               "skipped": suite.skipped, "run_seconds": round(time.perf_counter() - started, 3)}
+    metrics = {
+        **headline(scores.summary, params.few_shot),
+        **extra,
+        "models": _clean(scores.summary),
+        "skipped": suite.skipped,
+        "run_seconds": round(time.perf_counter() - started, 3),
+    }
     ctx.metrics.update(json_safe(metrics))
     for row in rows:
         ctx.log.info("evaluate: %s", " | ".join(str(c) for c in row))
@@ -84,33 +92,54 @@ def read_suite(ctx: StageContext, template: ChatTemplate, models: list[Evaluated
         fit_to_context(suite, template, context, params.max_new_tokens)
     else:
         suite = synthetic_suite(params, examples, ctx.log)
-    ctx.log.info("evaluate: %d held-out documents, %s, questions %s, %d alignment prompts", len(suite.documents),
-                 {k: len(v) for k, v in suite.multiple_choice.items()}, {q.task: len(q.questions) for q in suite.qsets},
-                 len(suite.aligned))
+    ctx.log.info(
+        "evaluate: %d held-out documents, %s, questions %s, %d alignment prompts",
+        len(suite.documents),
+        {k: len(v) for k, v in suite.multiple_choice.items()},
+        {q.task: len(q.questions) for q in suite.qsets},
+        len(suite.aligned),
+    )
     return suite
 
 
 def _table(summary: dict[str, dict[str, Any]], suite: Suite, few_shot: int) -> tuple[list[str], list[list[str]]]:
     """The report card's table: the user's rows with source own, else the synthetic world's."""
     if suite.parts is not None:
-        return evaluation_table(summary, few_shot, list(suite.multiple_choice), table_rows=own_table_rows(suite),
-                                chance_header=OWN_CHANCE_HEADER)
+        return evaluation_table(
+            summary,
+            few_shot,
+            list(suite.multiple_choice),
+            table_rows=own_table_rows(suite),
+            chance_header=OWN_CHANCE_HEADER,
+        )
     return evaluation_table(summary, few_shot, [n for n in suite.multiple_choice if n != "completion_choice"])
 
 
-def _own_results(suite: Suite, summary: dict[str, dict[str, Any]], reward_model, template: ChatTemplate,
-                 params: EvaluateParams, device) -> dict[str, Any]:
+def _own_results(
+    suite: Suite,
+    summary: dict[str, dict[str, Any]],
+    reward_model,
+    template: ChatTemplate,
+    params: EvaluateParams,
+    device,
+) -> dict[str, Any]:
     """Source own: the reward model's held-out accuracy, and every part's n from what was scored.
     Returns the metrics' own keys (`parts`, and the accuracy's headline)."""
     parts = suite.parts or {}
     out: dict[str, Any] = {}
     if suite.preference_pairs is not None:
-        figures = preferences.accuracy(reward_model, template, suite.preference_pairs, limit=params.preference_pairs,
-                                       seed=params.seed, device=device)
+        figures = preferences.accuracy(
+            reward_model,
+            template,
+            suite.preference_pairs,
+            limit=params.preference_pairs,
+            seed=params.seed,
+            device=device,
+        )
         parts[RM_ACCURACY] = {"ran": True, **figures, "pairs_in_file": len(suite.preference_pairs)}
         if figures["n"]:
             out["rm_heldout_accuracy"] = round(figures["accuracy"], 5)
-    for name in suite.multiple_choice:     # items whose choice alone outgrows the context are not scored
+    for name in suite.multiple_choice:  # items whose choice alone outgrows the context are not scored
         if parts.get(name, {}).get("ran"):
             parts[name]["over_length"] = summary["base"][name]["skipped_choice_longer_than_context"]
     for name, part in parts.items():
@@ -148,30 +177,47 @@ def own_table_rows(suite: Suite) -> list[tuple[str, str, str, str | None]]:
     acc_norm, each QA file's exact match and F1, RLHF vs SFT (win rate judged by the reward model)."""
     rows: list[tuple[str, str, str, str | None]] = [
         ("held-out text: bits per byte (lower is better)", HELDOUT, "bits_per_byte", "unigram_bits_per_byte"),
-        ("held-out text: word perplexity", HELDOUT, "word_perplexity", None)]
+        ("held-out text: word perplexity", HELDOUT, "word_perplexity", None),
+    ]
     for name in suite.multiple_choice:
-        rows += [(f"{name}: acc", name, "acc", "random_baseline"),
-                 (f"{name}: acc_norm", name, "acc_norm", "random_baseline")]
+        rows += [
+            (f"{name}: acc", name, "acc", "random_baseline"),
+            (f"{name}: acc_norm", name, "acc_norm", "random_baseline"),
+        ]
     for qs in suite.qsets:
         rows += [(f"{qs.task}: exact match", qs.task, "exact_match", None), (f"{qs.task}: F1", qs.task, "f1", None)]
-    return rows + [("reward-model score", ALIGNMENT, "rm_score", None),
-                   ("KL to SFT (nats per reply)", ALIGNMENT, "kl", None),
-                   ("win rate over SFT (reward model)", ALIGNMENT, "win_rate_vs_sft", None)]
+    return rows + [
+        ("reward-model score", ALIGNMENT, "rm_score", None),
+        ("KL to SFT (nats per reply)", ALIGNMENT, "kl", None),
+        ("win rate over SFT (reward model)", ALIGNMENT, "win_rate_vs_sft", None),
+    ]
 
 
-def evaluation_table(summary: dict[str, dict[str, Any]], few_shot: int, mc_files: list[str], *,
-                     table_rows: list[tuple[str, str, str, str | None]] | None = None,
-                     chance_header: str = "chance") -> tuple[list[str], list[list[str]]]:
+def evaluation_table(
+    summary: dict[str, dict[str, Any]],
+    few_shot: int,
+    mc_files: list[str],
+    *,
+    table_rows: list[tuple[str, str, str, str | None]] | None = None,
+    chance_header: str = "chance",
+) -> tuple[list[str], list[list[str]]]:
     """Rows of metrics, columns base 0-shot, base k-shot, SFT, RLHF, chance; each cell value ± stderr (n).
     table_rows: (label, task, metric, chance key) rows; default: the synthetic world's (TABLE_ROWS,
     the multiple-choice files' acc_norm after completion choice)."""
     k = f"{few_shot}shot"
     if table_rows is None:
-        table_rows = [*TABLE_ROWS[:3], *((f"{name}: acc_norm", name, "acc_norm", "random_baseline")
-                                         for name in mc_files), *TABLE_ROWS[3:]]
+        table_rows = [
+            *TABLE_ROWS[:3],
+            *((f"{name}: acc_norm", name, "acc_norm", "random_baseline") for name in mc_files),
+            *TABLE_ROWS[3:],
+        ]
     zero_shot_only = {"heldout_documents", "completion_choice", *mc_files}
-    columns = [("base 0-shot", "base", "_0shot"), (f"base {few_shot}-shot", "base", f"_{k}"),
-               ("SFT", "sft", ""), ("RLHF", "rlhf", "")]
+    columns = [
+        ("base 0-shot", "base", "_0shot"),
+        (f"base {few_shot}-shot", "base", f"_{k}"),
+        ("SFT", "sft", ""),
+        ("RLHF", "rlhf", ""),
+    ]
     headers = ["metric", *[c[0] for c in columns], chance_header]
     rows = []
     for label, task, metric, chance_key in table_rows:
@@ -179,7 +225,7 @@ def evaluation_table(summary: dict[str, dict[str, Any]], few_shot: int, mc_files
         for _, model, suffix in columns:
             figures = summary.get(model, {}).get(task + suffix) or summary.get(model, {}).get(task)
             if model == "base" and task in zero_shot_only and suffix != "_0shot":
-                figures = None      # zero-shot only: the same figure twice says nothing
+                figures = None  # zero-shot only: the same figure twice says nothing
             if figures is None or metric not in figures:
                 cells.append("")
                 continue
@@ -200,17 +246,24 @@ def headline(summary: dict[str, dict[str, Any]], few_shot: int) -> dict[str, Any
     """The scalars the flow's outcome table and `dvc metrics diff` show first (the base model's
     k-shot figure where it has one)."""
     out: dict[str, Any] = {}
-    picks = (("bits_per_byte", "heldout_documents", "bits_per_byte"),
-             ("closed_book_exact_match", "closed_book", "exact_match"),
-             ("hallucination_rate", "hallucination", "hallucination_rate"),
-             ("gold_score", "alignment", "gold_score"), ("kl", "alignment", "kl"),
-             ("win_rate_vs_sft", "alignment", "win_rate_vs_sft"))
+    picks = (
+        ("bits_per_byte", "heldout_documents", "bits_per_byte"),
+        ("closed_book_exact_match", "closed_book", "exact_match"),
+        ("hallucination_rate", "hallucination", "hallucination_rate"),
+        ("gold_score", "alignment", "gold_score"),
+        ("kl", "alignment", "kl"),
+        ("win_rate_vs_sft", "alignment", "win_rate_vs_sft"),
+    )
     for model, tasks in summary.items():
         for name, task, metric in picks:
             figures = tasks.get(task) or tasks.get(f"{task}_{few_shot}shot") or tasks.get(f"{task}_0shot")
             # an undefined figure (NaN: nothing to average) is left out: JSON has no NaN
-            if figures and metric in figures and isinstance(figures[metric], (int, float)) \
-                    and not _undefined(float(figures[metric])):
+            if (
+                figures
+                and metric in figures
+                and isinstance(figures[metric], (int, float))
+                and not _undefined(float(figures[metric]))
+            ):
                 out[f"{model}_{name}"] = round(float(figures[metric]), 5)
     return out
 
@@ -233,15 +286,18 @@ def read_stage_metrics(directory: Path, source: DataSource) -> tuple[dict[str, d
             continue
         metrics = json.loads(path.read_text())
         if source.is_own and (metrics.get("source"), metrics.get("own_root")) != (source.kind, str(source.root)):
-            stale[stage] = (f"{path} is from another run (source {metrics.get('source', 'not recorded')}, "
-                            f"own_root {metrics.get('own_root', 'not recorded')})")
+            stale[stage] = (
+                f"{path} is from another run (source {metrics.get('source', 'not recorded')}, "
+                f"own_root {metrics.get('own_root', 'not recorded')})"
+            )
             continue
         out[stage] = metrics
     return out, stale
 
 
-def _report_samples(samples: dict[str, dict[str, list[dict[str, Any]]]], limit: int, seed: int,
-                    asked: set[str]) -> dict[str, list]:
+def _report_samples(
+    samples: dict[str, dict[str, list[dict[str, Any]]]], limit: int, seed: int, asked: set[str]
+) -> dict[str, list]:
     """A few replies per model to the questions (`asked`: the QA tasks' keys): closed-book,
     hallucination and open-book questions (with own, the QA files'), chat models' replies and the
     base model's k-shot ones."""
@@ -257,8 +313,16 @@ def _report_samples(samples: dict[str, dict[str, list[dict[str, Any]]]], limit: 
     return out
 
 
-def _write(params: EvaluateParams, ctx: StageContext, scores: Scores, headers: list[str], rows: list[list[str]],
-           stage_metrics: dict[str, dict[str, Any]], suite: Suite, stale: dict[str, str]) -> None:
+def _write(
+    params: EvaluateParams,
+    ctx: StageContext,
+    scores: Scores,
+    headers: list[str],
+    rows: list[list[str]],
+    stage_metrics: dict[str, dict[str, Any]],
+    suite: Suite,
+    stale: dict[str, str],
+) -> None:
     commit = current_git_hash()
     with atomic_dir(params.figures) as tmp:
         figures = [p.name for p in training_curves(params.plots_in, tmp)]
@@ -271,18 +335,28 @@ def _write(params: EvaluateParams, ctx: StageContext, scores: Scores, headers: l
             for task, records in scores.samples[model].items():
                 write_samples(tmp / "samples" / model / f"{task}.jsonl", records)
         write_strict_json(tmp / "table.json", {"headers": headers, "rows": rows})
-        report = render(commit=commit, profile=ctx.profile, params=ctx.params_dict(), stage_metrics=stage_metrics,
-                        evaluation_rows=rows, evaluation_headers=headers,
-                        figures=[str(link / name) for name in figures],
-                        samples=_report_samples(scores.samples, params.samples, params.seed, scores.asked),
-                        skipped=suite.skipped,
-                        watts_per_core=WATTS_PER_CORE, source=ctx.source, sections=suite.parts, stale=stale)
+        report = render(
+            commit=commit,
+            profile=ctx.profile,
+            params=ctx.params_dict(),
+            stage_metrics=stage_metrics,
+            evaluation_rows=rows,
+            evaluation_headers=headers,
+            figures=[str(link / name) for name in figures],
+            samples=_report_samples(scores.samples, params.samples, params.seed, scores.asked),
+            skipped=suite.skipped,
+            watts_per_core=WATTS_PER_CORE,
+            source=ctx.source,
+            sections=suite.parts,
+            stale=stale,
+        )
         (tmp / "report.md").write_text(report, encoding="utf-8")
 
 
 def _comparison_figures(summary: dict[str, dict[str, Any]], suite: Suite, out: Path) -> list[Path]:
     """Base vs SFT vs RLHF bars: accuracies (closed book, hallucination; with own, the multiple-choice
     and QA files) and bits per byte (with own, the unigram baseline as its dashed line)."""
+
     def pick(task: str, metric: str) -> dict[str, tuple[float, float | None]]:
         cells = {}
         for model in ("base", "sft", "rlhf"):
@@ -291,10 +365,12 @@ def _comparison_figures(summary: dict[str, dict[str, Any]], suite: Suite, out: P
                 cells[model] = (float(figures[metric]), figures.get(f"{metric}_stderr"))
         return cells
 
-    rates = {"closed-book exact match": pick("closed_book", "exact_match"),
-             "open-book exact match": pick("open_book", "exact_match"),
-             "hallucination rate": pick("hallucination", "hallucination_rate"),
-             "completion choice acc_norm": pick("completion_choice", "acc_norm")}
+    rates = {
+        "closed-book exact match": pick("closed_book", "exact_match"),
+        "open-book exact match": pick("open_book", "exact_match"),
+        "hallucination rate": pick("hallucination", "hallucination_rate"),
+        "completion choice acc_norm": pick("completion_choice", "acc_norm"),
+    }
     baselines = {}
     if "completion_choice" in summary["base"]:
         baselines["completion choice acc_norm"] = summary["base"]["completion_choice"]["random_baseline"]
@@ -304,11 +380,20 @@ def _comparison_figures(summary: dict[str, dict[str, Any]], suite: Suite, out: P
             baselines[f"{name} acc_norm"] = summary["base"][name]["random_baseline"]
         rates.update({f"{qs.task} exact match": pick(qs.task, "exact_match") for qs in suite.qsets})
     rates = {k: v for k, v in rates.items() if v}
-    written = [comparison_bars(rates, out / "models_accuracy.png", title="base vs SFT vs RLHF",
-                               baselines=baselines)] if rates else []
+    written = (
+        [comparison_bars(rates, out / "models_accuracy.png", title="base vs SFT vs RLHF", baselines=baselines)]
+        if rates
+        else []
+    )
     label = "bits per byte (held-out documents)"
     bpb = {label: pick("heldout_documents", "bits_per_byte")}
     unigram = summary["base"]["heldout_documents"].get("unigram_bits_per_byte")
-    written.append(comparison_bars(bpb, out / "models_bits_per_byte.png", title="language modelling (lower is better)",
-                                   baselines={label: unigram} if unigram is not None else None))
+    written.append(
+        comparison_bars(
+            bpb,
+            out / "models_bits_per_byte.png",
+            title="language modelling (lower is better)",
+            baselines={label: unigram} if unigram is not None else None,
+        )
+    )
     return written

@@ -23,7 +23,7 @@ from stages.evaluate.metrics import count_bytes
 
 @dataclass(frozen=True)
 class Unigram:
-    log2_p: np.ndarray          # [vocab] log2 of each token's smoothed train-split frequency
+    log2_p: np.ndarray  # [vocab] log2 of each token's smoothed train-split frequency
     train_tokens: int
 
     @classmethod
@@ -42,8 +42,10 @@ class Unigram:
         n_bytes = sum(count_bytes(t) for t in texts)
         ids = np.fromiter((t for doc in encoded for t in doc), dtype=np.int64)
         if ids.size and int(ids.max()) >= self.log2_p.size:
-            raise StageInputError(f"evaluate: token id {int(ids.max())} is outside the train split's vocabulary "
-                                  f"({self.log2_p.size}): tokenizer and token split from different runs?")
+            raise StageInputError(
+                f"evaluate: token id {int(ids.max())} is outside the train split's vocabulary "
+                f"({self.log2_p.size}): tokenizer and token split from different runs?"
+            )
         if not n_bytes:
             return None
         value = float(-self.log2_p[ids].sum() / n_bytes)

@@ -63,13 +63,24 @@ class _Record:
         return self.failed or self.document is not None or self.reject is not None
 
 
-def _reject(rec: _Record, reason: str, params: IngestParams, counters: Counter, with_text: bool = True,
-            detail: str | None = None) -> None:
+def _reject(
+    rec: _Record,
+    reason: str,
+    params: IngestParams,
+    counters: Counter,
+    with_text: bool = True,
+    detail: str | None = None,
+) -> None:
     counters[f"dropped.{reason}"] += 1
     rec.reject = {
-        "id": rec.doc_id, "url": rec.raw.url, "reason": reason, "detail": detail,
+        "id": rec.doc_id,
+        "url": rec.raw.url,
+        "reason": reason,
+        "detail": detail,
         "text": rec.text[: params.reject_text_chars] if with_text else None,
-        "lang": rec.lang, "source_file": rec.source, "record_id": rec.raw.record_id,
+        "lang": rec.lang,
+        "source_file": rec.source,
+        "record_id": rec.raw.record_id,
     }
 
 
@@ -120,22 +131,30 @@ def _finish(rec: _Record, params: IngestParams, counters: Counter) -> None:
             counters[f"pii_masked.{kind}"] += count
     counters["kept"] += 1
     rec.document = {
-        "id": rec.doc_id, "url": raw.url, "text": masked, "title": rec.title,
-        "lang": rec.lang, "lang_score": float(rec.score),
+        "id": rec.doc_id,
+        "url": raw.url,
+        "text": masked,
+        "title": rec.title,
+        "lang": rec.lang,
+        "lang_score": float(rec.score),
         # Unmasked text is the assessed text: its words are counted already.
         "n_words": len(masked.split()) if masked_count else quality.n_tokens,
         "quality": {name: float(value) for name, value in quality.signals.items()},
         "pii_masked": int(masked_count),
-        "source_file": rec.source, "record_id": raw.record_id, "payload_digest": raw.payload_digest,
-        "fetch_date": raw.date, "content_kind": raw.kind,
+        "source_file": rec.source,
+        "record_id": raw.record_id,
+        "payload_digest": raw.payload_digest,
+        "fetch_date": raw.date,
+        "content_kind": raw.kind,
     }
 
 
 STEPS = (_extract, _identify, _assess, _finish)
 
 
-def process_batch(raws: list[RawRecord], source: str, params: IngestParams,
-                  counters: Counter) -> list[tuple[dict | None, dict | None]]:
+def process_batch(
+    raws: list[RawRecord], source: str, params: IngestParams, counters: Counter
+) -> list[tuple[dict | None, dict | None]]:
     """(document row, None) or (None, reject row) for each record, in record order."""
     records = [_Record(raw, source, raw.doc_id or document_id(raw.url, raw.payload_digest)) for raw in raws]
     pending = records

@@ -119,8 +119,7 @@ def decode_html(data: bytes, charset: str | None = None) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def extract_html(html: str | bytes, url: str | None = None,
-                 charset: str | None = None) -> ExtractedPage | None:
+def extract_html(html: str | bytes, url: str | None = None, charset: str | None = None) -> ExtractedPage | None:
     """The main text and title of a page, or None when it has no main content.
 
     `charset` is the encoding declared by the HTTP response, if any; `url` names the page in

@@ -39,8 +39,9 @@ def known_languages() -> list[str]:
     return _identifier(None).labels
 
 
-def identify(text: str, languages: Iterable[str] | None = None,
-             max_chars: int = DEFAULT_MAX_CHARS) -> tuple[str, float]:
+def identify(
+    text: str, languages: Iterable[str] | None = None, max_chars: int = DEFAULT_MAX_CHARS
+) -> tuple[str, float]:
     """(language code, probability in [0, 1]) of `text`.
 
     `languages` restricts the answer to a candidate set (ISO 639-1 codes); an unknown code

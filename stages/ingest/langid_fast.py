@@ -38,9 +38,11 @@ ROW = 256  # one transition per byte value
 # in the tests rather than at every start-up, where it would cost 0.15 s a process.
 WINDOW = 6
 # Checked against the library's walk at load: several scripts, digits, punctuation, odd bytes.
-_SELF_CHECK = ("The committee met on Tuesday, 3 May 2022 (at 10:30)! Der Ausschuss traf sich "
-               "am Dienstag. Le comité s'est réuni. Комитет собрался во вторник. 委員会は火曜日に"
-               "開かれた。 اللجنة اجتمعت يوم الثلاثاء ... «quoted» — done.").encode("utf-8") + bytes(range(256))
+_SELF_CHECK = (
+    "The committee met on Tuesday, 3 May 2022 (at 10:30)! Der Ausschuss traf sich "
+    "am Dienstag. Le comité s'est réuni. Комитет собрался во вторник. 委員会は火曜日に"
+    "開かれた。 اللجنة اجتمعت يوم الثلاثاء ... «quoted» — done."
+).encode("utf-8") + bytes(range(256))
 
 
 def deepest_state(next_state: np.ndarray, rows: np.ndarray) -> int:
@@ -76,8 +78,9 @@ class VectorisedIdentifier(LanguageIdentifier):
         self._full_model = nb_ptc.astype(np.float32), nb_pc, nb_classes
         self.set_languages(None)  # scores from the float32 table from here on
         if self._feature_visits(_SELF_CHECK) != self._library_visits(_SELF_CHECK):
-            log.warning("language model is not the automaton langid_fast assumes; using py3langid's "
-                        "own (slower) feature walk")
+            log.warning(
+                "language model is not the automaton langid_fast assumes; using py3langid's own (slower) feature walk"
+            )
             self._window = 0
 
     def _library_visits(self, data: bytes) -> dict[int, int] | None:
@@ -98,7 +101,7 @@ class VectorisedIdentifier(LanguageIdentifier):
         states = np.zeros(n, dtype=np.intp)
         # Position i starts at state 0 `window - 1` bytes back (or at the start) and reads on to i.
         for lag in range(min(self._window, n) - 1, -1, -1):
-            states[lag:] = self._next[self._row_base[states[lag:]] + codes[:n - lag]]
+            states[lag:] = self._next[self._row_base[states[lag:]] + codes[: n - lag]]
         features = self._feature_of[states]
         features = features[features >= 0]
         if not len(features):

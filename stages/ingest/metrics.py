@@ -17,16 +17,26 @@ from stages.ingest.shard import ShardResult
 from stages.ingest.sources import Source
 
 GROUPS = ("records_by_type", "skipped", "dropped", "errors", "languages", "pii_masked")
-REASON_GROUPS = ("skipped", "dropped", "errors")   # each also gets a `<group>_total`
-TOTALS = ("files", "records", "bytes_read", "html_pages", "wet_records", "extracted", "kept",
-          "quality_lines_dropped", "text_rows", "text_documents")
+REASON_GROUPS = ("skipped", "dropped", "errors")  # each also gets a `<group>_total`
+TOTALS = (
+    "files",
+    "records",
+    "bytes_read",
+    "html_pages",
+    "wet_records",
+    "extracted",
+    "kept",
+    "quality_lines_dropped",
+    "text_rows",
+    "text_documents",
+)
 MAX_SHARD_ROWS = 1000  # per-shard timings beyond this (a Common Crawl listing) only as a summary
 KINDS = ("crawl", "text")  # sources.Source.kind
 
 
 def _group(totals: Counter, group: str) -> dict[str, int]:
     prefix = group + "."
-    return {k[len(prefix):]: v for k, v in sorted(totals.items()) if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in sorted(totals.items()) if k.startswith(prefix)}
 
 
 def _reasons(totals: Counter) -> dict[str, Any]:
@@ -75,8 +85,13 @@ def summarise(results: Sequence[ShardResult], seconds: float) -> dict[str, Any]:
         "max_s": round(max(timings), 3) if timings else None,
     }
     metrics["shards"] = [
-        {"index": r.index, "source": r.source, "seconds": round(r.seconds, 3),
-         "records": r.counters.get("records", 0), "kept": r.counters.get("kept", 0)}
+        {
+            "index": r.index,
+            "source": r.source,
+            "seconds": round(r.seconds, 3),
+            "records": r.counters.get("records", 0),
+            "kept": r.counters.get("kept", 0),
+        }
         for r in results[:MAX_SHARD_ROWS]
     ]
     return metrics
@@ -87,7 +102,12 @@ def inputs_metrics(sources: Sequence[Source], skipped_files: Counter, data: Data
     this run read. Ingest reads no ground truth of the synthetic world, so no part waits on it."""
     files = {kind: sum(s.kind == kind for s in sources) for kind in KINDS}
     where = {kind: (f"{data.root / kind}/" if data.is_own else "ingest.inputs") for kind in KINDS}
-    parts = {kind: {"ran": n > 0, "n": n, **({} if n else {"why": f"no {kind} input files in {where[kind]}"})}
-             for kind, n in files.items()}
-    return {"inputs": {f"{kind}_files": n for kind, n in files.items()},
-            "skipped_files": dict(sorted(skipped_files.items())), "parts": parts}
+    parts = {
+        kind: {"ran": n > 0, "n": n, **({} if n else {"why": f"no {kind} input files in {where[kind]}"})}
+        for kind, n in files.items()
+    }
+    return {
+        "inputs": {f"{kind}_files": n for kind, n in files.items()},
+        "skipped_files": dict(sorted(skipped_files.items())),
+        "parts": parts,
+    }

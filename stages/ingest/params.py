@@ -21,8 +21,8 @@ class IngestParams(Section):
     # .jsonl.gz, .parquet with a `text` column) too. With source own: own.root/{crawl,text} instead.
     inputs: list[str] = Field(default_factory=lambda: ["data/crawl/warc"], min_length=1)
     cc_base_url: str = "https://data.commoncrawl.org/"  # what listing lines are relative to
-    max_files: int | None = Field(None, ge=1)              # cap on input files (listings are long)
-    sources_timeout_s: float = Field(60.0, gt=0)          # connect/read stall limit for remote files
+    max_files: int | None = Field(None, ge=1)  # cap on input files (listings are long)
+    sources_timeout_s: float = Field(60.0, gt=0)  # connect/read stall limit for remote files
 
     documents: Path = Path("data/ingest/documents")
     rejects: Path = Path("data/ingest/rejects")
@@ -30,8 +30,8 @@ class IngestParams(Section):
 
     languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)  # languages kept
     min_lang_score: float = Field(0.5, ge=0.0, le=1.0)
-    max_record_bytes: int = Field(2_000_000, ge=1024)     # larger payloads / row texts are skipped, counted
-    reject_text_chars: int = Field(500, ge=0)             # text sample kept with each reject
+    max_record_bytes: int = Field(2_000_000, ge=1024)  # larger payloads / row texts are skipped, counted
+    reject_text_chars: int = Field(500, ge=0)  # text sample kept with each reject
 
     # Every threshold of every rule (stages/ingest/quality.py); null disables a rule.
     quality: QualityParams = Field(default_factory=QualityParams)

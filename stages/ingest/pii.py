@@ -38,7 +38,8 @@ EMAIL = re.compile(rf"<{_LOCAL}@{_DOMAIN}>|(?<![\w.+-]){_LOCAL}@{_DOMAIN}(?![\w-
 EMAIL_OBFUSCATED = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9._%+-]+\s*[\[(]\s*at\s*[\])]\s*"
     r"[A-Za-z0-9-]+(?:\s*(?:[\[(]\s*dot\s*[\])]|\.)\s*[A-Za-z0-9-]+)+",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _AT_WORD = re.compile(r"[\[(]\s*at\s*[\])]", re.IGNORECASE)
 # Every IP address and phone number holds a run of at least 7 digits and separators; most
 # pages have none (years, dates and prices are shorter runs), and this one cheap scan lets
@@ -62,7 +63,8 @@ PHONE = re.compile(
     r"|(?:1([ .\-]))?\d{3}([ .\-])\d{3}\2\d{4}"
     # National with a trunk "0": 020 7946 0958, 06 12 34 56 78, 030/901820-0 (no dots: dates).
     r"|0\d{1,4}[ /\-]\d{2,8}(?:[ \-]\d{2,8}){0,4}"
-    r")(?![\w]|[.,/-]\d)")
+    r")(?![\w]|[.,/-]\d)"
+)
 _MIN_PHONE_DIGITS, _MAX_PHONE_DIGITS = 7, 15
 _NATIONAL_MIN_DIGITS = 9  # below this a trunk-prefixed number is more often a date or a code
 
@@ -73,7 +75,7 @@ def _email_ok(match: re.Match) -> bool:
 
 
 def _ip_ok(match: re.Match) -> bool:
-    before = match.string[max(0, match.start() - 12):match.start()]
+    before = match.string[max(0, match.start() - 12) : match.start()]
     if _VERSION_PREFIX.search(before):
         return False
     # Private, loopback and reserved addresses identify no one; only public ones are masked.
@@ -88,8 +90,9 @@ _GROUP_AFTER = re.compile(r"^[ .\-]\d")
 
 def _phone_ok(match: re.Match) -> bool:
     number, text = match.group(0), match.string
-    if (_GROUP_BEFORE.search(text[max(0, match.start() - 2):match.start()])
-            or _GROUP_AFTER.match(text[match.end():match.end() + 2])):
+    if _GROUP_BEFORE.search(text[max(0, match.start() - 2) : match.start()]) or _GROUP_AFTER.match(
+        text[match.end() : match.end() + 2]
+    ):
         return False
     digits = sum(c.isdigit() for c in number)
     if not _MIN_PHONE_DIGITS <= digits <= _MAX_PHONE_DIGITS:

@@ -30,8 +30,7 @@ TERMINAL_PUNCT = (".", "?", "!", '"', "'")
 ELLIPSES = ("...", "…")
 BULLETS = ("•", "-", "*", "‣", "◦", "▪", "·")
 # C4 drops lines that talk about site policies rather than content.
-C4_POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cookies",
-                     "use of cookies", "use cookies")
+C4_POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
 C4_CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]", re.IGNORECASE)
 _PUNCT = string.punctuation + "…«»“”‘’–—·•"
 _PUNCT_SET = frozenset(_PUNCT)
@@ -53,12 +52,12 @@ class QualityParams(Section):
     max_words: int | None = Field(100_000, ge=1)
     min_mean_word_len: float | None = Field(3.0, ge=0)
     max_mean_word_len: float | None = Field(10.0, ge=0)
-    max_hash_word_ratio: float | None = Field(0.1, ge=0)       # '#' per word
-    max_ellipsis_word_ratio: float | None = Field(0.1, ge=0)   # '...' or '…' per word
+    max_hash_word_ratio: float | None = Field(0.1, ge=0)  # '#' per word
+    max_ellipsis_word_ratio: float | None = Field(0.1, ge=0)  # '...' or '…' per word
     max_bullet_lines_frac: float | None = Field(0.9, ge=0, le=1)
     max_ellipsis_lines_frac: float | None = Field(0.3, ge=0, le=1)
     min_alpha_words_frac: float | None = Field(0.8, ge=0, le=1)
-    min_stop_words: int | None = Field(2, ge=0)                # English only
+    min_stop_words: int | None = Field(2, ge=0)  # English only
     stop_word_langs: list[str] = ["en"]
     # --- C4 document rules
     c4_lorem_ipsum: bool = True
@@ -69,7 +68,7 @@ class QualityParams(Section):
     c4_line_clean: bool = False
     c4_min_line_words: int = Field(3, ge=0)
     c4_max_word_len: int = Field(1000, ge=1)
-    c4_min_sentences: int | None = Field(5, ge=0)              # only checked after line cleaning
+    c4_min_sentences: int | None = Field(5, ge=0)  # only checked after line cleaning
     # --- FineWeb line rules
     max_short_lines_frac: float | None = Field(0.67, ge=0, le=1)
     short_line_chars: int = Field(30, ge=1)
@@ -81,8 +80,7 @@ class QualityParams(Section):
     max_dup_line_char_frac: float | None = Field(0.2, ge=0, le=1)
     max_dup_para_char_frac: float | None = Field(0.2, ge=0, le=1)
     max_top_ngram_char_frac: dict[int, float] = {2: 0.20, 3: 0.18, 4: 0.16}
-    max_dup_ngram_char_frac: dict[int, float] = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11,
-                                                 10: 0.10}
+    max_dup_ngram_char_frac: dict[int, float] = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
 
     @field_validator("max_top_ngram_char_frac", "max_dup_ngram_char_frac")
     @classmethod
@@ -109,10 +107,10 @@ class _Tokens:
     """The one tokenisation every signal is computed from."""
 
     text: str
-    words: list[str]          # whitespace-separated tokens, as written
+    words: list[str]  # whitespace-separated tokens, as written
     word_lengths: np.ndarray  # len() of each word (int64)
-    lines: list[str]          # stripped, non-empty
-    paragraphs: list[str]     # blank-line separated, stripped, non-empty
+    lines: list[str]  # stripped, non-empty
+    paragraphs: list[str]  # blank-line separated, stripped, non-empty
 
 
 def _tokenise(text: str) -> _Tokens:
@@ -332,11 +330,14 @@ def c4_clean_lines(text: str, params: QualityParams) -> tuple[str, int]:
             continue
         words = line.split()
         lowered = line.lower()
-        if (not line.endswith(TERMINAL_PUNCT) or line.endswith(ELLIPSES)
-                or len(words) < params.c4_min_line_words
-                or any(len(w) > params.c4_max_word_len for w in words)
-                or "javascript" in lowered
-                or any(p in lowered for p in C4_POLICY_PHRASES)):
+        if (
+            not line.endswith(TERMINAL_PUNCT)
+            or line.endswith(ELLIPSES)
+            or len(words) < params.c4_min_line_words
+            or any(len(w) > params.c4_max_word_len for w in words)
+            or "javascript" in lowered
+            or any(p in lowered for p in C4_POLICY_PHRASES)
+        ):
             dropped += 1
             continue
         kept.append(line)
@@ -345,11 +346,11 @@ def c4_clean_lines(text: str, params: QualityParams) -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class Assessment:
-    text: str                       # the text to keep (changed only by C4 line cleaning)
+    text: str  # the text to keep (changed only by C4 line cleaning)
     signals: dict[str, float]
-    reason: str | None              # first failed rule, None when kept
-    lines_dropped: int = 0          # by C4 line cleaning
-    n_tokens: int = 0               # whitespace-separated tokens of `text` (len(text.split()))
+    reason: str | None  # first failed rule, None when kept
+    lines_dropped: int = 0  # by C4 line cleaning
+    n_tokens: int = 0  # whitespace-separated tokens of `text` (len(text.split()))
 
 
 def assess(text: str, lang: str | None, params: QualityParams) -> Assessment:

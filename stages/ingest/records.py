@@ -42,13 +42,13 @@ GZIP_MAGIC = b"\x1f\x8b"
 class RawRecord:
     """A record worth turning into a document: its payload and provenance, nothing else."""
 
-    kind: str                 # "html" (an HTTP response body), "wet" (extracted plain text), "text" (texts.py)
+    kind: str  # "html" (an HTTP response body), "wet" (extracted plain text), "text" (texts.py)
     url: str
     record_id: str
     date: str | None
     payload_digest: str
     payload: bytes
-    charset: str | None       # from the HTTP Content-Type, when it names one
+    charset: str | None  # from the HTTP Content-Type, when it names one
     doc_id: str | None = None  # a documents file's row id (texts.py); None: derived, see document.py
 
 
@@ -190,8 +190,9 @@ def _classify(record: ArcWarcRecord) -> tuple[str | None, str | None]:
     status = http.get_statuscode()
     if status != "200":
         return None, f"http_status_{status or 'missing'}"
-    media, _ = _media_type(http.get_header("content-type")
-                           or record.rec_headers.get_header("WARC-Identified-Payload-Type"))
+    media, _ = _media_type(
+        http.get_header("content-type") or record.rec_headers.get_header("WARC-Identified-Payload-Type")
+    )
     if media not in HTML_TYPES:
         return None, "non_html"
     return "html", None
@@ -221,8 +222,7 @@ def _load_failure_reason(records: int, head: bytes, arc: bool) -> str:
     return "invalid_record"
 
 
-def read_records(stream: BinaryIO, counters: Counter, max_record_bytes: int,
-                 arc: bool = False) -> Iterator[RawRecord]:
+def read_records(stream: BinaryIO, counters: Counter, max_record_bytes: int, arc: bool = False) -> Iterator[RawRecord]:
     """Yield the ingestible records of one WARC/WET file, or ARC file when `arc` (gzip per record,
     gzip as one stream, or plain).
 

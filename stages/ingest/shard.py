@@ -35,7 +35,7 @@ BATCH_BYTES = 32 << 20
 class ShardTask:
     index: int
     source: Source
-    documents_part: str   # absolute paths inside the stage's temporary output directories
+    documents_part: str  # absolute paths inside the stage's temporary output directories
     rejects_part: str
     params: IngestParams
     provenance: dict[str, Any] = field(default_factory=dict)  # the params that made the parts
@@ -47,7 +47,7 @@ class ShardResult:
     source: str
     counters: dict[str, int]
     seconds: float
-    kind: str = "crawl"   # the input's kind (sources.Source.kind): metrics count each kind apart
+    kind: str = "crawl"  # the input's kind (sources.Source.kind): metrics count each kind apart
 
 
 def _batches(records: Iterable[RawRecord]) -> Iterator[list[RawRecord]]:
@@ -91,9 +91,18 @@ def process_shard(task: ShardTask) -> ShardResult:
                     rejects.write(reject)
             if time.monotonic() - last_log >= LOG_EVERY_S:
                 last_log = time.monotonic()
-                log.info("%s: %d records/rows, %d kept so far", task.source.name,
-                         counters["records"] + counters["text_rows"], counters["kept"])
+                log.info(
+                    "%s: %d records/rows, %d kept so far",
+                    task.source.name,
+                    counters["records"] + counters["text_rows"],
+                    counters["kept"],
+                )
     seconds = time.perf_counter() - start
-    log.info("%s: %d records/rows, %d kept in %.2f s", task.source.name,
-             counters["records"] + counters["text_rows"], counters["kept"], seconds)
+    log.info(
+        "%s: %d records/rows, %d kept in %.2f s",
+        task.source.name,
+        counters["records"] + counters["text_rows"],
+        counters["kept"],
+        seconds,
+    )
     return ShardResult(task.index, task.source.name, dict(counters), seconds, task.source.kind)

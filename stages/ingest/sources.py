@@ -23,10 +23,10 @@ from crisol.core.source import KINDS, DataSource
 
 ARC_SUFFIXES = (".arc", ".arc.gz")
 ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", *ARC_SUFFIXES)  # .warc.wet.gz ends in .wet.gz
-TEXT_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")            # documents: C4, FineWeb, Dolma shards
-LISTING_SUFFIXES = (".paths", ".paths.gz")                      # Common Crawl's warc.paths.gz etc.
+TEXT_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")  # documents: C4, FineWeb, Dolma shards
+LISTING_SUFFIXES = (".paths", ".paths.gz")  # Common Crawl's warc.paths.gz etc.
 GLOB_CHARS = ("*", "?", "[")
-OWN_KINDS = ("crawl", "text")                                   # the own-data folders ingest reads
+OWN_KINDS = ("crawl", "text")  # the own-data folders ingest reads
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Source:
 
     @property
     def kind(self) -> str:
-        """"text" for documents files, else "crawl" (a file named explicitly is read as WARC)."""
+        """ "text" for documents files, else "crawl" (a file named explicitly is read as WARC)."""
         return "text" if is_text(self.name) else "crawl"
 
     @property
@@ -85,8 +85,10 @@ def directory_sources(path: Path, skipped: Counter) -> list[Source]:
 def _directory(path: Path, skipped: Counter) -> list[Source]:
     sources = directory_sources(path, skipped)
     if not sources:
-        raise StageInputError(f"input directory has no WARC/WET/ARC or documents files "
-                              f"({', '.join(ARCHIVE_SUFFIXES + TEXT_SUFFIXES)}): {path}")
+        raise StageInputError(
+            f"input directory has no WARC/WET/ARC or documents files "
+            f"({', '.join(ARCHIVE_SUFFIXES + TEXT_SUFFIXES)}): {path}"
+        )
     return sources
 
 
@@ -124,8 +126,9 @@ def _listing(name: str, base_url: str, timeout_s: float) -> list[Source]:
     if not is_remote(name) and not Path(location).is_file():
         raise StageInputError(f"input listing not found: {name}")
     try:
-        with fsspec.open(location, "rt", compression="infer", encoding="utf-8",
-                         **remote_options(location, timeout_s)) as fh:
+        with fsspec.open(
+            location, "rt", compression="infer", encoding="utf-8", **remote_options(location, timeout_s)
+        ) as fh:
             lines = [line.strip() for line in fh]
     except Exception as exc:  # unreadable listing: nothing sensible to ingest
         raise StageInputError(f"cannot read input listing {name}: {type(exc).__name__}: {exc}") from None
@@ -151,8 +154,9 @@ def expand_input(name: str, base_url: str, timeout_s: float, skipped: Counter) -
     raise StageInputError(f"input not found: {name}")
 
 
-def expand_inputs(inputs: list[str], base_url: str, timeout_s: float,
-                  max_files: int | None = None, skipped: Counter | None = None) -> list[Source]:
+def expand_inputs(
+    inputs: list[str], base_url: str, timeout_s: float, max_files: int | None = None, skipped: Counter | None = None
+) -> list[Source]:
     """Every input file, in the given order, each once; at most `max_files` of them. A directory's
     files that are not inputs are counted by reason in `skipped`."""
     skipped = Counter() if skipped is None else skipped
@@ -171,12 +175,18 @@ def own_sources(data: DataSource, max_files: int | None, skipped: Counter) -> li
 
     A one-line error when neither holds a file, or none of their files is one ingest reads."""
     data.require("ingest", *OWN_KINDS)
-    sources = [source for kind in OWN_KINDS if (folder := data.folder(kind)) is not None
-               for source in directory_sources(folder, skipped)]
+    sources = [
+        source
+        for kind in OWN_KINDS
+        if (folder := data.folder(kind)) is not None
+        for source in directory_sources(folder, skipped)
+    ]
     if not sources:
         wanted = "; or ".join(f"{data.root / kind}/ with {KINDS[kind]}" for kind in OWN_KINDS)
-        raise StageInputError(f"ingest: no input file ingest reads under {data.root} "
-                              f"({sum(skipped.values())} other file(s) skipped): expected {wanted}")
+        raise StageInputError(
+            f"ingest: no input file ingest reads under {data.root} "
+            f"({sum(skipped.values())} other file(s) skipped): expected {wanted}"
+        )
     return sources[:max_files] if max_files is not None else sources
 
 

@@ -8,11 +8,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from crisol.formats.artifacts import part_name
 from crisol.core.atomic import atomic_dir
 from crisol.core.cli import StageContext
 from crisol.core.errors import StageInputError
 from crisol.core.executor import map_shards
+from crisol.formats.artifacts import part_name
 from stages.ingest.metrics import inputs_metrics, summarise
 from stages.ingest.shard import ShardTask, process_shard
 from stages.ingest.sources import Source, expand_inputs, is_remote, own_sources
@@ -27,20 +27,24 @@ def _sources(ctx: StageContext, skipped_files: Counter) -> list[Source]:
         remote = [name for name in params.inputs if is_remote(name)]
         if not remote:
             return own_sources(ctx.source, params.max_files, skipped_files)
-        local = own_sources(ctx.source, None, skipped_files) if ctx.source.files("crawl") or \
-            ctx.source.files("text") else []
+        local = (
+            own_sources(ctx.source, None, skipped_files)
+            if ctx.source.files("crawl") or ctx.source.files("text")
+            else []
+        )
         found = local + expand_inputs(remote, params.cc_base_url, params.sources_timeout_s, None, skipped_files)
-        return found[:params.max_files] if params.max_files is not None else found
-    return expand_inputs(params.inputs, params.cc_base_url, params.sources_timeout_s, params.max_files,
-                         skipped_files)
+        return found[: params.max_files] if params.max_files is not None else found
+    return expand_inputs(params.inputs, params.cc_base_url, params.sources_timeout_s, params.max_files, skipped_files)
 
 
 def _nothing_read(metrics: dict, sources: list[Source]) -> str:
     """The one-line error for a run in which no input file held anything to ingest."""
     kinds = {source.kind for source in sources}
     what = {"crawl": "WARC records", "text": "documents"}
-    message = (f"no {' or '.join(what[k] for k in sorted(kinds))} could be read from {len(sources)} input file(s); "
-               f"errors: {metrics['errors'] or 'none'}")
+    message = (
+        f"no {' or '.join(what[k] for k in sorted(kinds))} could be read from {len(sources)} input file(s); "
+        f"errors: {metrics['errors'] or 'none'}"
+    )
     text_skips = metrics["by_kind"]["text"]["skipped"]
     return message + (f"; rows skipped: {text_skips}" if text_skips else "")
 
@@ -50,15 +54,24 @@ def run(ctx: StageContext) -> None:
     params = ctx.params
     skipped_files: Counter = Counter()
     sources = _sources(ctx, skipped_files)
-    ctx.log.info("ingest: %d input files (%s)", len(sources),
-                 ", ".join(str(p) for p in (params.inputs if not ctx.source.is_own else [ctx.source.root])))
+    ctx.log.info(
+        "ingest: %d input files (%s)",
+        len(sources),
+        ", ".join(str(p) for p in (params.inputs if not ctx.source.is_own else [ctx.source.root])),
+    )
     # Both directories appear only when every shard has succeeded; a failure leaves neither.
     with atomic_dir(params.documents) as documents, atomic_dir(params.rejects) as rejects:
-        tasks = [ShardTask(index=i, source=source,
-                           documents_part=str(Path(documents).resolve() / part_name(i)),
-                           rejects_part=str(Path(rejects).resolve() / part_name(i)),
-                           params=params, provenance=ctx.params_dict())
-                 for i, source in enumerate(sources)]
+        tasks = [
+            ShardTask(
+                index=i,
+                source=source,
+                documents_part=str(Path(documents).resolve() / part_name(i)),
+                rejects_part=str(Path(rejects).resolve() / part_name(i)),
+                params=params,
+                provenance=ctx.params_dict(),
+            )
+            for i, source in enumerate(sources)
+        ]
         start = time.perf_counter()
         results = map_shards(process_shard, tasks, ctx.executor, desc="ingest files")
         seconds = time.perf_counter() - start
@@ -68,8 +81,15 @@ def run(ctx: StageContext) -> None:
             raise StageInputError(_nothing_read(metrics, sources))
     ctx.metrics.update(metrics)
     ctx.metrics.update(inputs_metrics(sources, skipped_files, ctx.source))
-    ctx.log.info("ingest: %d files, %d records, %d rows, %d documents, %d kept, %d dropped, %d errors "
-                 "(%.1f documents/s) -> %s", metrics["files"], metrics["records"], metrics["text_rows"],
-                 metrics["html_pages"] + metrics["wet_records"] + metrics["text_documents"],
-                 metrics["kept"], metrics["dropped_total"], metrics["errors_total"],
-                 metrics["pages_per_s"] or 0.0, params.documents)
+    ctx.log.info(
+        "ingest: %d files, %d records, %d rows, %d documents, %d kept, %d dropped, %d errors (%.1f documents/s) -> %s",
+        metrics["files"],
+        metrics["records"],
+        metrics["text_rows"],
+        metrics["html_pages"] + metrics["wet_records"] + metrics["text_documents"],
+        metrics["kept"],
+        metrics["dropped_total"],
+        metrics["errors_total"],
+        metrics["pages_per_s"] or 0.0,
+        params.documents,
+    )

@@ -32,8 +32,8 @@ from stages.ingest.records import RawRecord, payload_sha1
 from stages.ingest.sources import Source
 
 TEXT_COLUMN = "text"
-COLUMNS = (TEXT_COLUMN, "id", "url", "date", "timestamp")   # the only ones read from Parquet
-LINE_CAP_FACTOR = 8          # a JSONL line may hold escapes and metadata: this many times the text cap
+COLUMNS = (TEXT_COLUMN, "id", "url", "date", "timestamp")  # the only ones read from Parquet
+LINE_CAP_FACTOR = 8  # a JSONL line may hold escapes and metadata: this many times the text cap
 PARQUET_BATCH_ROWS = 256
 
 
@@ -69,8 +69,16 @@ def _row_record(row: Any, locator: str, max_record_bytes: int) -> RawRecord | st
     # Without a given id: a URL's document gets the id a crawled page would (url + content);
     # one without a URL is named by its content alone, so moving or re-ordering files keeps it.
     doc_id = str(given_id) if given_id not in (None, "") else document_id(url or "", digest)
-    return RawRecord(kind="text", url=url or locator, record_id=locator, date=date, payload_digest=digest,
-                     payload=payload, charset="utf-8", doc_id=doc_id)
+    return RawRecord(
+        kind="text",
+        url=url or locator,
+        record_id=locator,
+        date=date,
+        payload_digest=digest,
+        payload=payload,
+        charset="utf-8",
+        doc_id=doc_id,
+    )
 
 
 def _jsonl_rows(stream: BinaryIO, gzipped: bool, line_cap: int) -> Iterator[tuple[int, Any, str | None]]:
@@ -137,8 +145,11 @@ def read_documents(stream: BinaryIO, source: Source, counters: Counter, max_reco
     """Yield the usable rows of one documents file as records (see the module's docstring)."""
     name = source.name.lower()
     parquet = name.endswith(".parquet")
-    rows = (_parquet_rows(stream, counters) if parquet
-            else _jsonl_rows(stream, name.endswith(".gz"), max_record_bytes * LINE_CAP_FACTOR))
+    rows = (
+        _parquet_rows(stream, counters)
+        if parquet
+        else _jsonl_rows(stream, name.endswith(".gz"), max_record_bytes * LINE_CAP_FACTOR)
+    )
     place = source.rel or source.name
     seen = usable = 0
     try:

@@ -72,8 +72,9 @@ def _check_shapes(mask: torch.Tensor, **tensors: torch.Tensor) -> None:
 
 
 @torch.no_grad()
-def per_token_rewards(score: torch.Tensor, logprobs: torch.Tensor, ref_logprobs: torch.Tensor,
-                      mask: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
+def per_token_rewards(
+    score: torch.Tensor, logprobs: torch.Tensor, ref_logprobs: torch.Tensor, mask: torch.Tensor, beta: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(rewards [B, T], kl [B, T]): kl = logprobs - ref_logprobs on the real tokens (the k1
     estimator: unbiased for KL(policy || reference) over a sampled response, though one token's
     value may be negative), rewards = -beta * kl, with the reward model's score [B] added at the
@@ -92,8 +93,9 @@ def per_token_rewards(score: torch.Tensor, logprobs: torch.Tensor, ref_logprobs:
 
 
 @torch.no_grad()
-def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor,
-        gamma: float = 1.0, lam: float = 0.95) -> tuple[torch.Tensor, torch.Tensor]:
+def gae(
+    rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0, lam: float = 0.95
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(advantages, returns) by generalised advantage estimation, in a reverse loop over T:
     delta_t = r_t + gamma * V_{t+1} - V_t, A_t = delta_t + gamma * lam * A_{t+1}. Values past the
     last real token count as 0: the episode ends there, so nothing is bootstrapped beyond it
@@ -137,8 +139,9 @@ class AdaptiveKLController:
 
     def __init__(self, init_beta: float, target: float, horizon: float) -> None:
         if init_beta < 0 or target <= 0 or horizon <= 0:
-            raise ValueError(f"adaptive KL needs init_beta >= 0, target > 0 and horizon > 0, "
-                             f"got {init_beta}, {target}, {horizon}")
+            raise ValueError(
+                f"adaptive KL needs init_beta >= 0, target > 0 and horizon > 0, got {init_beta}, {target}, {horizon}"
+            )
         self.value = float(init_beta)
         self.target = float(target)
         self.horizon = float(horizon)

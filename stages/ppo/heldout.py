@@ -55,12 +55,15 @@ def gold_scores(batch: Rollout, prompts: list[Prompt]) -> list[float]:
 
 def held_out_figures(batch: Rollout, prompts: list[Prompt], gold: bool) -> dict[str, Any]:
     kl = reply_kl(batch)
-    entry = {"rm_score": round(float(batch.rm_scores.mean()), 5),
-             "rm_score_stderr": rounded(mean_and_stderr(batch.rm_scores.tolist())[1]),
-             "kl": round(float(kl.mean()), 5), "kl_stderr": rounded(mean_and_stderr(kl.tolist())[1]),
-             "length": round(float(batch.lengths.float().mean()), 3),
-             "eos_rate": round(float(batch.finished.float().mean()), 5),
-             "entropy_proxy": round(float(-masked_mean(batch.logprobs, batch.mask)), 5)}
+    entry = {
+        "rm_score": round(float(batch.rm_scores.mean()), 5),
+        "rm_score_stderr": rounded(mean_and_stderr(batch.rm_scores.tolist())[1]),
+        "kl": round(float(kl.mean()), 5),
+        "kl_stderr": rounded(mean_and_stderr(kl.tolist())[1]),
+        "length": round(float(batch.lengths.float().mean()), 3),
+        "eos_rate": round(float(batch.finished.float().mean()), 5),
+        "entropy_proxy": round(float(-masked_mean(batch.logprobs, batch.mask)), 5),
+    }
     return {**entry, **(_gold_figures(batch, prompts) if gold else dict.fromkeys(GOLD_FIGURES))}
 
 
@@ -70,15 +73,24 @@ def _gold_figures(batch: Rollout, prompts: list[Prompt]) -> dict[str, Any]:
     by_kind: dict[str, list[float]] = {}
     for prompt, verdict in zip(prompts, verdicts):
         by_kind.setdefault(prompt.kind, []).append(verdict.score)
-    return {"gold_score": round(gold, 5), "gold_score_stderr": rounded(gold_stderr),
-            "gold_by_kind": {kind: round(sum(s) / len(s), 5) for kind, s in sorted(by_kind.items())},
-            "idk_rate": round(sum(v.verdict in ("idk", "idk_invented") for v in verdicts) / len(verdicts), 5),
-            "correct_rate": round(sum(v.verdict in ("correct", "idk_invented") for v in verdicts) / len(verdicts), 5)}
+    return {
+        "gold_score": round(gold, 5),
+        "gold_score_stderr": rounded(gold_stderr),
+        "gold_by_kind": {kind: round(sum(s) / len(s), 5) for kind, s in sorted(by_kind.items())},
+        "idk_rate": round(sum(v.verdict in ("idk", "idk_invented") for v in verdicts) / len(verdicts), 5),
+        "correct_rate": round(sum(v.verdict in ("correct", "idk_invented") for v in verdicts) / len(verdicts), 5),
+    }
 
 
 def samples(batch: Rollout, prompts: list[Prompt], limit: int, seed: int, gold: bool) -> list[dict[str, Any]]:
     """A seeded choice of the held-out rollout's replies, with their scores (gold null without an oracle)."""
-    return [{"question": prompts[i].question, "gold": prompts[i].answer, "reply": batch.replies[i],
-             "rm_score": rounded(float(batch.rm_scores[i]), 4),
-             "gold_score": judge(batch.replies[i], prompts[i].answer, bool(batch.finished[i])).score if gold else None}
-            for i in seeded_subset(list(range(len(prompts))), limit, seed)]
+    return [
+        {
+            "question": prompts[i].question,
+            "gold": prompts[i].answer,
+            "reply": batch.replies[i],
+            "rm_score": rounded(float(batch.rm_scores[i]), 4),
+            "gold_score": judge(batch.replies[i], prompts[i].answer, bool(batch.finished[i])).score if gold else None,
+        }
+        for i in seeded_subset(list(range(len(prompts))), limit, seed)
+    ]

@@ -37,8 +37,9 @@ def entropy_from_logits(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tenso
     return masked_mean(entropy, mask)
 
 
-def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
-                mask: torch.Tensor, clip: float = 0.2) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def policy_loss(
+    logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor, clip: float = 0.2
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The PPO clipped surrogate: ratio = exp(new - old), loss = masked mean of
     max(-A * ratio, -A * clamp(ratio, 1 - clip, 1 + clip)), the pessimistic of the two, so a
     token whose ratio already moved past the clip in its advantage's direction gives no
@@ -53,14 +54,15 @@ def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: 
     with torch.no_grad():
         stats = {
             "policy/clipfrac": masked_mean((clipped > unclipped).to(ratio.dtype), mask),
-            "policy/approxkl": 0.5 * masked_mean(log_ratio ** 2, mask),
+            "policy/approxkl": 0.5 * masked_mean(log_ratio**2, mask),
             "policy/ratio": masked_mean(ratio, mask),
         }
     return loss, stats
 
 
-def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor,
-               mask: torch.Tensor, clip: float = 0.2) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def value_loss(
+    values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor, clip: float = 0.2
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The clipped value loss: 0.5 * masked mean of max((v - R)^2, (v_clipped - R)^2), where
     v_clipped = clamp(v, old - clip, old + clip) keeps the value head within `clip` of the values
     the rollout was scored with. Stats: value/clipfrac (share of tokens where the clipped term

@@ -22,18 +22,18 @@ class UserPromptParams(Section):
     # conversation) falls below this fraction; the rest are PPO's training prompts.
     heldout_fraction: float = Field(0.2, gt=0.0, lt=1.0)
     split_salt: str = "crisol-ppo-user-1"
-    max_prompts: int = Field(20000, ge=1)              # training prompts kept (a seeded choice)
-    examples_per_reason: int = Field(3, ge=0)          # row numbers kept per skip reason
+    max_prompts: int = Field(20000, ge=1)  # training prompts kept (a seeded choice)
+    examples_per_reason: int = Field(3, ge=0)  # row numbers kept per skip reason
 
 
 class PPOParams(Section):
     """PPO against the reward model on a KL leash to the SFT model (stages/ppo). The SFT model (policy
     and reference) and the reward model in; the RLHF policy out."""
 
-    sft: Path = Path("data/sft")                       # = sft.out: model/ and examples.parquet (prompts)
-    reward: Path = Path("data/reward")                 # = reward.out: model/
-    tokenizer: Path = Path("data/tokenizer")           # = tokenizer.out
-    out: Path = Path("data/ppo")                       # model/, hf/, samples.json
+    sft: Path = Path("data/sft")  # = sft.out: model/ and examples.parquet (prompts)
+    reward: Path = Path("data/reward")  # = reward.out: model/
+    tokenizer: Path = Path("data/tokenizer")  # = tokenizer.out
+    out: Path = Path("data/ppo")  # model/, hf/, samples.json
     plots: Path = Path("data/plots/ppo")
     metrics: Path = Path("data/metrics/ppo.json")
 
@@ -44,12 +44,12 @@ class PPOParams(Section):
     prompt_splits: list[str] = ["rl", "train"]
     # Each prompt's kind drawn uniformly, then a prompt of it (counts and two-step questions are few).
     balance_kinds: bool = True
-    heldout_prompts: int = Field(600, ge=1)            # at most (a seeded choice), either source
+    heldout_prompts: int = Field(600, ge=1)  # at most (a seeded choice), either source
     # Source own: the user's prompts (kinds and prompt_splits are the world's).
     user: UserPromptParams = UserPromptParams()
 
     steps: int = Field(60, ge=1)
-    batch_size: int = Field(64, ge=1)                  # prompts per rollout
+    batch_size: int = Field(64, ge=1)  # prompts per rollout
     ppo_epochs: int = Field(4, ge=1)
     minibatch_size: int = Field(16, ge=1)
     # 1e-4 diverged (KL 3.2, held-out gold fell); 1e-5 barely moved; 0 leaves the policy as it is (a test).
@@ -58,8 +58,8 @@ class PPOParams(Section):
     # to explore.
     temperature: float = Field(1.0, gt=0)
     max_new_tokens: int = Field(24, ge=1)
-    missing_eos_penalty: float = Field(1.0, ge=0)      # off the score of a reply with no end of turn
-    beta: float = Field(0.05, ge=0)                    # KL coefficient (initial when adaptive); 0: no leash
+    missing_eos_penalty: float = Field(1.0, ge=0)  # off the score of a reply with no end of turn
+    beta: float = Field(0.05, ge=0)  # KL coefficient (initial when adaptive); 0: no leash
     adaptive_kl: bool = False
     kl_target: float = Field(6.0, gt=0)
     kl_horizon: int = Field(10000, ge=1)
@@ -72,8 +72,8 @@ class PPOParams(Section):
     gamma: float = Field(1.0, ge=0, le=1)
     lam: float = Field(0.95, ge=0, le=1)
     max_grad_norm: float = Field(1.0, ge=0)
-    eval_every: int = Field(10, ge=1)                  # steps; also at step 0 and the end
-    samples: int = Field(8, ge=0)                      # held-out replies kept for the report
+    eval_every: int = Field(10, ge=1)  # steps; also at step 0 and the end
+    samples: int = Field(8, ge=0)  # held-out replies kept for the report
     seed: int = 1
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(None, ge=1)
@@ -81,6 +81,14 @@ class PPOParams(Section):
 
 # The profiles' values (the defaults are tiny's; crisol/core/params.py: PROFILE_NOTES).
 PROFILES = {
-    "micro": {"heldout_prompts": 32, "steps": 4, "batch_size": 8, "ppo_epochs": 2, "minibatch_size": 4,
-              "max_new_tokens": 12, "eval_every": 2, "samples": 4},
+    "micro": {
+        "heldout_prompts": 32,
+        "steps": 4,
+        "batch_size": 8,
+        "ppo_epochs": 2,
+        "minibatch_size": 4,
+        "max_new_tokens": 12,
+        "eval_every": 2,
+        "samples": 4,
+    },
 }

@@ -21,21 +21,21 @@ from __future__ import annotations
 from typing import Any
 
 from crisol.chat.template import ChatTemplate
+from crisol.chat.turns import Messages, check_prompt, checked_messages, pair_prompt  # same turn rules as pairs
 from crisol.formats.row_files import RowError
-from crisol.chat.turns import Messages, check_prompt, checked_messages, pair_prompt   # same turn rules as pairs
 
 FORMATS = ("prompt", "messages")
 SKIP_REASONS = (
-    "bad_json",          # a JSONL line that does not parse
-    "not_object",        # a row that is not a JSON object
-    "missing_field",     # no 'prompt' / 'messages', or a turn without role or content
-    "wrong_type",        # a field of the wrong type (prompt not a string or list, content not a string, ...)
-    "unknown_role",      # a role outside system/user/assistant
-    "empty_prompt",      # a user turn that is empty or only whitespace, or no turn at all
-    "bad_order",         # a system turn after the start
-    "no_user",           # a messages list without any user turn
-    "over_length",       # the last user turn alone does not fit the context
-    "duplicate",         # the same prompt again (the first one is kept)
+    "bad_json",  # a JSONL line that does not parse
+    "not_object",  # a row that is not a JSON object
+    "missing_field",  # no 'prompt' / 'messages', or a turn without role or content
+    "wrong_type",  # a field of the wrong type (prompt not a string or list, content not a string, ...)
+    "unknown_role",  # a role outside system/user/assistant
+    "empty_prompt",  # a user turn that is empty or only whitespace, or no turn at all
+    "bad_order",  # a system turn after the start
+    "no_user",  # a messages list without any user turn
+    "over_length",  # the last user turn alone does not fit the context
+    "duplicate",  # the same prompt again (the first one is kept)
 )
 
 
@@ -51,7 +51,7 @@ def up_to_last_user(messages: Messages) -> Messages:
     last = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=None)
     if last is None:
         raise RowError("no_user", "no user turn")
-    return messages[:last + 1]
+    return messages[: last + 1]
 
 
 def to_prompt(row: Any, fmt: str) -> Messages:

@@ -11,11 +11,11 @@ own:       the user's prompts (stages/ppo/user_prompts.py), with no gold answer.
 from __future__ import annotations
 
 from crisol.chat.template import ChatTemplate
-from crisol.formats.conversations import Example, read_examples
 from crisol.core.errors import StageInputError
 from crisol.core.hashsplit import VALIDATION
 from crisol.core.source import DataSource
 from crisol.core.subsets import seeded_subset
+from crisol.formats.conversations import Example, read_examples
 from stages.ppo.params import PPOParams
 from stages.ppo.prompts import Prompt, PromptSets
 from stages.ppo.user_prompts import load_user_prompts, split_user_prompts
@@ -25,8 +25,10 @@ def prompt_sets(source: DataSource, params: PPOParams, template: ChatTemplate, b
     if source.is_own:
         return split_user_prompts(load_user_prompts(source, params, template, budget), params)
     if params.user.inputs:
-        raise StageInputError("ppo: ppo.user.inputs are read with source own only (the world's prompts have gold "
-                              "answers, a user's do not); set source: own, or leave ppo.user.inputs empty")
+        raise StageInputError(
+            "ppo: ppo.user.inputs are read with source own only (the world's prompts have gold "
+            "answers, a user's do not); set source: own, or leave ppo.user.inputs empty"
+        )
     return world_prompt_sets(params, template, budget)
 
 
@@ -35,14 +37,18 @@ def world_prompt_sets(params: PPOParams, template: ChatTemplate, budget: int) ->
     train = [e for e in examples if e.split in params.prompt_splits]
     heldout = seeded_subset([e for e in examples if e.split == VALIDATION], params.heldout_prompts, params.seed)
     if not train or not heldout:
-        raise StageInputError(f"ppo: {len(train)} training prompts (splits {params.prompt_splits}) and {len(heldout)} "
-                              f"held-out prompts of kinds {params.kinds}")
+        raise StageInputError(
+            f"ppo: {len(train)} training prompts (splits {params.prompt_splits}) and {len(heldout)} "
+            f"held-out prompts of kinds {params.kinds}"
+        )
 
     def prompt(e: Example) -> Prompt:
         """An SFT question: its conversation without the answer, the answer as the oracle's gold."""
         return Prompt(e.id, e.kind, e.messages[:-1], template.generation_prompt(e.messages[:-1]), e.answer, e.source)
 
-    kept = {name: [p for p in map(prompt, split) if len(p.tokens) <= budget]
-            for name, split in (("train", train), ("heldout", heldout))}
+    kept = {
+        name: [p for p in map(prompt, split) if len(p.tokens) <= budget]
+        for name, split in (("train", train), ("heldout", heldout))
+    }
     over = {"train": len(train) - len(kept["train"]), "heldout": len(heldout) - len(kept["heldout"])}
     return PromptSets(train=kept["train"], heldout=kept["heldout"], summary={"from": "world", "over_length": over})

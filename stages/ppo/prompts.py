@@ -21,11 +21,11 @@ from crisol.formats.conversations import Example
 @dataclass(frozen=True)
 class Prompt:
     id: str
-    kind: str                            # an SFT example kind, or "user"
-    messages: list[dict[str, str]]       # the conversation so far, ending with a user turn
-    tokens: list[int]                    # its generation prompt (template.generation_prompt): what the policy reads
-    answer: str | None = None            # the gold answer (world prompts only)
-    source: str | None = None            # where it came from: file:row, or the example's source
+    kind: str  # an SFT example kind, or "user"
+    messages: list[dict[str, str]]  # the conversation so far, ending with a user turn
+    tokens: list[int]  # its generation prompt (template.generation_prompt): what the policy reads
+    answer: str | None = None  # the gold answer (world prompts only)
+    source: str | None = None  # where it came from: file:row, or the example's source
 
     @property
     def question(self) -> str:

@@ -26,10 +26,10 @@ from torch import Tensor, nn
 from crisol.chat.template import ChatTemplate
 from crisol.model.reward import RewardModel
 from crisol.model.transformer import Transformer
+from crisol.training.optim import adamw
 from stages.ppo.advantages import AdaptiveKLController, FixedKLController, gae, masked_whiten, per_token_rewards
 from stages.ppo.losses import entropy_from_logits, explained_variance, logprobs_from_logits, policy_loss, value_loss
 from stages.ppo.rollout import Rollout, response_logits, response_values, rollout
-from crisol.training.optim import adamw
 
 
 @dataclass(frozen=True)
@@ -38,13 +38,13 @@ class PPOSettings:
     temperature: float = 0.7
     missing_eos_penalty: float = 1.0
     ppo_epochs: int = 4
-    minibatch_size: int = 8          # rows per optimisation step
-    clip: float = 0.2                # policy ratio clip
+    minibatch_size: int = 8  # rows per optimisation step
+    clip: float = 0.2  # policy ratio clip
     value_clip: float = 0.2
     vf_coef: float = 0.1
     gamma: float = 1.0
     lam: float = 0.95
-    max_grad_norm: float = 1.0       # 0: no clipping
+    max_grad_norm: float = 1.0  # 0: no clipping
     lr: float = 1e-5
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.95)
@@ -52,7 +52,7 @@ class PPOSettings:
 
 @dataclass
 class StepResult:
-    rollout: Rollout                 # the batch the step trained on (replies and finished for the oracle)
+    rollout: Rollout  # the batch the step trained on (replies and finished for the oracle)
     stats: dict[str, float]
 
 
@@ -81,7 +81,7 @@ def value_model_from(reward_model: RewardModel, init: ValueInit = "zero") -> Rew
             raise ValueError(f"value model init must be 'zero' or 'reward', got {init!r}")
         value_model.set_normalisation(0.0, 1.0)
     value_model.requires_grad_(True)
-    value_model.likelihood_weight.requires_grad_(False)     # values() never reads it
+    value_model.likelihood_weight.requires_grad_(False)  # values() never reads it
     return value_model.eval()
 
 
@@ -89,12 +89,21 @@ class PPOTrainer:
     """Holds the four models, the optimiser and the KL controller; `step(prompts)` runs one PPO
     step in place. The reference and reward model are frozen here."""
 
-    def __init__(self, policy: Transformer, reference: Transformer, reward_model: RewardModel,
-                 value_model: RewardModel, template: ChatTemplate, settings: PPOSettings,
-                 kl_controller: FixedKLController | AdaptiveKLController, seed: int = 0) -> None:
+    def __init__(
+        self,
+        policy: Transformer,
+        reference: Transformer,
+        reward_model: RewardModel,
+        value_model: RewardModel,
+        template: ChatTemplate,
+        settings: PPOSettings,
+        kl_controller: FixedKLController | AdaptiveKLController,
+        seed: int = 0,
+    ) -> None:
         if settings.ppo_epochs < 1 or settings.minibatch_size < 1:
-            raise ValueError(f"ppo_epochs and minibatch_size must be >= 1, got {settings.ppo_epochs} "
-                             f"and {settings.minibatch_size}")
+            raise ValueError(
+                f"ppo_epochs and minibatch_size must be >= 1, got {settings.ppo_epochs} and {settings.minibatch_size}"
+            )
         self.policy, self.reference = policy.eval(), reference.eval()
         self.reward_model, self.value_model = reward_model.eval(), value_model.eval()
         self.reference.requires_grad_(False)
@@ -103,8 +112,9 @@ class PPOTrainer:
         device = policy.lm_head.weight.device
         # One module over both, so one optimiser and one gradient-norm clip cover them together.
         self.trained = nn.ModuleList([policy, value_model])
-        self.optimizer = adamw(self.trained, lr=settings.lr, weight_decay=settings.weight_decay,
-                               betas=settings.betas, device=device)
+        self.optimizer = adamw(
+            self.trained, lr=settings.lr, weight_decay=settings.weight_decay, betas=settings.betas, device=device
+        )
         self.generator = torch.Generator().manual_seed(seed)
         self.steps = 0
 
@@ -114,9 +124,18 @@ class PPOTrainer:
 
     def step(self, prompts: Sequence[Sequence[int]], seed: int | None = None) -> StepResult:
         s = self.settings
-        batch = rollout(self.policy, self.reference, self.reward_model, self.value_model, prompts, self.template,
-                        max_new_tokens=s.max_new_tokens, temperature=s.temperature,
-                        missing_eos_penalty=s.missing_eos_penalty, seed=seed)
+        batch = rollout(
+            self.policy,
+            self.reference,
+            self.reward_model,
+            self.value_model,
+            prompts,
+            self.template,
+            max_new_tokens=s.max_new_tokens,
+            temperature=s.temperature,
+            missing_eos_penalty=s.missing_eos_penalty,
+            seed=seed,
+        )
         beta = self.kl.value
         rewards, kl = per_token_rewards(batch.scores, batch.logprobs, batch.ref_logprobs, batch.mask, beta)
         advantages, returns = gae(rewards, batch.values, batch.mask, s.gamma, s.lam)
@@ -153,7 +172,7 @@ class PPOTrainer:
         for _ in range(s.ppo_epochs):
             order = torch.randperm(len(batch), generator=self.generator).to(batch.ids.device)
             for at in range(0, len(batch), s.minibatch_size):
-                rows = order[at:at + s.minibatch_size]
+                rows = order[at : at + s.minibatch_size]
                 ids, starts, mask = batch.ids[rows], batch.starts[rows], batch.mask[rows]
                 logits = response_logits(self.policy, ids, starts, batch.prompt_width, s.temperature)
                 logprobs = logprobs_from_logits(logits, batch.response[rows])
@@ -169,8 +188,13 @@ class PPOTrainer:
                 if not first:
                     first = _first_ratio(logprobs.detach(), batch.logprobs[rows], mask)
                 with torch.no_grad():
-                    entry = {**p_stats, **v_stats, "policy/loss": p_loss.detach(), "value/loss": v_loss.detach(),
-                             "policy/entropy": entropy_from_logits(logits.detach(), mask)}
+                    entry = {
+                        **p_stats,
+                        **v_stats,
+                        "policy/loss": p_loss.detach(),
+                        "value/loss": v_loss.detach(),
+                        "policy/entropy": entropy_from_logits(logits.detach(), mask),
+                    }
                 for name, value in entry.items():
                     sums[name] = sums.get(name, 0.0) + value
                 count += 1
@@ -183,5 +207,4 @@ def _first_ratio(logprobs: Tensor, old_logprobs: Tensor, mask: Tensor) -> dict[s
     and its largest deviation from 1 over the real tokens (both must read exactly 1 and 0)."""
     keep = mask.bool()
     ratio = torch.exp(logprobs - old_logprobs)[keep]
-    return {"policy/ratio_first": float(ratio.mean()),
-            "policy/ratio_first_max_error": float((ratio - 1.0).abs().max())}
+    return {"policy/ratio_first": float(ratio.mean()), "policy/ratio_first_max_error": float((ratio - 1.0).abs().max())}

@@ -27,19 +27,19 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from crisol.chat.template import ChatTemplate
-from crisol.formats.artifacts import read_parquet
-from crisol.formats.conversations import PREFERENCE_PAIRS, read_examples
 from crisol.core.errors import StageInputError
 from crisol.core.hashsplit import TRAIN, hash_fraction
-from crisol.formats.row_files import RowError, RowLedger, convert_rows, detected_format
 from crisol.core.source import DataSource
 from crisol.core.subsets import seeded_subset
+from crisol.formats.artifacts import read_parquet
+from crisol.formats.conversations import PREFERENCE_PAIRS, read_examples
+from crisol.formats.row_files import RowError, RowLedger, convert_rows, detected_format
 from stages.ppo.params import PPOParams
 from stages.ppo.prompt_formats import FORMATS, SKIP_REASONS, Messages, detect, fit, to_prompt, up_to_last_user
 from stages.ppo.prompts import Prompt, PromptSets
 
-LABEL = "ppo prompts"                 # starts every error message about these inputs
-USER = "user"                         # the kind of user rows in SFT's examples and the reward pairs
+LABEL = "ppo prompts"  # starts every error message about these inputs
+USER = "user"  # the kind of user rows in SFT's examples and the reward pairs
 PROMPT_FILES, HELD_OUT = "prompt files", "held-out instructions and preferences"
 
 
@@ -47,10 +47,10 @@ PROMPT_FILES, HELD_OUT = "prompt files", "held-out instructions and preferences"
 class UserPrompts(RowLedger):
     reasons: tuple[str, ...] = SKIP_REASONS
     prompts: list[Prompt] = field(default_factory=list)
-    origin: str = ""                                   # "prompt files" or "held-out instructions and preferences"
-    shortened: int = 0                                 # prompts that lost earlier turns to fit
-    by_source: Counter = field(default_factory=Counter)    # prompts kept per file, or per stage (sft, reward)
-    split_keys: list[str] = field(default_factory=list)     # per prompt: what decides its split
+    origin: str = ""  # "prompt files" or "held-out instructions and preferences"
+    shortened: int = 0  # prompts that lost earlier turns to fit
+    by_source: Counter = field(default_factory=Counter)  # prompts kept per file, or per stage (sft, reward)
+    split_keys: list[str] = field(default_factory=list)  # per prompt: what decides its split
     seen: set[str] = field(default_factory=set)
 
     def add(self, prompt: Prompt, asked: Messages, location: str, counted_as: str, keep: int) -> None:
@@ -66,9 +66,12 @@ class UserPrompts(RowLedger):
         self.by_source[counted_as] += 1
 
     def summary(self) -> dict[str, Any]:
-        return {"from": self.origin, **super().summary(kept=len(self.prompts)), "shortened": self.shortened,
-                "by_source": dict(sorted(self.by_source.items()))}
-
+        return {
+            "from": self.origin,
+            **super().summary(kept=len(self.prompts)),
+            "shortened": self.shortened,
+            "by_source": dict(sorted(self.by_source.items())),
+        }
 
 
 def _key(messages: Messages) -> str:
@@ -76,8 +79,12 @@ def _key(messages: Messages) -> str:
 
 
 def detect_format(path: Path) -> str:
-    return detected_format(path, detect, LABEL, f"keys of {', '.join(FORMATS)}: 'prompt' (a string) or "
-                           "'messages' (a list of role/content turns)")
+    return detected_format(
+        path,
+        detect,
+        LABEL,
+        f"keys of {', '.join(FORMATS)}: 'prompt' (a string) or 'messages' (a list of role/content turns)",
+    )
 
 
 def _from_files(files: list[Path], params: PPOParams, template: ChatTemplate, budget: int) -> UserPrompts:
@@ -88,12 +95,12 @@ def _from_files(files: list[Path], params: PPOParams, template: ChatTemplate, bu
         return asked, fit(asked, template, budget)
 
     keep = params.user.examples_per_reason
-    for path, number, (asked, (messages, tokens, shortened)) in convert_rows(files, "auto", detect_format, prompt_of,
-                                                                             data, keep, LABEL, noun="prompt"):
+    for path, number, (asked, (messages, tokens, shortened)) in convert_rows(
+        files, "auto", detect_format, prompt_of, data, keep, LABEL, noun="prompt"
+    ):
         data.shortened += shortened
         location = f"{path}:{number}"
-        data.add(Prompt(f"user:{location}", USER, messages, tokens, source=location), asked, location, str(path),
-                 keep)
+        data.add(Prompt(f"user:{location}", USER, messages, tokens, source=location), asked, location, str(path), keep)
     return data
 
 
@@ -138,11 +145,13 @@ def load_user_prompts(source: DataSource, params: PPOParams, template: ChatTempl
     data = _from_held_out(params, template, budget)
     if data.prompts:
         return data
-    source.require("ppo", "prompts", "instructions", "preferences")     # the folder has none of them at all
-    raise StageInputError(f"ppo: no prompts: {source.root / 'prompts'}/ holds none (JSONL rows with 'prompt' or "
-                          f"'messages', .jsonl or .jsonl.gz), and {params.sft / 'examples.parquet'} and "
-                          f"{params.reward / 'pairs.parquet'} hold no held-out user prompt that fits "
-                          f"({data.rows} rows; skipped {dict(data.skipped)})")
+    source.require("ppo", "prompts", "instructions", "preferences")  # the folder has none of them at all
+    raise StageInputError(
+        f"ppo: no prompts: {source.root / 'prompts'}/ holds none (JSONL rows with 'prompt' or "
+        f"'messages', .jsonl or .jsonl.gz), and {params.sft / 'examples.parquet'} and "
+        f"{params.reward / 'pairs.parquet'} hold no held-out user prompt that fits "
+        f"({data.rows} rows; skipped {dict(data.skipped)})"
+    )
 
 
 def split_user_prompts(data: UserPrompts, params: PPOParams) -> PromptSets:
@@ -154,13 +163,17 @@ def split_user_prompts(data: UserPrompts, params: PPOParams) -> PromptSets:
     u = params.user
     fractions = [hash_fraction(key, u.split_salt) for key in data.split_keys]
     cut = u.heldout_fraction
-    if len(fractions) >= 2:           # held out below the cut: at least the lowest, never the highest
+    if len(fractions) >= 2:  # held out below the cut: at least the lowest, never the highest
         cut = min(max(cut, math.nextafter(min(fractions), 1.0)), max(fractions))
     heldout = [p for p, f in zip(data.prompts, fractions) if f < cut]
     train = [p for p, f in zip(data.prompts, fractions) if f >= cut]
     if not train or not heldout:
-        raise StageInputError(f"ppo: {len(data.prompts)} user prompt(s) gave {len(train)} training and {len(heldout)} "
-                              "held-out prompts; both are needed (give more prompts in own.root/prompts/)")
-    return PromptSets(train=seeded_subset(train, u.max_prompts, params.seed),
-                      heldout=seeded_subset(heldout, params.heldout_prompts, params.seed),
-                      summary={**data.summary(), "train_available": len(train), "heldout_available": len(heldout)})
+        raise StageInputError(
+            f"ppo: {len(data.prompts)} user prompt(s) gave {len(train)} training and {len(heldout)} "
+            "held-out prompts; both are needed (give more prompts in own.root/prompts/)"
+        )
+    return PromptSets(
+        train=seeded_subset(train, u.max_prompts, params.seed),
+        heldout=seeded_subset(heldout, params.heldout_prompts, params.seed),
+        summary={**data.summary(), "train_available": len(train), "heldout_available": len(heldout)},
+    )

@@ -30,8 +30,15 @@ def _lookup(table: dict[str, float], name: str) -> float | None:
     return next((value for key, value in table.items() if key in name), None)
 
 
-def accounting(*, device: torch.device, world: int, flops_per_token: int, tokens: int, train_seconds: float,
-               cpu_watts_per_core: float) -> dict[str, Any]:
+def accounting(
+    *,
+    device: torch.device,
+    world: int,
+    flops_per_token: int,
+    tokens: int,
+    train_seconds: float,
+    cpu_watts_per_core: float,
+) -> dict[str, Any]:
     name = device_name(device)
     flops = flops_per_token * tokens
     tokens_per_s = tokens / train_seconds if train_seconds > 0 else None
@@ -51,8 +58,12 @@ def accounting(*, device: torch.device, world: int, flops_per_token: int, tokens
         watts = cpu_watts_per_core * threads
         energy_basis = f"assumed {cpu_watts_per_core:g} W per core x {threads} threads"
     return {
-        "device": name, "world_size": world, "tokens": tokens, "flops_per_token": flops_per_token,
-        "flops": float(flops), "train_seconds": round(train_seconds, 3),
+        "device": name,
+        "world_size": world,
+        "tokens": tokens,
+        "flops_per_token": flops_per_token,
+        "flops": float(flops),
+        "train_seconds": round(train_seconds, 3),
         "tokens_per_s": round(tokens_per_s, 1) if tokens_per_s else None,
         "tokens_per_s_per_device": round(tokens_per_s / world, 1) if tokens_per_s else None,
         "mfu": round(mfu, 4) if mfu is not None else None,

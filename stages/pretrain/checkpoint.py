@@ -59,7 +59,7 @@ def complete_checkpoints(directory: Path) -> list[tuple[int, Path]]:
 @dataclass
 class Loaded:
     step: int
-    state: dict[str, Any]          # state.json's content
+    state: dict[str, Any]  # state.json's content
     path: Path
 
 
@@ -85,7 +85,7 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any])
     state: dict[str, dict[str, Any]] = {param: dict(values) for param, values in meta["scalars"].items()}
     for name, tensor in tensors.items():
         if name.startswith("optim/"):
-            param, key = name[len("optim/"):].rsplit("/", 1)
+            param, key = name[len("optim/") :].rsplit("/", 1)
             state.setdefault(param, {})[key] = tensor
     groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else g for g in meta["param_groups"]]
     return {"state": state, "param_groups": groups}
@@ -93,13 +93,20 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any])
 
 def gather(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Full (unsharded) model and optimiser states on the CPU; every rank must call it (FSDP)."""
-    model_state, optim_state = get_state_dict(model, optimizer,
-                                              options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    model_state, optim_state = get_state_dict(
+        model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+    )
     return model_state, optim_state
 
 
-def save(directory: Path, step: int, model_state: dict[str, torch.Tensor], optim_state: dict[str, Any],
-         state: dict[str, Any], keep: int) -> Path:
+def save(
+    directory: Path,
+    step: int,
+    model_state: dict[str, torch.Tensor],
+    optim_state: dict[str, Any],
+    state: dict[str, Any],
+    keep: int,
+) -> Path:
     """Write step `step`'s checkpoint (rank 0 only), then delete all but the newest `keep`."""
     tensors = {f"model/{k}": v for k, v in model_state.items() if k != TIED_HEAD or not state["tied"]}
     optim_tensors, optim_meta = _flatten_optimizer(optim_state)
@@ -109,10 +116,15 @@ def save(directory: Path, step: int, model_state: dict[str, torch.Tensor], optim
         tensors["rng/torch_cuda"] = torch.cuda.get_rng_state()
     target = step_dir(directory, step)
     with atomic_dir(target) as tmp:
-        save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, str(tmp / TENSORS),
-                  metadata={"format": FORMAT})
-        write_json(tmp / STATE, {"format": FORMAT, "format_version": FORMAT_VERSION, "step": step,
-                                 "optimizer": optim_meta, **state})
+        save_file(
+            {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()},
+            str(tmp / TENSORS),
+            metadata={"format": FORMAT},
+        )
+        write_json(
+            tmp / STATE,
+            {"format": FORMAT, "format_version": FORMAT_VERSION, "step": step, "optimizer": optim_meta, **state},
+        )
     for _, old in complete_checkpoints(directory)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return target
@@ -124,8 +136,10 @@ def read_state(path: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise StageInputError(f"{path / STATE}: unreadable checkpoint state ({exc})") from None
     if raw.get("format") != FORMAT or raw.get("format_version") != FORMAT_VERSION:
-        raise StageInputError(f"{path / STATE}: not a {FORMAT} v{FORMAT_VERSION} checkpoint "
-                              f"(format {raw.get('format')!r} v{raw.get('format_version')!r})")
+        raise StageInputError(
+            f"{path / STATE}: not a {FORMAT} v{FORMAT_VERSION} checkpoint "
+            f"(format {raw.get('format')!r} v{raw.get('format_version')!r})"
+        )
     return raw
 
 
@@ -144,13 +158,18 @@ def restore(loaded: Loaded, model: nn.Module, optimizer: torch.optim.Optimizer, 
         tensors = load_file(str(path), device="cpu")
     except (SafetensorError, OSError) as exc:
         raise StageInputError(f"{path}: unreadable checkpoint tensors ({exc})") from None
-    model_state = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+    model_state = {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
     if tied and TIED_HEAD not in model_state and "embed_tokens.weight" in model_state:
         model_state[TIED_HEAD] = model_state["embed_tokens.weight"]
     optim_state = _unflatten_optimizer(tensors, loaded.state["optimizer"])
     try:
-        set_state_dict(model, optimizer, model_state_dict=model_state, optim_state_dict=optim_state,
-                       options=StateDictOptions(full_state_dict=True))
+        set_state_dict(
+            model,
+            optimizer,
+            model_state_dict=model_state,
+            optim_state_dict=optim_state,
+            options=StateDictOptions(full_state_dict=True),
+        )
     except (RuntimeError, KeyError, ValueError) as exc:
         raise StageInputError(f"{loaded.path}: checkpoint does not fit this model/optimiser ({exc})") from None
     torch.set_rng_state(tensors["rng/torch_cpu"])

@@ -43,8 +43,9 @@ def setup(device_choice: str) -> Dist:
     device = pick_device(device_choice, local_rank)
     if world > 1 and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend, timeout=datetime.timedelta(minutes=30),
-                                **({"device_id": device} if device.type == "cuda" else {}))
+        dist.init_process_group(
+            backend, timeout=datetime.timedelta(minutes=30), **({"device_id": device} if device.type == "cuda" else {})
+        )
     return Dist(rank=rank, world=world, local_rank=local_rank, device=device)
 
 
@@ -62,6 +63,7 @@ def wrap(model: nn.Module, d: Dist, fsdp: bool) -> nn.Module:
     """DDP or FSDP around `model` when distributed; the model itself otherwise."""
     if fsdp:
         from torch.distributed.fsdp import fully_shard
+
         if not dist.is_initialized():
             raise RuntimeError("pretrain.fsdp needs a process group: run under torchrun")
         for block in model.layers:
@@ -70,6 +72,7 @@ def wrap(model: nn.Module, d: Dist, fsdp: bool) -> nn.Module:
         return model
     if d.world > 1:
         from torch.nn.parallel import DistributedDataParallel
+
         return DistributedDataParallel(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None)
     return model
 

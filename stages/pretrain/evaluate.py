@@ -23,16 +23,16 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from crisol.core.errors import StageInputError
-from crisol.formats.tokens import TokenSplit
 from crisol.facts import ProbeSet, score_completions, token_completer
+from crisol.formats.tokens import TokenSplit
 from crisol.model.sampling import generate
 from crisol.training.device import autocast
 
 
 @dataclass(frozen=True)
 class ValidationSet:
-    inputs: torch.Tensor       # [windows, seq_len] int64
-    targets: torch.Tensor      # [windows, seq_len] int64
+    inputs: torch.Tensor  # [windows, seq_len] int64
+    targets: torch.Tensor  # [windows, seq_len] int64
     target_bytes: torch.Tensor  # [windows, seq_len] int64: bytes of each target (0: special)
 
     @property
@@ -51,32 +51,34 @@ def validation_set(split: TokenSplit, seq_len: int, max_tokens: int, byte_length
         tokens = split.tokens(index)
         count = min((len(tokens) - 1) // seq_len, max(0, budget) // seq_len)
         for w in range(count):
-            rows.append(np.asarray(tokens[w * seq_len:w * seq_len + seq_len + 1], dtype=np.int64))
+            rows.append(np.asarray(tokens[w * seq_len : w * seq_len + seq_len + 1], dtype=np.int64))
         budget -= count * seq_len
     if not rows:
-        raise StageInputError(f"{split.directory}: fewer than {seq_len + 1} validation tokens in any shard "
-                              f"(or pretrain.eval_tokens < seq_len); nothing to evaluate on")
+        raise StageInputError(
+            f"{split.directory}: fewer than {seq_len + 1} validation tokens in any shard "
+            f"(or pretrain.eval_tokens < seq_len); nothing to evaluate on"
+        )
     windows = torch.from_numpy(np.stack(rows))
     targets = windows[:, 1:]
-    return ValidationSet(inputs=windows[:, :-1], targets=targets,
-                         target_bytes=torch.from_numpy(byte_lengths)[targets])
+    return ValidationSet(inputs=windows[:, :-1], targets=targets, target_bytes=torch.from_numpy(byte_lengths)[targets])
 
 
 @torch.no_grad()
-def validation_loss(model: nn.Module, data: ValidationSet, batch_size: int, device: torch.device,
-                    bf16: bool) -> dict[str, float]:
+def validation_loss(
+    model: nn.Module, data: ValidationSet, batch_size: int, device: torch.device, bf16: bool
+) -> dict[str, float]:
     """Mean loss in nats per token over every target, and bits per byte over the text targets."""
     was_training = model.training
     model.eval()
     total_nats = 0.0
     text_nats = 0.0
     for start in range(0, data.inputs.shape[0], batch_size):
-        x = data.inputs[start:start + batch_size].to(device)
-        y = data.targets[start:start + batch_size].to(device)
+        x = data.inputs[start : start + batch_size].to(device)
+        y = data.targets[start : start + batch_size].to(device)
         with autocast(device, bf16):
             logits, _ = model(x)
         nats = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none")
-        has_bytes = data.target_bytes[start:start + batch_size].flatten().to(device) > 0
+        has_bytes = data.target_bytes[start : start + batch_size].flatten().to(device) > 0
         total_nats += float(nats.sum())
         text_nats += float(nats[has_bytes].sum())
     model.train(was_training)

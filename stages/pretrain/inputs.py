@@ -36,8 +36,9 @@ def check_shards(split: TokenSplit, vocab_size: int) -> None:
     for index in split.shard_indices:
         tokens = split.tokens(index)
         if len(tokens) and int(tokens.max()) >= vocab_size:
-            raise StageInputError(f"{split.directory}: shard {index} holds token id {int(tokens.max())} "
-                                  f">= vocabulary size {vocab_size}")
+            raise StageInputError(
+                f"{split.directory}: shard {index} holds token id {int(tokens.max())} >= vocabulary size {vocab_size}"
+            )
 
 
 def load_inputs(train_dir: Path, validation_dir: Path, tokenizer_dir: Path) -> Inputs:
@@ -48,19 +49,31 @@ def load_inputs(train_dir: Path, validation_dir: Path, tokenizer_dir: Path) -> I
     for split in (train, validation):
         m = split.manifest
         if m.vocab_size != tokenizer.get_vocab_size():
-            raise StageInputError(f"{split.directory}: vocabulary size {m.vocab_size} differs from the "
-                                  f"tokenizer's {tokenizer.get_vocab_size()} ({path})")
+            raise StageInputError(
+                f"{split.directory}: vocabulary size {m.vocab_size} differs from the "
+                f"tokenizer's {tokenizer.get_vocab_size()} ({path})"
+            )
         if m.tokenizer_sha256 != sha:
-            raise StageInputError(f"{split.directory}: shards were made by tokenizer {m.tokenizer_sha256[:12]}, "
-                                  f"but {path} is {sha[:12]} (re-run the tokenizer stage)")
+            raise StageInputError(
+                f"{split.directory}: shards were made by tokenizer {m.tokenizer_sha256[:12]}, "
+                f"but {path} is {sha[:12]} (re-run the tokenizer stage)"
+            )
     if validation.manifest.eos_id != train.manifest.eos_id:
-        raise StageInputError(f"{validation_dir}: eos id {validation.manifest.eos_id} differs from the train "
-                              f"split's {train.manifest.eos_id}")
+        raise StageInputError(
+            f"{validation_dir}: eos id {validation.manifest.eos_id} differs from the train "
+            f"split's {train.manifest.eos_id}"
+        )
     vocab = train.manifest.vocab_size
     for split in (train, validation):
         check_shards(split, vocab)
-    return Inputs(train=train, validation=validation, tokenizer=tokenizer, tokenizer_sha256=sha,
-                  vocab_size=vocab, eos_id=train.manifest.eos_id)
+    return Inputs(
+        train=train,
+        validation=validation,
+        tokenizer=tokenizer,
+        tokenizer_sha256=sha,
+        vocab_size=vocab,
+        eos_id=train.manifest.eos_id,
+    )
 
 
 def train_urls(train: TokenSplit, documents: Path) -> set[str]:
@@ -71,8 +84,9 @@ def train_urls(train: TokenSplit, documents: Path) -> set[str]:
     if not Path(documents).exists():
         raise StageInputError(f"documents not found: {documents} (needed to know which pages were trained on)")
     table = pq.read_table(str(documents), columns=["id", "url"])
-    urls = {url for doc_id, url in zip(table.column("id").to_pylist(), table.column("url").to_pylist())
-            if doc_id in ids}
+    urls = {
+        url for doc_id, url in zip(table.column("id").to_pylist(), table.column("url").to_pylist()) if doc_id in ids
+    }
     if not urls:
         raise StageInputError(f"{documents}: none of the train split's {len(ids)} document ids is there")
     return urls

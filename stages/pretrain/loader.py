@@ -33,8 +33,10 @@ class WindowSampler:
             if len(tokens) > seq_len:
                 self.arrays.append(tokens)
         if not self.arrays:
-            raise StageInputError(f"{split.directory}: no shard holds a window of {seq_len + 1} tokens "
-                                  f"({split.manifest.tokens} tokens in all); lower pretrain.seq_len")
+            raise StageInputError(
+                f"{split.directory}: no shard holds a window of {seq_len + 1} tokens "
+                f"({split.manifest.tokens} tokens in all); lower pretrain.seq_len"
+            )
         windows = np.array([len(a) - seq_len for a in self.arrays], dtype=np.int64)
         self.cumulative = np.cumsum(windows)
         self.rng = np.random.Generator(np.random.PCG64(seed))
@@ -53,7 +55,7 @@ class WindowSampler:
         offsets = starts - np.concatenate(([0], self.cumulative[:-1]))[shard]
         out = np.empty((len(starts), self.seq_len + 1), dtype=np.int64)
         for row, (s, o) in enumerate(zip(shard, offsets)):
-            out[row] = self.arrays[s][o:o + self.seq_len + 1]
+            out[row] = self.arrays[s][o : o + self.seq_len + 1]
         batch = torch.from_numpy(out)
         return batch[:, :-1], batch[:, 1:]
 
@@ -73,6 +75,7 @@ class GlobalBatches:
 
     def next_step(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         per_rank = self.batch_size * self.grad_accum
-        starts = self.sampler.draw(per_rank * self.world)[self.rank * per_rank:(self.rank + 1) * per_rank]
-        return [self.sampler.gather(starts[i * self.batch_size:(i + 1) * self.batch_size])
-                for i in range(self.grad_accum)]
+        starts = self.sampler.draw(per_rank * self.world)[self.rank * per_rank : (self.rank + 1) * per_rank]
+        return [
+            self.sampler.gather(starts[i * self.batch_size : (i + 1) * self.batch_size]) for i in range(self.grad_accum)
+        ]

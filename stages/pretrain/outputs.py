@@ -1,10 +1,10 @@
 """The stage's DVC out, written once at the end by rank 0, atomically:
 
-    <out>/model/     save_model: model.safetensors + config.json (our format)
-    <out>/hf/        export_hf: a transformers LlamaForCausalLM checkpoint with the tokenizer files
-    <out>/facts.json the last fact-probe score with examples right and wrong
-    <plots>/         train_loss.csv, validation.csv, lr.csv, facts.csv (step-indexed, for `dvc plots`;
-                     a directory of its own, since DVC plots files cannot sit inside a cached out)
+<out>/model/     save_model: model.safetensors + config.json (our format)
+<out>/hf/        export_hf: a transformers LlamaForCausalLM checkpoint with the tokenizer files
+<out>/facts.json the last fact-probe score with examples right and wrong
+<plots>/         train_loss.csv, validation.csv, lr.csv, facts.csv (step-indexed, for `dvc plots`;
+                 a directory of its own, since DVC plots files cannot sit inside a cached out)
 """
 
 from __future__ import annotations
@@ -18,13 +18,24 @@ from crisol.model.hf_export import export_hf
 from crisol.model.transformer import Transformer
 from crisol.model.weights import save_model
 
-PLOTS = {"train_loss": ("step", "loss"), "validation": ("step", "loss", "bits_per_byte"),
-         "lr": ("step", "lr"), "facts": ("step", "accuracy")}
+PLOTS = {
+    "train_loss": ("step", "loss"),
+    "validation": ("step", "loss", "bits_per_byte"),
+    "lr": ("step", "lr"),
+    "facts": ("step", "accuracy"),
+}
 
 
-def write_outputs(out: Path, plots: Path, model: Transformer, tokenizer_dir: Path,
-                  history: dict[str, list[dict[str, Any]]], facts: dict[str, Any] | None, metadata: dict[str, Any],
-                  eos_id: int) -> None:
+def write_outputs(
+    out: Path,
+    plots: Path,
+    model: Transformer,
+    tokenizer_dir: Path,
+    history: dict[str, list[dict[str, Any]]],
+    facts: dict[str, Any] | None,
+    metadata: dict[str, Any],
+    eos_id: int,
+) -> None:
     with atomic_dir(out) as tmp:
         save_model(model, tmp / "model", metadata=metadata)
         export_hf(model, tmp / "hf", tokenizer_dir=tokenizer_dir, eos_id=eos_id)

@@ -24,22 +24,32 @@ MAX_DEPTH = 128
 @dataclass(frozen=True)
 class Sizing:
     flops: float
-    params: float          # N
-    tokens: float          # D
+    params: float  # N
+    tokens: float  # D
     depth: int
-    depth_params: int      # the chosen depth's non-embedding parameters
-    depth_tokens: float    # D for that depth at the same budget (C / 6 N_depth)
+    depth_params: int  # the chosen depth's non-embedding parameters
+    depth_tokens: float  # D for that depth at the same budget (C / 6 N_depth)
 
 
 def chinchilla(flops: float, vocab_size: int = 4096, seq_len: int = 1024) -> Sizing:
     if not flops > 0:
         raise ValueError(f"flops must be positive (got {flops})")
     params = math.sqrt(flops / (6 * TOKENS_PER_PARAM))
-    best = min(range(1, MAX_DEPTH + 1), key=lambda d: abs(math.log(
-        ModelConfig.from_depth(d, vocab_size, seq_len).num_params(non_embedding=True) / params)))
+    best = min(
+        range(1, MAX_DEPTH + 1),
+        key=lambda d: abs(
+            math.log(ModelConfig.from_depth(d, vocab_size, seq_len).num_params(non_embedding=True) / params)
+        ),
+    )
     depth_params = ModelConfig.from_depth(best, vocab_size, seq_len).num_params(non_embedding=True)
-    return Sizing(flops=flops, params=params, tokens=TOKENS_PER_PARAM * params, depth=best,
-                  depth_params=depth_params, depth_tokens=flops / (6 * depth_params))
+    return Sizing(
+        flops=flops,
+        params=params,
+        tokens=TOKENS_PER_PARAM * params,
+        depth=best,
+        depth_params=depth_params,
+        depth_tokens=flops / (6 * depth_params),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"C = {s.flops:.3g} FLOPs -> N = {s.params:.3g} parameters, D = {s.tokens:.3g} tokens (D = 20 N)")
-    print(f"closest depth: {s.depth} (d_model {64 * s.depth}): N = {s.depth_params:.3g} non-embedding "
-          f"parameters, D = C / 6N = {s.depth_tokens:.3g} tokens")
+    print(
+        f"closest depth: {s.depth} (d_model {64 * s.depth}): N = {s.depth_params:.3g} non-embedding "
+        f"parameters, D = C / 6N = {s.depth_tokens:.3g} tokens"
+    )
     return 0
 
 

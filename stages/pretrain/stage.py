@@ -1,10 +1,10 @@
 """The pretrain stage:
 
-    token shards ──(WindowSampler)──> Trainer (AdamW, accumulation, clipping, bf16/compile on GPU,
-                                      DDP/FSDP under torchrun) ──> checkpoints in <checkpoint_dir>/<profile>
-                                      every checkpoint_every steps; a rerun resumes from the latest
-                 ──(every eval_every)──> validation loss / bits per byte, fact completion
-                 ──(end, rank 0)──> <out>/model, <out>/hf, <plots>/*.csv, metrics
+token shards ──(WindowSampler)──> Trainer (AdamW, accumulation, clipping, bf16/compile on GPU,
+                                  DDP/FSDP under torchrun) ──> checkpoints in <checkpoint_dir>/<profile>
+                                  every checkpoint_every steps; a rerun resumes from the latest
+             ──(every eval_every)──> validation loss / bits per byte, fact completion
+             ──(end, rank 0)──> <out>/model, <out>/hf, <plots>/*.csv, metrics
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import torch
 import torch.distributed as dist
 
 from crisol.core.cli import StageContext
-from crisol.formats.tokenizer_file import token_byte_lengths
 from crisol.facts import probe_set
+from crisol.formats.tokenizer_file import token_byte_lengths
 from stages.pretrain.accounting import accounting
 from stages.pretrain.distributed import Dist, barrier, setup, teardown
 from stages.pretrain.evaluate import unigram_bits_per_byte, validation_set
@@ -48,21 +48,38 @@ def _train(ctx: StageContext, params: PretrainParams, d: Dist) -> dict[str, Any]
     validation = validation_set(inputs.validation, params.seq_len, params.eval_tokens, byte_lengths)
     probes, probe_summary = None, None
     # Fact probes read the synthetic world's ground truth: never with a user's own data.
-    parts = {"fact_probes": ctx.source.not_run("fact probes") if not ctx.source.has_world
-             else {"ran": bool(params.fact_probes), **({} if params.fact_probes else {"why": "pretrain.fact_probes is 0"})}}
+    parts = {
+        "fact_probes": ctx.source.not_run("fact probes")
+        if not ctx.source.has_world
+        else {"ran": bool(params.fact_probes), **({} if params.fact_probes else {"why": "pretrain.fact_probes is 0"})}
+    }
     if params.fact_probes and ctx.source.has_world:
-        probes = probe_set(params.facts, params.pages, limit=params.fact_probes, seed=params.fact_seed,
-                           seen_urls=train_urls(inputs.train, params.documents))
+        probes = probe_set(
+            params.facts,
+            params.pages,
+            limit=params.fact_probes,
+            seed=params.fact_seed,
+            seen_urls=train_urls(inputs.train, params.documents),
+        )
         probe_summary = probes.summary()
         probe_summary.pop("templates", None)
         if not probes.probes:
-            log.warning("pretrain: no fact probes from %s for the trained pages; fact accuracy not measured",
-                        params.facts)
+            log.warning(
+                "pretrain: no fact probes from %s for the trained pages; fact accuracy not measured", params.facts
+            )
     trainer = Trainer(params, inputs, d, params.checkpoint_dir / ctx.profile, log, validation, probes)
     config = trainer.config
-    log.info("pretrain: %s params (%s non-embedding), depth %d, d_model %d, on %s x%d; %d steps of %d tokens",
-             f"{config.num_params():,}", f"{config.num_params(non_embedding=True):,}", config.depth, config.d_model,
-             d.device, d.world, params.max_steps, trainer.global_batch * params.seq_len)
+    log.info(
+        "pretrain: %s params (%s non-embedding), depth %d, d_model %d, on %s x%d; %d steps of %d tokens",
+        f"{config.num_params():,}",
+        f"{config.num_params(non_embedding=True):,}",
+        config.depth,
+        config.d_model,
+        d.device,
+        d.world,
+        params.max_steps,
+        trainer.global_batch * params.seq_len,
+    )
     trainer.resume()
     trainer.run()
 
@@ -74,29 +91,60 @@ def _train(ctx: StageContext, params: PretrainParams, d: Dist) -> dict[str, Any]
         unigram = unigram_bits_per_byte(inputs.train, validation, inputs.vocab_size)
         last_val = history.validation[-1]
         metrics = {
-            "parameters": config.num_params(), "parameters_non_embedding": config.num_params(non_embedding=True),
+            "parameters": config.num_params(),
+            "parameters_non_embedding": config.num_params(non_embedding=True),
             "model": {k: getattr(config, k) for k in ("depth", "d_model", "n_heads", "n_kv_heads", "vocab_size")},
-            "steps": progress.step, "seq_len": params.seq_len,
-            "global_batch_sequences": trainer.global_batch, "resumed_from_step": progress.resumed_from,
+            "steps": progress.step,
+            "seq_len": params.seq_len,
+            "global_batch_sequences": trainer.global_batch,
+            "resumed_from_step": progress.resumed_from,
             "sized_by": None if params.size_from is None else str(params.size_from),
-            **accounting(device=d.device, world=d.world, flops_per_token=config.flops_per_token(params.seq_len),
-                         tokens=tokens, train_seconds=progress.train_seconds,
-                         cpu_watts_per_core=params.cpu_watts_per_core),
+            **accounting(
+                device=d.device,
+                world=d.world,
+                flops_per_token=config.flops_per_token(params.seq_len),
+                tokens=tokens,
+                train_seconds=progress.train_seconds,
+                cpu_watts_per_core=params.cpu_watts_per_core,
+            ),
             "wall_seconds": round(progress.wall_seconds, 3),
-            "bf16": trainer.bf16, "compiled": trainer.forward is not trainer.wrapped, "fsdp": params.fsdp,
+            "bf16": trainer.bf16,
+            "compiled": trainer.forward is not trainer.wrapped,
+            "fsdp": params.fsdp,
             "train_loss": history.train_loss[-1]["loss"] if history.train_loss else None,
-            "validation": {"loss": last_val["loss"], "bits_per_byte": last_val["bits_per_byte"],
-                           "unigram_bits_per_byte": round(unigram, 5), "tokens": validation.tokens,
-                           "bytes": validation.bytes},
+            "validation": {
+                "loss": last_val["loss"],
+                "bits_per_byte": last_val["bits_per_byte"],
+                "unigram_bits_per_byte": round(unigram, 5),
+                "tokens": validation.tokens,
+                "bytes": validation.bytes,
+            },
             "facts": _facts_metrics(progress.last_facts, history.facts, probe_summary),
             "parts": parts,
         }
-        write_outputs(params.out, params.plots, final, params.tokenizer, history.to_dict(), progress.last_facts,
-                      {"params": ctx.params_dict(), "tokenizer_sha256": inputs.tokenizer_sha256,
-                       "steps": progress.step, "tokens": tokens}, inputs.eos_id)
-        log.info("pretrain: %d steps, %s tokens; validation %.4f bits/byte (unigram %.4f); facts %s",
-                 progress.step, f"{tokens:,}", last_val["bits_per_byte"], unigram,
-                 f"{progress.last_facts['accuracy']:.1%}" if progress.last_facts else "not measured")
+        write_outputs(
+            params.out,
+            params.plots,
+            final,
+            params.tokenizer,
+            history.to_dict(),
+            progress.last_facts,
+            {
+                "params": ctx.params_dict(),
+                "tokenizer_sha256": inputs.tokenizer_sha256,
+                "steps": progress.step,
+                "tokens": tokens,
+            },
+            inputs.eos_id,
+        )
+        log.info(
+            "pretrain: %d steps, %s tokens; validation %.4f bits/byte (unigram %.4f); facts %s",
+            progress.step,
+            f"{tokens:,}",
+            last_val["bits_per_byte"],
+            unigram,
+            f"{progress.last_facts['accuracy']:.1%}" if progress.last_facts else "not measured",
+        )
     barrier(d)
     if dist.is_initialized():
         # Every rank's cli writes metrics.json after run(): they all write rank 0's.
@@ -106,13 +154,19 @@ def _train(ctx: StageContext, params: PretrainParams, d: Dist) -> dict[str, Any]
     return metrics
 
 
-def _facts_metrics(last: dict[str, Any] | None, curve: list[dict[str, float]],
-                   summary: dict[str, Any] | None) -> dict[str, Any] | None:
+def _facts_metrics(
+    last: dict[str, Any] | None, curve: list[dict[str, float]], summary: dict[str, Any] | None
+) -> dict[str, Any] | None:
     """The headline figures (per relation and examples are in <out>/facts.json, the curve in plots)."""
     if last is None:
         return None
     reached = next((point["step"] for point in curve if point["accuracy"] >= 0.9), None)
-    return {"accuracy": last["accuracy"], "correct": last["correct"], "total": last["total"],
-            "chance": last["chance"], "first_step_at_90pct": reached,
-            "facts_read": summary["facts"] if summary else None,
-            "probes_available": (summary["probes"] + summary["sampled_out"]) if summary else None}
+    return {
+        "accuracy": last["accuracy"],
+        "correct": last["correct"],
+        "total": last["total"],
+        "chance": last["chance"],
+        "first_step_at_90pct": reached,
+        "facts_read": summary["facts"] if summary else None,
+        "probes_available": (summary["probes"] + summary["sampled_out"]) if summary else None,
+    }

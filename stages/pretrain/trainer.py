@@ -23,15 +23,15 @@ from crisol.core.errors import StageInputError
 from crisol.facts import ProbeSet
 from crisol.model.config import ModelConfig
 from crisol.model.transformer import Transformer
+from crisol.training.device import autocast, switch
+from crisol.training.optim import adamw
+from crisol.training.schedule import learning_rate
 from stages.pretrain import checkpoint
 from stages.pretrain.distributed import Dist, all_mean, barrier, wrap
 from stages.pretrain.evaluate import ValidationSet, fact_accuracy, validation_loss
 from stages.pretrain.inputs import Inputs
 from stages.pretrain.loader import GlobalBatches, WindowSampler
 from stages.pretrain.params import PretrainParams
-from crisol.training.device import autocast, switch
-from crisol.training.optim import adamw
-from crisol.training.schedule import learning_rate
 
 
 @dataclass
@@ -50,26 +50,40 @@ class History:
 @dataclass
 class Progress:
     step: int = 0
-    train_seconds: float = 0.0     # optimiser work only, summed over every resumed run
-    wall_seconds: float = 0.0      # whole runs, summed
+    train_seconds: float = 0.0  # optimiser work only, summed over every resumed run
+    wall_seconds: float = 0.0  # whole runs, summed
     resumed_from: int | None = None
     last_facts: dict[str, Any] | None = None
 
 
 class Trainer:
-    def __init__(self, params: PretrainParams, inputs: Inputs, d: Dist, run_dir: Path, log: logging.Logger,
-                 validation: ValidationSet, probes: ProbeSet | None):
+    def __init__(
+        self,
+        params: PretrainParams,
+        inputs: Inputs,
+        d: Dist,
+        run_dir: Path,
+        log: logging.Logger,
+        validation: ValidationSet,
+        probes: ProbeSet | None,
+    ):
         self.p, self.inputs, self.d, self.run_dir, self.log = params, inputs, d, run_dir, log
         self.validation, self.probes = validation, probes
         self.bf16 = switch(params.bf16, d.device)
         torch.manual_seed(params.seed)
-        self.config = ModelConfig.from_depth(params.model.depth, inputs.vocab_size, params.seq_len,
-                                             **params.model.overrides())
+        self.config = ModelConfig.from_depth(
+            params.model.depth, inputs.vocab_size, params.seq_len, **params.model.overrides()
+        )
         self.model = Transformer(self.config).to(d.device)
         self.wrapped = wrap(self.model, d, params.fsdp)
         self.forward = torch.compile(self.wrapped) if switch(params.compile, d.device) else self.wrapped
-        self.optimizer = adamw(self.model, lr=params.lr, weight_decay=params.weight_decay,
-                               betas=(params.beta1, params.beta2), device=d.device)
+        self.optimizer = adamw(
+            self.model,
+            lr=params.lr,
+            weight_decay=params.weight_decay,
+            betas=(params.beta1, params.beta2),
+            device=d.device,
+        )
         self.sampler = WindowSampler(inputs.train, params.seq_len, params.seed)
         self.batches = GlobalBatches(self.sampler, params.batch_size, params.grad_accum, d.rank, d.world)
         self.history = History()
@@ -82,18 +96,29 @@ class Trainer:
 
     def fingerprint(self) -> dict[str, Any]:
         p = self.p
-        return {"model": self.config.to_dict(), "tokenizer_sha256": self.inputs.tokenizer_sha256,
-                "train_tokens": self.inputs.train.manifest.tokens, "seq_len": p.seq_len,
-                "global_batch": self.global_batch, "seed": p.seed, "max_steps": p.max_steps, "lr": p.lr,
-                "min_lr_ratio": p.min_lr_ratio, "warmup_steps": p.warmup_steps, "decay": p.decay,
-                "weight_decay": p.weight_decay, "betas": [p.beta1, p.beta2], "grad_clip": p.grad_clip,
-                "bf16": self.bf16}
+        return {
+            "model": self.config.to_dict(),
+            "tokenizer_sha256": self.inputs.tokenizer_sha256,
+            "train_tokens": self.inputs.train.manifest.tokens,
+            "seq_len": p.seq_len,
+            "global_batch": self.global_batch,
+            "seed": p.seed,
+            "max_steps": p.max_steps,
+            "lr": p.lr,
+            "min_lr_ratio": p.min_lr_ratio,
+            "warmup_steps": p.warmup_steps,
+            "decay": p.decay,
+            "weight_decay": p.weight_decay,
+            "betas": [p.beta1, p.beta2],
+            "grad_clip": p.grad_clip,
+            "bf16": self.bf16,
+        }
 
     # -- checkpoints ---------------------------------------------------------------------------
     def resume(self) -> None:
         """Continue from the run directory's latest checkpoint, if it belongs to this run."""
         if self.d.is_main:
-            for stale in self.run_dir.glob(".tmp-*"):   # a checkpoint write that a kill interrupted
+            for stale in self.run_dir.glob(".tmp-*"):  # a checkpoint write that a kill interrupted
                 shutil.rmtree(stale, ignore_errors=True)
         barrier(self.d)
         found = checkpoint.latest(self.run_dir)
@@ -103,8 +128,10 @@ class Trainer:
         if differences:
             what = "; ".join(differences[:3]) + (" ..." if len(differences) > 3 else "")
             if self.p.on_incompatible_checkpoint == "error":
-                raise StageInputError(f"{found.path}: checkpoint of another run ({what}); delete {self.run_dir} "
-                                      f"or set pretrain.on_incompatible_checkpoint=restart")
+                raise StageInputError(
+                    f"{found.path}: checkpoint of another run ({what}); delete {self.run_dir} "
+                    f"or set pretrain.on_incompatible_checkpoint=restart"
+                )
             self.log.warning("pretrain: ignoring incompatible checkpoint %s (%s); starting over", found.path, what)
             barrier(self.d)
             if self.d.is_main:
@@ -115,20 +142,30 @@ class Trainer:
         state = found.state
         self.sampler.load_state(state["loader"])
         self.history = History(**state["history"])
-        self.progress = Progress(step=found.step, train_seconds=state["train_seconds"],
-                                 wall_seconds=state["wall_seconds"], resumed_from=found.step,
-                                 last_facts=state.get("last_facts"))
+        self.progress = Progress(
+            step=found.step,
+            train_seconds=state["train_seconds"],
+            wall_seconds=state["wall_seconds"],
+            resumed_from=found.step,
+            last_facts=state.get("last_facts"),
+        )
         self.log.info("pretrain: resumed from %s (step %d of %d)", found.path, found.step, self.p.max_steps)
 
     def save_checkpoint(self, wall_seconds: float) -> None:
         model_state, optim_state = checkpoint.gather(self.model, self.optimizer)
         if self.d.is_main:
-            state = {"fingerprint": self.fingerprint(), "tied": self.config.tie_embeddings,
-                     "loader": self.sampler.state(), "history": self.history.to_dict(),
-                     "train_seconds": self.progress.train_seconds, "wall_seconds": wall_seconds,
-                     "last_facts": self.progress.last_facts}
-            path = checkpoint.save(self.run_dir, self.progress.step, model_state, optim_state, state,
-                                   self.p.keep_checkpoints)
+            state = {
+                "fingerprint": self.fingerprint(),
+                "tied": self.config.tie_embeddings,
+                "loader": self.sampler.state(),
+                "history": self.history.to_dict(),
+                "train_seconds": self.progress.train_seconds,
+                "wall_seconds": wall_seconds,
+                "last_facts": self.progress.last_facts,
+            }
+            path = checkpoint.save(
+                self.run_dir, self.progress.step, model_state, optim_state, state, self.p.keep_checkpoints
+            )
             self.log.info("pretrain: checkpoint %s", path)
         barrier(self.d)
 
@@ -165,8 +202,9 @@ class Trainer:
 
     def lr_at(self, step: int) -> float:
         p = self.p
-        return learning_rate(step, peak=p.lr, warmup=p.warmup_steps, total=p.max_steps,
-                             floor_ratio=p.min_lr_ratio, decay=p.decay)
+        return learning_rate(
+            step, peak=p.lr, warmup=p.warmup_steps, total=p.max_steps, floor_ratio=p.min_lr_ratio, decay=p.decay
+        )
 
     # -- evaluation ----------------------------------------------------------------------------
     def evaluate(self) -> None:
@@ -217,8 +255,14 @@ class Trainer:
                 self.history.train_loss.append({"step": step, "loss": round(loss, 5)})
                 self.history.lr.append({"step": step, "lr": lr})
                 tokens = step * self.global_batch * p.seq_len
-                self.log.info("pretrain: step %d/%d loss %.4f lr %.2e, %.0f tokens/s", step, p.max_steps, loss, lr,
-                              tokens / self.progress.train_seconds if self.progress.train_seconds else 0)
+                self.log.info(
+                    "pretrain: step %d/%d loss %.4f lr %.2e, %.0f tokens/s",
+                    step,
+                    p.max_steps,
+                    loss,
+                    lr,
+                    tokens / self.progress.train_seconds if self.progress.train_seconds else 0,
+                )
                 window_loss.zero_()
                 window_steps = 0
             if evaluating:

@@ -25,8 +25,8 @@ from itertools import combinations
 from typing import Any, Sequence
 
 from crisol.chat.template import ChatTemplate
-from crisol.formats.conversations import Example
 from crisol.core.hashsplit import content_split
+from crisol.formats.conversations import Example
 from crisol.grading.oracle import IDK_ANSWER, Judgement, judge
 from crisol.model.sampling import generate_many
 from crisol.model.transformer import Transformer
@@ -54,20 +54,39 @@ class GeneratedPairs:
         return sum(s.judgement.score for s in self.samples) / len(self.samples) if self.samples else float("nan")
 
     def summary(self) -> dict[str, Any]:
-        return {"prompts": len({s.example.id for s in self.samples}), "samples": len(self.samples),
-                "pairs": len(self.pairs), "flipped_by_noise": self.flipped,
-                "prompts_without_pair": self.prompts_without_pair,
-                "sft_gold_score": round(self.gold_score(), 5), "sft_verdicts": dict(self.verdicts())}
+        return {
+            "prompts": len({s.example.id for s in self.samples}),
+            "samples": len(self.samples),
+            "pairs": len(self.pairs),
+            "flipped_by_noise": self.flipped,
+            "prompts_without_pair": self.prompts_without_pair,
+            "sft_gold_score": round(self.gold_score(), 5),
+            "sft_verdicts": dict(self.verdicts()),
+        }
 
 
-def sample_replies(model: Transformer, template: ChatTemplate, examples: Sequence[Example], per_prompt: int,
-                   temperature: float, max_new_tokens: int, seed: int) -> list[Sample]:
+def sample_replies(
+    model: Transformer,
+    template: ChatTemplate,
+    examples: Sequence[Example],
+    per_prompt: int,
+    temperature: float,
+    max_new_tokens: int,
+    seed: int,
+) -> list[Sample]:
     """per_prompt sampled replies to each example's question, judged by the oracle."""
     prompts = [template.generation_prompt(e.messages[:-1]) for e in examples for _ in range(per_prompt)]
     was_training = model.training
     model.eval()
-    replies = generate_many(model, prompts, max_new_tokens, temperature=temperature, stop_ids=template.stop_ids,
-                            pad_id=template.pad_id, seed=seed)
+    replies = generate_many(
+        model,
+        prompts,
+        max_new_tokens,
+        temperature=temperature,
+        stop_ids=template.stop_ids,
+        pad_id=template.pad_id,
+        seed=seed,
+    )
     model.train(was_training)
     samples = []
     for i, reply in enumerate(replies):
@@ -78,13 +97,21 @@ def sample_replies(model: Transformer, template: ChatTemplate, examples: Sequenc
 
 
 def idk_candidates(examples: Sequence[Example]) -> list[Sample]:
-    """"I don't know." as one more candidate answer per prompt, judged like a sample."""
+    """ "I don't know." as one more candidate answer per prompt, judged like a sample."""
     return [Sample(e, IDK_ANSWER, judge(IDK_ANSWER, e.answer)) for e in examples]
 
 
-def pairs_from_samples(samples: Sequence[Sample], pairs_per_prompt: int, label_noise: float, seed: int, *,
-                       extra: Sequence[Sample] = (), validation_fraction: float = 0.0,
-                       test_fraction: float = 0.0, split_salt: str = "") -> GeneratedPairs:
+def pairs_from_samples(
+    samples: Sequence[Sample],
+    pairs_per_prompt: int,
+    label_noise: float,
+    seed: int,
+    *,
+    extra: Sequence[Sample] = (),
+    validation_fraction: float = 0.0,
+    test_fraction: float = 0.0,
+    split_salt: str = "",
+) -> GeneratedPairs:
     """Pairs of each prompt's distinct candidates (its samples and `extra` ones) with different gold
     scores. A prompt's pairs all go to one split, by its id's hash (crisol/core/hashsplit.py).
     The summary's verdicts and gold score are the samples' only: the SFT model's own."""
@@ -111,7 +138,17 @@ def pairs_from_samples(samples: Sequence[Sample], pairs_per_prompt: int, label_n
                     out.flipped += 1
             example = better.example
             split = content_split(prompt_id, split_salt, validation_fraction, test_fraction)
-            out.pairs.append(Preference(f"{prompt_id}:{n}", split, example.messages[:-1], better.reply,
-                                        worse.reply, "generated", example.kind, better.judgement.finished,
-                                        worse.judgement.finished))
+            out.pairs.append(
+                Preference(
+                    f"{prompt_id}:{n}",
+                    split,
+                    example.messages[:-1],
+                    better.reply,
+                    worse.reply,
+                    "generated",
+                    example.kind,
+                    better.judgement.finished,
+                    worse.judgement.finished,
+                )
+            )
     return out

@@ -51,8 +51,9 @@ def accuracy_with_error(chosen: torch.Tensor, rejected: torch.Tensor) -> dict[st
     return entry
 
 
-def heldout_metrics(pairs: Sequence[Preference], chosen: torch.Tensor, rejected: torch.Tensor,
-                    splits: dict[str, str]) -> dict[str, Any]:
+def heldout_metrics(
+    pairs: Sequence[Preference], chosen: torch.Tensor, rejected: torch.Tensor, splits: dict[str, str]
+) -> dict[str, Any]:
     """The reported accuracy of `pairs` (the reported ones, scored), overall and per origin."""
     entry = accuracy_with_error(chosen, rejected)
     entry["splits"] = splits

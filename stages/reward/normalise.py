@@ -19,23 +19,29 @@ import torch
 
 from crisol.model.reward import Answered, RewardModel, score_sequences
 
-SFT_SAMPLES = "sft samples"                      # the names written to metrics and the model's metadata
+SFT_SAMPLES = "sft samples"  # the names written to metrics and the model's metadata
 PAIR_RESPONSES = "training pairs' responses"
-MIN_STD = 1e-6                                   # below this, dividing by the std would blow the scores up
+MIN_STD = 1e-6  # below this, dividing by the std would blow the scores up
 
 
 def _rounded(value: float) -> float | None:
     return round(value, 5) if math.isfinite(value) else None
 
 
-def fit_normalisation(model: RewardModel, rows: Sequence[Answered], on: str, pad_id: int,
-                      device: torch.device) -> dict[str, Any]:
+def fit_normalisation(
+    model: RewardModel, rows: Sequence[Answered], on: str, pad_id: int, device: torch.device
+) -> dict[str, Any]:
     """Set the model's shift and scale from the raw scores of `rows`; the metrics entry of the fit."""
     raw = score_sequences(model, rows, pad_id, device)
     mean = float(raw.mean()) if len(raw) else math.nan
     std = float(raw.std()) if len(raw) > 1 else math.nan
-    entry: dict[str, Any] = {"on": on, "n": len(raw), "raw_mean": _rounded(mean), "raw_std": _rounded(std),
-                             "fallback": None}
+    entry: dict[str, Any] = {
+        "on": on,
+        "n": len(raw),
+        "raw_mean": _rounded(mean),
+        "raw_std": _rounded(std),
+        "fallback": None,
+    }
     if not math.isfinite(mean):
         mean, entry["fallback"] = 0.0, "no score to normalise on: shift 0, scale 1 (raw scores)"
         std = 1.0

@@ -17,23 +17,38 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-
-from crisol.formats.artifacts import write_parquet
 from crisol.core.atomic import atomic_dir
-from crisol.formats.conversations import PREFERENCE_PAIRS
 from crisol.core.plots import write_plots
+from crisol.formats.artifacts import write_parquet
+from crisol.formats.conversations import PREFERENCE_PAIRS
 from crisol.model.reward import RewardModel, save_reward_model
 from stages.reward.preference import Preference
-
 
 PLOTS = {"train_loss": ("step", "loss"), "validation_accuracy": ("step", "accuracy")}
 
 
-def write_outputs(out: Path, plots: Path, model: RewardModel, pairs: Iterable[Preference],
-                  history: dict[str, list[dict[str, Any]]], metadata: dict[str, Any]) -> None:
-    rows = [{"id": p.id, "split": p.split, "kind": p.kind, "prompt": p.prompt, "chosen": p.chosen,
-             "rejected": p.rejected, "chosen_finished": p.chosen_finished,
-             "rejected_finished": p.rejected_finished, "source": p.source} for p in pairs]
+def write_outputs(
+    out: Path,
+    plots: Path,
+    model: RewardModel,
+    pairs: Iterable[Preference],
+    history: dict[str, list[dict[str, Any]]],
+    metadata: dict[str, Any],
+) -> None:
+    rows = [
+        {
+            "id": p.id,
+            "split": p.split,
+            "kind": p.kind,
+            "prompt": p.prompt,
+            "chosen": p.chosen,
+            "rejected": p.rejected,
+            "chosen_finished": p.chosen_finished,
+            "rejected_finished": p.rejected_finished,
+            "source": p.source,
+        }
+        for p in pairs
+    ]
     with atomic_dir(out) as tmp:
         save_reward_model(model, tmp / "model", metadata=metadata)
         write_parquet(tmp / "pairs.parquet", PREFERENCE_PAIRS, rows, metadata.get("params"))

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Preference:
     id: str
-    split: str                          # train | validation (picks the step kept) | test (reported)
-    prompt: list[dict[str, str]]        # messages, ending with a user turn
+    split: str  # train | validation (picks the step kept) | test (reported)
+    prompt: list[dict[str, str]]  # messages, ending with a user turn
     chosen: str
     rejected: str
-    source: str                         # "generated" (oracle-labelled samples) or file:row
-    kind: str                           # the SFT example kind of the prompt, or "user"
+    source: str  # "generated" (oracle-labelled samples) or file:row
+    kind: str  # the SFT example kind of the prompt, or "user"
     chosen_finished: bool = True
     rejected_finished: bool = True

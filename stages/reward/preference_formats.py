@@ -25,22 +25,23 @@ from crisol.formats.row_files import RowError
 
 FORMATS = ("pairs", "hh")
 SKIP_REASONS = (
-    "bad_json",            # a JSONL line that does not parse
-    "not_object",          # a row that is not a JSON object
-    "missing_field",       # a required field is absent or null (an hh transcript without an Assistant turn)
-    "wrong_type",          # a field of the wrong type (an answer list of more than one message, ...)
-    "unknown_role",        # a role outside system/user/assistant, or hh text before the first turn
-    "empty_prompt",        # no prompt turn, or a user or assistant turn in it that is only whitespace
-    "bad_order",           # a system turn after the start, a prompt not ending with a user turn, an
-                           # answer message that is not the assistant's, an hh transcript ending with Human
-    "empty_answer",        # a chosen or rejected answer that is empty or only whitespace
-    "identical_answers",   # chosen == rejected (after stripping): nothing to prefer
-    "prompt_mismatch",     # hh: the two transcripts differ before their last Assistant turn
-    "over_length",         # prompt + the longer answer over max_tokens after templating
+    "bad_json",  # a JSONL line that does not parse
+    "not_object",  # a row that is not a JSON object
+    "missing_field",  # a required field is absent or null (an hh transcript without an Assistant turn)
+    "wrong_type",  # a field of the wrong type (an answer list of more than one message, ...)
+    "unknown_role",  # a role outside system/user/assistant, or hh text before the first turn
+    "empty_prompt",  # no prompt turn, or a user or assistant turn in it that is only whitespace
+    "bad_order",  # a system turn after the start, a prompt not ending with a user turn, an
+    # answer message that is not the assistant's, an hh transcript ending with Human
+    "empty_answer",  # a chosen or rejected answer that is empty or only whitespace
+    "identical_answers",  # chosen == rejected (after stripping): nothing to prefer
+    "prompt_mismatch",  # hh: the two transcripts differ before their last Assistant turn
+    "over_length",  # prompt + the longer answer over max_tokens after templating
 )
 HH_TURN = re.compile(r"\n\n(Human|Assistant):")
 HH_ROLES = {"Human": "user", "Assistant": "assistant"}
 HH_ANSWER = "\n\nAssistant:"
+
 
 class Pair(NamedTuple):
     prompt: Messages
@@ -83,16 +84,16 @@ def _from_pairs(row: dict) -> Pair:
 
 def _hh_transcript(row: dict, key: str) -> tuple[Messages, str]:
     text = text_field(row, key)
-    if text.startswith(("Human:", "Assistant:")):      # some copies drop the leading blank line
+    if text.startswith(("Human:", "Assistant:")):  # some copies drop the leading blank line
         text = "\n\n" + text
     cut = text.rfind(HH_ANSWER)
     if cut < 0:
         raise RowError("missing_field", f"{key!r} has no {HH_ANSWER!r} turn")
-    parts = HH_TURN.split(text[:cut])                  # [text before any turn, role, text, role, text, ...]
+    parts = HH_TURN.split(text[:cut])  # [text before any turn, role, text, role, text, ...]
     if parts[0].strip():
         raise RowError("unknown_role", f"{key!r} has text before its first Human: turn")
-    answer = text[cut + len(HH_ANSWER):]
-    if HH_TURN.search(answer):                         # only a Human turn can follow the last Assistant one
+    answer = text[cut + len(HH_ANSWER) :]
+    if HH_TURN.search(answer):  # only a Human turn can follow the last Assistant one
         raise RowError("bad_order", f"{key!r} does not end with an Assistant turn")
     prompt = [{"role": HH_ROLES[role], "content": content.strip()} for role, content in zip(parts[1::2], parts[2::2])]
     return check_prompt(prompt), answer.strip()

@@ -25,14 +25,14 @@ import torch.nn.functional as F
 
 from crisol.chat.template import ChatTemplate
 from crisol.model.reward import Answered, RewardModel, answer_batch, answer_ids
-from stages.reward.preference import Preference
 from crisol.training.optim import adamw
 from crisol.training.schedule import learning_rate
+from stages.reward.preference import Preference
 
 EVAL_BATCH = 64
 
 
-LIKELIHOOD_LR_SCALE = 500.0     # the likelihood weight is one number: it learns at 500 x the body's rate
+LIKELIHOOD_LR_SCALE = 500.0  # the likelihood weight is one number: it learns at 500 x the body's rate
 
 
 class EncodedPair(NamedTuple):
@@ -41,26 +41,30 @@ class EncodedPair(NamedTuple):
 
 
 def encode_pair(template: ChatTemplate, pair: Preference) -> EncodedPair:
-    return EncodedPair(answer_ids(template, pair.prompt, pair.chosen, pair.chosen_finished),
-                       answer_ids(template, pair.prompt, pair.rejected, pair.rejected_finished))
+    return EncodedPair(
+        answer_ids(template, pair.prompt, pair.chosen, pair.chosen_finished),
+        answer_ids(template, pair.prompt, pair.rejected, pair.rejected_finished),
+    )
 
 
-def _pair_scores(model: RewardModel, chunk: Sequence[EncodedPair], pad_id: int, device: torch.device,
-                 normalised: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _pair_scores(
+    model: RewardModel, chunk: Sequence[EncodedPair], pad_id: int, device: torch.device, normalised: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     ids, last, start = answer_batch([p.chosen for p in chunk] + [p.rejected for p in chunk], pad_id, device)
     scores = model(ids, last, answer_start=start) if normalised else model.raw(ids, last, answer_start=start)
-    return scores[:len(chunk)], scores[len(chunk):]
+    return scores[: len(chunk)], scores[len(chunk) :]
 
 
-def score_pairs(model: RewardModel, pairs: Sequence[EncodedPair], pad_id: int,
-                device: torch.device, normalised: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def score_pairs(
+    model: RewardModel, pairs: Sequence[EncodedPair], pad_id: int, device: torch.device, normalised: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(chosen scores, rejected scores) of every pair, without gradients."""
     was_training = model.training
     model.eval()
     chosen, rejected = [], []
     with torch.no_grad():
         for at in range(0, len(pairs), EVAL_BATCH):
-            c, r = _pair_scores(model, pairs[at:at + EVAL_BATCH], pad_id, device, normalised)
+            c, r = _pair_scores(model, pairs[at : at + EVAL_BATCH], pad_id, device, normalised)
             chosen.append(c.cpu())
             rejected.append(r.cpu())
     model.train(was_training)
@@ -72,17 +76,21 @@ def _optimizer(model: RewardModel, lr: float, device: torch.device) -> torch.opt
     model.likelihood_weight.requires_grad_(False)
     optimizer = adamw(model, lr=lr, weight_decay=0.0, betas=(0.9, 0.95), device=device)
     model.likelihood_weight.requires_grad_(True)
-    optimizer.add_param_group({"params": [model.likelihood_weight], "weight_decay": 0.0,
-                               "lr_scale": LIKELIHOOD_LR_SCALE})
+    optimizer.add_param_group(
+        {"params": [model.likelihood_weight], "weight_decay": 0.0, "lr_scale": LIKELIHOOD_LR_SCALE}
+    )
     return optimizer
 
 
 def pair_metrics(chosen: torch.Tensor, rejected: torch.Tensor) -> dict[str, float | None]:
     if not len(chosen):
-        return {"accuracy": None, "margin": None, "pairs": 0}      # null in JSON, never NaN
+        return {"accuracy": None, "margin": None, "pairs": 0}  # null in JSON, never NaN
     margin = chosen - rejected
-    return {"accuracy": round(float((margin > 0).float().mean()), 5), "margin": round(float(margin.mean()), 5),
-            "pairs": len(chosen)}
+    return {
+        "accuracy": round(float((margin > 0).float().mean()), 5),
+        "margin": round(float(margin.mean()), 5),
+        "pairs": len(chosen),
+    }
 
 
 @dataclass
@@ -94,9 +102,24 @@ class RewardResult:
     seconds: float = 0.0
 
 
-def train_reward_model(model: RewardModel, train: list[EncodedPair], validation: list[EncodedPair], *, epochs: int, batch_size: int, lr: float,
-                       warmup_steps: int, margin: float, centring: float, grad_clip: float, eval_every: int,
-                       seed: int, pad_id: int, device: torch.device, log: logging.Logger) -> RewardResult:
+def train_reward_model(
+    model: RewardModel,
+    train: list[EncodedPair],
+    validation: list[EncodedPair],
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    warmup_steps: int,
+    margin: float,
+    centring: float,
+    grad_clip: float,
+    eval_every: int,
+    seed: int,
+    pad_id: int,
+    device: torch.device,
+    log: logging.Logger,
+) -> RewardResult:
     """Train in place; on return the model holds the state with the best accuracy on `validation`.
     Deterministic for a seed when the model's initial state is (the caller seeds its head)."""
     rng = np.random.default_rng(seed)
@@ -111,8 +134,13 @@ def train_reward_model(model: RewardModel, train: list[EncodedPair], validation:
         nonlocal best_state
         entry = {"step": step, **pair_metrics(*score_pairs(model, validation, pad_id, device, normalised=False))}
         result.history["validation"].append(entry)
-        log.info("reward: step %d/%d: validation accuracy %.1f%%, margin %.3f", step, total, 100 * entry["accuracy"],
-                 entry["margin"])
+        log.info(
+            "reward: step %d/%d: validation accuracy %.1f%%, margin %.3f",
+            step,
+            total,
+            100 * entry["accuracy"],
+            entry["margin"],
+        )
         if result.best is None or entry["accuracy"] > result.best["accuracy"]:
             result.best, result.best_step = entry, step
             best_state = copy.deepcopy(model.state_dict())
@@ -123,7 +151,7 @@ def train_reward_model(model: RewardModel, train: list[EncodedPair], validation:
     for order in orders:
         for at in range(0, len(order), batch_size):
             started = time.perf_counter()
-            chunk = [train[i] for i in order[at:at + batch_size]]
+            chunk = [train[i] for i in order[at : at + batch_size]]
             rate = learning_rate(step, peak=lr, warmup=warmup_steps, total=total, floor_ratio=0.1, decay="cosine")
             for group in optimizer.param_groups:
                 group["lr"] = rate * group.get("lr_scale", 1.0)

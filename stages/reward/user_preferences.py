@@ -33,30 +33,34 @@ from stages.reward.params import UserPreferenceParams
 from stages.reward.preference import Preference
 from stages.reward.preference_formats import FORMATS, SKIP_REASONS, Pair, answered, detect, to_pair
 
-LABEL = "user preferences"            # starts every error message about these inputs
+LABEL = "user preferences"  # starts every error message about these inputs
 
 
 @dataclass
 class UserPreferences(RowLedger):
     reasons: tuple[str, ...] = SKIP_REASONS
     pairs: list[Preference] = field(default_factory=list)
-    prompts_truncated: int = 0          # kept pairs whose prompt lost its earliest turns to fit
+    prompts_truncated: int = 0  # kept pairs whose prompt lost its earliest turns to fit
 
     def summary(self) -> dict[str, Any]:
-        return {**super().summary(kept=len(self.pairs)), "prompts_truncated": self.prompts_truncated,
-                "splits": dict(Counter(p.split for p in self.pairs))}
+        return {
+            **super().summary(kept=len(self.pairs)),
+            "prompts_truncated": self.prompts_truncated,
+            "splits": dict(Counter(p.split for p in self.pairs)),
+        }
 
 
 def detect_format(path: Path) -> str:
-    return detected_format(path, detect, LABEL, f"keys of {', '.join(FORMATS)}: prompt+chosen+rejected, "
-                           "or chosen+rejected transcripts")
+    return detected_format(
+        path, detect, LABEL, f"keys of {', '.join(FORMATS)}: prompt+chosen+rejected, or chosen+rejected transcripts"
+    )
 
 
 def left_truncations(prompt: list[dict[str, str]]) -> Iterator[list[dict[str, str]]]:
     """Shorter and shorter prompts, each dropping the earliest turns up to its next user turn (a
     leading system turn stays): the last one is the system turn (if any) and the last user turn."""
     head = prompt[:1] if prompt[0]["role"] == "system" else []
-    turns = prompt[len(head):]
+    turns = prompt[len(head) :]
     for start in range(1, len(turns)):
         if turns[start]["role"] == "user":
             yield [*head, *turns[start:]]
@@ -78,15 +82,28 @@ def load_user_preferences(params: UserPreferenceParams, template: ChatTemplate, 
         for prompt in left_truncations(given.prompt) if params.truncate_prompt else ():
             if length(fitted := given._replace(prompt=prompt)) <= max_tokens:
                 return given, fitted
-        raise RowError("over_length", f"{size} tokens, more than {max_tokens}"
-                       + (", even with the prompt cut to its last user turn" if params.truncate_prompt else ""))
+        raise RowError(
+            "over_length",
+            f"{size} tokens, more than {max_tokens}"
+            + (", even with the prompt cut to its last user turn" if params.truncate_prompt else ""),
+        )
 
     data = UserPreferences()
-    for path, number, (given, pair) in convert_rows(params.inputs, params.format, detect_format, pair_of, data,
-                                                    params.examples_per_reason, LABEL, noun="pair"):
+    for path, number, (given, pair) in convert_rows(
+        params.inputs, params.format, detect_format, pair_of, data, params.examples_per_reason, LABEL, noun="pair"
+    ):
         data.prompts_truncated += pair is not given
         key = json.dumps(given.prompt, sort_keys=True, ensure_ascii=False)
         split = content_split(key, params.split_salt, params.validation_fraction, params.test_fraction)
-        data.pairs.append(Preference(f"user:{path.name}:{number}", split, pair.prompt, pair.chosen,
-                                     pair.rejected, source=f"{path}:{number}", kind="user"))
+        data.pairs.append(
+            Preference(
+                f"user:{path.name}:{number}",
+                split,
+                pair.prompt,
+                pair.chosen,
+                pair.rejected,
+                source=f"{path}:{number}",
+                kind="user",
+            )
+        )
     return data

@@ -49,8 +49,13 @@ def queue_command(plan: Plan, run: Run) -> list[str]:
 
 def experiment_refs(workdir: Path) -> dict[str, str]:
     """Experiment name -> its git ref (DVC keeps experiments under refs/exps/)."""
-    out = subprocess.run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], cwd=workdir,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname)", "refs/exps"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return {ref.rsplit("/", 1)[-1]: ref for ref in out.split()}
 
 
@@ -64,15 +69,18 @@ def collect(plan: Plan, metrics_path: str) -> tuple[list[str], list[str]]:
         if is_done(directory, run):
             continue
         ref = refs.get(experiment_name(run))
-        shown = ref and subprocess.run(["git", "show", f"{ref}:{metrics_path}"], cwd=plan.workdir,
-                                       capture_output=True, text=True)
+        shown = ref and subprocess.run(
+            ["git", "show", f"{ref}:{metrics_path}"], cwd=plan.workdir, capture_output=True, text=True
+        )
         if not shown or shown.returncode != 0:
             missing.append(run.id)
             continue
         metrics = json.loads(shown.stdout)
         if metrics.get("steps") != run.steps:
-            raise StageInputError(f"experiment {experiment_name(run)} trained {metrics.get('steps')} steps, "
-                                  f"the plan's run {run.steps}: queued from other params?")
+            raise StageInputError(
+                f"experiment {experiment_name(run)} trained {metrics.get('steps')} steps, "
+                f"the plan's run {run.steps}: queued from other params?"
+            )
         directory.mkdir(parents=True, exist_ok=True)
         write_record(directory, run, experiment=ref)
         write_json(directory / METRICS, metrics)
@@ -94,21 +102,28 @@ def main(argv: list[str] | None = None) -> int:
             if any(o.partition("=")[0] == "profile" for o in args.overrides):
                 # an experiment with another profile reruns the data stages too: its runs would
                 # train on other tokens than the plan (and its run ids) were made from
-                raise ParamsError("queue: set the profile in params.yaml, not with --set (each experiment would "
-                                  "rebuild the data under that profile)")
+                raise ParamsError(
+                    "queue: set the profile in params.yaml, not with --set (each experiment would "
+                    "rebuild the data under that profile)"
+                )
             pending = [run for run in plan.runs if not is_done(plan.directory(run), run)]
             for run in pending:
                 command = queue_command(plan, run)
                 print(" ".join(command))
                 if not args.dry_run:
                     subprocess.run(command, check=True)
-            print(f"{len(pending)} of {len(plan.runs)} runs queued; `dvc queue start --jobs {params.workers}`, then "
-                  "`python -m stages.scaling.experiments collect`", file=sys.stderr)
+            print(
+                f"{len(pending)} of {len(plan.runs)} runs queued; `dvc queue start --jobs {params.workers}`, then "
+                "`python -m stages.scaling.experiments collect`",
+                file=sys.stderr,
+            )
             return 0
         metrics_path = resolve_tree(args.params, args.overrides)["pretrain"]["metrics"]
         collected, missing = collect(plan, str(metrics_path))
-        print(f"collected {len(collected)} runs; {len(missing)} without a finished experiment"
-              + (f" ({', '.join(missing)}): see `dvc queue status`, queue again after a failure" if missing else ""))
+        print(
+            f"collected {len(collected)} runs; {len(missing)} without a finished experiment"
+            + (f" ({', '.join(missing)}): see `dvc queue status`, queue again after a failure" if missing else "")
+        )
         return 0 if not missing else 1
     except (ParamsError, StageInputError, subprocess.CalledProcessError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -30,12 +30,17 @@ from stages.scaling.params import LAW_PARAMETERS
 
 NAMES = ("E", "A", "B", "alpha", "beta")
 # Hoffmann et al.'s grid of initialisations (theta = a, b, e, alpha, beta)
-INIT_GRID = {"a": np.arange(0, 30, 5.0), "b": np.arange(0, 30, 5.0), "e": np.arange(-1, 1.5, 0.5),
-             "alpha": np.arange(0, 2.5, 0.5), "beta": np.arange(0, 2.5, 0.5)}
+INIT_GRID = {
+    "a": np.arange(0, 30, 5.0),
+    "b": np.arange(0, 30, 5.0),
+    "e": np.arange(-1, 1.5, 0.5),
+    "alpha": np.arange(0, 2.5, 0.5),
+    "beta": np.arange(0, 2.5, 0.5),
+}
 # Keep the optimiser in a region where the law means something (exponents positive, finite scales).
 BOUNDS = [(-20.0, 80.0), (-20.0, 80.0), (-10.0, 5.0), (1e-3, 3.0), (1e-3, 3.0)]
-AGREE = 1e-6        # starts whose objective is within this (relative) of the best agree with it
-BOOT_STARTS = 1     # grid points per bootstrap resample, besides the full fit's optimum
+AGREE = 1e-6  # starts whose objective is within this (relative) of the best agree with it
+BOOT_STARTS = 1  # grid points per bootstrap resample, besides the full fit's optimum
 
 
 @dataclass(frozen=True)
@@ -74,32 +79,42 @@ class Law:
         return self.loss(n, d)
 
 
-def _objective(theta: np.ndarray, log_n: np.ndarray, log_d: np.ndarray, log_l: np.ndarray, weights: np.ndarray,
-               delta: float) -> tuple[np.ndarray, np.ndarray]:
+def _objective(
+    theta: np.ndarray, log_n: np.ndarray, log_d: np.ndarray, log_l: np.ndarray, weights: np.ndarray, delta: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Weighted mean Huber loss of the log-loss residuals (over delta, so its scale is ~|residual|)
     and its gradient; theta may be one parameter vector (5,) or a stack of them (K, 5)."""
     theta = np.atleast_2d(theta)
-    a, b, e, alpha, beta = (theta[:, i:i + 1] for i in range(LAW_PARAMETERS))
+    a, b, e, alpha, beta = (theta[:, i : i + 1] for i in range(LAW_PARAMETERS))
     terms = np.stack([a - alpha * log_n, b - beta * log_d, np.broadcast_to(e, (len(theta), len(log_n)))])
     top = terms.max(axis=0)
     exp = np.exp(terms - top)
     total = exp.sum(axis=0)
     residual = top + np.log(total) - log_l
-    share = exp / total                                   # d LSE / d term
+    share = exp / total  # d LSE / d term
     small = np.abs(residual) <= delta
-    huber = np.where(small, 0.5 * residual ** 2, delta * (np.abs(residual) - 0.5 * delta))
+    huber = np.where(small, 0.5 * residual**2, delta * (np.abs(residual) - 0.5 * delta))
     slope = np.where(small, residual, delta * np.sign(residual))
     norm = weights / (weights.sum() * delta)
     value = (huber * norm).sum(axis=1)
     g = slope * norm
-    grad = np.stack([(g * share[0]).sum(1), (g * share[1]).sum(1), (g * share[2]).sum(1),
-                     -(g * share[0] * log_n).sum(1), -(g * share[1] * log_d).sum(1)], axis=1)
+    grad = np.stack(
+        [
+            (g * share[0]).sum(1),
+            (g * share[1]).sum(1),
+            (g * share[2]).sum(1),
+            -(g * share[0] * log_n).sum(1),
+            -(g * share[1] * log_d).sum(1),
+        ],
+        axis=1,
+    )
     return value, grad
 
 
 def _grid() -> np.ndarray:
-    return np.array(list(itertools.product(INIT_GRID["a"], INIT_GRID["b"], INIT_GRID["e"], INIT_GRID["alpha"],
-                                           INIT_GRID["beta"])))
+    return np.array(
+        list(itertools.product(INIT_GRID["a"], INIT_GRID["b"], INIT_GRID["e"], INIT_GRID["alpha"], INIT_GRID["beta"]))
+    )
 
 
 @dataclass
@@ -107,7 +122,7 @@ class Optimum:
     theta: np.ndarray
     value: float
     success: bool
-    agreeing: int           # starts that reached the best value
+    agreeing: int  # starts that reached the best value
     starts: int
 
 
@@ -116,12 +131,21 @@ def _optimise(log_n, log_d, log_l, weights, delta: float, starts: np.ndarray) ->
         value, grad = _objective(theta, log_n, log_d, log_l, weights, delta)
         return float(value[0]), grad[0]
 
-    results = [minimize(f, x0, jac=True, method="L-BFGS-B", bounds=BOUNDS,
-                        options={"maxiter": 1000, "ftol": 1e-12, "gtol": 1e-9}) for x0 in starts]
+    results = [
+        minimize(
+            f, x0, jac=True, method="L-BFGS-B", bounds=BOUNDS, options={"maxiter": 1000, "ftol": 1e-12, "gtol": 1e-9}
+        )
+        for x0 in starts
+    ]
     best = min(results, key=lambda r: r.fun)
     agreeing = sum(r.fun <= best.fun + AGREE * max(abs(best.fun), 1e-12) for r in results)
-    return Optimum(theta=np.asarray(best.x), value=float(best.fun), success=bool(best.success),
-                   agreeing=agreeing, starts=len(results))
+    return Optimum(
+        theta=np.asarray(best.x),
+        value=float(best.fun),
+        success=bool(best.success),
+        agreeing=agreeing,
+        starts=len(results),
+    )
 
 
 def _best_grid_points(grid: np.ndarray, log_n, log_d, log_l, weights, delta: float, count: int) -> np.ndarray:
@@ -134,22 +158,25 @@ class Fit:
     law: Law
     theta: np.ndarray
     objective: float
-    converged: bool             # L-BFGS-B reported convergence for the best start
+    converged: bool  # L-BFGS-B reported convergence for the best start
     agreeing_starts: int
     starts: int
-    residual_rms: float         # of log L, at the fitted law
+    residual_rms: float  # of log L, at the fitted law
     points: int
     confidence: float
     boot: list[Law] = field(default_factory=list)
-    boot_skipped: int = 0       # resamples with too few distinct runs to fit 5 parameters
+    boot_skipped: int = 0  # resamples with too few distinct runs to fit 5 parameters
 
     @property
     def at_bounds(self) -> list[str]:
         """Parameters the optimum pressed against a bound: the data do not determine them (e.g.
         E -> 0 when every run is far from the irreducible loss)."""
-        names = ("A", "B", "E", "alpha", "beta")     # theta's order: a, b, e, alpha, beta
-        return [name for name, value, (low, high) in zip(names, self.theta, BOUNDS)
-                if min(value - low, high - value) < 1e-6 * max(1.0, abs(value))]
+        names = ("A", "B", "E", "alpha", "beta")  # theta's order: a, b, e, alpha, beta
+        return [
+            name
+            for name, value, (low, high) in zip(names, self.theta, BOUNDS)
+            if min(value - low, high - value) < 1e-6 * max(1.0, abs(value))
+        ]
 
     def interval(self, of: Callable[[Law], float]) -> tuple[float, float] | None:
         """Percentile bootstrap interval of any quantity of the law; None without bootstrap."""
@@ -165,33 +192,44 @@ class Fit:
         return {name: self.interval(lambda law, name=name: getattr(law, name)) for name in NAMES}
 
 
-def fit_law(n, d, loss, *, delta: float = 1e-3, starts: int = 8, bootstrap: int = 200, confidence: float = 0.95,
-            seed: int = 0) -> Fit:
+def fit_law(
+    n, d, loss, *, delta: float = 1e-3, starts: int = 8, bootstrap: int = 200, confidence: float = 0.95, seed: int = 0
+) -> Fit:
     """Fit L(N, D) to runs (N parameters, D tokens, final loss), with bootstrap intervals."""
     n, d, loss = (np.asarray(x, dtype=float) for x in (n, d, loss))
     if not (len(n) == len(d) == len(loss)):
         raise ValueError("n, d and loss must have the same length")
     if len(n) <= LAW_PARAMETERS:
-        raise ValueError(f"{len(n)} runs cannot determine the law's {LAW_PARAMETERS} parameters "
-                         f"(at least {LAW_PARAMETERS + 1})")
+        raise ValueError(
+            f"{len(n)} runs cannot determine the law's {LAW_PARAMETERS} parameters (at least {LAW_PARAMETERS + 1})"
+        )
     if not (np.all(n > 0) and np.all(d > 0) and np.all(loss > 0) and np.all(np.isfinite(loss))):
         raise ValueError("every run needs N > 0, D > 0 and a finite loss > 0")
     log_n, log_d, log_l = np.log(n), np.log(d), np.log(loss)
     ones = np.ones_like(log_n)
     grid = _grid()
-    first = _optimise(log_n, log_d, log_l, ones, delta,
-                      _best_grid_points(grid, log_n, log_d, log_l, ones, delta, starts))
+    first = _optimise(
+        log_n, log_d, log_l, ones, delta, _best_grid_points(grid, log_n, log_d, log_l, ones, delta, starts)
+    )
     law = Law.from_theta(first.theta)
     residual = np.log(law.loss(n, d)) - log_l
-    result = Fit(law=law, theta=first.theta, objective=first.value, converged=first.success,
-                 agreeing_starts=first.agreeing, starts=first.starts,
-                 residual_rms=float(np.sqrt(np.mean(residual ** 2))), points=len(n), confidence=confidence)
+    result = Fit(
+        law=law,
+        theta=first.theta,
+        objective=first.value,
+        converged=first.success,
+        agreeing_starts=first.agreeing,
+        starts=first.starts,
+        residual_rms=float(np.sqrt(np.mean(residual**2))),
+        points=len(n),
+        confidence=confidence,
+    )
     rng = np.random.default_rng(seed)
     while len(result.boot) < bootstrap:
         counts = rng.multinomial(len(n), np.full(len(n), 1.0 / len(n))).astype(float)
         if np.count_nonzero(counts) <= LAW_PARAMETERS:
             result.boot_skipped += 1
-            if result.boot_skipped > 10 * bootstrap:    # never: with > 5 runs most resamples have enough
+            if result.boot_skipped > 10 * bootstrap:  # never: with > 5 runs most resamples have enough
                 break
             continue
         seeds = np.vstack([first.theta, _best_grid_points(grid, log_n, log_d, log_l, counts, delta, BOOT_STARTS)])

@@ -25,15 +25,14 @@ MAX_DEPTH = 256
 class Family:
     """The models the sweep draws sizes from: depth -> ModelConfig (every other shape derived)."""
 
-    d_model: int | None        # None: 64 x depth (from_depth's own rule); an integer: fixed width
+    d_model: int | None  # None: 64 x depth (from_depth's own rule); an integer: fixed width
     vocab_size: int
     seq_len: int
     tie_embeddings: bool = True
 
     def config(self, depth: int) -> ModelConfig:
         width = {"d_model": self.d_model} if self.d_model is not None else {}
-        return ModelConfig.from_depth(depth, self.vocab_size, self.seq_len, tie_embeddings=self.tie_embeddings,
-                                      **width)
+        return ModelConfig.from_depth(depth, self.vocab_size, self.seq_len, tie_embeddings=self.tie_embeddings, **width)
 
     def params(self, depth: int) -> int:
         """N: non-embedding parameters of the family's model at `depth`."""
@@ -52,9 +51,9 @@ class Point:
 
     budget: float
     depth: int
-    params: int                # N
+    params: int  # N
     steps: int
-    tokens: int                # D = steps x tokens per step (the budget after rounding to whole steps)
+    tokens: int  # D = steps x tokens per step (the budget after rounding to whole steps)
 
     @property
     def flops(self) -> float:
@@ -71,8 +70,15 @@ def budget_depths(budget: float, family: Family, depths: list[int] | None, sizes
     return list(range(first, first + sizes))
 
 
-def plan_points(budgets: list[float], family: Family, depths: list[int] | None, sizes: int, prior_ratio: float,
-                tokens_per_step: int, min_steps: int) -> list[Point]:
+def plan_points(
+    budgets: list[float],
+    family: Family,
+    depths: list[int] | None,
+    sizes: int,
+    prior_ratio: float,
+    tokens_per_step: int,
+    min_steps: int,
+) -> list[Point]:
     """Every (budget, depth) cell, smallest budget first; a cell under `min_steps` is a ParamsError."""
     points = []
     for budget in sorted(budgets):
@@ -83,7 +89,8 @@ def plan_points(budgets: list[float], family: Family, depths: list[int] | None, 
                 raise ParamsError(
                     f"scaling.budgets: {budget:.3g} FLOPs at depth {depth} (N = {n:,}) is {steps} steps of "
                     f"{tokens_per_step:,} tokens, under scaling.min_steps ({min_steps}); raise the budget or "
-                    f"use smaller depths")
+                    f"use smaller depths"
+                )
             points.append(Point(budget=budget, depth=depth, params=n, steps=steps, tokens=steps * tokens_per_step))
     return points
 

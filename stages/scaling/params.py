@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 
 from crisol.core.params import Section
 
-LAW_PARAMETERS = 5          # E, A, B, alpha, beta
+LAW_PARAMETERS = 5  # E, A, B, alpha, beta
 
 
 class ScalingParams(Section):
@@ -26,8 +26,8 @@ class ScalingParams(Section):
     # where things go: per-run directories (checkpoints, logs, metrics) live outside the DVC out,
     # because DVC deletes a stage's outs before running it and the runs are the sweep's cache
     runs_dir: Path = Path("data/scaling-work")
-    out: Path = Path("data/scaling")                    # fit.json, recommendation.json, runs.csv, table.json, report.md
-    figures: Path = Path("data/plots/scaling")          # isoflop.png, frontier.png, abilities.png (DVC image plots)
+    out: Path = Path("data/scaling")  # fit.json, recommendation.json, runs.csv, table.json, report.md
+    figures: Path = Path("data/plots/scaling")  # isoflop.png, frontier.png, abilities.png (DVC image plots)
     metrics: Path = Path("data/metrics/scaling.json")
 
     # the grid: every budget (FLOPs, C = 6 N D; an IsoFLOP curve each) gets `sizes_per_budget` depths,
@@ -39,21 +39,21 @@ class ScalingParams(Section):
     prior_tokens_per_param: float = Field(20.0, gt=0)
     # The model family: d_model null follows depth (ModelConfig.from_depth: 64 x depth, the
     # project's one size knob); an integer fixes the width and depth alone sets the size.
-    d_model: int | None = Field(128, ge=1)               # = pretrain.model.d_model (tiny's width)
-    min_steps: int = Field(10, ge=1)                     # a grid point with fewer optimiser steps is an error
+    d_model: int | None = Field(128, ge=1)  # = pretrain.model.d_model (tiny's width)
+    min_steps: int = Field(10, ge=1)  # a grid point with fewer optimiser steps is an error
     # Each run warms up for this share of its steps (= tiny pretrain's 100 of 2,000 steps).
     warmup_fraction: float = Field(0.05, ge=0, lt=1)
-    checkpoints_per_run: int = Field(4, ge=1)            # resumable points per run (killed runs resume)
-    keep_checkpoints: bool = False                       # delete a finished run's checkpoints (disk)
+    checkpoints_per_run: int = Field(4, ge=1)  # resumable points per run (killed runs resume)
+    keep_checkpoints: bool = False  # delete a finished run's checkpoints (disk)
 
     # the recommendation: the compute budget the next pretraining run has
-    budget: float = Field(4.2e13, gt=0)                  # tiny pretrain's: depth 4, 2,000 x 4,096 tokens
+    budget: float = Field(4.2e13, gt=0)  # tiny pretrain's: depth 4, 2,000 x 4,096 tokens
 
     # the fit (Hoffmann et al. 2022, approach 3): Huber loss on log-loss residuals
     huber_delta: float = Field(1e-3, gt=0)
-    bootstrap: int = Field(200, ge=0)                    # resamples of the runs for the intervals; 0: none
+    bootstrap: int = Field(200, ge=0)  # resamples of the runs for the intervals; 0: none
     confidence: float = Field(0.95, gt=0, lt=1)
-    starts: int = Field(8, ge=1)                         # L-BFGS starts: the best points of the initial grid
+    starts: int = Field(8, ge=1)  # L-BFGS starts: the best points of the initial grid
     seed: int = 0
 
     # execution: concurrent runs, each a `python -m stages.pretrain` subprocess with
@@ -77,12 +77,21 @@ class ScalingParams(Section):
 # The profiles' values (the defaults are tiny's; crisol/core/params.py: PROFILE_NOTES).
 PROFILES = {
     "micro": {
-        "budgets": [3e10, 1e11, 3e11], "depths": [1, 2, 3],
-        "d_model": 64,                      # = micro's pretrain width
-        "warmup_fraction": 0.1, "budget": 3e11, "bootstrap": 100,
+        "budgets": [3e10, 1e11, 3e11],
+        "depths": [1, 2, 3],
+        "d_model": 64,  # = micro's pretrain width
+        "warmup_fraction": 0.1,
+        "budget": 3e11,
+        "bootstrap": 100,
     },
     # One GPU: the from_depth family (d_model = 64 x depth) around 20 tokens/param.
     "small": {"budgets": [1e16, 3e16, 1e17], "depths": None, "d_model": None, "budget": 1e18, "workers": 1},
-    "large": {"budgets": [1e17, 3e17, 1e18, 3e18], "depths": None, "sizes_per_budget": 5, "d_model": None,
-              "budget": 1e20, "workers": 1},
+    "large": {
+        "budgets": [1e17, 3e17, 1e18, 3e18],
+        "depths": None,
+        "sizes_per_budget": 5,
+        "d_model": None,
+        "budget": 1e20,
+        "workers": 1,
+    },
 }

@@ -57,18 +57,23 @@ def isoflop(results: list[RunResult], fit: Fit, rec: Recommendation, out: Path) 
     for i, budget in enumerate(budgets):
         color = f"C{i % 10}"
         mine = [r for r in results if budget in r.budgets]
-        ax.scatter([r.params for r in mine], [r.loss for r in mine], color=color, zorder=3,
-                   label=f"C = {budget:.2g}")
+        ax.scatter([r.params for r in mine], [r.loss for r in mine], color=color, zorder=3, label=f"C = {budget:.2g}")
         curve = law.loss(grid, budget / (6 * grid))
         ax.plot(grid, curve, color=color, linewidth=1.2)
         n_opt, d_opt = law.optimal(budget)
         ax.plot([n_opt], [law.loss(n_opt, d_opt)], marker="*", markersize=11, color=color, markeredgecolor="k")
     curve = law.loss(grid, rec.budget / (6 * grid))
     ax.plot(grid, curve, color="0.3", linestyle="--", linewidth=1.2, label=f"C = {rec.budget:.2g} (predicted)")
-    ax.plot([rec.n_opt], [law.loss(rec.n_opt, rec.d_opt)], marker="*", markersize=13, color="0.3",
-            markeredgecolor="k")
-    ax.plot([rec.params], [rec.predicted_loss], marker="D", markersize=7, color="w", markeredgecolor="k",
-            label=f"recommended: depth {rec.depth}")
+    ax.plot([rec.n_opt], [law.loss(rec.n_opt, rec.d_opt)], marker="*", markersize=13, color="0.3", markeredgecolor="k")
+    ax.plot(
+        [rec.params],
+        [rec.predicted_loss],
+        marker="D",
+        markersize=7,
+        color="w",
+        markeredgecolor="k",
+        label=f"recommended: depth {rec.depth}",
+    )
     ax.set_xscale("log")
     ax.set_xlabel("N, non-embedding parameters")
     ax.set_ylabel("validation loss (nats/token)")
@@ -99,15 +104,22 @@ def frontier(results: list[RunResult], fit: Fit, rec: Recommendation, out: Path)
     depths = sorted({r.depth for r in results})
     for i, depth in enumerate(depths):
         mine = [r for r in results if r.depth == depth]
-        top.scatter([r.flops for r in mine], [r.loss for r in mine], color=f"C{i % 10}", zorder=3,
-                    label=f"runs, depth {depth}")
+        top.scatter(
+            [r.flops for r in mine], [r.loss for r in mine], color=f"C{i % 10}", zorder=3, label=f"runs, depth {depth}"
+        )
     top.plot(cs, law.optimal_loss(cs), color="k", linewidth=1.5, label="frontier L(N_opt, D_opt)")
     band = _band(fit, lambda lw, x: lw.optimal_loss(x), cs)
     if band:
         top.fill_between(cs, *band, color="0.5", alpha=0.25, label=f"{pct}% bootstrap band")
     top.axvline(rec.budget, color="0.3", linestyle=":", linewidth=1)
-    top.plot([rec.budget], [rec.predicted_loss], marker="D", color="w", markeredgecolor="k",
-             label=f"recommended: depth {rec.depth}, {rec.predicted_loss:.3f}")
+    top.plot(
+        [rec.budget],
+        [rec.predicted_loss],
+        marker="D",
+        color="w",
+        markeredgecolor="k",
+        label=f"recommended: depth {rec.depth}, {rec.predicted_loss:.3f}",
+    )
     top.set_xscale("log")
     top.set_ylabel("validation loss (nats/token)")
     top.set_title("loss against compute C = 6ND")
@@ -123,7 +135,9 @@ def frontier(results: list[RunResult], fit: Fit, rec: Recommendation, out: Path)
             bottom.fill_between(cs, *band, color=color, alpha=0.2)
     chin = np.sqrt(cs / (6 * CHINCHILLA_RATIO))
     bottom.plot(cs, chin, color="C0", linestyle="--", linewidth=0.9, label="N at 20 tokens/parameter")
-    bottom.plot(cs, CHINCHILLA_RATIO * chin, color="C1", linestyle="--", linewidth=0.9, label="D at 20 tokens/parameter")
+    bottom.plot(
+        cs, CHINCHILLA_RATIO * chin, color="C1", linestyle="--", linewidth=0.9, label="D at 20 tokens/parameter"
+    )
     bottom.scatter([r.flops for r in results], [r.params for r in results], color="C0", s=12, alpha=0.6)
     bottom.axvline(rec.budget, color="0.3", linestyle=":", linewidth=1)
     bottom.set_xscale("log")
@@ -145,8 +159,13 @@ def abilities(results: list[RunResult], out: Path) -> Path | None:
     ax = fig.add_subplot()
     for i, depth in enumerate(sorted({r.depth for r in measured})):
         mine = sorted((r for r in measured if r.depth == depth), key=lambda r: r.flops)
-        ax.plot([r.flops for r in mine], [r.fact_accuracy for r in mine], marker="o", color=f"C{i % 10}",
-                label=f"depth {depth}")
+        ax.plot(
+            [r.flops for r in mine],
+            [r.fact_accuracy for r in mine],
+            marker="o",
+            color=f"C{i % 10}",
+            label=f"depth {depth}",
+        )
     chance = [r.fact_chance for r in measured if r.fact_chance is not None]
     if chance:
         ax.axhline(float(np.mean(chance)), color="0.2", linestyle="--", linewidth=1, label="chance")

@@ -21,7 +21,7 @@ import yaml
 from stages.scaling.fit import Fit
 from stages.scaling.plan import DERIVED_SHAPE, Plan, schedule_settings, shape_settings
 
-NEIGHBOURS = 1       # depths either side shown with their predicted loss
+NEIGHBOURS = 1  # depths either side shown with their predicted loss
 
 
 @dataclass
@@ -34,16 +34,16 @@ class Recommendation:
     d_opt_interval: tuple[float, float] | None
     tokens_per_param_interval: tuple[float, float] | None
     depth: int
-    params: int                  # N of the recommended depth
+    params: int  # N of the recommended depth
     steps: int
     tokens: int
     predicted_loss: float
     predicted_loss_interval: tuple[float, float] | None
-    extrapolation: float         # budget / the sweep's largest budget
-    settings: list[str]          # the pretrain --set list (what differs from the sweep's pretrain section)
+    extrapolation: float  # budget / the sweep's largest budget
+    settings: list[str]  # the pretrain --set list (what differs from the sweep's pretrain section)
     command: str
-    size: dict[str, Any]         # what pretrain.size_from applies: the whole shape, max_steps, warmup_steps
-    alternatives: list[dict[str, Any]] = field(default_factory=list)   # neighbouring depths at the same budget
+    size: dict[str, Any]  # what pretrain.size_from applies: the whole shape, max_steps, warmup_steps
+    alternatives: list[dict[str, Any]] = field(default_factory=list)  # neighbouring depths at the same budget
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,22 +76,36 @@ def recommend(fit: Fit, plan: Plan) -> Recommendation:
     params = plan.family.params(depth)
     steps = _steps(plan, budget, params)
     tokens = steps * plan.tokens_per_step
-    settings = [s for s in (*shape_settings(depth, plan.params.d_model),
-                            *schedule_settings(steps, plan.params.warmup_fraction)) if _differs(plan, s)]
-    command = shlex.join(["python", "-m", "stages.pretrain",
-                          *[a for s in (*plan.overrides, *settings) for a in ("--set", s)]])
+    settings = [
+        s
+        for s in (*shape_settings(depth, plan.params.d_model), *schedule_settings(steps, plan.params.warmup_fraction))
+        if _differs(plan, s)
+    ]
+    command = shlex.join(
+        ["python", "-m", "stages.pretrain", *[a for s in (*plan.overrides, *settings) for a in ("--set", s)]]
+    )
     alternatives = []
     for d in range(max(1, depth - NEIGHBOURS), depth + NEIGHBOURS + 1):
         n = plan.family.params(d)
         t = _steps(plan, budget, n) * plan.tokens_per_step
         alternatives.append({"depth": d, "params": n, "tokens": t, "predicted_loss": float(law.loss(n, t))})
     return Recommendation(
-        budget=budget, n_opt=n_opt, d_opt=d_opt, tokens_per_param=d_opt / n_opt,
+        budget=budget,
+        n_opt=n_opt,
+        d_opt=d_opt,
+        tokens_per_param=d_opt / n_opt,
         n_opt_interval=fit.interval(lambda lw: float(lw.optimal(budget)[0])),
         d_opt_interval=fit.interval(lambda lw: float(lw.optimal(budget)[1])),
         tokens_per_param_interval=fit.interval(lambda lw: float(lw.optimal(budget)[1] / lw.optimal(budget)[0])),
-        depth=depth, params=params, steps=steps, tokens=tokens, predicted_loss=float(law.loss(params, tokens)),
+        depth=depth,
+        params=params,
+        steps=steps,
+        tokens=tokens,
+        predicted_loss=float(law.loss(params, tokens)),
         predicted_loss_interval=fit.interval(lambda lw: float(lw.loss(params, tokens))),
-        extrapolation=budget / max(plan.params.budgets), settings=settings, command=command,
+        extrapolation=budget / max(plan.params.budgets),
+        settings=settings,
+        command=command,
         size=size(plan, depth, steps),
-        alternatives=alternatives)
+        alternatives=alternatives,
+    )

@@ -16,17 +16,17 @@ class RunResult:
     id: str
     depth: int
     d_model: int
-    params: int                 # N, non-embedding
-    tokens: int                 # D
+    params: int  # N, non-embedding
+    tokens: int  # D
     steps: int
     budgets: tuple[float, ...]  # the grid budgets this run stands for
-    loss: float                 # final validation loss, nats per token
+    loss: float  # final validation loss, nats per token
     bits_per_byte: float
     fact_accuracy: float | None  # closed-book fact completion at the end (None: not measured)
     fact_chance: float | None
-    flops_counted: float        # pretrain's own count (6 N' D plus output projection and attention)
+    flops_counted: float  # pretrain's own count (6 N' D plus output projection and attention)
     train_seconds: float
-    epochs: float               # D over the train split's tokens (the law assumes < 1)
+    epochs: float  # D over the train split's tokens (the law assumes < 1)
     resumed_from: int | None
 
     @property
@@ -35,12 +35,24 @@ class RunResult:
         return 6.0 * self.params * self.tokens
 
     def row(self) -> dict[str, Any]:
-        return {"run": self.id, "depth": self.depth, "d_model": self.d_model, "params": self.params,
-                "tokens": self.tokens, "steps": self.steps, "flops": self.flops,
-                "budgets": " ".join(f"{b:.3g}" for b in self.budgets), "tokens_per_param": self.tokens / self.params,
-                "epochs": round(self.epochs, 3), "loss": self.loss, "bits_per_byte": self.bits_per_byte,
-                "fact_accuracy": self.fact_accuracy, "fact_chance": self.fact_chance,
-                "train_seconds": self.train_seconds, "resumed_from_step": self.resumed_from}
+        return {
+            "run": self.id,
+            "depth": self.depth,
+            "d_model": self.d_model,
+            "params": self.params,
+            "tokens": self.tokens,
+            "steps": self.steps,
+            "flops": self.flops,
+            "budgets": " ".join(f"{b:.3g}" for b in self.budgets),
+            "tokens_per_param": self.tokens / self.params,
+            "epochs": round(self.epochs, 3),
+            "loss": self.loss,
+            "bits_per_byte": self.bits_per_byte,
+            "fact_accuracy": self.fact_accuracy,
+            "fact_chance": self.fact_chance,
+            "train_seconds": self.train_seconds,
+            "resumed_from_step": self.resumed_from,
+        }
 
 
 def collect(plan: Plan) -> list[RunResult]:
@@ -56,14 +68,25 @@ def collect(plan: Plan) -> list[RunResult]:
             raise StageInputError(f"{path}: run {run.id} has no metrics (not done)")
         try:
             facts = metrics.get("facts") or {}
-            results.append(RunResult(
-                id=run.id, depth=run.depth, d_model=int(metrics["model"]["d_model"]),
-                params=int(metrics["parameters_non_embedding"]), tokens=int(metrics["tokens"]),
-                steps=int(metrics["steps"]), budgets=tuple(budgets[run.id]),
-                loss=float(metrics["validation"]["loss"]), bits_per_byte=float(metrics["validation"]["bits_per_byte"]),
-                fact_accuracy=facts.get("accuracy"), fact_chance=facts.get("chance"),
-                flops_counted=float(metrics["flops"]), train_seconds=float(metrics["train_seconds"]),
-                epochs=int(metrics["tokens"]) / max(plan.train_tokens, 1), resumed_from=metrics.get("resumed_from_step")))
+            results.append(
+                RunResult(
+                    id=run.id,
+                    depth=run.depth,
+                    d_model=int(metrics["model"]["d_model"]),
+                    params=int(metrics["parameters_non_embedding"]),
+                    tokens=int(metrics["tokens"]),
+                    steps=int(metrics["steps"]),
+                    budgets=tuple(budgets[run.id]),
+                    loss=float(metrics["validation"]["loss"]),
+                    bits_per_byte=float(metrics["validation"]["bits_per_byte"]),
+                    fact_accuracy=facts.get("accuracy"),
+                    fact_chance=facts.get("chance"),
+                    flops_counted=float(metrics["flops"]),
+                    train_seconds=float(metrics["train_seconds"]),
+                    epochs=int(metrics["tokens"]) / max(plan.train_tokens, 1),
+                    resumed_from=metrics.get("resumed_from_step"),
+                )
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise StageInputError(f"{path}: not a pretrain metrics file ({exc!r})") from None
     return results

@@ -41,7 +41,7 @@ SOURCE_ROOT = Path(stages.__file__).resolve().parents[1]
 @dataclass(frozen=True)
 class Outcome:
     run_id: str
-    status: str                 # "cached" (done before), "ran" or "failed"
+    status: str  # "cached" (done before), "ran" or "failed"
     seconds: float
     returncode: int | None = None
     log: Path | None = None
@@ -56,14 +56,28 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 def write_record(directory: Path, run: Run, **how: Any) -> None:
     """The run's run.json: what it is (is_done compares the identity) and how it was made."""
-    write_json(directory / RUN_FILE, {"id": run.id, "depth": run.depth, "params": run.params, "steps": run.steps,
-                                      "tokens": run.tokens, "identity": run.identity, **how})
+    write_json(
+        directory / RUN_FILE,
+        {
+            "id": run.id,
+            "depth": run.depth,
+            "params": run.params,
+            "steps": run.steps,
+            "tokens": run.tokens,
+            "identity": run.identity,
+            **how,
+        },
+    )
 
 
 def is_done(directory: Path, run: Run) -> bool:
     record, metrics = read_json(directory / RUN_FILE), read_json(directory / METRICS)
-    return (record is not None and metrics is not None and record.get("identity") == json.loads(
-        json.dumps(run.identity, default=str)) and metrics.get("steps") == run.steps)
+    return (
+        record is not None
+        and metrics is not None
+        and record.get("identity") == json.loads(json.dumps(run.identity, default=str))
+        and metrics.get("steps") == run.steps
+    )
 
 
 @contextmanager
@@ -97,14 +111,16 @@ def execute(plan: Plan, run: Run, log: logging.Logger) -> Outcome:
         with open(directory / LOG, "a") as out:
             out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n")
             out.flush()
-            proc = subprocess.Popen(command, cwd=plan.workdir, stdout=out, stderr=subprocess.STDOUT, env=_env(),
-                                    pass_fds=(lock_fd,))
+            proc = subprocess.Popen(
+                command, cwd=plan.workdir, stdout=out, stderr=subprocess.STDOUT, env=_env(), pass_fds=(lock_fd,)
+            )
             (directory / PID).write_text(f"{proc.pid}\n")
             returncode = proc.wait()
         seconds = time.perf_counter() - start
         if returncode != 0 or not is_done(directory, run):
-            log.warning("scaling: run %s failed (exit %s) after %.1f s; log %s", run.id, returncode, seconds,
-                        directory / LOG)
+            log.warning(
+                "scaling: run %s failed (exit %s) after %.1f s; log %s", run.id, returncode, seconds, directory / LOG
+            )
             return Outcome(run.id, "failed", seconds, returncode, directory / LOG)
         if not plan.params.keep_checkpoints:
             shutil.rmtree(directory / "work", ignore_errors=True)
@@ -121,8 +137,16 @@ def execute_all(plan: Plan, runs: list[Run], log: logging.Logger) -> list[Outcom
         outcome = execute(plan, run, log)
         outcomes.append(outcome)
         if outcome.status != "failed":
-            log.info("scaling: run %d/%d %s (depth %d, %d steps) %s%s", len(outcomes), total, run.id, run.depth,
-                     run.steps, outcome.status, f" in {outcome.seconds:.1f} s" if outcome.status == "ran" else "")
+            log.info(
+                "scaling: run %d/%d %s (depth %d, %d steps) %s%s",
+                len(outcomes),
+                total,
+                run.id,
+                run.depth,
+                run.steps,
+                outcome.status,
+                f" in {outcome.seconds:.1f} s" if outcome.status == "ran" else "",
+            )
         return outcome
 
     with ThreadPoolExecutor(max_workers=plan.params.workers, thread_name_prefix="scaling-run") as pool:

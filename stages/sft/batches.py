@@ -24,8 +24,8 @@ from crisol.model.transformer import IGNORE_INDEX
 
 @dataclass(frozen=True)
 class Sequence:
-    inputs: np.ndarray       # int64 [n - 1]
-    targets: np.ndarray      # int64 [n - 1], IGNORE_INDEX where not trained on
+    inputs: np.ndarray  # int64 [n - 1]
+    targets: np.ndarray  # int64 [n - 1], IGNORE_INDEX where not trained on
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -51,10 +51,10 @@ def to_sequences(examples: Iterable[Example], template: ChatTemplate) -> list[Se
 
 @dataclass(frozen=True)
 class Batch:
-    ids: torch.Tensor                    # [B, T]
-    targets: torch.Tensor                # [B, T]
-    positions: torch.Tensor | None       # [B, T] when packed
-    segments: torch.Tensor | None        # [B, T] when packed (pad slots: -1)
+    ids: torch.Tensor  # [B, T]
+    targets: torch.Tensor  # [B, T]
+    positions: torch.Tensor | None  # [B, T] when packed
+    segments: torch.Tensor | None  # [B, T] when packed (pad slots: -1)
 
     @property
     def trained_tokens(self) -> int:
@@ -96,21 +96,23 @@ def collate(rows: list[list[Sequence]], pad_id: int, packed: bool) -> Batch:
             segments[r, at:end] = segment
             at = end
     as_tensor = torch.from_numpy
-    if not packed:   # right padding under the causal mask needs neither
+    if not packed:  # right padding under the causal mask needs neither
         return Batch(as_tensor(ids), as_tensor(targets), None, None)
     return Batch(as_tensor(ids), as_tensor(targets), as_tensor(positions), as_tensor(segments))
 
 
-def epoch_batches(sequences: list[Sequence], batch_size: int, pad_id: int, *, packing: bool, capacity: int,
-                  rng: np.random.Generator) -> list[Batch]:
+def epoch_batches(
+    sequences: list[Sequence], batch_size: int, pad_id: int, *, packing: bool, capacity: int, rng: np.random.Generator
+) -> list[Batch]:
     """One pass over the sequences in a fresh random order, as batches of batch_size rows."""
     order = [sequences[i] for i in rng.permutation(len(sequences))]
     rows = pack(order, capacity) if packing else [[s] for s in order]
-    return [collate(rows[i:i + batch_size], pad_id, packing) for i in range(0, len(rows), batch_size)]
+    return [collate(rows[i : i + batch_size], pad_id, packing) for i in range(0, len(rows), batch_size)]
 
 
 def evaluation_batches(sequences: list[Sequence], batch_size: int, pad_id: int) -> list[Batch]:
     """In length order (little padding), unpacked: for the validation loss."""
     ordered = sorted(sequences, key=len)
-    return [collate([[s] for s in ordered[i:i + batch_size]], pad_id, False)
-            for i in range(0, len(ordered), batch_size)]
+    return [
+        collate([[s] for s in ordered[i : i + batch_size]], pad_id, False) for i in range(0, len(ordered), batch_size)
+    ]

@@ -18,23 +18,26 @@ from stages.sft.split import TEST, TRAIN, MentionRouter, entity_split
 class GenContext:
     ground: Ground
     params: GenerationParams
-    splits: dict[str, str] = field(default_factory=dict)      # entity id -> train|validation|test
-    dropped: Counter = field(default_factory=Counter)         # kind -> examples naming a held-out entity
+    splits: dict[str, str] = field(default_factory=dict)  # entity id -> train|validation|test
+    dropped: Counter = field(default_factory=Counter)  # kind -> examples naming a held-out entity
 
     def __post_init__(self) -> None:
         p = self.params
         for entity in self.ground.entities.values():
-            self.splits[entity.id] = (entity_split(entity.id, p.split_salt, p.heldout_fraction, p.validation_fraction,
-                                                   p.rl_fraction)
-                                      if entity.kind in p.heldout_kinds else TRAIN)
+            self.splits[entity.id] = (
+                entity_split(entity.id, p.split_salt, p.heldout_fraction, p.validation_fraction, p.rl_fraction)
+                if entity.kind in p.heldout_kinds
+                else TRAIN
+            )
         self.router = MentionRouter({self.ground.entities[i].name: s for i, s in self.splits.items() if s != TRAIN})
 
     def rng(self, purpose: str) -> random.Random:
         """One stream per generator, so that changing one kind's count never reshuffles another."""
         return random.Random(f"{self.params.seed}:{purpose}")
 
-    def routed(self, example_id: str, kind: str, question: str, answer: str, hidden: Sequence[str] = (),
-               **where: str | None) -> Example | None:
+    def routed(
+        self, example_id: str, kind: str, question: str, answer: str, hidden: Sequence[str] = (), **where: str | None
+    ) -> Example | None:
         """A one-turn training, validation or RL example, or None (counted) if it names a held-out entity
         (in its text, or among the `hidden` names its answer rests on without saying them)."""
         split = self.router.route([question, answer, *hidden])

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from crisol.chat.template import ChatTemplate
-from crisol.formats.conversations import Example
 from crisol.core.source import DataSource
+from crisol.formats.conversations import Example
 from stages.sft.examples import within_length
 from stages.sft.generated import generate_from_files
 from stages.sft.params import SftDataParams
@@ -22,9 +22,9 @@ from stages.sft.user_data import load_user_data
 
 @dataclass
 class SftData:
-    examples: list[Example]             # train, validation and test (held-out questions) together
+    examples: list[Example]  # train, validation and test (held-out questions) together
     summary: dict[str, Any]
-    parts: dict[str, dict[str, Any]]    # generated, user: ran or not (why), n
+    parts: dict[str, dict[str, Any]]  # generated, user: ran or not (why), n
 
     @property
     def world_questions(self) -> bool:
@@ -54,8 +54,11 @@ def build_sft_data(params: SftDataParams, template: ChatTemplate, source: DataSo
         inputs = [*source.files("instructions"), *inputs]
     user = load_user_data(params.user, template, params.max_tokens, inputs)
     summary["user"] = {**user.summary(), "over_length": user.skipped["over_length"]}
-    parts["user"] = ({"ran": True, "n": len(user.examples), "files": len(user.formats)} if inputs
-                     else {"ran": False, "why": "no user instruction files (sft.user.inputs is empty)", "n": 0})
+    parts["user"] = (
+        {"ran": True, "n": len(user.examples), "files": len(user.formats)}
+        if inputs
+        else {"ran": False, "why": "no user instruction files (sft.user.inputs is empty)", "n": 0}
+    )
     examples = [*generated, *user.examples]
     summary["splits"] = {**dict.fromkeys((TRAIN, VALIDATION, TEST), 0), **Counter(e.split for e in examples)}
     return SftData(examples, summary, parts)

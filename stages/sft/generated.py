@@ -15,8 +15,8 @@ Kinds of example (`Example.kind`):
 
 No train, validation or rl example names a held-out entity anywhere (stages/sft/split.py); those
 that would are dropped and counted per kind. Examples naming an rl entity go to split rl, which
-SFT never trains on: the reward model and PPO take their prompts from there. Deterministic for a seed: inputs are read in id order and
-each kind draws from its own seeded stream.
+SFT never trains on: the reward model and PPO take their prompts from there. Deterministic for a
+seed: inputs are read in id order and each kind draws from its own seeded stream.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from crisol.formats.conversations import Example, qa
-from crisol.world.names import NameForge
 from crisol.grading.oracle import IDK_ANSWER
+from crisol.world.names import NameForge
 from stages.sft.context import GenContext
 from stages.sft.ground import Ground, read_ground
 from stages.sft.params import GenerationParams
@@ -44,9 +44,9 @@ KINDS = ("fact", "idk", "reading", "list", "count", "compare", "two_hop")
 @dataclass
 class Generated:
     examples: list[Example]
-    entities: dict[str, int]                                  # split -> subject entities
-    dropped: dict[str, int] = field(default_factory=dict)     # kind -> examples naming a held-out entity
-    invented: list[str] = field(default_factory=list)         # the invented entity names
+    entities: dict[str, int]  # split -> subject entities
+    dropped: dict[str, int] = field(default_factory=dict)  # kind -> examples naming a held-out entity
+    invented: list[str] = field(default_factory=list)  # the invented entity names
 
     def split(self, name: str) -> list[Example]:
         return [e for e in self.examples if e.split == name]
@@ -68,13 +68,22 @@ def fact_examples(ctx: GenContext) -> list[Example]:
                 continue
             where = {"subject_id": entity.id, "relation": relation, "source": entity.fact_ids[relation]}
             if ctx.splits[entity.id] == TEST:
-                out.append(qa(f"fact:{entity.fact_ids[relation]}:test", "fact", TEST,
-                              rng.choice(phrasings).format(s=entity.name), obj, **where))
+                out.append(
+                    qa(
+                        f"fact:{entity.fact_ids[relation]}:test",
+                        "fact",
+                        TEST,
+                        rng.choice(phrasings).format(s=entity.name),
+                        obj,
+                        **where,
+                    )
+                )
                 continue
             chosen = rng.sample(range(len(phrasings)), min(ctx.params.questions_per_fact, len(phrasings)))
             for i in sorted(chosen):
-                example = ctx.routed(f"fact:{entity.fact_ids[relation]}:{i}", "fact",
-                                     phrasings[i].format(s=entity.name), obj, **where)
+                example = ctx.routed(
+                    f"fact:{entity.fact_ids[relation]}:{i}", "fact", phrasings[i].format(s=entity.name), obj, **where
+                )
                 if example is not None:
                     out.append(example)
     return out
@@ -121,14 +130,24 @@ class Inventor:
 def idk_examples(ctx: GenContext) -> tuple[list[Example], list[str]]:
     rng = ctx.rng("idk")
     inventor = Inventor(ctx.ground, ctx.rng("idk:names"))
-    asked = sorted({(e.kind, rel) for e in ctx.ground.entities.values() for rel in ctx.ground.askable(e)
-                    if (e.kind, rel) in FACT_QUESTIONS})
+    asked = sorted(
+        {
+            (e.kind, rel)
+            for e in ctx.ground.entities.values()
+            for rel in ctx.ground.askable(e)
+            if (e.kind, rel) in FACT_QUESTIONS
+        }
+    )
     if not asked:
         return [], []
     p = ctx.params
     out, names = [], []
-    splits = ([TRAIN] * p.idk_examples + [TEST] * p.idk_eval_examples + [RL] * p.idk_rl_examples
-              + [VALIDATION] * p.idk_validation_examples)
+    splits = (
+        [TRAIN] * p.idk_examples
+        + [TEST] * p.idk_eval_examples
+        + [RL] * p.idk_rl_examples
+        + [VALIDATION] * p.idk_validation_examples
+    )
     for i, split in enumerate(splits):
         kind, relation = rng.choice(asked)
         name = inventor.name(kind)
@@ -141,8 +160,15 @@ def idk_examples(ctx: GenContext) -> tuple[list[Example], list[str]]:
 def generate(ground: Ground, params: GenerationParams) -> Generated:
     ctx = GenContext(ground, params)
     idk, invented = idk_examples(ctx)
-    examples = [*fact_examples(ctx), *idk, *reading_examples(ctx), *list_examples(ctx), *count_examples(ctx),
-                *compare_examples(ctx), *two_hop_examples(ctx)]
+    examples = [
+        *fact_examples(ctx),
+        *idk,
+        *reading_examples(ctx),
+        *list_examples(ctx),
+        *count_examples(ctx),
+        *compare_examples(ctx),
+        *two_hop_examples(ctx),
+    ]
     return Generated(examples, dict(Counter(ctx.splits.values())), dict(ctx.dropped), invented)
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crisol.formats.artifacts import read_parquet
 from crisol.core.errors import StageInputError
-from crisol.formats.schemas import FACTS, PAGES
 from crisol.facts.matching import find_word
+from crisol.formats.artifacts import read_parquet
+from crisol.formats.schemas import FACTS, PAGES
 
 # Pages a polite crawl fetches and quality filters keep as English text: what pretraining read.
 UNSEEN_KINDS = ("oversized", "spam")
@@ -25,18 +25,18 @@ PAGE_COLUMNS = ["url", "kind", "lang", "disallowed", "main_text", "entity_ids"]
 class Entity:
     id: str
     name: str
-    kind: str                                              # person | city | country | organisation
-    facts: dict[str, str] = field(default_factory=dict)    # relation -> object (display string)
+    kind: str  # person | city | country | organisation
+    facts: dict[str, str] = field(default_factory=dict)  # relation -> object (display string)
     fact_ids: dict[str, str] = field(default_factory=dict)  # relation -> fact_id
 
 
 @dataclass
 class Ground:
-    entities: dict[str, Entity]                 # id -> entity, in id order
-    pages: list[dict]                           # seen English pages (PAGES rows), url order
-    stated: set[str]                            # fact_ids some seen page states
-    only_stated: bool = True                    # questions ask only about stated facts
-    facts: int = 0                              # fact rows read
+    entities: dict[str, Entity]  # id -> entity, in id order
+    pages: list[dict]  # seen English pages (PAGES rows), url order
+    stated: set[str]  # fact_ids some seen page states
+    only_stated: bool = True  # questions ask only about stated facts
+    facts: int = 0  # fact rows read
 
     def askable(self, entity: Entity) -> dict[str, str]:
         """relation -> object of the facts a question may ask about (stated ones, if so configured)."""
@@ -61,14 +61,20 @@ def entity_kind(subject_type: str, relations: set[str]) -> str:
 
 
 def is_seen(page: dict) -> bool:
-    return (page.get("lang") == SEEN_LANG and not page.get("disallowed")
-            and page.get("kind") not in UNSEEN_KINDS and bool(page.get("main_text")))
+    return (
+        page.get("lang") == SEEN_LANG
+        and not page.get("disallowed")
+        and page.get("kind") not in UNSEEN_KINDS
+        and bool(page.get("main_text"))
+    )
 
 
 def ground_from_rows(facts: list[dict], pages: list[dict], only_stated: bool) -> Ground:
     """Entities (with all their facts) from FACTS rows, seen pages from PAGES rows."""
-    rows = sorted((r for r in facts if r.get("subject_id") and r.get("subject") and r.get("relation")
-                   and r.get("object")), key=lambda r: r["fact_id"])
+    rows = sorted(
+        (r for r in facts if r.get("subject_id") and r.get("subject") and r.get("relation") and r.get("object")),
+        key=lambda r: r["fact_id"],
+    )
     if not rows:
         raise StageInputError("facts: no usable fact rows (subject, relation and object are all required)")
     relations: dict[str, set[str]] = {}

@@ -24,7 +24,7 @@ class GenerationParams(Section):
     # A subject entity is held out (test) or in validation when xxh64(salt, id) falls in its band:
     # its own id decides, so a bigger world never moves an old entity to another split.
     split_salt: str = "crisol-sft-split-1"
-    heldout_fraction: float = Field(0.1, ge=0.0, lt=1.0)      # pretrained on, never asked in SFT
+    heldout_fraction: float = Field(0.1, ge=0.0, lt=1.0)  # pretrained on, never asked in SFT
     validation_fraction: float = Field(0.05, ge=0.0, lt=1.0)
     # Entities kept for RLHF (split "rl"): SFT never trains on their questions; the reward model and
     # PPO take their prompts from there (stages/sft/split.py says why).
@@ -43,10 +43,10 @@ class GenerationParams(Section):
     # on held-out invented names, 400 gave 98%), which leaves RLHF something to teach.
     idk_examples: int = Field(100, ge=0)
     idk_validation_examples: int = Field(100, ge=0)
-    idk_eval_examples: int = Field(200, ge=0)         # test: what evaluation asks
-    idk_rl_examples: int = Field(300, ge=0)           # RLHF prompts
-    reading_examples: int = Field(1500, ge=0)         # passage + question
-    passage_max_chars: int = Field(300, ge=80)        # passages of ~75 tokens: reading questions fit max_tokens
+    idk_eval_examples: int = Field(200, ge=0)  # test: what evaluation asks
+    idk_rl_examples: int = Field(300, ge=0)  # RLHF prompts
+    reading_examples: int = Field(1500, ge=0)  # passage + question
+    passage_max_chars: int = Field(300, ge=80)  # passages of ~75 tokens: reading questions fit max_tokens
     list_examples: int = Field(300, ge=0)
     list_max_items: int = Field(6, ge=2)
     count_examples: int = Field(300, ge=0)
@@ -58,8 +58,9 @@ class GenerationParams(Section):
     @model_validator(mode="after")
     def _fractions_fit(self) -> "GenerationParams":
         if self.heldout_fraction + self.validation_fraction + self.rl_fraction >= 1.0:
-            raise ValueError("heldout_fraction + validation_fraction + rl_fraction must be below 1 "
-                             "(nothing left to train on)")
+            raise ValueError(
+                "heldout_fraction + validation_fraction + rl_fraction must be below 1 (nothing left to train on)"
+            )
         return self
 
 
@@ -70,14 +71,14 @@ class UserDataParams(Section):
     # JSONL (.gz) / JSON (.gz) / Parquet files or directories (Alpaca, Dolly, OpenAI, ShareGPT); with
     # source: own, own.root/instructions/ is read first.
     inputs: list[Path] = []
-    format: UserFormat = "auto"                       # auto: detected per file from its rows
+    format: UserFormat = "auto"  # auto: detected per file from its rows
     # A row is in validation when u = xxh64(salt, its conversation) / 2^64 falls below
     # validation_fraction, in test (held out: SFT's test loss, later stages' prompts) when u falls
     # in the next test_fraction, else in train: its content decides, never the file's order.
     validation_fraction: float = Field(0.05, ge=0.0, lt=1.0)
     test_fraction: float = Field(0.05, ge=0.0, lt=1.0)
     split_salt: str = "crisol-sft-user-1"
-    examples_per_reason: int = Field(3, ge=0)         # row numbers kept per skip reason
+    examples_per_reason: int = Field(3, ge=0)  # row numbers kept per skip reason
 
     @model_validator(mode="after")
     def _fractions_fit(self) -> "UserDataParams":
@@ -90,9 +91,9 @@ class SftDataParams(Section):
     """Everything SFT reads before training: ground truth to generate from, user data, length cap."""
 
     # The world's ground truth, read only with `source: synthetic` (own data generates nothing).
-    facts: Path = Path("data/web/facts.parquet")      # = web.facts
-    pages: Path = Path("data/web/pages.parquet")      # = web.pages
-    tokenizer: Path = Path("data/tokenizer")          # = tokenizer.out
+    facts: Path = Path("data/web/facts.parquet")  # = web.facts
+    pages: Path = Path("data/web/pages.parquet")  # = web.pages
+    tokenizer: Path = Path("data/tokenizer")  # = tokenizer.out
     # A conversation longer than this after templating is skipped, counted (= pretrain.seq_len: the
     # model never saw positions past it).
     max_tokens: int = Field(128, ge=8)
@@ -106,18 +107,18 @@ class SftParams(SftDataParams):
     """Supervised fine-tuning in the chat template, from the pretrained model (stages/sft). The
     pretrained model and the instruction data in; the fine-tuned model, its evaluation out."""
 
-    base: Path = Path("data/pretrain/model")          # = pretrain.out / model
+    base: Path = Path("data/pretrain/model")  # = pretrain.out / model
     # random: the same fine-tuning from an untrained model of the base's shape, the control that
     # shows the answers come from pretraining (it should stay at chance on held-out entities).
     init: Literal["pretrained", "random"] = "pretrained"
-    out: Path = Path("data/sft")                      # model/, hf/, examples.parquet, evaluation.json
-    plots: Path = Path("data/plots/sft")              # step-indexed CSVs for `dvc plots`
+    out: Path = Path("data/sft")  # model/, hf/, examples.parquet, evaluation.json
+    plots: Path = Path("data/plots/sft")  # step-indexed CSVs for `dvc plots`
     metrics: Path = Path("data/metrics/sft.json")
 
     # optimisation
     epochs: int = Field(4, ge=1)
-    batch_size: int = Field(32, ge=1)                 # rows (conversations, or packed rows) per step
-    packing: bool = False                             # pack conversations into rows of max_tokens
+    batch_size: int = Field(32, ge=1)  # rows (conversations, or packed rows) per step
+    packing: bool = False  # pack conversations into rows of max_tokens
     lr: float = Field(3e-4, gt=0)
     min_lr_ratio: float = Field(0.1, ge=0, le=1)
     warmup_steps: int = Field(20, ge=0)
@@ -129,7 +130,7 @@ class SftParams(SftDataParams):
     seed: int = 1
     # Full fine-tuning by default; freeze_layers > 0 trains only the blocks above the lowest N.
     freeze_layers: int = Field(0, ge=0)
-    freeze_embeddings: bool = False                   # the embedding (and the tied lm_head)
+    freeze_embeddings: bool = False  # the embedding (and the tied lm_head)
 
     # evaluation: validation loss on assistant tokens (and exact match, when it selects) every
     # eval_every steps; the model kept is the best by `select_by` (SFT overfits within a few epochs).
@@ -137,10 +138,10 @@ class SftParams(SftDataParams):
     # validation loss on assistant tokens otherwise (free-text answers: exact match means nothing).
     eval_every: int = Field(25, ge=1)
     select_by: Literal["auto", "exact_match", "loss"] = "auto"
-    eval_examples: int = Field(300, ge=1)             # validation questions answered per evaluation
+    eval_examples: int = Field(300, ge=1)  # validation questions answered per evaluation
     max_new_tokens: int = Field(24, ge=1)
-    few_shot: int = Field(3, ge=0)                    # shots in the base model's baseline prompt
-    samples: int = Field(12, ge=0)                    # sample conversations for the report, spread over kinds
+    few_shot: int = Field(3, ge=0)  # shots in the base model's baseline prompt
+    samples: int = Field(12, ge=0)  # sample conversations for the report, spread over kinds
     log_every: int = Field(10, ge=1)
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -153,13 +154,23 @@ PROFILES = {
     "micro": {
         "max_tokens": 64,
         "generated": {
-            "passage_max_chars": 120, "reading_examples": 200, "compare_examples": 100, "idk_examples": 100,
-            "idk_validation_examples": 20, "idk_eval_examples": 40, "idk_rl_examples": 40,
+            "passage_max_chars": 120,
+            "reading_examples": 200,
+            "compare_examples": 100,
+            "idk_examples": 100,
+            "idk_validation_examples": 20,
+            "idk_eval_examples": 40,
+            "idk_rl_examples": 40,
         },
         # A 64-token context keeps ~1 real row in 10: wider held-out bands, so that validation and test
         # are not one or two rows.
         "user": {"validation_fraction": 0.15, "test_fraction": 0.15},
-        "epochs": 1, "batch_size": 16, "eval_every": 20, "eval_examples": 40, "max_new_tokens": 12, "samples": 4,
+        "epochs": 1,
+        "batch_size": 16,
+        "eval_every": 20,
+        "eval_examples": 40,
+        "max_new_tokens": 12,
+        "samples": 4,
     },
     "small": {"max_tokens": 512, "generated": {"passage_max_chars": 1500}, "lr": 0.0001},
     "large": {"max_tokens": 1024, "generated": {"passage_max_chars": 3000}, "lr": 0.00005},

@@ -8,11 +8,11 @@ never used (its entity list is checked before the names in the text are).
 
 from __future__ import annotations
 
-from crisol.formats.conversations import Example
 from crisol.facts.matching import find_word
 from crisol.facts.mining import sentences
-from stages.sft.context import GenContext
+from crisol.formats.conversations import Example
 from crisol.grading.answers import READING_PROMPT
+from stages.sft.context import GenContext
 from stages.sft.questions import FACT_QUESTIONS
 from stages.sft.split import TEST
 
@@ -74,9 +74,15 @@ def reading_examples(ctx: GenContext) -> list[Example]:
             continue
         entity = ctx.ground.entities[entity_id]
         question = rng.choice(FACT_QUESTIONS[entity.kind, relation]).format(s=entity.name)
-        example = ctx.routed(f"reading:{page['url']}:{entity.fact_ids[relation]}", "reading",
-                             READING_PROMPT.format(passage=passage, question=question), obj,
-                             subject_id=entity_id, relation=relation, source=page["url"])
+        example = ctx.routed(
+            f"reading:{page['url']}:{entity.fact_ids[relation]}",
+            "reading",
+            READING_PROMPT.format(passage=passage, question=question),
+            obj,
+            subject_id=entity_id,
+            relation=relation,
+            source=page["url"],
+        )
         if example is not None:
             out.append(example)
     return out

@@ -21,9 +21,9 @@ from typing import Iterable
 from crisol.core.hashsplit import RL, TEST, TRAIN, VALIDATION, hash_fraction
 
 
-
-def entity_split(entity_id: str, salt: str, heldout_fraction: float, validation_fraction: float,
-                 rl_fraction: float = 0.0) -> str:
+def entity_split(
+    entity_id: str, salt: str, heldout_fraction: float, validation_fraction: float, rl_fraction: float = 0.0
+) -> str:
     """TEST for the lowest band of the hash, VALIDATION for the next one, RL for the next, else TRAIN."""
     u = hash_fraction(entity_id, salt)
     if u < heldout_fraction:
@@ -41,7 +41,7 @@ class MentionRouter:
     def __init__(self, restricted: dict[str, str]):
         """`restricted`: full name -> TEST, VALIDATION or RL."""
         self.restricted = dict(restricted)
-        names = sorted(self.restricted, key=len, reverse=True)   # longest first: "Osk Mills" before "Osk"
+        names = sorted(self.restricted, key=len, reverse=True)  # longest first: "Osk Mills" before "Osk"
         pattern = "|".join(re.escape(n) for n in names)
         self._regex = re.compile(rf"(?<!\w)(?:{pattern})(?!\w)") if names else None
 

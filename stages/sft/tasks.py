@@ -14,7 +14,7 @@ from stages.sft.context import GenContext
 from stages.sft.questions import COMPARE_QUESTIONS, COUNT_QUESTIONS, LIST_QUESTIONS, LIST_SEPARATOR, TWO_HOP_QUESTIONS
 from stages.sft.split import TEST
 
-COMPARE_ATTEMPTS = 20          # random pairs tried per comparison wanted, before giving up
+COMPARE_ATTEMPTS = 20  # random pairs tried per comparison wanted, before giving up
 
 
 def groups(ctx: GenContext, relation: str, kind: str) -> dict[str, list[str]]:
@@ -45,8 +45,14 @@ def list_examples(ctx: GenContext) -> list[Example]:
     for (relation, kind), phrasings in LIST_QUESTIONS.items():
         for obj, names in groups(ctx, relation, kind).items():
             if 2 <= len(names) <= ctx.params.list_max_items:
-                candidates.append((f"list:{relation}:{obj}", rng.choice(phrasings).format(o=obj),
-                                   LIST_SEPARATOR.join(names), relation))
+                candidates.append(
+                    (
+                        f"list:{relation}:{obj}",
+                        rng.choice(phrasings).format(o=obj),
+                        LIST_SEPARATOR.join(names),
+                        relation,
+                    )
+                )
     return _take(ctx, candidates, "list", ctx.params.list_examples)
 
 
@@ -55,8 +61,9 @@ def count_examples(ctx: GenContext) -> list[Example]:
     candidates = []
     for (relation, kind), phrasings in COUNT_QUESTIONS.items():
         for obj, names in groups(ctx, relation, kind).items():
-            candidates.append((f"count:{relation}:{obj}", rng.choice(phrasings).format(o=obj), str(len(names)),
-                               relation))
+            candidates.append(
+                (f"count:{relation}:{obj}", rng.choice(phrasings).format(o=obj), str(len(names)), relation)
+            )
     return _take(ctx, candidates, "count", ctx.params.count_examples)
 
 
@@ -76,7 +83,7 @@ def compare_examples(ctx: GenContext) -> list[Example]:
     candidates: dict[str, tuple[str, str, str, str]] = {}
     specs = sorted(pools)
     for _ in range(ctx.params.compare_examples * COMPARE_ATTEMPTS if specs else 0):
-        if len(candidates) >= ctx.params.compare_examples * 2:   # room for the ones routing drops
+        if len(candidates) >= ctx.params.compare_examples * 2:  # room for the ones routing drops
             break
         kind, relation, wins = spec = rng.choice(specs)
         valued, phrasings = pools[spec]

@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 
 from crisol.model.transformer import IGNORE_INDEX, Transformer
-from stages.sft.batches import Batch, Sequence, epoch_batches, evaluation_batches
-from stages.sft.params import SftParams
 from crisol.training.device import autocast
 from crisol.training.optim import adamw
 from crisol.training.schedule import learning_rate
+from stages.sft.batches import Batch, Sequence, epoch_batches, evaluation_batches
+from stages.sft.params import SftParams
 
 EVAL_BATCH = 64
 
@@ -37,19 +37,21 @@ def freeze(model: Transformer, layers: int, embeddings: bool) -> int:
     for block in model.layers[:layers]:
         block.requires_grad_(False)
     if embeddings:
-        model.embed_tokens.requires_grad_(False)   # the lm_head too, when tied
+        model.embed_tokens.requires_grad_(False)  # the lm_head too, when tied
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def _loss(model: Transformer, batch: Batch, reduction: str) -> torch.Tensor:
     logits, _ = model(batch.ids, positions=batch.positions, segments=batch.segments)
-    return F.cross_entropy(logits.view(-1, logits.shape[-1]), batch.targets.view(-1),
-                           ignore_index=IGNORE_INDEX, reduction=reduction)
+    return F.cross_entropy(
+        logits.view(-1, logits.shape[-1]), batch.targets.view(-1), ignore_index=IGNORE_INDEX, reduction=reduction
+    )
 
 
 @torch.no_grad()
-def assistant_loss(model: Transformer, sequences: list[Sequence], pad_id: int, device: torch.device,
-                   bf16: bool) -> float:
+def assistant_loss(
+    model: Transformer, sequences: list[Sequence], pad_id: int, device: torch.device, bf16: bool
+) -> float:
     """Mean cross-entropy per assistant token over every sequence (each token weighs the same)."""
     was_training = model.training
     model.eval()
@@ -72,8 +74,12 @@ class History:
     def to_dict(self) -> dict[str, list[dict[str, float]]]:
         # Selecting by loss asks no questions: its exact-match curve has no points.
         asked = [entry for entry in self.validation if entry["exact_match"] is not None]
-        return {"train_loss": self.train_loss, "validation_loss": self.validation,
-                "validation_exact_match": asked, "lr": self.lr}
+        return {
+            "train_loss": self.train_loss,
+            "validation_loss": self.validation,
+            "validation_exact_match": asked,
+            "lr": self.lr,
+        }
 
 
 @dataclass
@@ -82,8 +88,8 @@ class Result:
     best_step: int
     best: dict[str, float]
     steps: int
-    trained_tokens: int            # assistant tokens the loss was taken over, all epochs
-    seconds: float                 # optimiser work, evaluations excluded
+    trained_tokens: int  # assistant tokens the loss was taken over, all epochs
+    seconds: float  # optimiser work, evaluations excluded
 
 
 def selection(asked: str, world_questions: bool) -> tuple[str, str]:
@@ -103,9 +109,18 @@ def better(candidate: dict[str, float], best: dict[str, float] | None, select_by
     return (candidate["exact_match"], -candidate["loss"]) > (best["exact_match"], -best["loss"])
 
 
-def fine_tune(model: Transformer, train: list[Sequence], validation: list[Sequence],
-              exact_match: Callable[[Transformer], float] | None, select_by: str, params: SftParams, pad_id: int,
-              device: torch.device, bf16: bool, log: logging.Logger) -> Result:
+def fine_tune(
+    model: Transformer,
+    train: list[Sequence],
+    validation: list[Sequence],
+    exact_match: Callable[[Transformer], float] | None,
+    select_by: str,
+    params: SftParams,
+    pad_id: int,
+    device: torch.device,
+    bf16: bool,
+    log: logging.Logger,
+) -> Result:
     """Train `model` in place; on return it holds the best evaluated state by `select_by` (exact_match,
     ties by loss; or loss). `exact_match` None: no questions asked (select_by must be loss)."""
     if exact_match is None and select_by != "loss":
@@ -113,8 +128,10 @@ def fine_tune(model: Transformer, train: list[Sequence], validation: list[Sequen
     p = params
     rng = np.random.default_rng(p.seed)
     capacity = p.max_tokens - 1
-    epochs = [epoch_batches(train, p.batch_size, pad_id, packing=p.packing, capacity=capacity, rng=rng)
-              for _ in range(p.epochs)]
+    epochs = [
+        epoch_batches(train, p.batch_size, pad_id, packing=p.packing, capacity=capacity, rng=rng)
+        for _ in range(p.epochs)
+    ]
     total = sum(len(e) for e in epochs)
     optimizer = adamw(model, lr=p.lr, weight_decay=p.weight_decay, betas=(p.beta1, p.beta2), device=device)
     history = History()
@@ -124,8 +141,11 @@ def fine_tune(model: Transformer, train: list[Sequence], validation: list[Sequen
 
     def evaluate(step: int) -> None:
         nonlocal best_state, best, best_step
-        entry = {"step": step, "loss": round(assistant_loss(model, validation, pad_id, device, bf16), 5),
-                 "exact_match": None if exact_match is None else round(exact_match(model), 5)}
+        entry = {
+            "step": step,
+            "loss": round(assistant_loss(model, validation, pad_id, device, bf16), 5),
+            "exact_match": None if exact_match is None else round(exact_match(model), 5),
+        }
         history.validation.append(entry)
         log.info("sft: step %d/%d: validation loss %.4f%s", step, total, entry["loss"], _asked(entry))
         if better(entry, best, select_by):
@@ -139,8 +159,9 @@ def fine_tune(model: Transformer, train: list[Sequence], validation: list[Sequen
     for batches in epochs:
         for batch in batches:
             started = time.perf_counter()
-            lr = learning_rate(step, peak=p.lr, warmup=p.warmup_steps, total=total, floor_ratio=p.min_lr_ratio,
-                               decay=p.decay)
+            lr = learning_rate(
+                step, peak=p.lr, warmup=p.warmup_steps, total=total, floor_ratio=p.min_lr_ratio, decay=p.decay
+            )
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = batch.to(device)

@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from crisol.chat.template import ChatTemplate
-from crisol.formats.conversations import Example
 from crisol.core.hashsplit import content_split
+from crisol.formats.conversations import Example
 from crisol.formats.row_files import RowError, RowLedger, convert_rows, detected_format, input_files
 from stages.sft.params import UserDataParams
 from stages.sft.user_formats import FORMATS, SKIP_REASONS, detect, to_conversation
 
-
-USER_KIND = "user"          # Example.kind of every user row (examples.parquet)
+USER_KIND = "user"  # Example.kind of every user row (examples.parquet)
 
 
 @dataclass
@@ -39,12 +38,17 @@ class UserData(RowLedger):
 
 
 def detect_format(path: Path) -> str:
-    return detected_format(path, detect, "user data", f"keys of {', '.join(FORMATS)}: instruction+output, "
-                           "instruction+response, messages or conversations")
+    return detected_format(
+        path,
+        detect,
+        "user data",
+        f"keys of {', '.join(FORMATS)}: instruction+output, instruction+response, messages or conversations",
+    )
 
 
-def load_user_data(params: UserDataParams, template: ChatTemplate, max_tokens: int,
-                   inputs: Sequence[Path] | None = None) -> UserData:
+def load_user_data(
+    params: UserDataParams, template: ChatTemplate, max_tokens: int, inputs: Sequence[Path] | None = None
+) -> UserData:
     """Every usable row of every input file (`inputs`, params.inputs by default) as an example
     (kind "user"); the rest counted."""
 
@@ -59,11 +63,20 @@ def load_user_data(params: UserDataParams, template: ChatTemplate, max_tokens: i
     # file by its name alone unless two files (in different folders) share it: ids are unique.
     files = list(dict.fromkeys(input_files(list(params.inputs if inputs is None else inputs))))
     names = Counter(path.name for path in files)
-    for path, number, conversation in convert_rows(files, params.format, detect_format, conversation_of,
-                                                   data, params.examples_per_reason):
+    for path, number, conversation in convert_rows(
+        files, params.format, detect_format, conversation_of, data, params.examples_per_reason
+    ):
         key = json.dumps(conversation, sort_keys=True, ensure_ascii=False)
         split = content_split(key, params.split_salt, params.validation_fraction, params.test_fraction)
         name = path.name if names[path.name] == 1 else str(path)
-        data.examples.append(Example(f"user:{name}:{number}", USER_KIND, split, conversation,
-                                     conversation[-1]["content"], source=f"{path}:{number}"))
+        data.examples.append(
+            Example(
+                f"user:{name}:{number}",
+                USER_KIND,
+                split,
+                conversation,
+                conversation[-1]["content"],
+                source=f"{path}:{number}",
+            )
+        )
     return data

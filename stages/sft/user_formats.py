@@ -19,21 +19,25 @@ from crisol.formats.row_files import RowError
 
 FORMATS = ("alpaca", "dolly", "openai", "sharegpt")
 SKIP_REASONS = (
-    "bad_json",          # a JSONL line that does not parse
-    "not_object",        # a row that is not a JSON object
-    "missing_field",     # a required field is absent or null
-    "wrong_type",        # a field of the wrong type (content not a string, messages not a list, ...)
-    "unknown_role",      # a role outside system/user/assistant (or human/gpt/system for ShareGPT)
-    "empty_prompt",      # an instruction or user turn that is empty or only whitespace
-    "empty_assistant",   # an assistant turn that is empty or only whitespace
-    "no_assistant",      # a conversation without an assistant turn
-    "bad_order",         # a system turn after the start, or a conversation not ending with the assistant
-    "over_length",       # longer than max_tokens after templating
+    "bad_json",  # a JSONL line that does not parse
+    "not_object",  # a row that is not a JSON object
+    "missing_field",  # a required field is absent or null
+    "wrong_type",  # a field of the wrong type (content not a string, messages not a list, ...)
+    "unknown_role",  # a role outside system/user/assistant (or human/gpt/system for ShareGPT)
+    "empty_prompt",  # an instruction or user turn that is empty or only whitespace
+    "empty_assistant",  # an assistant turn that is empty or only whitespace
+    "no_assistant",  # a conversation without an assistant turn
+    "bad_order",  # a system turn after the start, or a conversation not ending with the assistant
+    "over_length",  # longer than max_tokens after templating
 )
 SHAREGPT_ROLES = {"system": "system", "human": "user", "gpt": "assistant"}
 # The keys that identify each format when it is detected from a row.
-SIGNATURES = {"openai": ("messages",), "sharegpt": ("conversations",), "alpaca": ("instruction", "output"),
-              "dolly": ("instruction", "response")}
+SIGNATURES = {
+    "openai": ("messages",),
+    "sharegpt": ("conversations",),
+    "alpaca": ("instruction", "output"),
+    "dolly": ("instruction", "response"),
+}
 
 Conversation = list[dict[str, str]]
 

@@ -13,8 +13,9 @@ from typing import Any
 from stages.sft.batches import Sequence
 
 
-def held_out_user_figures(sequences: list[Sequence], base_loss: float | None,
-                          sft_loss: float | None) -> dict[str, Any] | None:
+def held_out_user_figures(
+    sequences: list[Sequence], base_loss: float | None, sft_loss: float | None
+) -> dict[str, Any] | None:
     """Assistant-token loss and perplexity on the user's held-out (test) rows, base vs SFT; None without any."""
     if not sequences or base_loss is None or sft_loss is None:
         return None
@@ -22,5 +23,10 @@ def held_out_user_figures(sequences: list[Sequence], base_loss: float | None,
     def figures(loss: float) -> dict[str, float]:
         return {"loss": round(loss, 5), "perplexity": round(math.exp(loss), 3)}
 
-    return {"n": len(sequences), "assistant_tokens": sum(s.trained_tokens for s in sequences),
-            "base": figures(base_loss), "sft": figures(sft_loss), "loss_change": round(sft_loss - base_loss, 5)}
+    return {
+        "n": len(sequences),
+        "assistant_tokens": sum(s.trained_tokens for s in sequences),
+        "base": figures(base_loss),
+        "sft": figures(sft_loss),
+        "loss_change": round(sft_loss - base_loss, 5),
+    }

@@ -14,15 +14,18 @@ from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_toke
 
 from stages.tokenizer.params import TokenizerParams
 
+
 def new_tokenizer(params: TokenizerParams) -> Tokenizer:
     """An empty byte-level BPE with the configured normalisation and split pattern."""
     tokenizer = Tokenizer(models.BPE())
     if params.normalization != "none":
         tokenizer.normalizer = getattr(normalizers, params.normalization)()
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(params.split_regex()), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(params.split_regex()), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tokenizer.decoder = decoders.ByteLevel()
     return tokenizer
 
@@ -34,7 +37,7 @@ def fit(texts: Iterable[str], params: TokenizerParams, length: int | None = None
         vocab_size=params.vocab_size,
         min_frequency=params.min_frequency,
         special_tokens=params.special_tokens.tokens(),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),   # all 256 bytes, seen or not
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # all 256 bytes, seen or not
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer=trainer, length=length)

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from crisol.formats.document_shards import Shard, read_shard
-from crisol.formats.tokens import token_dtype, write_shard
 from crisol.formats.tokenizer_file import load_tokenizer
+from crisol.formats.tokens import token_dtype, write_shard
 from stages.tokenizer.bpe import for_documents
 from stages.tokenizer.selection import is_validation, skip_reason
 
@@ -28,7 +28,7 @@ SPLITS = ("train", "validation")
 class EncodeTask:
     shard: Shard
     tokenizer_path: str
-    out_dirs: dict[str, str]          # split name -> directory
+    out_dirs: dict[str, str]  # split name -> directory
     specials: tuple[str, ...]
     eos_id: int
     validation_fraction: float
@@ -42,12 +42,12 @@ class EncodeTask:
 @dataclass
 class SplitResult:
     documents: int = 0
-    tokens: int = 0                   # document tokens; the eos after each is not counted
+    tokens: int = 0  # document tokens; the eos after each is not counted
     utf8_bytes: int = 0
     chars: int = 0
     words: int = 0
     lengths: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-    id_counts: np.ndarray | None = None   # occurrences of every token id
+    id_counts: np.ndarray | None = None  # occurrences of every token id
 
     @property
     def stored_tokens(self) -> int:
@@ -65,7 +65,7 @@ class EncodeResult:
 def encode_texts(tokenizer, texts: list[str], batch_docs: int) -> list[list[int]]:
     ids: list[list[int]] = []
     for start in range(0, len(texts), batch_docs):
-        ids.extend(e.ids for e in tokenizer.encode_batch_fast(texts[start:start + batch_docs]))
+        ids.extend(e.ids for e in tokenizer.encode_batch_fast(texts[start : start + batch_docs]))
     return ids
 
 
@@ -105,8 +105,12 @@ def encode_shard(task: EncodeTask) -> EncodeResult:
         tokens, starts, lengths = pack(ids, task.eos_id, dtype)
         write_shard(Path(task.out_dirs[split]), task.shard.index, tokens, doc_ids, starts, lengths)
         results[split] = SplitResult(
-            documents=len(doc_ids), tokens=int(lengths.sum()),
+            documents=len(doc_ids),
+            tokens=int(lengths.sum()),
             utf8_bytes=sum(len(t.encode("utf-8", "surrogatepass")) for t in texts),
-            chars=sum(len(t) for t in texts), words=sum(len(t.split()) for t in texts),
-            lengths=lengths.astype(np.int32), id_counts=np.bincount(tokens, minlength=vocab).astype(np.int64))
+            chars=sum(len(t) for t in texts),
+            words=sum(len(t.split()) for t in texts),
+            lengths=lengths.astype(np.int32),
+            id_counts=np.bincount(tokens, minlength=vocab).astype(np.int64),
+        )
     return EncodeResult(task.shard.index, results, skipped)

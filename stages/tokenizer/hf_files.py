@@ -20,20 +20,27 @@ UNBOUNDED = int(1e30)
 
 def special_tokens_map(specials: SpecialTokens) -> dict:
     extra = [t for t in specials.tokens() if t not in (specials.bos, specials.eos, specials.pad)]
-    return {"bos_token": specials.bos, "eos_token": specials.eos, "pad_token": specials.pad,
-            "extra_special_tokens": extra}
+    return {
+        "bos_token": specials.bos,
+        "eos_token": specials.eos,
+        "pad_token": specials.pad,
+        "extra_special_tokens": extra,
+    }
 
 
 def write_hf_files(directory: Path | str, specials: SpecialTokens) -> None:
     directory = Path(directory)
     mapping = special_tokens_map(specials)
     write_json(directory / SPECIAL_TOKENS_FILE, mapping)
-    write_json(directory / CONFIG_FILE, {
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        **mapping,
-        "unk_token": None,                       # byte-level: every string is encodable
-        "add_bos_token": False,
-        "add_eos_token": False,
-        "clean_up_tokenization_spaces": False,   # decode must give back the exact text
-        "model_max_length": UNBOUNDED,
-    })
+    write_json(
+        directory / CONFIG_FILE,
+        {
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            **mapping,
+            "unk_token": None,  # byte-level: every string is encodable
+            "add_bos_token": False,
+            "add_eos_token": False,
+            "clean_up_tokenization_spaces": False,  # decode must give back the exact text
+            "model_max_length": UNBOUNDED,
+        },
+    )

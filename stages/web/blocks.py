@@ -16,7 +16,7 @@ from typing import Callable, Union
 @dataclass(frozen=True)
 class Link:
     text: str
-    href: str             # absolute URL, a path on the page's own host ("/a/b.html"), or mailto:/javascript:
+    href: str  # absolute URL, a path on the page's own host ("/a/b.html"), or mailto:/javascript:
 
 
 Inline = Union[str, Link]
@@ -53,7 +53,7 @@ class QA:
 
 @dataclass(frozen=True)
 class Preformatted:
-    text: str             # e.g. the source of a page in an edit form
+    text: str  # e.g. the source of a page in an edit form
 
 
 Block = Union[Heading, Para, Bullets, Table, QA, Preformatted]
@@ -73,8 +73,9 @@ def _same(href: str) -> str:
 
 def inline_html(parts: tuple[Inline, ...], href: Callable[[str], str] = _same) -> str:
     """`href` maps a link target to what the page prints (absolute, root- or page-relative)."""
-    return "".join(f'<a href="{escape(href(p.href))}">{escape(p.text)}</a>' if isinstance(p, Link) else escape(p)
-                   for p in parts)
+    return "".join(
+        f'<a href="{escape(href(p.href))}">{escape(p.text)}</a>' if isinstance(p, Link) else escape(p) for p in parts
+    )
 
 
 def block_lines(block: Block) -> list[str]:
@@ -113,12 +114,15 @@ def block_html(block: Block, href: Callable[[str], str] = _same) -> str:
     if isinstance(block, Table):
         caption = f"<caption>{escape(block.caption)}</caption>" if block.caption else ""
         head = "".join(f"<th>{escape(h)}</th>" for h in block.header)
-        body = "\n".join("<tr>" + "".join(f"<td>{inline_html((c,), href)}</td>" for c in row) + "</tr>"
-                         for row in block.rows)
+        body = "\n".join(
+            "<tr>" + "".join(f"<td>{inline_html((c,), href)}</td>" for c in row) + "</tr>" for row in block.rows
+        )
         return f'<table class="wikitable">{caption}<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>'
     if isinstance(block, QA):
-        return (f'<div class="qa"><h3 class="question">{escape(block.question)}</h3>'
-                f'<p class="answer">{escape(block.answer)}</p></div>')
+        return (
+            f'<div class="qa"><h3 class="question">{escape(block.question)}</h3>'
+            f'<p class="answer">{escape(block.answer)}</p></div>'
+        )
     if isinstance(block, Preformatted):
         return f'<pre class="source">{escape(block.text)}</pre>'
     raise TypeError(f"not a block: {block!r}")
@@ -131,6 +135,6 @@ def linkify(text: str, targets: dict[str, str]) -> tuple[Inline, ...]:
         for i, part in enumerate(parts):
             if isinstance(part, str) and name in part:
                 before, _, after = part.partition(name)
-                parts[i:i + 1] = [p for p in (before, Link(name, href), after) if p != ""]
+                parts[i : i + 1] = [p for p in (before, Link(name, href), after) if p != ""]
                 break
     return tuple(parts)

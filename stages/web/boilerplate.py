@@ -17,7 +17,7 @@ from stages.web.blocks import Link, block_html
 from stages.web.page import Page
 
 LINK_MODES = ("absolute", "root", "relative")
-COPYRIGHT_YEAR = 2024     # fixed, not today's date: outputs must not depend on when they were made
+COPYRIGHT_YEAR = 2024  # fixed, not today's date: outputs must not depend on when they were made
 
 COOKIE_TEXTS = (
     "We use cookies to improve your experience, to measure traffic and to show relevant content.",
@@ -49,8 +49,8 @@ class Theme:
     host: str
     site_name: str
     lang: str
-    link_mode: str                          # one of LINK_MODES
-    nav: tuple[tuple[str, str], ...]        # (label, target) after Home
+    link_mode: str  # one of LINK_MODES
+    nav: tuple[tuple[str, str], ...]  # (label, target) after Home
     cookie: str
     footer_note: str
     contact_email: str
@@ -64,7 +64,7 @@ class Theme:
                 return target
             target = parts.path or "/"
         elif not target.startswith("/"):
-            return target                   # mailto:, javascript:, #fragment
+            return target  # mailto:, javascript:, #fragment
         if self.link_mode == "absolute":
             return f"http://{self.host}{target}"
         if self.link_mode == "root":
@@ -80,12 +80,14 @@ class Theme:
 
 
 def _links(theme: Theme, page: Page, links: list[Link]) -> str:
-    return "".join(f'<li><a href="{escape(theme.href(page.path, link.href))}">{escape(link.text)}</a></li>'
-                   for link in links)
+    return "".join(
+        f'<li><a href="{escape(theme.href(page.path, link.href))}">{escape(link.text)}</a></li>' for link in links
+    )
 
 
 def render(theme: Theme, page: Page) -> str:
     """The full HTML document of a page."""
+
     def href(target: str) -> str:
         return theme.href(page.path, target)
 
@@ -98,8 +100,12 @@ def render(theme: Theme, page: Page) -> str:
         aside += f"<h3>{escape(lb.related)}</h3><ul>{_links(theme, page, page.sidebar)}</ul>"
     if page.alternates:
         aside += f"<h3>{escape(lb.languages)}</h3><ul>{_links(theme, page, page.alternates)}</ul>"
-    footer_links = [Link(lb.about, "/about/"), Link(lb.privacy, "/about/#privacy"),
-                    Link(lb.contact, f"mailto:{theme.contact_email}"), Link(lb.cookies, "javascript:void(0)")]
+    footer_links = [
+        Link(lb.about, "/about/"),
+        Link(lb.privacy, "/about/#privacy"),
+        Link(lb.contact, f"mailto:{theme.contact_email}"),
+        Link(lb.cookies, "javascript:void(0)"),
+    ]
     return (
         f'<!DOCTYPE html>\n<html lang="{page.lang}">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{escape(page.title)} - {escape(theme.site_name)}</title>\n"

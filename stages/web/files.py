@@ -56,10 +56,22 @@ def oversized_page(host: str, world: World, min_bytes: int) -> Page:
         fact = world.facts[n % len(world.facts)]
         row = (str(n + 1), fact.subject, fact.relation.replace("_", " "), fact.object)
         rows.append(row)
-        size += sum(len(c) for c in row) + 40     # cells plus their <tr><td> markup
+        size += sum(len(c) for c in row) + 40  # cells plus their <tr><td> markup
         n += 1
-    blocks = [para("This register lists every recorded fact of the wiki in one table. It is very large "
-                   "and is meant for download rather than for reading in a browser."),
-              Table(("No.", "Subject", "Property", "Value"), tuple(rows))]
-    return Page(host=host, path="/archive/complete-register.html", kind="oversized", style="register_table",
-                lang="en", title="Complete register of facts", blocks=blocks, entity_ids=[])
+    blocks = [
+        para(
+            "This register lists every recorded fact of the wiki in one table. It is very large "
+            "and is meant for download rather than for reading in a browser."
+        ),
+        Table(("No.", "Subject", "Property", "Value"), tuple(rows)),
+    ]
+    return Page(
+        host=host,
+        path="/archive/complete-register.html",
+        kind="oversized",
+        style="register_table",
+        lang="en",
+        title="Complete register of facts",
+        blocks=blocks,
+        entity_ids=[],
+    )

@@ -16,18 +16,24 @@ from stages.web.page import Hosts, Page
 from stages.web.world import Entity, World
 
 LEADS = {
-    "de": {"person": "{name} ist ein {occupation} aus {country}.",
-           "city": "{name} ist eine Stadt in {in_country}.",
-           "country": "{name} ist ein Land auf dem Kontinent {world}.",
-           "organisation": "{name} ist ein Unternehmen aus dem Bereich {industry}."},
-    "es": {"person": "{name} es un {occupation} de {country}.",
-           "city": "{name} es una ciudad de {in_country}.",
-           "country": "{name} es un país del continente de {world}.",
-           "organisation": "{name} es una empresa del sector de {industry}."},
-    "fr": {"person": "{name} est un {occupation} originaire de {country}.",
-           "city": "{name} est une ville de {in_country}.",
-           "country": "{name} est un pays du continent {world}.",
-           "organisation": "{name} est une entreprise dont le secteur d'activité est {industry}."},
+    "de": {
+        "person": "{name} ist ein {occupation} aus {country}.",
+        "city": "{name} ist eine Stadt in {in_country}.",
+        "country": "{name} ist ein Land auf dem Kontinent {world}.",
+        "organisation": "{name} ist ein Unternehmen aus dem Bereich {industry}.",
+    },
+    "es": {
+        "person": "{name} es un {occupation} de {country}.",
+        "city": "{name} es una ciudad de {in_country}.",
+        "country": "{name} es un país del continente de {world}.",
+        "organisation": "{name} es una empresa del sector de {industry}.",
+    },
+    "fr": {
+        "person": "{name} est un {occupation} originaire de {country}.",
+        "city": "{name} est une ville de {in_country}.",
+        "country": "{name} est un pays du continent {world}.",
+        "organisation": "{name} est une entreprise dont le secteur d'activité est {industry}.",
+    },
 }
 
 FACTS = {
@@ -35,24 +41,34 @@ FACTS = {
         "born_in": ("{name} wurde in {born_in} geboren.", "Die Geburtsstadt von {name} ist {born_in}."),
         "birth_year": ("{name} wurde im Jahr {birth_year} geboren.", "Das Geburtsjahr von {name} ist {birth_year}."),
         "occupation": ("{name} arbeitet als {occupation}.", "Von Beruf ist {name} {occupation}."),
-        "works_for": ("{name} arbeitet für das Unternehmen {works_for}.", "Der Arbeitgeber von {name} ist {works_for}."),
+        "works_for": (
+            "{name} arbeitet für das Unternehmen {works_for}.",
+            "Der Arbeitgeber von {name} ist {works_for}.",
+        ),
         "spouse": ("{name} ist mit {spouse} verheiratet.", "{name} und {spouse} sind ein Ehepaar."),
         "in_country": ("{name} liegt in {in_country}.", "Die Stadt {name} gehört zu {in_country}."),
-        "founded_year": ("{name} wurde im Jahr {founded_year} gegründet.",
-                         "Die Gründung von {name} erfolgte im Jahr {founded_year}."),
+        "founded_year": (
+            "{name} wurde im Jahr {founded_year} gegründet.",
+            "Die Gründung von {name} erfolgte im Jahr {founded_year}.",
+        ),
         "population": ("{name} hat {population} Einwohner.", "In {name} leben {population} Menschen."),
         "river": ("{name} liegt am Fluss {river}.", "Der Fluss {river} fließt durch {name}."),
-        "landmark": ("Das Wahrzeichen {landmark} ist die bekannteste Sehenswürdigkeit von {name}.",
-                     "Viele Besucher kommen nach {name}, um das Bauwerk {landmark} zu sehen."),
+        "landmark": (
+            "Das Wahrzeichen {landmark} ist die bekannteste Sehenswürdigkeit von {name}.",
+            "Viele Besucher kommen nach {name}, um das Bauwerk {landmark} zu sehen.",
+        ),
         "capital": ("Die Hauptstadt von {name} ist {capital}.", "{capital} ist die Hauptstadt von {name}."),
-        "official_language": ("Die Amtssprache von {name} ist {official_language}.",
-                              "In {name} spricht man {official_language}."),
-        "currency": ("Die Währung von {name} heißt {currency}.",
-                     "In {name} bezahlt man mit der Währung {currency}."),
+        "official_language": (
+            "Die Amtssprache von {name} ist {official_language}.",
+            "In {name} spricht man {official_language}.",
+        ),
+        "currency": ("Die Währung von {name} heißt {currency}.", "In {name} bezahlt man mit der Währung {currency}."),
         "founder": ("{name} wurde von {founder} gegründet.", "Der Gründer von {name} ist {founder}."),
         "industry": ("{name} ist im Bereich {industry} tätig.", "Das Kerngeschäft von {name} ist {industry}."),
-        "headquartered_in": ("{name} hat seinen Sitz in {headquartered_in}.",
-                             "Der Hauptsitz von {name} befindet sich in {headquartered_in}."),
+        "headquartered_in": (
+            "{name} hat seinen Sitz in {headquartered_in}.",
+            "Der Hauptsitz von {name} befindet sich in {headquartered_in}.",
+        ),
         "employees": ("{name} beschäftigt {employees} Mitarbeiter.", "Bei {name} arbeiten {employees} Menschen."),
     },
     "es": {
@@ -62,20 +78,28 @@ FACTS = {
         "works_for": ("{name} trabaja para la empresa {works_for}.", "La empresa {works_for} emplea a {name}."),
         "spouse": ("{name} y {spouse} están casados.", "El cónyuge de {name} es {spouse}."),
         "in_country": ("{name} se encuentra en {in_country}.", "La ciudad de {name} pertenece a {in_country}."),
-        "founded_year": ("{name} fue fundada en el año {founded_year}.",
-                         "La fundación de {name} tuvo lugar en el año {founded_year}."),
+        "founded_year": (
+            "{name} fue fundada en el año {founded_year}.",
+            "La fundación de {name} tuvo lugar en el año {founded_year}.",
+        ),
         "population": ("{name} tiene {population} habitantes.", "En {name} viven {population} personas."),
         "river": ("{name} está situada a orillas del río {river}.", "El río {river} atraviesa {name}."),
-        "landmark": ("El monumento más conocido de {name} es {landmark}.",
-                     "Muchos visitantes llegan a {name} para ver el monumento {landmark}."),
+        "landmark": (
+            "El monumento más conocido de {name} es {landmark}.",
+            "Muchos visitantes llegan a {name} para ver el monumento {landmark}.",
+        ),
         "capital": ("La capital de {name} es {capital}.", "{capital} es la capital de {name}."),
-        "official_language": ("El idioma oficial de {name} es el {official_language}.",
-                              "En {name} se habla {official_language}."),
+        "official_language": (
+            "El idioma oficial de {name} es el {official_language}.",
+            "En {name} se habla {official_language}.",
+        ),
         "currency": ("La moneda de {name} se llama {currency}.", "En {name} se paga con la moneda {currency}."),
         "founder": ("{name} fue fundada por {founder}.", "El fundador de {name} es {founder}."),
         "industry": ("{name} trabaja en el sector de {industry}.", "La actividad principal de {name} es {industry}."),
-        "headquartered_in": ("{name} tiene su sede en {headquartered_in}.",
-                             "La sede central de {name} está en {headquartered_in}."),
+        "headquartered_in": (
+            "{name} tiene su sede en {headquartered_in}.",
+            "La sede central de {name} está en {headquartered_in}.",
+        ),
         "employees": ("{name} tiene {employees} empleados.", "En {name} trabajan {employees} personas."),
     },
     "fr": {
@@ -84,25 +108,41 @@ FACTS = {
         "occupation": ("{name} exerce le métier de {occupation}.", "De profession, {name} est {occupation}."),
         "works_for": ("{name} travaille pour l'entreprise {works_for}.", "L'employeur de {name} est {works_for}."),
         "spouse": ("{name} et {spouse} sont mariés.", "Le conjoint de {name} s'appelle {spouse}."),
-        "in_country": ("{name} se trouve dans le pays de {in_country}.",
-                       "La ville de {name} fait partie de {in_country}."),
-        "founded_year": ("{name} a été fondée en {founded_year}.",
-                         "La fondation de {name} remonte à l'année {founded_year}."),
-        "population": ("{name} compte {population} habitants.",
-                       "La population de {name} est de {population} habitants."),
+        "in_country": (
+            "{name} se trouve dans le pays de {in_country}.",
+            "La ville de {name} fait partie de {in_country}.",
+        ),
+        "founded_year": (
+            "{name} a été fondée en {founded_year}.",
+            "La fondation de {name} remonte à l'année {founded_year}.",
+        ),
+        "population": (
+            "{name} compte {population} habitants.",
+            "La population de {name} est de {population} habitants.",
+        ),
         "river": ("{name} se trouve au bord de la rivière {river}.", "La rivière {river} traverse {name}."),
-        "landmark": ("Le monument le plus connu de {name} est {landmark}.",
-                     "Beaucoup de visiteurs viennent à {name} pour voir le monument {landmark}."),
+        "landmark": (
+            "Le monument le plus connu de {name} est {landmark}.",
+            "Beaucoup de visiteurs viennent à {name} pour voir le monument {landmark}.",
+        ),
         "capital": ("La capitale de {name} est {capital}.", "{capital} est la capitale de {name}."),
-        "official_language": ("La langue officielle de {name} est le {official_language}.",
-                              "À {name}, on parle le {official_language}."),
-        "currency": ("La monnaie de {name} s'appelle {currency}.",
-                     "À {name}, on paie avec la monnaie nationale, appelée {currency}."),
+        "official_language": (
+            "La langue officielle de {name} est le {official_language}.",
+            "À {name}, on parle le {official_language}.",
+        ),
+        "currency": (
+            "La monnaie de {name} s'appelle {currency}.",
+            "À {name}, on paie avec la monnaie nationale, appelée {currency}.",
+        ),
         "founder": ("{name} a été fondée par {founder}.", "Le fondateur de {name} est {founder}."),
-        "industry": ("Le secteur d'activité de {name} est {industry}.",
-                     "{name} exerce ses activités dans le secteur {industry}."),
-        "headquartered_in": ("{name} a son siège à {headquartered_in}.",
-                             "Le siège de {name} se trouve à {headquartered_in}."),
+        "industry": (
+            "Le secteur d'activité de {name} est {industry}.",
+            "{name} exerce ses activités dans le secteur {industry}.",
+        ),
+        "headquartered_in": (
+            "{name} a son siège à {headquartered_in}.",
+            "Le siège de {name} se trouve à {headquartered_in}.",
+        ),
         "employees": ("{name} emploie {employees} personnes.", "{name} compte {employees} salariés."),
     },
 }
@@ -118,7 +158,8 @@ FILLER = {
         "Dieser Artikel ist eine Zusammenfassung und wird regelmäßig ergänzt.",
         "Wer mehr erfahren möchte, findet am Ende der Seite weitere Hinweise.",
         "In den letzten Jahren ist das Interesse an {name} deutlich gewachsen.",
-        "Die Quellen stimmen in den wichtigsten Punkten überein, auch wenn sie sich in kleineren Details unterscheiden.",
+        "Die Quellen stimmen in den wichtigsten Punkten überein, "
+        "auch wenn sie sich in kleineren Details unterscheiden.",
         "Mehrere Ausstellungen haben sich bereits mit {name} beschäftigt.",
         "Die Bewohner der Region sprechen oft und gern über {name}.",
         "Auch in Schulen wird {name} gelegentlich als Beispiel genannt.",
@@ -164,42 +205,78 @@ FILLER = {
     ),
 }
 
-HEADINGS = {"de": ("Überblick", "Geschichte", "Weitere Informationen"),
-            "es": ("Resumen", "Historia", "Más información"),
-            "fr": ("Aperçu", "Histoire", "Informations complémentaires")}
+HEADINGS = {
+    "de": ("Überblick", "Geschichte", "Weitere Informationen"),
+    "es": ("Resumen", "Historia", "Más información"),
+    "fr": ("Aperçu", "Histoire", "Informations complémentaires"),
+}
 
 # The boilerplate of the foreign hosts, in their language.
 LABELS = {
-    "de": {"home": "Startseite", "about": "Über uns", "index": "Alle Artikel", "related": "Verwandte Artikel",
-           "languages": "Andere Sprachen", "site": "{World}-Wiki auf Deutsch",
-           "cookie": "Diese Website verwendet Cookies, um Ihnen das beste Erlebnis zu bieten.",
-           "accept": "Alle akzeptieren", "rights": "Alle Rechte vorbehalten.",
-           "note": "Der Text ist unter einer freien Lizenz verfügbar; zusätzliche Bedingungen können gelten.",
-           "contact": "Kontakt", "cookies": "Cookie-Einstellungen", "privacy": "Datenschutz",
-           "about_text": "Dieses Wiki sammelt Wissen über den Kontinent {World} und seine Menschen, Städte und Unternehmen. "
-                         "Alle Artikel werden von Freiwilligen geschrieben und regelmäßig überprüft.",
-           "index_title": "Alle Artikel, Seite {n}", "index_text": "Diese Seite listet die Artikel dieses Wikis auf.",
-           "welcome": "Willkommen im {World}-Wiki. Hier finden Sie Artikel über Personen, Orte und Unternehmen."},
-    "es": {"home": "Portada", "about": "Acerca de", "index": "Todos los artículos", "related": "Artículos relacionados",
-           "languages": "Otros idiomas", "site": "Wiki de {World} en español",
-           "cookie": "Este sitio utiliza cookies para ofrecerle la mejor experiencia posible.",
-           "accept": "Aceptar todo", "rights": "Todos los derechos reservados.",
-           "note": "El texto está disponible bajo una licencia libre; pueden aplicarse condiciones adicionales.",
-           "contact": "Contacto", "cookies": "Configuración de cookies", "privacy": "Privacidad",
-           "about_text": "Esta wiki reúne el conocimiento sobre el continente de {World} y sus personas, ciudades y empresas. "
-                         "Todos los artículos son escritos por voluntarios y se revisan con regularidad.",
-           "index_title": "Todos los artículos, página {n}", "index_text": "Esta página enumera los artículos de esta wiki.",
-           "welcome": "Bienvenido a la wiki de {World}. Aquí encontrará artículos sobre personas, lugares y empresas."},
-    "fr": {"home": "Accueil", "about": "À propos", "index": "Tous les articles", "related": "Articles liés",
-           "languages": "Autres langues", "site": "Wiki de {World} en français",
-           "cookie": "Ce site utilise des cookies pour vous offrir la meilleure expérience possible.",
-           "accept": "Tout accepter", "rights": "Tous droits réservés.",
-           "note": "Le texte est disponible sous une licence libre ; des conditions supplémentaires peuvent s'appliquer.",
-           "contact": "Contact", "cookies": "Paramètres des cookies", "privacy": "Confidentialité",
-           "about_text": "Ce wiki rassemble les connaissances sur le continent {World}, ses habitants, ses villes et ses entreprises. "
-                         "Tous les articles sont rédigés par des bénévoles et vérifiés régulièrement.",
-           "index_title": "Tous les articles, page {n}", "index_text": "Cette page présente la liste des articles de ce wiki.",
-           "welcome": "Bienvenue sur le wiki de {World}. Vous y trouverez des articles sur des personnes, des lieux et des entreprises."},
+    "de": {
+        "home": "Startseite",
+        "about": "Über uns",
+        "index": "Alle Artikel",
+        "related": "Verwandte Artikel",
+        "languages": "Andere Sprachen",
+        "site": "{World}-Wiki auf Deutsch",
+        "cookie": "Diese Website verwendet Cookies, um Ihnen das beste Erlebnis zu bieten.",
+        "accept": "Alle akzeptieren",
+        "rights": "Alle Rechte vorbehalten.",
+        "note": "Der Text ist unter einer freien Lizenz verfügbar; zusätzliche Bedingungen können gelten.",
+        "contact": "Kontakt",
+        "cookies": "Cookie-Einstellungen",
+        "privacy": "Datenschutz",
+        "about_text": "Dieses Wiki sammelt Wissen über den Kontinent {World} und seine Menschen, "
+        "Städte und Unternehmen. "
+        "Alle Artikel werden von Freiwilligen geschrieben und regelmäßig überprüft.",
+        "index_title": "Alle Artikel, Seite {n}",
+        "index_text": "Diese Seite listet die Artikel dieses Wikis auf.",
+        "welcome": "Willkommen im {World}-Wiki. Hier finden Sie Artikel über Personen, Orte und Unternehmen.",
+    },
+    "es": {
+        "home": "Portada",
+        "about": "Acerca de",
+        "index": "Todos los artículos",
+        "related": "Artículos relacionados",
+        "languages": "Otros idiomas",
+        "site": "Wiki de {World} en español",
+        "cookie": "Este sitio utiliza cookies para ofrecerle la mejor experiencia posible.",
+        "accept": "Aceptar todo",
+        "rights": "Todos los derechos reservados.",
+        "note": "El texto está disponible bajo una licencia libre; pueden aplicarse condiciones adicionales.",
+        "contact": "Contacto",
+        "cookies": "Configuración de cookies",
+        "privacy": "Privacidad",
+        "about_text": "Esta wiki reúne el conocimiento sobre el continente de {World} y sus personas, "
+        "ciudades y empresas. "
+        "Todos los artículos son escritos por voluntarios y se revisan con regularidad.",
+        "index_title": "Todos los artículos, página {n}",
+        "index_text": "Esta página enumera los artículos de esta wiki.",
+        "welcome": "Bienvenido a la wiki de {World}. Aquí encontrará artículos sobre personas, lugares y empresas.",
+    },
+    "fr": {
+        "home": "Accueil",
+        "about": "À propos",
+        "index": "Tous les articles",
+        "related": "Articles liés",
+        "languages": "Autres langues",
+        "site": "Wiki de {World} en français",
+        "cookie": "Ce site utilise des cookies pour vous offrir la meilleure expérience possible.",
+        "accept": "Tout accepter",
+        "rights": "Tous droits réservés.",
+        "note": "Le texte est disponible sous une licence libre ; des conditions supplémentaires peuvent s'appliquer.",
+        "contact": "Contact",
+        "cookies": "Paramètres des cookies",
+        "privacy": "Confidentialité",
+        "about_text": "Ce wiki rassemble les connaissances sur le continent {World}, ses habitants, "
+        "ses villes et ses entreprises. "
+        "Tous les articles sont rédigés par des bénévoles et vérifiés régulièrement.",
+        "index_title": "Tous les articles, page {n}",
+        "index_text": "Cette page présente la liste des articles de ce wiki.",
+        "welcome": "Bienvenue sur le wiki de {World}. "
+        "Vous y trouverez des articles sur des personnes, des lieux et des entreprises.",
+    },
 }
 
 
@@ -230,8 +307,9 @@ def localized_values(entity: Entity, world: World, lang: str) -> dict[str, str]:
     return values
 
 
-def foreign_article(entity: Entity, world: World, hosts: Hosts, lang: str, rng: random.Random,
-                    target_words: int, has_article: set[str]) -> Page:
+def foreign_article(
+    entity: Entity, world: World, hosts: Hosts, lang: str, rng: random.Random, target_words: int, has_article: set[str]
+) -> Page:
     """`has_article`: entity ids with an article in this language (the only ones linked inline)."""
     values = localized_values(entity, world, lang)
     values["world"] = hosts.world.capitalize()
@@ -246,12 +324,23 @@ def foreign_article(entity: Entity, world: World, hosts: Hosts, lang: str, rng: 
     while sum(len(s.split()) for b in bodies for s in b) < target_words and filler:
         bodies[i % 3].append(filler.pop())
         i += 1
-    links = {world.entities[oid].name: hosts.article_url(world.entities[oid].slug, lang)
-             for oid in entity.refs.values() if oid in has_article}
+    links = {
+        world.entities[oid].name: hosts.article_url(world.entities[oid].slug, lang)
+        for oid in entity.refs.values()
+        if oid in has_article
+    }
     blocks = [para(*linkify(" ".join(lead), links))]
     for heading, body in zip(HEADINGS[lang][1:], bodies[1:]):
         if body:
             blocks += [Heading(heading), para(*linkify(" ".join(body), links))]
-    return Page(host=hosts.foreign(lang), path=f"/wiki/{entity.slug}.html", kind="foreign",
-                style=f"encyclopedia_{entity.kind}_{lang}", lang=lang, title=entity.name, blocks=blocks,
-                entity_ids=[entity.id, *entity.refs.values()], section="articles")
+    return Page(
+        host=hosts.foreign(lang),
+        path=f"/wiki/{entity.slug}.html",
+        kind="foreign",
+        style=f"encyclopedia_{entity.kind}_{lang}",
+        lang=lang,
+        title=entity.name,
+        blocks=blocks,
+        entity_ids=[entity.id, *entity.refs.values()],
+        section="articles",
+    )

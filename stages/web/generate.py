@@ -25,44 +25,82 @@ from stages.web.spam import spam_pages
 from stages.web.variants import mirror, near_duplicate
 from stages.web.world import Entity, World, build_world
 
-REDIRECT_CHAIN_HOPS = 6          # longer than the 4 redirects a polite crawler follows
+REDIRECT_CHAIN_HOPS = 6  # longer than the 4 redirects a polite crawler follows
 
 # English hosts: attribute of Hosts -> (site name, how its links are printed, welcome, about text).
 ENGLISH_SITES = {
-    "wiki": ("{W} Wiki", "absolute",
-             ["Welcome to the {W} Wiki, the free encyclopedia of the continent of {W}.",
-              "Volunteers have written articles about its people, its cities and towns, and its companies.",
-              "Start with one of the sections below, or follow the featured links further down."],
-             ["The {W} Wiki is written and maintained by volunteers who care about the history of the continent.",
-              "Every article is reviewed by at least one editor before it is published.",
-              "Corrections and new articles are always welcome; please cite your sources when you edit."]),
-    "news": ("The {W} Courier", "root",
-             ["The {W} Courier reports on the people, towns and businesses of {W}.",
-              "Our reporters travel across the continent to bring you stories you will not read anywhere else.",
-              "Browse the archive below or read the latest story."],
-             ["The {W} Courier has been published by an independent team of journalists for many years.",
-              "We are funded by our readers and do not accept payment for coverage.",
-              "Letters to the editor are published every weekend."]),
-    "faq": ("{W} Answers", "relative",
-            ["{W} Answers collects short, checked answers to the questions readers ask about {W}.",
-             "Each page covers one person, place or company.",
-             "If your question is missing, write to us and we will try to answer it."],
-            ["{W} Answers is a small reference project run by librarians and teachers.",
-             "Answers are checked against the encyclopedia and other published sources.",
-             "We update pages when new information becomes available."]),
-    "mirror": ("{W} Wiki Mirror", "absolute",
-               ["This site mirrors a selection of articles from the {W} Wiki.",
-                "The copies are refreshed from time to time and may lag behind the original."],
-               ["This mirror is run by volunteers to keep popular articles available when the main site is slow.",
-                "All content belongs to the original authors."]),
-    "digest": ("{W} Digest", "relative",
-               ["The {W} Digest republishes stories and articles about {W} with light editing.",
-                "Follow the links below to read this week's selection."],
-               ["The {W} Digest is an aggregator: it collects and adapts texts published elsewhere.",
-                "Each story names its original source."]),
-    "spam": ("Best {W} Deals!!!", "root",
-             ["BEST DEALS!!! Cheap offers for {W} every day.", "Click the links below now."],
-             ["We are the number one deals site.", "Contact us for advertising."]),
+    "wiki": (
+        "{W} Wiki",
+        "absolute",
+        [
+            "Welcome to the {W} Wiki, the free encyclopedia of the continent of {W}.",
+            "Volunteers have written articles about its people, its cities and towns, and its companies.",
+            "Start with one of the sections below, or follow the featured links further down.",
+        ],
+        [
+            "The {W} Wiki is written and maintained by volunteers who care about the history of the continent.",
+            "Every article is reviewed by at least one editor before it is published.",
+            "Corrections and new articles are always welcome; please cite your sources when you edit.",
+        ],
+    ),
+    "news": (
+        "The {W} Courier",
+        "root",
+        [
+            "The {W} Courier reports on the people, towns and businesses of {W}.",
+            "Our reporters travel across the continent to bring you stories you will not read anywhere else.",
+            "Browse the archive below or read the latest story.",
+        ],
+        [
+            "The {W} Courier has been published by an independent team of journalists for many years.",
+            "We are funded by our readers and do not accept payment for coverage.",
+            "Letters to the editor are published every weekend.",
+        ],
+    ),
+    "faq": (
+        "{W} Answers",
+        "relative",
+        [
+            "{W} Answers collects short, checked answers to the questions readers ask about {W}.",
+            "Each page covers one person, place or company.",
+            "If your question is missing, write to us and we will try to answer it.",
+        ],
+        [
+            "{W} Answers is a small reference project run by librarians and teachers.",
+            "Answers are checked against the encyclopedia and other published sources.",
+            "We update pages when new information becomes available.",
+        ],
+    ),
+    "mirror": (
+        "{W} Wiki Mirror",
+        "absolute",
+        [
+            "This site mirrors a selection of articles from the {W} Wiki.",
+            "The copies are refreshed from time to time and may lag behind the original.",
+        ],
+        [
+            "This mirror is run by volunteers to keep popular articles available when the main site is slow.",
+            "All content belongs to the original authors.",
+        ],
+    ),
+    "digest": (
+        "{W} Digest",
+        "relative",
+        [
+            "The {W} Digest republishes stories and articles about {W} with light editing.",
+            "Follow the links below to read this week's selection.",
+        ],
+        [
+            "The {W} Digest is an aggregator: it collects and adapts texts published elsewhere.",
+            "Each story names its original source.",
+        ],
+    ),
+    "spam": (
+        "Best {W} Deals!!!",
+        "root",
+        ["BEST DEALS!!! Cheap offers for {W} every day.", "Click the links below now."],
+        ["We are the number one deals site.", "Contact us for advertising."],
+    ),
 }
 DISALLOW = {"wiki": ["/edit/", "/private/"], "news": ["/drafts/"], "faq": ["/admin/"]}
 DEFAULT_DISALLOW = ["/search/"]
@@ -73,11 +111,11 @@ class Web:
     world: World
     hosts: Hosts
     host_names: list[str]
-    pages: list[Page]                                   # rendered (page.html set)
-    files: dict[str, dict[str, bytes]]                  # host -> path -> bytes (non-HTML files)
-    redirects: dict[str, dict[str, dict]]               # host -> path -> {status, location}
-    content_types: dict[str, dict[str, str]]            # host -> path -> MIME type override
-    disallow: dict[str, list[str]]                      # host -> robots.txt Disallow prefixes
+    pages: list[Page]  # rendered (page.html set)
+    files: dict[str, dict[str, bytes]]  # host -> path -> bytes (non-HTML files)
+    redirects: dict[str, dict[str, dict]]  # host -> path -> {status, location}
+    content_types: dict[str, dict[str, str]]  # host -> path -> MIME type override
+    disallow: dict[str, list[str]]  # host -> robots.txt Disallow prefixes
 
 
 def _sample(rng: random.Random, items: list, fraction: float, at_least: int = 0) -> list:
@@ -89,6 +127,7 @@ def _sample(rng: random.Random, items: list, fraction: float, at_least: int = 0)
 def generate(params: WebParams) -> Web:
     """The whole web for `params.seed`: the world, its content pages, the files and redirects that
     test a crawler, each host's navigation, every page rendered, and robots.txt's rules."""
+
     def rng(part: str) -> random.Random:
         return random.Random(f"{params.seed}:{part}")
 
@@ -121,15 +160,17 @@ def generate(params: WebParams) -> Web:
 @dataclass
 class _Content:
     """The content pages (not yet rendered) and what the rest of the web links to among them."""
-    pages: list[Page]                                   # every content page, in output order
-    articles: dict[str, Page]                           # entity id -> its encyclopedia article
+
+    pages: list[Page]  # every content page, in output order
+    articles: dict[str, Page]  # entity id -> its encyclopedia article
     news: list[Page]
-    mirrors: list[Page]                                 # rendered last: byte copies of their originals
-    redirects: dict[str, dict[str, dict]]               # host -> path -> {status, location}
+    mirrors: list[Page]  # rendered last: byte copies of their originals
+    redirects: dict[str, dict[str, dict]]  # host -> path -> {status, location}
 
 
-def _content(params: WebParams, world: World, hosts: Hosts, rng: Callable[[str], random.Random],
-             target: Callable[[], int]) -> _Content:
+def _content(
+    params: WebParams, world: World, hosts: Hosts, rng: Callable[[str], random.Random], target: Callable[[], int]
+) -> _Content:
     """Every content page, each kind from its own random stream (`target` aside)."""
     entities = list(world.entities.values())
     # Encyclopedia articles: one per entity, the pages that carry every fact.
@@ -142,9 +183,18 @@ def _content(params: WebParams, world: World, hosts: Hosts, rng: Callable[[str],
     article_href, redirects = _old_urls(params, hosts, entities, rng("old-urls"))
     news = _news(params, world, hosts, rng("news"), target, article_href)
     disallowed += _drafts(news, rng("drafts"))
-    disallowed.append(Page(host=hosts.faq, path="/admin/", kind="about", style="moderation", lang="en",
-                           title="Moderation queue", disallowed=True,
-                           blocks=[para("Questions waiting for review are listed here for moderators.")]))
+    disallowed.append(
+        Page(
+            host=hosts.faq,
+            path="/admin/",
+            kind="about",
+            style="moderation",
+            lang="en",
+            title="Moderation queue",
+            disallowed=True,
+            blocks=[para("Questions waiting for review are listed here for moderators.")],
+        )
+    )
     foreign = _foreign(params, world, hosts, rng, target, articles)
     spam = spam_pages(params.spam_pages, world, hosts, rng("spam"))
     _sidebars(rng("sidebars"), world, hosts, articles, news, faqs, foreign, spam)
@@ -161,16 +211,33 @@ def _wiki_disallowed(params: WebParams, hosts: Hosts, wiki_pages: list[Page], rn
         form = edit_form(page)
         page.toolbar.append(Link("Edit this page", form.path))
         disallowed.append(form)
-    disallowed.append(Page(host=hosts.wiki, path="/private/staff-notes.html", kind="about", style="staff_notes",
-                           lang="en", title="Staff notes", disallowed=True, blocks=[
-                               para("These notes are for editors only. Please do not share them outside the team."),
-                               para("The next review of the list pages is planned for the spring. Volunteers who "
-                                    "want to help should contact the coordinating editor.")]))
+    disallowed.append(
+        Page(
+            host=hosts.wiki,
+            path="/private/staff-notes.html",
+            kind="about",
+            style="staff_notes",
+            lang="en",
+            title="Staff notes",
+            disallowed=True,
+            blocks=[
+                para("These notes are for editors only. Please do not share them outside the team."),
+                para(
+                    "The next review of the list pages is planned for the spring. Volunteers who "
+                    "want to help should contact the coordinating editor."
+                ),
+            ],
+        )
+    )
     return disallowed
 
 
-def _old_urls(params: WebParams, hosts: Hosts, entities: list[Entity], rng: random.Random,
-              ) -> tuple[dict[str, str], dict[str, dict[str, dict]]]:
+def _old_urls(
+    params: WebParams,
+    hosts: Hosts,
+    entities: list[Entity],
+    rng: random.Random,
+) -> tuple[dict[str, str], dict[str, dict[str, dict]]]:
     """(entity id -> the URL news stories link its article by, the redirects): some articles moved,
     their old URLs redirecting, and news stories link to them through the old ones."""
     old = _sample(rng, entities, 0.0, at_least=min(params.old_url_redirects, len(entities)))
@@ -186,16 +253,25 @@ def _drafts(news: list[Page], rng: random.Random) -> list[Page]:
     """Disallowed draft copies of a few news stories, linked from the stories."""
     drafts = []
     for page in _sample(rng, news, 0.02, at_least=1 if news else 0):
-        draft = Page(host=page.host, path="/drafts" + page.path, kind="news", style="draft", lang="en",
-                     title=f"DRAFT: {page.title}", blocks=list(page.blocks), entity_ids=list(page.entity_ids),
-                     disallowed=True)
+        draft = Page(
+            host=page.host,
+            path="/drafts" + page.path,
+            kind="news",
+            style="draft",
+            lang="en",
+            title=f"DRAFT: {page.title}",
+            blocks=list(page.blocks),
+            entity_ids=list(page.entity_ids),
+            disallowed=True,
+        )
         page.toolbar.append(Link("Draft version", draft.path))
         drafts.append(draft)
     return drafts
 
 
-def _near_duplicates(params: WebParams, hosts: Hosts, sources: list[Page],
-                     rng: Callable[[str], random.Random]) -> list[Page]:
+def _near_duplicates(
+    params: WebParams, hosts: Hosts, sources: list[Page], rng: Callable[[str], random.Random]
+) -> list[Page]:
     """The digest's lightly edited copies of articles and stories, with sidebars among themselves."""
     near_dups = []
     r = rng("near-dups")
@@ -212,11 +288,15 @@ def _near_duplicates(params: WebParams, hosts: Hosts, sources: list[Page],
 def _files(params: WebParams, hosts: Hosts) -> tuple[dict[str, dict[str, bytes]], dict[str, dict[str, str]]]:
     """(host -> path -> bytes of the non-HTML files, host -> path -> MIME type where the path lacks a suffix)."""
     W = params.world.capitalize()
-    files = {hosts.wiki: {f"/files/{params.world}-atlas.pdf": tiny_pdf(f"Atlas of {W}"),
-                          f"/images/map-of-{params.world}.jpg": tiny_jpeg(),
-                          "/files/readme.txt": f"The {W} Wiki: plain-text notes for offline readers.\n".encode(),
-                          "/download/atlas": tiny_pdf(f"Atlas of {W}, download edition")},
-             hosts.news: {"/files/press-kit.pdf": tiny_pdf(f"The {W} Courier press kit")}}
+    files = {
+        hosts.wiki: {
+            f"/files/{params.world}-atlas.pdf": tiny_pdf(f"Atlas of {W}"),
+            f"/images/map-of-{params.world}.jpg": tiny_jpeg(),
+            "/files/readme.txt": f"The {W} Wiki: plain-text notes for offline readers.\n".encode(),
+            "/download/atlas": tiny_pdf(f"Atlas of {W}, download edition"),
+        },
+        hosts.news: {"/files/press-kit.pdf": tiny_pdf(f"The {W} Courier press kit")},
+    }
     return files, {hosts.wiki: {"/download/atlas": "application/pdf"}}
 
 
@@ -234,14 +314,19 @@ def _trap_redirects(hosts: Hosts, redirects: dict[str, dict[str, dict]], chain_e
     redirects[hosts.faq] = {"/wiki": {"status": 301, "location": f"http://{hosts.wiki}/"}}
 
 
-def _extra_links(hosts: Hosts, files: dict[str, dict[str, bytes]], big: Page,
-                 has_news: bool) -> tuple[dict[str, list[Link]], dict[str, list[Link]]]:
+def _extra_links(
+    hosts: Hosts, files: dict[str, dict[str, bytes]], big: Page, has_news: bool
+) -> tuple[dict[str, list[Link]], dict[str, list[Link]]]:
     """(host -> links its home page adds, host -> links its about page adds): the files, traps and
     disallowed pages a crawler can only find from there."""
     extra_home = {
-        hosts.wiki: [*(Link(f"Download: {p.rsplit('/', 1)[1]}", p) for p in files[hosts.wiki]),
-                     Link("Complete register of facts", big.path), Link("Featured article", "/go/hop-1"),
-                     Link("Random article", "/go/loop-a"), Link("Staff notes", "/private/staff-notes.html")],
+        hosts.wiki: [
+            *(Link(f"Download: {p.rsplit('/', 1)[1]}", p) for p in files[hosts.wiki]),
+            Link("Complete register of facts", big.path),
+            Link("Featured article", "/go/hop-1"),
+            Link("Random article", "/go/loop-a"),
+            Link("Staff notes", "/private/staff-notes.html"),
+        ],
         hosts.news: [Link("Latest story", "/latest")] if has_news else [],
         hosts.faq: [Link("Encyclopedia", "/wiki"), Link("Moderation", "/admin/")],
     }
@@ -253,9 +338,14 @@ def _english_key(hosts: Hosts, host: str) -> str | None:
     return next((k for k in ENGLISH_SITES if getattr(hosts, k) == host), None)
 
 
-def _navigation(params: WebParams, hosts: Hosts, host_names: list[str], content: list[Page],
-                extra_home: dict[str, list[Link]], extra_about: dict[str, list[Link]],
-                ) -> tuple[dict[str, Theme], list[Page]]:
+def _navigation(
+    params: WebParams,
+    hosts: Hosts,
+    host_names: list[str],
+    content: list[Page],
+    extra_home: dict[str, list[Link]],
+    extra_about: dict[str, list[Link]],
+) -> tuple[dict[str, Theme], list[Page]]:
     """(host -> its theme, the navigation pages: each host's listings, home page and about page)."""
     W = params.world.capitalize()
     themes, navigation = {}, []
@@ -265,28 +355,52 @@ def _navigation(params: WebParams, hosts: Hosts, host_names: list[str], content:
         labels = {k: v.replace("{World}", W) for k, v in LABELS[lang].items()} if lang != "en" else {}
         listings, nav = listing_pages(host, lang, content, params.index_page_size, labels)
         name, mode, welcome, about, theme_labels = _site_texts(key, labels, W)
-        themes[host] = Theme(host=host, site_name=name, lang=lang, link_mode=mode, nav=tuple(nav),
-                             cookie=labels.get("cookie", COOKIE_TEXTS[i % len(COOKIE_TEXTS)]),
-                             footer_note=labels.get("note", FOOTER_NOTES[i % len(FOOTER_NOTES)]),
-                             contact_email=f"editors@{host}", labels=theme_labels)
+        themes[host] = Theme(
+            host=host,
+            site_name=name,
+            lang=lang,
+            link_mode=mode,
+            nav=tuple(nav),
+            cookie=labels.get("cookie", COOKIE_TEXTS[i % len(COOKIE_TEXTS)]),
+            footer_note=labels.get("note", FOOTER_NOTES[i % len(FOOTER_NOTES)]),
+            contact_email=f"editors@{host}",
+            labels=theme_labels,
+        )
         navigation += listings
         navigation.append(home_page(host, lang, name, welcome, nav, extra_home.get(host, [])))
         navigation.append(about_page(host, lang, f"{theme_labels.about}: {name}", about, extra_about.get(host, [])))
     return themes, navigation
 
 
-def _site_texts(key: str | None, labels: dict[str, str],
-                W: str) -> tuple[str, str, list[str], list[str], Labels]:
+def _site_texts(key: str | None, labels: dict[str, str], W: str) -> tuple[str, str, list[str], list[str], Labels]:
     """(site name, link mode, welcome text, about text, boilerplate labels) of an English site
     (`key`) or, with key None, of a foreign one in `labels`' language."""
     if key:
         name, mode, welcome, about = ENGLISH_SITES[key]
-        return (name.replace("{W}", W), mode, [s.replace("{W}", W) for s in welcome],
-                [s.replace("{W}", W) for s in about], Labels())
-    return (labels["site"], "root", [labels["welcome"]], [labels["about_text"]],
-            Labels(home=labels["home"], about=labels["about"], related=labels["related"],
-                   languages=labels["languages"], accept=labels["accept"], rights=labels["rights"],
-                   contact=labels["contact"], cookies=labels["cookies"], privacy=labels["privacy"]))
+        return (
+            name.replace("{W}", W),
+            mode,
+            [s.replace("{W}", W) for s in welcome],
+            [s.replace("{W}", W) for s in about],
+            Labels(),
+        )
+    return (
+        labels["site"],
+        "root",
+        [labels["welcome"]],
+        [labels["about_text"]],
+        Labels(
+            home=labels["home"],
+            about=labels["about"],
+            related=labels["related"],
+            languages=labels["languages"],
+            accept=labels["accept"],
+            rights=labels["rights"],
+            contact=labels["contact"],
+            cookies=labels["cookies"],
+            privacy=labels["privacy"],
+        ),
+    )
 
 
 def _render_all(pages: list[Page], themes: dict[str, Theme], mirrors: list[Page]) -> None:
@@ -325,8 +439,19 @@ def _news(params: WebParams, world: World, hosts: Hosts, rng: random.Random, tar
         roll = rng.random()
         kind = "person" if roll < 0.5 else "organisation" if roll < 0.72 else "city" if roll < 0.95 else "country"
         entity = rng.choice(by_kind[kind])
-        pages.append(news_article(entity, world, hosts, rng, rng.choice(reporters), target(),
-                                  rng.random() < params.pii_fraction, used, article_href))
+        pages.append(
+            news_article(
+                entity,
+                world,
+                hosts,
+                rng,
+                rng.choice(reporters),
+                target(),
+                rng.random() < params.pii_fraction,
+                used,
+                article_href,
+            )
+        )
     return pages
 
 
@@ -349,8 +474,16 @@ def _foreign(params: WebParams, world: World, hosts: Hosts, rng, target, article
 LANGUAGE_NAMES = {"de": "Deutsch", "es": "Español", "fr": "Français"}
 
 
-def _sidebars(rng: random.Random, world: World, hosts: Hosts, articles: dict[str, Page], news: list[Page],
-              faqs: list[Page], foreign: list[Page], spam: list[Page]) -> None:
+def _sidebars(
+    rng: random.Random,
+    world: World,
+    hosts: Hosts,
+    articles: dict[str, Page],
+    news: list[Page],
+    faqs: list[Page],
+    foreign: list[Page],
+    spam: list[Page],
+) -> None:
     """Related links in the boilerplate: what extraction must drop, and more paths for the crawler."""
     by_kind: dict[str, list[str]] = {}
     for e in world.entities.values():

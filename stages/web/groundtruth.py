@@ -17,10 +17,21 @@ def fact_rows(world: World) -> list[dict]:
 
 
 def page_rows(pages: list[Page], texts: list[str]) -> list[dict]:
-    return [{"url": p.url, "host": p.host, "kind": p.kind, "style": p.style, "lang": p.lang,
-             "duplicate_of": p.duplicate_of, "edit_fraction": p.edit_fraction, "disallowed": p.disallowed,
-             "main_text": text, "entity_ids": list(dict.fromkeys(p.entity_ids))}
-            for p, text in zip(pages, texts)]
+    return [
+        {
+            "url": p.url,
+            "host": p.host,
+            "kind": p.kind,
+            "style": p.style,
+            "lang": p.lang,
+            "duplicate_of": p.duplicate_of,
+            "edit_fraction": p.edit_fraction,
+            "disallowed": p.disallowed,
+            "main_text": text,
+            "entity_ids": list(dict.fromkeys(p.entity_ids)),
+        }
+        for p, text in zip(pages, texts)
+    ]
 
 
 def fact_mentions(world: World, pages: list[Page], texts: list[str]) -> Counter:

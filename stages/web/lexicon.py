@@ -40,8 +40,10 @@ INDUSTRIES: dict[str, tuple[tuple[str, str, str], tuple[str, ...]]] = {
     "brewing": (("Brauwesen", "industria cervecera", "brasserie"), ("Brewery", "Breweries")),
     "software": (("Softwareentwicklung", "desarrollo de software", "logiciel"), ("Systems", "Software")),
     "railways": (("Eisenbahnwesen", "ferrocarriles", "chemins de fer"), ("Railway Company", "Rail Lines")),
-    "pharmaceuticals": (("Pharmaindustrie", "industria farmacéutica", "industrie pharmaceutique"),
-                        ("Pharmaceuticals", "Laboratories")),
+    "pharmaceuticals": (
+        ("Pharmaindustrie", "industria farmacéutica", "industrie pharmaceutique"),
+        ("Pharmaceuticals", "Laboratories"),
+    ),
     "mining": (("Bergbau", "minería", "exploitation minière"), ("Mining Company", "Mines")),
     "glassmaking": (("Glasherstellung", "fabricación de vidrio", "verrerie"), ("Glassworks", "Glass Company")),
     "aviation": (("Luftfahrt", "aviación", "aéronautique"), ("Aircraft Works", "Airways")),

@@ -9,9 +9,17 @@ from __future__ import annotations
 from stages.web.blocks import Bullets, Link, para
 from stages.web.page import Page
 
-SECTION_LABELS = {"people": "People", "places": "Places", "organisations": "Organisations", "lists": "Lists",
-                  "news": "News archive", "questions": "Questions", "mirror": "Mirrored articles",
-                  "digest": "Stories", "offers": "Offers"}
+SECTION_LABELS = {
+    "people": "People",
+    "places": "Places",
+    "organisations": "Organisations",
+    "lists": "Lists",
+    "news": "News archive",
+    "questions": "Questions",
+    "mirror": "Mirrored articles",
+    "digest": "Stories",
+    "offers": "Offers",
+}
 
 # Links a careful crawler must refuse: cloud metadata, private and loopback addresses, non-HTTP schemes.
 FORBIDDEN_LINKS = (
@@ -24,8 +32,9 @@ FORBIDDEN_LINKS = (
 )
 
 
-def listing_pages(host: str, lang: str, pages: list[Page], page_size: int,
-                  labels: dict[str, str]) -> tuple[list[Page], list[tuple[str, str]]]:
+def listing_pages(
+    host: str, lang: str, pages: list[Page], page_size: int, labels: dict[str, str]
+) -> tuple[list[Page], list[tuple[str, str]]]:
     """Paged index pages per section of a host; returns them and (label, first page path) for the nav."""
     sections: dict[str, list[Page]] = {}
     for page in pages:
@@ -36,7 +45,7 @@ def listing_pages(host: str, lang: str, pages: list[Page], page_size: int,
         members = sorted(members, key=lambda p: (p.title, p.path))
         # Foreign hosts have one section, named in their language.
         label = labels.get("index") or SECTION_LABELS.get(section, section.capitalize())
-        chunks = [members[i:i + page_size] for i in range(0, len(members), page_size)]
+        chunks = [members[i : i + page_size] for i in range(0, len(members), page_size)]
         paths = [f"/index/{section}-{i + 1}.html" for i in range(len(chunks))]
         nav.append((label, paths[0]))
         intro = labels.get("index_text", f"This page lists the pages in the section {label}.")
@@ -48,13 +57,24 @@ def listing_pages(host: str, lang: str, pages: list[Page], page_size: int,
                 toolbar.append(Link("Next page", paths[i + 1]))
             items = tuple((Link(p.title, p.url),) for p in chunk)
             title = labels["index_title"].format(n=i + 1) if "index_title" in labels else f"{label}, page {i + 1}"
-            out.append(Page(host=host, path=paths[i], kind="index", style="listing", lang=lang, title=title,
-                            blocks=[para(intro), Bullets(items)], toolbar=toolbar))
+            out.append(
+                Page(
+                    host=host,
+                    path=paths[i],
+                    kind="index",
+                    style="listing",
+                    lang=lang,
+                    title=title,
+                    blocks=[para(intro), Bullets(items)],
+                    toolbar=toolbar,
+                )
+            )
     return out, nav
 
 
-def home_page(host: str, lang: str, title: str, welcome: list[str], nav: list[tuple[str, str]],
-              extra: list[Link]) -> Page:
+def home_page(
+    host: str, lang: str, title: str, welcome: list[str], nav: list[tuple[str, str]], extra: list[Link]
+) -> Page:
     blocks = [para(" ".join(welcome)), Bullets(tuple((Link(label, path),) for label, path in nav))]
     if extra:
         blocks.append(Bullets(tuple((link,) for link in extra)))

@@ -12,33 +12,68 @@ from stages.web.page import Hosts, Page
 from stages.web.paraphrase import ADJECTIVES, Voice, fact_sentences, fact_values
 from stages.web.world import Entity, World
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-          "October", "November", "December")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 HEADLINES = {
-    "person": ("A conversation with {name}", "{name} reflects on a long career",
-               "Meet {name}, {a_occupation} with a story to tell", "Neighbours honour {name}",
-               "{name} opens a small exhibition of personal papers"),
-    "organisation": ("{name} looks back on its history", "Inside {name}: a visit to the company",
-                     "{name} announces a new training programme", "Open day draws crowds to {name}"),
-    "city": ("A weekend in {name}", "{name} prepares for the summer festival",
-             "Life along the river: a visit to {name}", "New plans for the centre of {name}"),
-    "country": ("{name} at a glance: what visitors should know", "Travel notes from {name}",
-                "Why more travellers are choosing {name}"),
+    "person": (
+        "A conversation with {name}",
+        "{name} reflects on a long career",
+        "Meet {name}, {a_occupation} with a story to tell",
+        "Neighbours honour {name}",
+        "{name} opens a small exhibition of personal papers",
+    ),
+    "organisation": (
+        "{name} looks back on its history",
+        "Inside {name}: a visit to the company",
+        "{name} announces a new training programme",
+        "Open day draws crowds to {name}",
+    ),
+    "city": (
+        "A weekend in {name}",
+        "{name} prepares for the summer festival",
+        "Life along the river: a visit to {name}",
+        "New plans for the centre of {name}",
+    ),
+    "country": (
+        "{name} at a glance: what visitors should know",
+        "Travel notes from {name}",
+        "Why more travellers are choosing {name}",
+    ),
 }
 LEADS = {
-    "person": ("{name} welcomed our reporter for a long conversation about work, family and the years ahead.",
-               "Friends, colleagues and neighbours gathered this week to celebrate {name}.",
-               "For the first time, {name} has agreed to speak in public about a remarkable working life."),
-    "organisation": ("{name} opened its doors to visitors this week, offering a rare look behind the scenes.",
-                     "Staff and guests gathered at {name} to mark another year of steady work.",
-                     "{name} has announced plans to train more young people over the coming years."),
-    "city": ("Residents of {name} are getting ready for the busiest weeks of the year.",
-             "Our correspondent spent several days in {name} and came back with many impressions.",
-             "The council of {name} has presented a plan to make the old centre greener."),
-    "country": ("{name} is attracting more visitors than ever, and it is easy to see why.",
-                "Our travel desk has collected the essentials for anyone planning a trip to {name}.",
-                "From markets to mountain villages, {name} has plenty to offer the curious traveller."),
+    "person": (
+        "{name} welcomed our reporter for a long conversation about work, family and the years ahead.",
+        "Friends, colleagues and neighbours gathered this week to celebrate {name}.",
+        "For the first time, {name} has agreed to speak in public about a remarkable working life.",
+    ),
+    "organisation": (
+        "{name} opened its doors to visitors this week, offering a rare look behind the scenes.",
+        "Staff and guests gathered at {name} to mark another year of steady work.",
+        "{name} has announced plans to train more young people over the coming years.",
+    ),
+    "city": (
+        "Residents of {name} are getting ready for the busiest weeks of the year.",
+        "Our correspondent spent several days in {name} and came back with many impressions.",
+        "The council of {name} has presented a plan to make the old centre greener.",
+    ),
+    "country": (
+        "{name} is attracting more visitors than ever, and it is easy to see why.",
+        "Our travel desk has collected the essentials for anyone planning a trip to {name}.",
+        "From markets to mountain villages, {name} has plenty to offer the curious traveller.",
+    ),
 }
 QUOTES = (
     "\u201cWe are proud of what we have achieved together,\u201d said {speaker}.",
@@ -73,18 +108,22 @@ PII_SENTENCES = (
     "Readers with questions can write to {email} or call the newsroom on {phone} during office hours.",
     "Tickets can be reserved by email at {email}; the box office can also be reached on {phone}.",
     "The organisers asked visitors to register in advance by writing to {email}.",
-    "According to the technical team, the public booking page was briefly unavailable after the server at {ip} ran out of memory.",
+    "According to the technical team, the public booking page was briefly unavailable after the server at {ip} "
+    "ran out of memory.",
     "Anyone who found the lost camera is asked to call {phone} or to send a message to {email}.",
-    "Readers who could not reach the archive were asked to report the address {ip} shown in the error message to the newsroom.",
+    "Readers who could not reach the archive were asked to report the address {ip} "
+    "shown in the error message to the newsroom.",
 )
 
 
 def _pii(rng: random.Random, person: Entity) -> dict[str, str]:
     first, family = person.name.split(" ", 1)
     domain = rng.choice(("example.org", "mail.example.com", "post.example.net"))
-    return {"email": f"{first.lower()}.{family.lower()}@{domain}",
-            "phone": f"+{rng.randint(30, 49)} {rng.randint(100, 999)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
-            "ip": _public_ipv4(rng)}
+    return {
+        "email": f"{first.lower()}.{family.lower()}@{domain}",
+        "phone": f"+{rng.randint(30, 49)} {rng.randint(100, 999)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
+        "ip": _public_ipv4(rng),
+    }
 
 
 def _public_ipv4(rng: random.Random) -> str:
@@ -98,8 +137,9 @@ def _public_ipv4(rng: random.Random) -> str:
 
 
 def _related(entity: Entity, world: World) -> Entity:
-    key = {"person": "works_for", "organisation": "headquartered_in", "city": "in_country",
-           "country": "capital"}[entity.kind]
+    key = {"person": "works_for", "organisation": "headquartered_in", "city": "in_country", "country": "capital"}[
+        entity.kind
+    ]
     return world.entities[entity.refs[key]]
 
 
@@ -108,9 +148,17 @@ def _dateline_city(entity: Entity, world: World) -> str:
     return (world.entities[entity.refs[key]] if key else entity).name.upper()
 
 
-def news_article(entity: Entity, world: World, hosts: Hosts, rng: random.Random, reporter: Entity,
-                 target_words: int, pii: bool, used_paths: set[str],
-                 article_href: dict[str, str]) -> Page:
+def news_article(
+    entity: Entity,
+    world: World,
+    hosts: Hosts,
+    rng: random.Random,
+    reporter: Entity,
+    target_words: int,
+    pii: bool,
+    used_paths: set[str],
+    article_href: dict[str, str],
+) -> Page:
     """`article_href`: entity id -> URL to link its article with (some go via redirects)."""
     voice = Voice(entity, rng)
     headline = rng.choice(HEADLINES[entity.kind]).format(name=entity.name, **fact_values(entity))
@@ -149,5 +197,14 @@ def news_article(entity: Entity, world: World, hosts: Hosts, rng: random.Random,
         path = f"/{year}/{month:02d}/{slug}-{n}.html"
         n += 1
     used_paths.add(path)
-    return Page(host=hosts.news, path=path, kind="news", style="news_pii" if pii else "news_story", lang="en",
-                title=headline, blocks=blocks, entity_ids=[entity.id, other.id], section="news")
+    return Page(
+        host=hosts.news,
+        path=path,
+        kind="news",
+        style="news_pii" if pii else "news_story",
+        lang="en",
+        title=headline,
+        blocks=blocks,
+        entity_ids=[entity.id, other.id],
+        section="news",
+    )

@@ -10,21 +10,21 @@ from stages.web.blocks import Block, Link, main_text
 @dataclass
 class Page:
     host: str
-    path: str                                  # URL path, starting with "/"
-    kind: str                                  # article|news|list|faq|mirror|near_duplicate|spam|foreign|index|about|oversized
-    style: str                                 # the template that made it
+    path: str  # URL path, starting with "/"
+    kind: str  # article|news|list|faq|mirror|near_duplicate|spam|foreign|index|about|oversized
+    style: str  # the template that made it
     lang: str
     title: str
     blocks: list[Block]
     entity_ids: list[str] = field(default_factory=list)
-    sidebar: list[Link] = field(default_factory=list)   # boilerplate: related links
-    toolbar: list[Link] = field(default_factory=list)   # boilerplate: page tools (edit, print)
+    sidebar: list[Link] = field(default_factory=list)  # boilerplate: related links
+    toolbar: list[Link] = field(default_factory=list)  # boilerplate: page tools (edit, print)
     alternates: list[Link] = field(default_factory=list)  # boilerplate: the page in other languages
-    section: str | None = None                 # which listing index shows it (None: not listed)
+    section: str | None = None  # which listing index shows it (None: not listed)
     duplicate_of: str | None = None
     edit_fraction: float | None = None
     disallowed: bool = False
-    html: str | None = None                    # set when rendered; a mirror copies its original's
+    html: str | None = None  # set when rendered; a mirror copies its original's
 
     @property
     def url(self) -> str:

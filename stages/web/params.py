@@ -23,26 +23,26 @@ class WebParams(Section):
     cities: int = Field(60, ge=1)
     organisations: int = Field(40, ge=1)
     people: int = Field(200, ge=2)
-    spouse_fraction: float = Field(0.4, ge=0.0, le=1.0)   # share of people who are married (pairs)
+    spouse_fraction: float = Field(0.4, ge=0.0, le=1.0)  # share of people who are married (pairs)
 
     # English content pages. Every entity has a wiki article; these knobs add more mentions.
     news_articles: int = Field(150, ge=0)
-    faq_fraction: float = Field(0.3, ge=0.0, le=1.0)      # entities that also get an FAQ page
-    filler_min_words: int = Field(80, ge=0)               # target prose length of an article ...
-    filler_max_words: int = Field(200, ge=0)              # ... drawn per page in [min, max]
-    index_page_size: int = Field(100, ge=5)               # links per listing page
+    faq_fraction: float = Field(0.3, ge=0.0, le=1.0)  # entities that also get an FAQ page
+    filler_min_words: int = Field(80, ge=0)  # target prose length of an article ...
+    filler_max_words: int = Field(200, ge=0)  # ... drawn per page in [min, max]
+    index_page_size: int = Field(100, ge=5)  # links per listing page
 
     # Copies, noise and other languages.
-    mirror_fraction: float = Field(0.1, ge=0.0, le=1.0)   # wiki articles copied byte for byte
+    mirror_fraction: float = Field(0.1, ge=0.0, le=1.0)  # wiki articles copied byte for byte
     near_dup_fraction: float = Field(0.15, ge=0.0, le=1.0)  # articles + news copied with edits
     near_dup_edit_min: float = Field(0.01, ge=0.0, le=0.5)  # share of words edited, drawn per copy
     near_dup_edit_max: float = Field(0.10, ge=0.0, le=0.5)
     spam_pages: int = Field(150, ge=0)
-    pii_fraction: float = Field(0.08, ge=0.0, le=1.0)     # news pages carrying emails/phones/IPs
+    pii_fraction: float = Field(0.08, ge=0.0, le=1.0)  # news pages carrying emails/phones/IPs
     foreign_fraction: float = Field(0.2, ge=0.0, le=1.0)  # entities with an article per language
     foreign_langs: list[str] = Field(default_factory=lambda: ["de", "es", "fr"])
     disallowed_fraction: float = Field(0.03, ge=0.0, le=1.0)  # entities with a robots-disallowed edit page
-    old_url_redirects: int = Field(20, ge=0)              # /old/<slug> -> 301 -> article
+    old_url_redirects: int = Field(20, ge=0)  # /old/<slug> -> 301 -> article
     oversized_page_bytes: int = Field(2_000_000, gt=1_048_576)  # above the crawler's 1 MB default
 
     # robots.txt: the Crawl-delay every host states (seconds)
@@ -73,9 +73,18 @@ class WebParams(Section):
 # The profiles' values (the defaults are tiny's; crisol/core/params.py: PROFILE_NOTES).
 PROFILES = {
     "micro": {
-        "countries": 3, "cities": 30, "organisations": 24, "people": 120, "news_articles": 60,
-        "filler_min_words": 150, "filler_max_words": 300, "index_page_size": 50, "spam_pages": 24,
-        "old_url_redirects": 5, "disallowed_fraction": 0.05, "oversized_page_bytes": 1_200_000,
+        "countries": 3,
+        "cities": 30,
+        "organisations": 24,
+        "people": 120,
+        "news_articles": 60,
+        "filler_min_words": 150,
+        "filler_max_words": 300,
+        "index_page_size": 50,
+        "spam_pages": 24,
+        "old_url_redirects": 5,
+        "disallowed_fraction": 0.05,
+        "oversized_page_bytes": 1_200_000,
         "crawl_delay": 0.01,
     },
 }

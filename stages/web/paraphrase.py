@@ -21,109 +21,194 @@ from stages.web.world import Entity, World
 # "an engineer", {a_industry} = "a banking").
 FACT_TEMPLATES: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "person": [
-        (("born_in", "birth_year"), (
-            "{S} was born in {born_in} in {birth_year}.",
-            "{name} was born in {birth_year} in the city of {born_in}.",
-            "Born in {born_in} in {birth_year}, {name} spent {poss} early years there.")),
-        (("occupation", "works_for"), (
-            "{S} is {a_occupation} at {works_for}.",
-            "{name} works as {a_occupation} for {works_for}.")),
-        (("born_in",), (
-            "{S} was born in {born_in}.",
-            "{born_in} is the birthplace of {name}.",
-            "{name} is a native of {born_in}, where {pron} was born.",
-            "{S} grew up in {born_in}, the city of {poss} birth.")),
-        (("birth_year",), (
-            "{S} was born in {birth_year}.",
-            "{name} was born in the year {birth_year}.",
-            "The records give {birth_year} as the year of {name_pos} birth.")),
-        (("occupation",), (
-            "{S} is known as {a_occupation}.",
-            "By profession, {name} is {a_occupation}.",
-            "{S} built a career as {a_occupation}.",
-            "{name} is best known for {poss} work as {a_occupation}.")),
-        (("works_for",), (
-            "{S} works for {works_for}.",
-            "{name} is employed by {works_for}.",
-            "For many years {name} has worked at {works_for}.",
-            "{S} joined {works_for} and has remained with the firm ever since.")),
-        (("spouse",), (
-            "{S} is married to {spouse}.",
-            "{name_pos} spouse is {spouse}.",
-            "{name} and {spouse} are married.",
-            "{S} married {spouse}, and the couple have shared a home ever since.")),
+        (
+            ("born_in", "birth_year"),
+            (
+                "{S} was born in {born_in} in {birth_year}.",
+                "{name} was born in {birth_year} in the city of {born_in}.",
+                "Born in {born_in} in {birth_year}, {name} spent {poss} early years there.",
+            ),
+        ),
+        (
+            ("occupation", "works_for"),
+            ("{S} is {a_occupation} at {works_for}.", "{name} works as {a_occupation} for {works_for}."),
+        ),
+        (
+            ("born_in",),
+            (
+                "{S} was born in {born_in}.",
+                "{born_in} is the birthplace of {name}.",
+                "{name} is a native of {born_in}, where {pron} was born.",
+                "{S} grew up in {born_in}, the city of {poss} birth.",
+            ),
+        ),
+        (
+            ("birth_year",),
+            (
+                "{S} was born in {birth_year}.",
+                "{name} was born in the year {birth_year}.",
+                "The records give {birth_year} as the year of {name_pos} birth.",
+            ),
+        ),
+        (
+            ("occupation",),
+            (
+                "{S} is known as {a_occupation}.",
+                "By profession, {name} is {a_occupation}.",
+                "{S} built a career as {a_occupation}.",
+                "{name} is best known for {poss} work as {a_occupation}.",
+            ),
+        ),
+        (
+            ("works_for",),
+            (
+                "{S} works for {works_for}.",
+                "{name} is employed by {works_for}.",
+                "For many years {name} has worked at {works_for}.",
+                "{S} joined {works_for} and has remained with the firm ever since.",
+            ),
+        ),
+        (
+            ("spouse",),
+            (
+                "{S} is married to {spouse}.",
+                "{name_pos} spouse is {spouse}.",
+                "{name} and {spouse} are married.",
+                "{S} married {spouse}, and the couple have shared a home ever since.",
+            ),
+        ),
     ],
     "city": [
-        (("in_country", "population"), (
-            "{S} is a city in {in_country} with a population of {population}.",
-            "{name}, a city in {in_country}, has {population} inhabitants.")),
-        (("founded_year", "in_country"), (
-            "Founded in {founded_year}, {name} is one of the cities of {in_country}.",)),
-        (("in_country",), (
-            "{S} is a city in {in_country}.",
-            "{name} lies in {in_country}.",
-            "{S} is located in the country of {in_country}.",
-            "{in_country} counts {name} among its cities.")),
-        (("founded_year",), (
-            "{S} was founded in {founded_year}.",
-            "The town of {name} dates back to {founded_year}, when it was founded.",
-            "{name} was established in {founded_year}.")),
-        (("population",), (
-            "{S} has a population of {population}.",
-            "The population of {name} is {population}.",
-            "{name} is home to {population} residents.")),
-        (("river",), (
-            "{S} lies on the banks of the {river}.",
-            "The {river} flows through {name}.",
-            "{name} was built along the {river}.")),
-        (("landmark",), (
-            "{S} is famous for the {landmark}.",
-            "The best-known landmark of {name} is the {landmark}.",
-            "Visitors to {name} often come to see the {landmark}.")),
+        (
+            ("in_country", "population"),
+            (
+                "{S} is a city in {in_country} with a population of {population}.",
+                "{name}, a city in {in_country}, has {population} inhabitants.",
+            ),
+        ),
+        (("founded_year", "in_country"), ("Founded in {founded_year}, {name} is one of the cities of {in_country}.",)),
+        (
+            ("in_country",),
+            (
+                "{S} is a city in {in_country}.",
+                "{name} lies in {in_country}.",
+                "{S} is located in the country of {in_country}.",
+                "{in_country} counts {name} among its cities.",
+            ),
+        ),
+        (
+            ("founded_year",),
+            (
+                "{S} was founded in {founded_year}.",
+                "The town of {name} dates back to {founded_year}, when it was founded.",
+                "{name} was established in {founded_year}.",
+            ),
+        ),
+        (
+            ("population",),
+            (
+                "{S} has a population of {population}.",
+                "The population of {name} is {population}.",
+                "{name} is home to {population} residents.",
+            ),
+        ),
+        (
+            ("river",),
+            (
+                "{S} lies on the banks of the {river}.",
+                "The {river} flows through {name}.",
+                "{name} was built along the {river}.",
+            ),
+        ),
+        (
+            ("landmark",),
+            (
+                "{S} is famous for the {landmark}.",
+                "The best-known landmark of {name} is the {landmark}.",
+                "Visitors to {name} often come to see the {landmark}.",
+            ),
+        ),
     ],
     "country": [
-        (("capital",), (
-            "The capital of {name} is {capital}.",
-            "{capital} is the capital of {name}.",
-            "{S} has its capital at {capital}.",
-            "The seat of government of {name} is {capital}, its capital city.")),
-        (("official_language",), (
-            "The official language of {name} is {official_language}.",
-            "{official_language} is the official language of {name}.",
-            "Most people in {name} speak {official_language}, the official language.")),
-        (("currency",), (
-            "The currency of {name} is the {currency}.",
-            "{S} uses the {currency} as its currency.",
-            "Prices in {name} are given in the {currency}, the national currency.")),
-        (("population",), (
-            "{S} has a population of {population}.",
-            "The population of {name} is {population}.",
-            "{name} is home to {population} people.")),
+        (
+            ("capital",),
+            (
+                "The capital of {name} is {capital}.",
+                "{capital} is the capital of {name}.",
+                "{S} has its capital at {capital}.",
+                "The seat of government of {name} is {capital}, its capital city.",
+            ),
+        ),
+        (
+            ("official_language",),
+            (
+                "The official language of {name} is {official_language}.",
+                "{official_language} is the official language of {name}.",
+                "Most people in {name} speak {official_language}, the official language.",
+            ),
+        ),
+        (
+            ("currency",),
+            (
+                "The currency of {name} is the {currency}.",
+                "{S} uses the {currency} as its currency.",
+                "Prices in {name} are given in the {currency}, the national currency.",
+            ),
+        ),
+        (
+            ("population",),
+            (
+                "{S} has a population of {population}.",
+                "The population of {name} is {population}.",
+                "{name} is home to {population} people.",
+            ),
+        ),
     ],
     "organisation": [
-        (("founder", "founded_year"), (
-            "{S} was founded by {founder} in {founded_year}.",
-            "In {founded_year}, {founder} founded {name}.")),
-        (("industry",), (
-            "{S} is {a_industry} company.",
-            "{name} operates in the {industry} industry.",
-            "The main business of {name} is {industry}.")),
-        (("founded_year",), (
-            "{S} was founded in {founded_year}.",
-            "{name} has been in business since {founded_year}, the year it was founded.",
-            "The company {name} was established in {founded_year}.")),
-        (("founder",), (
-            "{S} was founded by {founder}.",
-            "{founder} founded {name}.",
-            "{name} owes its existence to its founder, {founder}.")),
-        (("headquartered_in",), (
-            "{S} is headquartered in {headquartered_in}.",
-            "The headquarters of {name} are in {headquartered_in}.",
-            "{name} has its head office in {headquartered_in}.")),
-        (("employees",), (
-            "{S} employs {employees} people.",
-            "{name} has {employees} employees.",
-            "The workforce of {name} numbers {employees}.")),
+        (
+            ("founder", "founded_year"),
+            ("{S} was founded by {founder} in {founded_year}.", "In {founded_year}, {founder} founded {name}."),
+        ),
+        (
+            ("industry",),
+            (
+                "{S} is {a_industry} company.",
+                "{name} operates in the {industry} industry.",
+                "The main business of {name} is {industry}.",
+            ),
+        ),
+        (
+            ("founded_year",),
+            (
+                "{S} was founded in {founded_year}.",
+                "{name} has been in business since {founded_year}, the year it was founded.",
+                "The company {name} was established in {founded_year}.",
+            ),
+        ),
+        (
+            ("founder",),
+            (
+                "{S} was founded by {founder}.",
+                "{founder} founded {name}.",
+                "{name} owes its existence to its founder, {founder}.",
+            ),
+        ),
+        (
+            ("headquartered_in",),
+            (
+                "{S} is headquartered in {headquartered_in}.",
+                "The headquarters of {name} are in {headquartered_in}.",
+                "{name} has its head office in {headquartered_in}.",
+            ),
+        ),
+        (
+            ("employees",),
+            (
+                "{S} employs {employees} people.",
+                "{name} has {employees} employees.",
+                "The workforce of {name} numbers {employees}.",
+            ),
+        ),
     ],
 }
 
@@ -221,15 +306,30 @@ KIND_FILLER = {
     ),
 }
 
-ADJECTIVES = ("lively", "quiet", "remarkable", "thoughtful", "warm", "unusual", "modest", "careful",
-              "cheerful", "distinctive", "calm", "energetic", "steady", "curious", "gentle")
+ADJECTIVES = (
+    "lively",
+    "quiet",
+    "remarkable",
+    "thoughtful",
+    "warm",
+    "unusual",
+    "modest",
+    "careful",
+    "cheerful",
+    "distinctive",
+    "calm",
+    "energetic",
+    "steady",
+    "curious",
+    "gentle",
+)
 
 PRONOUNS = {"f": ("she", "her"), "m": ("he", "his")}
 # What prose calls a place or company it has already named, besides its (short) name.
 NOMINALS = {"city": ("the city", "the town"), "country": ("the country",), "organisation": ("the company", "the firm")}
 # A run of this many short references ends with the full name again, to re-anchor the reader.
 REANCHOR_AFTER = 4
-PERSON_PRONOUN_SUBJECT = 0.5     # share of a person's referring subjects that are "she"/"he"
+PERSON_PRONOUN_SUBJECT = 0.5  # share of a person's referring subjects that are "she"/"he"
 
 
 def possessive(name: str) -> str:
@@ -251,7 +351,7 @@ class Voice:
         self.entity = entity
         self.rng = rng
         self.mentioned = False
-        self.references = 0          # short references since the full name was last used
+        self.references = 0  # short references since the full name was last used
 
     def stating(self) -> dict[str, str]:
         """Slots for a sentence that states a fact: {S} and {name} are the full name."""
@@ -280,8 +380,16 @@ class Voice:
         adj = self.rng.choice(ADJECTIVES)
         # {proper}: where only a name reads well ("the name {proper}"), never "the company".
         proper = name if name[:1].isupper() else e.short
-        return {"S": subject, "name": name, "name_pos": possessive(name), "proper": proper, "pron": pron,
-                "poss": poss, "adj": adj, "a_adj": a_or_an(adj)}
+        return {
+            "S": subject,
+            "name": name,
+            "name_pos": possessive(name),
+            "proper": proper,
+            "pron": pron,
+            "poss": poss,
+            "adj": adj,
+            "a_adj": a_or_an(adj),
+        }
 
 
 def fact_values(entity: Entity) -> dict[str, str]:
@@ -293,8 +401,7 @@ def fact_values(entity: Entity) -> dict[str, str]:
     return values
 
 
-def fact_sentences(voice: Voice, relations: list[str], rng: random.Random,
-                   combine: float = 0.5) -> list[str]:
+def fact_sentences(voice: Voice, relations: list[str], rng: random.Random, combine: float = 0.5) -> list[str]:
     """One sentence per relation or pair of relations, in the given order."""
     entity = voice.entity
     values = fact_values(entity)
@@ -303,8 +410,11 @@ def fact_sentences(voice: Voice, relations: list[str], rng: random.Random,
     options = FACT_TEMPLATES[entity.kind]
     while remaining:
         head = remaining[0]
-        combos = [(rels, tpls) for rels, tpls in options
-                  if len(rels) > 1 and head in rels and all(r in remaining for r in rels)]
+        combos = [
+            (rels, tpls)
+            for rels, tpls in options
+            if len(rels) > 1 and head in rels and all(r in remaining for r in rels)
+        ]
         if combos and rng.random() < combine:
             rels, templates = rng.choice(combos)
         else:

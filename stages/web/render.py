@@ -14,22 +14,30 @@ from stages.web.world import RELATIONS, Entity, World
 # kind -> sections: (heading variants, relations told there). A section without facts is kept
 # only when filler lands in it.
 SECTIONS = {
-    "person": ((("Early life", "Early years", "Background"), ("born_in", "birth_year")),
-               (("Career", "Work", "Professional life"), ("occupation", "works_for")),
-               (("Personal life", "Family"), ("spouse",)),
-               (("Legacy", "Reputation", "Character"), ())),
-    "city": ((("Geography", "Location"), ("in_country", "river")),
-             (("History", "Origins"), ("founded_year",)),
-             (("Population", "Demographics"), ("population",)),
-             (("Landmarks", "Sights", "Culture"), ("landmark",))),
-    "country": ((("Overview", "Government"), ("capital", "official_language")),
-                (("Economy", "Money and trade"), ("currency",)),
-                (("People", "Population"), ("population",)),
-                (("Culture", "Society"), ())),
-    "organisation": ((("History", "Origins"), ("founder", "founded_year")),
-                     (("Operations", "Business"), ("industry", "headquartered_in")),
-                     (("Workforce", "Staff"), ("employees",)),
-                     (("Reputation", "Community"), ())),
+    "person": (
+        (("Early life", "Early years", "Background"), ("born_in", "birth_year")),
+        (("Career", "Work", "Professional life"), ("occupation", "works_for")),
+        (("Personal life", "Family"), ("spouse",)),
+        (("Legacy", "Reputation", "Character"), ()),
+    ),
+    "city": (
+        (("Geography", "Location"), ("in_country", "river")),
+        (("History", "Origins"), ("founded_year",)),
+        (("Population", "Demographics"), ("population",)),
+        (("Landmarks", "Sights", "Culture"), ("landmark",)),
+    ),
+    "country": (
+        (("Overview", "Government"), ("capital", "official_language")),
+        (("Economy", "Money and trade"), ("currency",)),
+        (("People", "Population"), ("population",)),
+        (("Culture", "Society"), ()),
+    ),
+    "organisation": (
+        (("History", "Origins"), ("founder", "founded_year")),
+        (("Operations", "Business"), ("industry", "headquartered_in")),
+        (("Workforce", "Staff"), ("employees",)),
+        (("Reputation", "Community"), ()),
+    ),
 }
 
 
@@ -39,8 +47,7 @@ def word_count(sentences: list[str]) -> int:
 
 def ref_links(entity: Entity, world: World, hosts: Hosts) -> dict[str, str]:
     """Names in an entity's facts that have their own article -> that article's URL."""
-    return {world.entities[oid].name: hosts.article_url(world.entities[oid].slug)
-            for oid in entity.refs.values()}
+    return {world.entities[oid].name: hosts.article_url(world.entities[oid].slug) for oid in entity.refs.values()}
 
 
 @dataclass(frozen=True)
@@ -84,9 +91,17 @@ def article(entity: Entity, world: World, hosts: Hosts, rng: random.Random, targ
     for heading, body in sections:
         if body:
             blocks += [Heading(heading), para(*linkify(" ".join(body), links))]
-    return Page(host=hosts.wiki, path=f"/wiki/{entity.slug}.html", kind="article",
-                style=f"encyclopedia_{entity.kind}", lang="en", title=entity.name, blocks=blocks,
-                entity_ids=[entity.id, *entity.refs.values()], section=_section(entity))
+    return Page(
+        host=hosts.wiki,
+        path=f"/wiki/{entity.slug}.html",
+        kind="article",
+        style=f"encyclopedia_{entity.kind}",
+        lang="en",
+        title=entity.name,
+        blocks=blocks,
+        entity_ids=[entity.id, *entity.refs.values()],
+        section=_section(entity),
+    )
 
 
 def _section(entity: Entity) -> str:
@@ -96,24 +111,50 @@ def _section(entity: Entity) -> str:
 def edit_form(source: Page) -> Page:
     """The wiki's edit page for an article: robots-disallowed, but on disk and linked."""
     slug = source.path.rsplit("/", 1)[1]
-    blocks = [Para((f"You are editing the page {source.title}. Changes are reviewed by an editor "
-                    "before they appear on the public site. Please cite your sources.",)),
-              Preformatted(source.main_text)]
-    return Page(host=source.host, path=f"/edit/{slug}", kind="article", style="edit_form", lang="en",
-                title=f"Editing {source.title}", blocks=blocks, entity_ids=list(source.entity_ids),
-                disallowed=True)
+    blocks = [
+        Para(
+            (
+                f"You are editing the page {source.title}. Changes are reviewed by an editor "
+                "before they appear on the public site. Please cite your sources.",
+            )
+        ),
+        Preformatted(source.main_text),
+    ]
+    return Page(
+        host=source.host,
+        path=f"/edit/{slug}",
+        kind="article",
+        style="edit_form",
+        lang="en",
+        title=f"Editing {source.title}",
+        blocks=blocks,
+        entity_ids=list(source.entity_ids),
+        disallowed=True,
+    )
 
 
 # kind -> (title template, column headers, the relations in the columns, the relation that
 # groups the page's members: stated in its title, so not repeated for every entry). Founding
 # years are told in the entry notes only: every figure column costs prose (see _list_page).
 LIST_STYLES = {
-    "city": ("Cities of {group}", ("City", "Population", "River", "Landmark"),
-             ("population", "river", "landmark"), "in_country"),
-    "organisation": ("{Group} companies", ("Company", "Founder", "Headquarters", "Employees"),
-                     ("founder", "headquartered_in", "employees"), "industry"),
-    "person": ("List of {group}s", ("Name", "Born", "Birthplace", "Employer"),
-               ("birth_year", "born_in", "works_for"), "occupation"),
+    "city": (
+        "Cities of {group}",
+        ("City", "Population", "River", "Landmark"),
+        ("population", "river", "landmark"),
+        "in_country",
+    ),
+    "organisation": (
+        "{Group} companies",
+        ("Company", "Founder", "Headquarters", "Employees"),
+        ("founder", "headquartered_in", "employees"),
+        "industry",
+    ),
+    "person": (
+        "List of {group}s",
+        ("Name", "Born", "Birthplace", "Employer"),
+        ("birth_year", "born_in", "works_for"),
+        "occupation",
+    ),
 }
 # Long lists are split into parts, as wikis split them: each entry's note takes one filler
 # sentence from the part's pool, which holds 25 or more per kind, and a sentence repeated on a page
@@ -129,18 +170,23 @@ LIST_INTROS = (
 # kind -> sentences that sum a page's table up in words; {first} and {last} are the members at
 # either end of the ranking in LIST_RANKS, with their values.
 LIST_SUMMARIES = {
-    "city": ("The largest of them is {first}, with a population of {first_value}, and the smallest is "
-             "{last}, with {last_value} inhabitants.",
-             "By population, {first} leads the table with {first_value} residents, while {last} is home "
-             "to only {last_value} people."),
-    "organisation": ("The largest employer among them is {first}, with {first_value} employees; the "
-                     "smallest is {last}, which employs {last_value} people.",
-                     "With {first_value} employees, {first} has the biggest workforce in the table, and "
-                     "{last}, with {last_value}, the smallest."),
-    "person": ("The oldest of them is {first}, who was born in {first_value}, and the youngest is "
-               "{last}, who was born in {last_value}.",
-               "The entries span several generations, from {first}, born in {first_value}, to {last}, "
-               "born in {last_value}."),
+    "city": (
+        "The largest of them is {first}, with a population of {first_value}, and the smallest is "
+        "{last}, with {last_value} inhabitants.",
+        "By population, {first} leads the table with {first_value} residents, while {last} is home "
+        "to only {last_value} people.",
+    ),
+    "organisation": (
+        "The largest employer among them is {first}, with {first_value} employees; the "
+        "smallest is {last}, which employs {last_value} people.",
+        "With {first_value} employees, {first} has the biggest workforce in the table, and "
+        "{last}, with {last_value}, the smallest.",
+    ),
+    "person": (
+        "The oldest of them is {first}, who was born in {first_value}, and the youngest is "
+        "{last}, who was born in {last_value}.",
+        "The entries span several generations, from {first}, born in {first_value}, to {last}, born in {last_value}.",
+    ),
 }
 # kind -> (relation to rank by, largest first?)
 LIST_RANKS = {"city": ("population", True), "organisation": ("employees", True), "person": ("birth_year", False)}
@@ -164,7 +210,7 @@ def list_pages(kind: str, group: str, members: list[Entity], hosts: Hosts, rng: 
     slug = title.lower().replace(" ", "-")
     pages = []
     for i in range(parts):
-        chunk = members[i * len(members) // parts:(i + 1) * len(members) // parts]
+        chunk = members[i * len(members) // parts : (i + 1) * len(members) // parts]
         part_title = title if parts == 1 else f"{title} (part {i + 1} of {parts})"
         path = f"/lists/{slug}.html" if parts == 1 else f"/lists/{slug}-{i + 1}.html"
         part = f"This is part {i + 1} of {parts} of the list." if parts > 1 else ""
@@ -172,8 +218,9 @@ def list_pages(kind: str, group: str, members: list[Entity], hosts: Hosts, rng: 
     return pages
 
 
-def _list_page(kind: str, group: str, title: str, part: str, path: str, members: list[Entity],
-               hosts: Hosts, rng: random.Random) -> Page:
+def _list_page(
+    kind: str, group: str, title: str, part: str, path: str, members: list[Entity], hosts: Hosts, rng: random.Random
+) -> Page:
     """An introduction that sums the table up, the table, and a short note per entry.
 
     Real list pages are mostly prose around their tables, and they have to be: a table row is
@@ -182,17 +229,20 @@ def _list_page(kind: str, group: str, title: str, part: str, path: str, members:
     tells the row's facts again, in sentences that name the entry in full, and adds a sentence
     about it, so that each row carries about thirty words of prose."""
     _, header, relations, grouped_by = LIST_STYLES[kind]
-    rows = tuple((Link(e.name, hosts.article_url(e.slug)), *(e.attrs.get(r, "") for r in relations))
-                 for e in members)
+    rows = tuple((Link(e.name, hosts.article_url(e.slug)), *(e.attrs.get(r, "") for r in relations)) for e in members)
     what = LIST_WHAT[kind].format(group=group)
     intro = [rng.choice(LIST_INTROS).format(n=len(members), what=what), part]
     if len(members) > 1:
         rank_by, largest_first = LIST_RANKS[kind]
-        ranked = sorted(members, key=lambda e: (int(e.attrs[rank_by].replace(",", "")), e.name),
-                        reverse=largest_first)
-        intro.append(rng.choice(LIST_SUMMARIES[kind]).format(
-            first=ranked[0].name, first_value=ranked[0].attrs[rank_by],
-            last=ranked[-1].name, last_value=ranked[-1].attrs[rank_by]))
+        ranked = sorted(members, key=lambda e: (int(e.attrs[rank_by].replace(",", "")), e.name), reverse=largest_first)
+        intro.append(
+            rng.choice(LIST_SUMMARIES[kind]).format(
+                first=ranked[0].name,
+                first_value=ranked[0].attrs[rank_by],
+                last=ranked[-1].name,
+                last_value=ranked[-1].attrs[rank_by],
+            )
+        )
     blocks = [para(" ".join(s for s in intro if s)), Table(header, rows), Heading(rng.choice(ENTRY_HEADINGS))]
     filler = Filler(kind, rng, about_page=False)
     for e in members:
@@ -202,8 +252,17 @@ def _list_page(kind: str, group: str, title: str, part: str, path: str, members:
             note.insert(rng.randint(1, len(note)), more)
         blocks.append(para(" ".join(note)))
     blocks.append(para(rng.choice(LIST_OUTROS)))
-    return Page(host=hosts.wiki, path=path, kind="list", style=f"table_{kind}", lang="en", title=title,
-                blocks=blocks, entity_ids=[e.id for e in members], section="lists")
+    return Page(
+        host=hosts.wiki,
+        path=path,
+        kind="list",
+        style=f"table_{kind}",
+        lang="en",
+        title=title,
+        blocks=blocks,
+        entity_ids=[e.id for e in members],
+        section="lists",
+    )
 
 
 QUESTIONS = {
@@ -230,18 +289,24 @@ FAQ_INTROS = (
     "Below are short answers to common questions about {name}, checked against published sources.",
     "Curious about {name}? These are the questions that come up again and again.",
 )
-FAQ_ANSWER_GOES_ON = 0.4         # share of fact answers followed by a filler sentence
+FAQ_ANSWER_GOES_ON = 0.4  # share of fact answers followed by a filler sentence
 # General questions, each with an answer that opens the reply; filler from the page continues it.
 GENERAL_QUESTIONS = (
-    ("Why do people find {name} interesting?", "There are several reasons, and most of them have to do with the details."),
-    ("Where can I read more about {name}?", "The encyclopedia article on {name} is a good place to start, and local libraries keep further material."),
+    (
+        "Why do people find {name} interesting?",
+        "There are several reasons, and most of them have to do with the details.",
+    ),
+    (
+        "Where can I read more about {name}?",
+        "The encyclopedia article on {name} is a good place to start, and local libraries keep further material.",
+    ),
     ("Is there anything else worth knowing about {name}?", "Yes, a few things are worth adding to the answers above."),
 )
 
 
 def faq_page(entity: Entity, world: World, hosts: Hosts, rng: random.Random) -> Page:
     voice = Voice(entity, rng)
-    filler = Filler(entity.kind, rng, about_page=False)    # an answer is no article
+    filler = Filler(entity.kind, rng, about_page=False)  # an answer is no article
     blocks = [para(rng.choice(FAQ_INTROS).format(name=entity.name))]
     voice.mentioned = True
     for fact in world.facts_of(entity.id):
@@ -258,6 +323,14 @@ def faq_page(entity: Entity, world: World, hosts: Hosts, rng: random.Random) -> 
         slots = voice.referring()
         answer = " ".join(s for s in (opening.format(name=slots["name"]), filler.take(voice), filler.take(voice)) if s)
         blocks.append(QA(question.format(name=slots["name"]), answer))
-    return Page(host=hosts.faq, path=f"/q/{entity.slug}.html", kind="faq", style="faq_qa", lang="en",
-                title=f"{entity.name}: frequently asked questions", blocks=blocks,
-                entity_ids=[entity.id], section="questions")
+    return Page(
+        host=hosts.faq,
+        path=f"/q/{entity.slug}.html",
+        kind="faq",
+        style="faq_qa",
+        lang="en",
+        title=f"{entity.name}: frequently asked questions",
+        blocks=blocks,
+        entity_ids=[entity.id],
+        section="questions",
+    )

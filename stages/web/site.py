@@ -14,7 +14,7 @@ from crisol.core.atomic import atomic_dir
 from stages.web.generate import Web
 
 SCHEMA_VERSION = 1
-BAD_BOT = "BadBot"        # a second robots.txt group, barred from the whole host
+BAD_BOT = "BadBot"  # a second robots.txt group, barred from the whole host
 
 
 def file_path(url_path: str) -> str:
@@ -23,28 +23,43 @@ def file_path(url_path: str) -> str:
 
 
 def robots_txt(host: str, disallow: list[str], crawl_delay: float) -> str:
-    lines = ["User-agent: *", *(f"Disallow: {prefix}" for prefix in disallow), f"Crawl-delay: {crawl_delay:g}", "",
-             f"User-agent: {BAD_BOT}", "Disallow: /", "", f"Sitemap: http://{host}/sitemap.xml", ""]
+    lines = [
+        "User-agent: *",
+        *(f"Disallow: {prefix}" for prefix in disallow),
+        f"Crawl-delay: {crawl_delay:g}",
+        "",
+        f"User-agent: {BAD_BOT}",
+        "Disallow: /",
+        "",
+        f"Sitemap: http://{host}/sitemap.xml",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def sitemap_xml(urls: list[str]) -> str:
     body = "".join(f"  <url><loc>{escape(u)}</loc></url>\n" for u in urls)
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + body + "</urlset>\n")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + body + "</urlset>\n"
+    )
 
 
 def site_json(web: Web) -> dict:
-    return {"schema_version": SCHEMA_VERSION, "hosts": sorted(web.host_names),
-            "seeds": [f"http://{h}/" for h in sorted(web.host_names)],
-            "redirects": {h: dict(sorted(r.items())) for h, r in sorted(web.redirects.items())},
-            "content_types": {h: dict(sorted(c.items())) for h, c in sorted(web.content_types.items())}}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "hosts": sorted(web.host_names),
+        "seeds": [f"http://{h}/" for h in sorted(web.host_names)],
+        "redirects": {h: dict(sorted(r.items())) for h, r in sorted(web.redirects.items())},
+        "content_types": {h: dict(sorted(c.items())) for h, c in sorted(web.content_types.items())},
+    }
 
 
 def write_site(target: Path, web: Web, crawl_delay: float) -> dict[str, int]:
     """Write the directory; returns counts and bytes for the metrics."""
     stats = {"html_files": 0, "other_files": 0, "bytes": 0}
     with atomic_dir(target) as tmp:
+
         def put(host: str, url_path: str, data: bytes) -> None:
             path = tmp / host / file_path(url_path)
             if path.exists():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from crisol.formats.artifacts import write_parquet
 from crisol.core.cli import StageContext
+from crisol.formats.artifacts import write_parquet
 from crisol.formats.schemas import FACTS, PAGES
 from stages.web.generate import generate
 from stages.web.groundtruth import fact_mentions, fact_rows, page_rows
@@ -19,14 +19,24 @@ def run(ctx: StageContext) -> None:
     p = ctx.params
     start = time.perf_counter()
     web = generate(p)
-    ctx.log.info("generated %d pages about %d entities in %.1f s", len(web.pages), len(web.world.entities),
-                 time.perf_counter() - start)
+    ctx.log.info(
+        "generated %d pages about %d entities in %.1f s",
+        len(web.pages),
+        len(web.world.entities),
+        time.perf_counter() - start,
+    )
     site = write_site(p.site, web, p.crawl_delay)
     texts = [page.main_text for page in web.pages]
     write_parquet(p.facts, FACTS, fact_rows(web.world), params=ctx.params_dict())
     write_parquet(p.pages, PAGES, page_rows(web.pages, texts), params=ctx.params_dict())
-    ctx.log.info("wrote %s (%d files, %.1f MB), %s and %s", p.site, site["html_files"] + site["other_files"],
-                 site["bytes"] / 1e6, p.facts, p.pages)
+    ctx.log.info(
+        "wrote %s (%d files, %.1f MB), %s and %s",
+        p.site,
+        site["html_files"] + site["other_files"],
+        site["bytes"] / 1e6,
+        p.facts,
+        p.pages,
+    )
     ctx.metrics.update(_metrics(web, texts, site))
 
 

@@ -15,13 +15,38 @@ from stages.web.blocks import Para, inline_text
 from stages.web.page import Page
 
 SYNONYMS = {
-    "many": "numerous", "large": "big", "often": "frequently", "small": "little", "several": "various",
-    "important": "significant", "new": "fresh", "old": "ancient", "began": "started", "said": "stated",
-    "early": "initial", "help": "assistance", "quiet": "calm", "busy": "crowded", "long": "lengthy",
-    "very": "really", "famous": "celebrated", "local": "regional", "people": "folk", "work": "labour",
-    "city": "town", "known": "recognised", "years": "seasons", "visitors": "tourists",
-    "residents": "inhabitants", "company": "firm", "story": "tale", "details": "particulars",
-    "friendly": "kind", "steady": "constant", "careful": "cautious", "plans": "proposals",
+    "many": "numerous",
+    "large": "big",
+    "often": "frequently",
+    "small": "little",
+    "several": "various",
+    "important": "significant",
+    "new": "fresh",
+    "old": "ancient",
+    "began": "started",
+    "said": "stated",
+    "early": "initial",
+    "help": "assistance",
+    "quiet": "calm",
+    "busy": "crowded",
+    "long": "lengthy",
+    "very": "really",
+    "famous": "celebrated",
+    "local": "regional",
+    "people": "folk",
+    "work": "labour",
+    "city": "town",
+    "known": "recognised",
+    "years": "seasons",
+    "visitors": "tourists",
+    "residents": "inhabitants",
+    "company": "firm",
+    "story": "tale",
+    "details": "particulars",
+    "friendly": "kind",
+    "steady": "constant",
+    "careful": "cautious",
+    "plans": "proposals",
 }
 ADDED_SENTENCES = (
     "This summary was compiled by our editorial team from public sources.",
@@ -35,9 +60,19 @@ WORD = re.compile(r"^[a-z]+$")
 
 def mirror(source: Page, host: str) -> Page:
     """The same page on another host; its HTML is copied byte for byte when rendered."""
-    return Page(host=host, path=source.path, kind="mirror", style=source.style, lang=source.lang,
-                title=source.title, blocks=list(source.blocks), entity_ids=list(source.entity_ids),
-                section="mirror", duplicate_of=source.url, edit_fraction=0.0)
+    return Page(
+        host=host,
+        path=source.path,
+        kind="mirror",
+        style=source.style,
+        lang=source.lang,
+        title=source.title,
+        blocks=list(source.blocks),
+        entity_ids=list(source.entity_ids),
+        section="mirror",
+        duplicate_of=source.url,
+        edit_fraction=0.0,
+    )
 
 
 def near_duplicate(source: Page, host: str, path: str, target: float, rng: random.Random) -> Page:
@@ -53,16 +88,31 @@ def near_duplicate(source: Page, host: str, path: str, target: float, rng: rando
             blocks.append(block)
         elif sentences:
             blocks.append(Para((" ".join(sentences),)))
-    return Page(host=host, path=path, kind="near_duplicate", style=f"near_dup_{source.style}", lang=source.lang,
-                title=source.title, blocks=blocks, entity_ids=list(source.entity_ids), section="digest",
-                duplicate_of=source.url, edit_fraction=round(edited / total, 4))
+    return Page(
+        host=host,
+        path=path,
+        kind="near_duplicate",
+        style=f"near_dup_{source.style}",
+        lang=source.lang,
+        title=source.title,
+        blocks=blocks,
+        entity_ids=list(source.entity_ids),
+        section="digest",
+        duplicate_of=source.url,
+        edit_fraction=round(edited / total, 4),
+    )
 
 
 def _sentence_edits(paras: list[list[str] | None], budget: int, rng: random.Random) -> int:
     """Maybe drop one sentence and maybe add one, each using at most half of the budget."""
     edited = 0
-    candidates = [(i, j) for i, p in enumerate(paras) if p and len(p) > 1 for j in range(len(p))
-                  if len(p[j].split()) <= budget // 2]
+    candidates = [
+        (i, j)
+        for i, p in enumerate(paras)
+        if p and len(p) > 1
+        for j in range(len(p))
+        if len(p[j].split()) <= budget // 2
+    ]
     if candidates and rng.random() < 0.6:
         i, j = rng.choice(candidates)
         edited += len(paras[i].pop(j).split())

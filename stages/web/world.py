@@ -28,11 +28,11 @@ SUBJECT_TYPE = {"person": "person", "city": "place", "country": "place", "organi
 @dataclass
 class Entity:
     id: str
-    kind: str                                  # person | city | country | organisation
+    kind: str  # person | city | country | organisation
     name: str
-    attrs: dict[str, str] = field(default_factory=dict)   # relation -> display object
-    refs: dict[str, str] = field(default_factory=dict)    # relation -> object entity id
-    info: dict[str, str] = field(default_factory=dict)    # non-fact details (gender, stems)
+    attrs: dict[str, str] = field(default_factory=dict)  # relation -> display object
+    refs: dict[str, str] = field(default_factory=dict)  # relation -> object entity id
+    info: dict[str, str] = field(default_factory=dict)  # non-fact details (gender, stems)
 
     @property
     def subject_type(self) -> str:
@@ -64,7 +64,7 @@ class Fact:
 
 @dataclass
 class World:
-    entities: dict[str, Entity]                # id -> entity, in creation order
+    entities: dict[str, Entity]  # id -> entity, in creation order
     facts: list[Fact]
 
     def of_kind(self, kind: str) -> list[Entity]:
@@ -96,8 +96,17 @@ def build_world(params: WebParams) -> World:
     for entity in entities.values():
         for relation in RELATIONS[entity.kind]:
             if relation in entity.attrs:
-                facts.append(Fact(f"{entity.id}/{relation}", entity.id, entity.subject_type, entity.name,
-                                  relation, entity.attrs[relation], entity.refs.get(relation)))
+                facts.append(
+                    Fact(
+                        f"{entity.id}/{relation}",
+                        entity.id,
+                        entity.subject_type,
+                        entity.name,
+                        relation,
+                        entity.attrs[relation],
+                        entity.refs.get(relation),
+                    )
+                )
     return World(entities, facts)
 
 
@@ -107,17 +116,21 @@ def _countries(params: WebParams, rng: random.Random, forge: NameForge) -> list[
     for i in range(params.countries):
         stem = forge.word(2, 2, max_len=8)
         name = stem + ("ia" if stem[-1] not in "aeiou" else "ria")
-        adjective = name[:-1] + "n"                   # Veskaria -> Veskarian
-        out.append(Entity(f"country-{i + 1:03d}", "country", name,
-                          attrs={"official_language": adjective,
-                                 "currency": f"{adjective} {units[i % len(units)]}"},
-                          info={"stem": name[:-2], "adjective": adjective, "unit": units[i % len(units)]}))
+        adjective = name[:-1] + "n"  # Veskaria -> Veskarian
+        out.append(
+            Entity(
+                f"country-{i + 1:03d}",
+                "country",
+                name,
+                attrs={"official_language": adjective, "currency": f"{adjective} {units[i % len(units)]}"},
+                info={"stem": name[:-2], "adjective": adjective, "unit": units[i % len(units)]},
+            )
+        )
     return out
 
 
 def _cities(params: WebParams, rng: random.Random, forge: NameForge, countries: list[Entity]) -> list[Entity]:
-    rivers = {c.id: [forge.word(2, 2) for _ in range(max(1, params.cities // (4 * len(countries))))]
-              for c in countries}
+    rivers = {c.id: [forge.word(2, 2) for _ in range(max(1, params.cities // (4 * len(countries))))] for c in countries}
     landmark_kinds = list(LANDMARKS)
     cities = []
     for i in range(params.cities):
@@ -127,15 +140,27 @@ def _cities(params: WebParams, rng: random.Random, forge: NameForge, countries: 
         river = rng.choice(rivers[country.id])
         kind = rng.choice(landmark_kinds)
         landmark = forge.word(2, 2)
-        cities.append(Entity(f"place-{i + 1:04d}", "city", forge.word(2, 3),
-                             attrs={"in_country": country.name,
-                                    "founded_year": str(rng.randint(880, 1890)),
-                                    "population": _number(int(population)),
-                                    "river": f"{river} River",
-                                    "landmark": f"{landmark} {kind}"},
-                             refs={"in_country": country.id},
-                             info={"river_name": river, "landmark_name": landmark, "landmark_kind": kind,
-                                   "population_n": str(int(population))}))
+        cities.append(
+            Entity(
+                f"place-{i + 1:04d}",
+                "city",
+                forge.word(2, 3),
+                attrs={
+                    "in_country": country.name,
+                    "founded_year": str(rng.randint(880, 1890)),
+                    "population": _number(int(population)),
+                    "river": f"{river} River",
+                    "landmark": f"{landmark} {kind}",
+                },
+                refs={"in_country": country.id},
+                info={
+                    "river_name": river,
+                    "landmark_name": landmark,
+                    "landmark_kind": kind,
+                    "population_n": str(int(population)),
+                },
+            )
+        )
     for country in countries:
         own = [c for c in cities if c.refs["in_country"] == country.id]
         capital = max(own, key=lambda c: int(c.info["population_n"]))
@@ -155,12 +180,20 @@ def _organisations(params: WebParams, rng: random.Random, forge: NameForge, citi
         suffix = rng.choice(INDUSTRIES[industry][1])
         hq = rng.choice(cities)
         employees = max(12, round(rng.lognormvariate(6.5, 1.3), -1))
-        orgs.append(Entity(f"org-{i + 1:04d}", "organisation", f"{forge.word(2, 3)} {suffix}",
-                           attrs={"industry": industry,
-                                  "founded_year": str(rng.randint(1820, 2005)),
-                                  "headquartered_in": hq.name,
-                                  "employees": _number(int(employees))},
-                           refs={"headquartered_in": hq.id}))
+        orgs.append(
+            Entity(
+                f"org-{i + 1:04d}",
+                "organisation",
+                f"{forge.word(2, 3)} {suffix}",
+                attrs={
+                    "industry": industry,
+                    "founded_year": str(rng.randint(1820, 2005)),
+                    "headquartered_in": hq.name,
+                    "employees": _number(int(employees)),
+                },
+                refs={"headquartered_in": hq.id},
+            )
+        )
     return orgs
 
 
@@ -176,28 +209,35 @@ def _people(params: WebParams, rng: random.Random, forge: NameForge, cities: lis
     people = []
     for i in range(params.people):
         gender = rng.choice("fm")
-        while True:   # full names are unique; the pools make that easy (>= 1200 combinations)
+        while True:  # full names are unique; the pools make that easy (>= 1200 combinations)
             first, family = rng.choice(given[gender]), rng.choice(families)
             if f"{first} {family}" not in seen and first != family:
                 break
         name = f"{first} {family}"
         seen.add(name)
         home = rng.choice(cities)
-        people.append(Entity(f"person-{i + 1:05d}", "person", name,
-                             attrs={"born_in": home.name,
-                                    "birth_year": str(rng.randint(1880, 1995)),
-                                    "occupation": rng.choice(occupations)},
-                             refs={"born_in": home.id},
-                             info={"gender": gender, "family": family}))
+        people.append(
+            Entity(
+                f"person-{i + 1:05d}",
+                "person",
+                name,
+                attrs={
+                    "born_in": home.name,
+                    "birth_year": str(rng.randint(1880, 1995)),
+                    "occupation": rng.choice(occupations),
+                },
+                refs={"born_in": home.id},
+                info={"gender": gender, "family": family},
+            )
+        )
     return people
 
 
-def _link_people_and_orgs(params: WebParams, rng: random.Random, people: list[Entity],
-                          orgs: list[Entity]) -> None:
+def _link_people_and_orgs(params: WebParams, rng: random.Random, people: list[Entity], orgs: list[Entity]) -> None:
     """Founders, employers and spouses, keeping dates plausible."""
     for i, org in enumerate(orgs):
         founder = people[i % len(people)] if len(people) < len(orgs) else rng.choice(people)
-        if "founded" in founder.info:    # founds two companies: the second comes later in life
+        if "founded" in founder.info:  # founds two companies: the second comes later in life
             year = int(founder.info["founded"]) + rng.randint(3, 15)
         else:
             year = int(founder.attrs["birth_year"]) + rng.randint(24, 50)

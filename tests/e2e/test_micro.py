@@ -11,10 +11,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from flows.pipeline import dvc_executable, tool_env
-from crisol.formats.tokens import TokenSplit
-from kit.workspace import project_workspace
 from crisol.formats.tokenizer_file import load_tokenizer
+from crisol.formats.tokens import TokenSplit
+from flows.pipeline import dvc_executable, tool_env
+from kit.workspace import project_workspace
 
 DVC = dvc_executable()
 STAGES = ["web", "crawl", "ingest", "dedup", "tokenizer", "pretrain", "sft", "reward", "ppo", "evaluate"]
@@ -32,8 +32,7 @@ def _documents(root: Path):
 
 
 def _check_outputs(root: Path) -> None:
-    metrics = {name: json.loads((root / f"data/metrics/{name}.json").read_text())
-               for name in STAGES}
+    metrics = {name: json.loads((root / f"data/metrics/{name}.json").read_text()) for name in STAGES}
     assert all(m["profile"] == "micro" for m in metrics.values())
     docs = pq.read_table(root / "data/ingest/documents")
     rejects = pq.read_table(root / "data/ingest/rejects")
@@ -46,8 +45,13 @@ def _check_outputs(root: Path) -> None:
     # The generator's ground truth says which pages are good English prose and which are spam.
     pages = pq.read_table(root / "data/web/pages.parquet", columns=["url", "kind", "lang", "disallowed"]).to_pylist()
     kept = set(docs.column("url").to_pylist())
-    good = [p["url"] for p in pages if p["lang"] == "en" and not p["disallowed"]
-            and p["kind"] in {"article", "news", "faq", "list", "mirror", "near_duplicate"}]
+    good = [
+        p["url"]
+        for p in pages
+        if p["lang"] == "en"
+        and not p["disallowed"]
+        and p["kind"] in {"article", "news", "faq", "list", "mirror", "near_duplicate"}
+    ]
     spam = [p["url"] for p in pages if p["kind"] == "spam"]
     assert sum(u in kept for u in good) / len(good) >= 0.95
     assert sum(u in kept for u in spam) / len(spam) <= 0.10
@@ -71,7 +75,9 @@ def _check_outputs(root: Path) -> None:
 
 def _check_tokens(root: Path, deduped_urls: set[str]) -> None:
     """Every deduplicated document is in exactly one split, and decodes back to its text."""
-    documents = {r["id"]: r["text"] for r in pq.read_table(root / "data/dedup/documents", columns=["id", "text"]).to_pylist()}
+    documents = {
+        r["id"]: r["text"] for r in pq.read_table(root / "data/dedup/documents", columns=["id", "text"]).to_pylist()
+    }
     tokenizer = load_tokenizer(root / "data/tokenizer")
     seen: list[str] = []
     for split in ("train", "validation"):
@@ -81,16 +87,20 @@ def _check_tokens(root: Path, deduped_urls: set[str]) -> None:
             array, index = tokens.tokens(shard), tokens.documents(shard).to_pydict()
             seen += index["doc_id"]
             start, length = index["start"][0], index["length"][0]
-            assert tokenizer.decode(array[start:start + length].tolist()) == documents[index["doc_id"][0]]
+            assert tokenizer.decode(array[start : start + length].tolist()) == documents[index["doc_id"][0]]
     assert sorted(seen) == sorted(documents) and len(documents) == len(deduped_urls)
 
 
 def _check_pretrain(metrics: dict, root: Path) -> None:
     """Micro trains for correctness only: the loss falls, every output and curve is there."""
     assert metrics["steps"] == 40 and metrics["parameters"] > 0 and metrics["tokens_per_s"] > 0
-    assert (root / "data/pretrain/hf/config.json").is_file() and (root / "data/pretrain/model/model.safetensors").is_file()
-    curves = {name: list(csv.DictReader((root / f"data/plots/pretrain/{name}.csv").open()))
-              for name in ("train_loss", "validation", "lr", "facts")}
+    assert (root / "data/pretrain/hf/config.json").is_file() and (
+        root / "data/pretrain/model/model.safetensors"
+    ).is_file()
+    curves = {
+        name: list(csv.DictReader((root / f"data/plots/pretrain/{name}.csv").open()))
+        for name in ("train_loss", "validation", "lr", "facts")
+    }
     validation = [float(row["loss"]) for row in curves["validation"]]
     assert validation[-1] < validation[0] and float(curves["validation"][-1]["bits_per_byte"]) > 0
 
@@ -146,7 +156,7 @@ def test_micro_pipeline_through_dvc_repro(tmp_path):
     seconds = time.perf_counter() - start
     assert second.returncode == 0
     assert "Running stage" not in second.stdout
-    assert seconds < 5.0, f"a no-op dvc repro took {seconds:.2f} s"   # ~2 s on an idle 2-core machine
+    assert seconds < 5.0, f"a no-op dvc repro took {seconds:.2f} s"  # ~2 s on an idle 2-core machine
 
 
 def test_micro_pipeline_through_prefect_flow(prefect_server, tmp_path):
@@ -158,4 +168,3 @@ def test_micro_pipeline_through_prefect_flow(prefect_server, tmp_path):
     _check_outputs(root)
     again = pipeline(root=str(root))
     assert [r["outcome"] for r in again] == ["skipped"] * len(STAGES)
-

@@ -11,17 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from kit.paths import REPO_ROOT
 from flows.graph import write_graph
 from flows.pipeline import dvc_executable, tool_env
+from kit.paths import REPO_ROOT
 from kit.workspace import project_workspace
 
 SHARED = REPO_ROOT.parent / "shared" / "data"
 DVC = dvc_executable()
 STAGES = ["ingest", "dedup", "tokenizer", "pretrain", "sft", "reward", "ppo", "evaluate"]
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(not (SHARED / "real").is_dir(), reason="../shared/data/real is absent")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not (SHARED / "real").is_dir(), reason="../shared/data/real is absent"),
+]
 
 
 def _own_workspace(dest: Path) -> Path:
@@ -29,13 +31,21 @@ def _own_workspace(dest: Path) -> Path:
     own-data folder beside it made of the shared real samples only."""
     own = dest.parent / f"{dest.name}-own"
     shutil.copytree(SHARED / "real", own, ignore=shutil.ignore_patterns("README*"))
-    return project_workspace(dest, ["profile=micro", "source=own", f"own.root={own}",
-                                    f"evaluate.multiple_choice_files=[{SHARED / 'hellaswag/val_500.jsonl'}]"])
+    return project_workspace(
+        dest,
+        [
+            "profile=micro",
+            "source=own",
+            f"own.root={own}",
+            f"evaluate.multiple_choice_files=[{SHARED / 'hellaswag/val_500.jsonl'}]",
+        ],
+    )
 
 
 def _strict_json(path: Path):
     def refuse(constant: str):
         raise AssertionError(f"{path}: {constant} in JSON")
+
     return json.loads(path.read_text(), parse_constant=refuse)
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kit.paths import REPO_ROOT as REPO
 from flows.code_deps import code_deps, package_of, stage_of
+from kit.paths import REPO_ROOT as REPO
 
 PIPELINES = [REPO / "dvc.yaml", REPO / "stages" / "scaling" / "dvc.yaml"]
 
@@ -41,11 +41,13 @@ def test_every_stage_lists_every_package_it_imports(pipeline):
 def test_imports_are_read_transitively(tmp_path):
     """A stage importing a library that imports another library depends on both; other stages
     and libraries nobody reaches are not dependencies."""
-    for package, source in {"stages/alpha": "from crisol.one import x\n",
-                            "stages/beta": "import crisol.two\n",
-                            "crisol/one": "def f():\n    from crisol.two.sub import y\n",
-                            "crisol/two": "import numpy\n",
-                            "crisol/three": ""}.items():
+    for package, source in {
+        "stages/alpha": "from crisol.one import x\n",
+        "stages/beta": "import crisol.two\n",
+        "crisol/one": "def f():\n    from crisol.two.sub import y\n",
+        "crisol/two": "import numpy\n",
+        "crisol/three": "",
+    }.items():
         (tmp_path / package).mkdir(parents=True)
         (tmp_path / package / "__init__.py").write_text(source)
     assert code_deps(tmp_path, "alpha") == ["crisol/one", "crisol/two", "stages/alpha"]

@@ -10,8 +10,8 @@ import time
 import pytest
 import yaml
 
-from kit.deploy import REPO_ROOT, Worker, create_work_pools, make_toy_repo, prefect_cli, prefect_env
 from flows.pipeline import dvc_executable
+from kit.deploy import REPO_ROOT, Worker, create_work_pools, make_toy_repo, prefect_cli, prefect_env
 
 STAGES = list(yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"])
 PREFECT_YAML = REPO_ROOT / "prefect.yaml"
@@ -21,7 +21,7 @@ def _prefect_yaml() -> dict:
     from prefect.cli.deploy._models import PrefectYamlModel
 
     raw = yaml.safe_load(PREFECT_YAML.read_text())
-    PrefectYamlModel.model_validate(raw)   # the CLI's own model of the file
+    PrefectYamlModel.model_validate(raw)  # the CLI's own model of the file
     return raw
 
 
@@ -101,7 +101,7 @@ def deployed(prefect_server, tmp_path_factory):
     home = tmp_path_factory.mktemp("prefect-cli-home")
     env = prefect_env(prefect_server, home)
     create_work_pools(env)
-    with Worker(env, home / "worker.log") as worker:   # starts while the deployments are made
+    with Worker(env, home / "worker.log") as worker:  # starts while the deployments are made
         out = prefect_cli(env, "deploy", "--all")
         yield {"env": env, "deploy_output": out, "worker": worker}
 
@@ -117,17 +117,28 @@ def test_deploy_all_then_a_run_through_the_api_completes(deployed, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
 
-    expected = {f"crisol/stage-{s}" for s in STAGES} | {"crisol/pipeline", "crisol/pipeline-docker",
-                                                         "crisol/pipeline-kubernetes", "crisol-retrain/retrain",
-                                                         "crisol-scaling/scaling"}
+    expected = {f"crisol/stage-{s}" for s in STAGES} | {
+        "crisol/pipeline",
+        "crisol/pipeline-docker",
+        "crisol/pipeline-kubernetes",
+        "crisol-retrain/retrain",
+        "crisol-scaling/scaling",
+    }
     with get_client(sync_client=True) as client:
         flows = {f.id: f.name for f in client.read_flows()}
         found = {f"{flows[d.flow_id]}/{d.name}": d for d in client.read_deployments()}
         assert expected <= set(found)
         pipeline = found["crisol/pipeline"]
         assert pipeline.work_pool_name == "crisol-local" and pipeline.enforce_parameter_schema
-        assert pipeline.pull_steps == [{"prefect.deployments.steps.set_working_directory": {"directory": str(REPO_ROOT)}}]
-        assert pipeline.parameter_openapi_schema["properties"]["profile"]["enum"][1:] == ["micro", "tiny", "small", "large"]
+        assert pipeline.pull_steps == [
+            {"prefect.deployments.steps.set_working_directory": {"directory": str(REPO_ROOT)}}
+        ]
+        assert pipeline.parameter_openapi_schema["properties"]["profile"]["enum"][1:] == [
+            "micro",
+            "tiny",
+            "small",
+            "large",
+        ]
         assert found["crisol/stage-pretrain"].parameters == {"targets": ["pretrain"]}
         for pool in ("crisol-docker", "crisol-kubernetes"):
             template = client.read_work_pool(pool).base_job_template
@@ -137,14 +148,17 @@ def test_deploy_all_then_a_run_through_the_api_completes(deployed, tmp_path):
         assert [s.schedule.cron for s in retrain.schedules] == ["0 3 * * 1"]
         (automation,) = client.read_resource_related_automations(f"prefect.deployment.{retrain.id}")
         assert automation.trigger.expect == {"crisol.crawl.landed"}
-        assert automation.actions[0].parameters == {"watch_dir": "{{ event.payload.watch_dir }}",
-                                                    "common_crawl_paths": "{{ event.payload.common_crawl_paths }}"}
-        for schedule in retrain.schedules:   # this server runs no scheduler; belt and braces
+        assert automation.actions[0].parameters == {
+            "watch_dir": "{{ event.payload.watch_dir }}",
+            "common_crawl_paths": "{{ event.payload.common_crawl_paths }}",
+        }
+        for schedule in retrain.schedules:  # this server runs no scheduler; belt and braces
             client.update_deployment_schedule(retrain.id, schedule.id, active=False)
 
     toy = make_toy_repo(tmp_path / "toy")
-    flow_run = run_deployment("crisol/pipeline", parameters={"root": str(toy), "overrides": ["toy.n=3"]},
-                              timeout=90, poll_interval=1)
+    flow_run = run_deployment(
+        "crisol/pipeline", parameters={"root": str(toy), "overrides": ["toy.n=3"]}, timeout=90, poll_interval=1
+    )
     assert flow_run.state.is_completed(), (flow_run.state, deployed["worker"].log_text())
     assert (toy / "b.txt").read_text() == "aaab"
     assert "n: 3" in (toy / "params.yaml").read_text()
@@ -152,20 +166,27 @@ def test_deploy_all_then_a_run_through_the_api_completes(deployed, tmp_path):
 
 def test_two_overlapping_runs_leave_the_workspace_consistent(deployed, tmp_path):
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (FlowRunFilter, FlowRunFilterParentFlowRunId, LogFilter,
-                                                LogFilterFlowRunId)
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
     from prefect.deployments import run_deployment
 
     toy = make_toy_repo(tmp_path / "toy")
     hold = toy / "hold"
-    hold.touch()    # the first run to get the workspace waits in make_a until both runs are running
+    hold.touch()  # the first run to get the workspace waits in make_a until both runs are running
     # Both at once (timeout=0: create and return), each forcing every stage to run again.
-    ids = [run_deployment("crisol/pipeline", parameters={"root": str(toy), "force": True}, timeout=0).id
-           for _ in range(2)]
+    ids = [
+        run_deployment("crisol/pipeline", parameters={"root": str(toy), "force": True}, timeout=0).id for _ in range(2)
+    ]
     deadline = time.monotonic() + 180
     while any(_state(i) != "RUNNING" for i in ids):
-        assert time.monotonic() < deadline and all(_state(i) in ("SCHEDULED", "PENDING", "RUNNING") for i in ids), \
-            ([_state(i) for i in ids], deployed["worker"].log_text())
+        assert time.monotonic() < deadline and all(_state(i) in ("SCHEDULED", "PENDING", "RUNNING") for i in ids), (
+            [_state(i) for i in ids],
+            deployed["worker"].log_text(),
+        )
         time.sleep(0.5)
     hold.unlink()
     while any(_state(i) not in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for i in ids):
@@ -176,11 +197,12 @@ def test_two_overlapping_runs_leave_the_workspace_consistent(deployed, tmp_path)
     with get_client(sync_client=True) as client:
         parents = [client.read_flow_run(i) for i in ids]
         assert max(r.start_time for r in parents) < min(r.end_time for r in parents), "the two runs did not overlap"
-        subflows = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=ids)))
+        subflows = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=ids))
+        )
         assert len(subflows) == 2 and all(s.state.is_completed() for s in subflows)
         log_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=ids + [s.id for s in subflows]))
-        while True:   # a run's last log lines reach the server after its Completed state
+        while True:  # a run's last log lines reach the server after its Completed state
             logs = client.read_logs(log_filter=log_filter, limit=200)
             done = sum(log.message.startswith("stage make_b ran") for log in logs)
             if done == 2 or time.monotonic() > deadline:
@@ -202,7 +224,7 @@ def test_two_overlapping_runs_leave_the_workspace_consistent(deployed, tmp_path)
     assert spans[0][1] <= spans[1][0], f"the dvc-workspace limit must serialise the two runs: {spans}"
     status = subprocess.run([dvc_executable(), "status", "--json"], cwd=toy, capture_output=True, text=True, check=True)
     assert json.loads(status.stdout) == {}, status.stdout
-    rwlock = toy / ".dvc" / "tmp" / "rwlock"     # DVC's lock table: no reader or writer left behind
+    rwlock = toy / ".dvc" / "tmp" / "rwlock"  # DVC's lock table: no reader or writer left behind
     if rwlock.exists():
         assert not any(json.loads(rwlock.read_text() or "{}").values()), rwlock.read_text()
     assert (toy / "b.txt").read_text() == "aab"

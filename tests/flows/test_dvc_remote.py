@@ -56,13 +56,14 @@ MAKE = textwrap.dedent("""\
 @pytest.fixture(scope="module")
 def s3_endpoint():
     """moto's S3 server on a free loopback port, with one empty bucket."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)   # one log line per request otherwise
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per request otherwise
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=KEY_ID,
-                 aws_secret_access_key=SECRET).create_bucket(Bucket=BUCKET)
+    boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET
+    ).create_bucket(Bucket=BUCKET)
     yield endpoint
     server.stop()
 
@@ -70,9 +71,16 @@ def s3_endpoint():
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """No AWS settings from the machine: only what the test gives."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-creds"),
-               AWS_EC2_METADATA_DISABLED="true", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org", **extra)
+    env.update(
+        AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-creds"),
+        AWS_EC2_METADATA_DISABLED="true",
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.org",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.org",
+        **extra,
+    )
     return env
 
 
@@ -83,8 +91,11 @@ def sh(cmd: list[str], cwd: Path, env: dict[str, str]) -> str:
 
 
 def digests(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((root / "out").rglob("*")) if p.is_file() and p.name != ".gitignore"}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((root / "out").rglob("*"))
+        if p.is_file() and p.name != ".gitignore"
+    }
 
 
 def make_repo(path: Path, env: dict[str, str]) -> None:
@@ -97,8 +108,9 @@ def make_repo(path: Path, env: dict[str, str]) -> None:
 
 
 def bucket_keys(endpoint: str, prefix: str) -> list[str]:
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=KEY_ID,
-                      aws_secret_access_key=SECRET)
+    s3 = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET
+    )
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
     return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
 
@@ -123,7 +135,9 @@ def test_push_to_s3_remote_and_pull_into_a_clone(s3_endpoint, tmp_path):
 
     clone = tmp_path / "clone"
     sh(["git", "clone", "-q", str(origin), str(clone)], tmp_path, env)
-    assert not (clone / "out" / "data.bin").exists() and not (clone / "out" / "model").exists(), "outputs are not in git"
+    assert not (clone / "out" / "data.bin").exists() and not (clone / "out" / "model").exists(), (
+        "outputs are not in git"
+    )
     sh([DVC, "pull"], clone, env)
     assert digests(clone) == before and len(before) == 4
     assert "up to date" in sh([DVC, "status"], clone, env), "the clone's outputs match dvc.lock"
@@ -131,7 +145,7 @@ def test_push_to_s3_remote_and_pull_into_a_clone(s3_endpoint, tmp_path):
 
 
 def test_credentials_in_config_local_never_in_config(s3_endpoint, tmp_path):
-    env = clean_env(tmp_path, AWS_DEFAULT_REGION="us-east-1")       # no AWS_* keys in the environment
+    env = clean_env(tmp_path, AWS_DEFAULT_REGION="us-east-1")  # no AWS_* keys in the environment
     origin = tmp_path / "origin"
     make_repo(origin, env)
     sh([DVC, "remote", "add", "-d", "storage", f"s3://{BUCKET}/local"], origin, env)
@@ -140,7 +154,7 @@ def test_credentials_in_config_local_never_in_config(s3_endpoint, tmp_path):
     sh([DVC, "remote", "modify", "--local", "storage", "secret_access_key", SECRET], origin, env)
     assert SECRET not in (origin / ".dvc" / "config").read_text()
     assert SECRET in (origin / ".dvc" / "config.local").read_text()
-    sh(["git", "check-ignore", "-q", ".dvc/config.local"], origin, env)   # exits 1 if it were not ignored
+    sh(["git", "check-ignore", "-q", ".dvc/config.local"], origin, env)  # exits 1 if it were not ignored
 
     sh([DVC, "repro", "-q"], origin, env)
     sh([DVC, "push"], origin, env)

@@ -8,10 +8,10 @@ import shutil
 import pytest
 import yaml
 
-from kit.paths import REPO_ROOT
+from crisol.core.params import resolve_tree
 from flows.graph import main, rendered_text, write_graph
 from flows.workspace import apply_param_overrides
-from crisol.core.params import resolve_tree
+from kit.paths import REPO_ROOT
 
 
 def _stages(text: str) -> dict:
@@ -24,8 +24,9 @@ def _params(*overrides: str) -> dict:
 
 def test_dvc_yaml_is_the_rendering_of_params_yaml():
     """In step with params.yaml: in a clean checkout (CI), the synthetic rendering."""
-    assert (REPO_ROOT / "dvc.yaml").read_text() == rendered_text(REPO_ROOT, _params()), \
+    assert (REPO_ROOT / "dvc.yaml").read_text() == rendered_text(REPO_ROOT, _params()), (
         "dvc.yaml is stale: run python -m flows.graph"
+    )
 
 
 def test_own_rendering_has_no_world_and_only_existing_kinds(tmp_path):
@@ -33,8 +34,11 @@ def test_own_rendering_has_no_world_and_only_existing_kinds(tmp_path):
     for kind in ("text", "instructions", "eval"):
         (own / kind).mkdir(parents=True)
     listed = tmp_path / "extra.jsonl"
-    stages = _stages(rendered_text(REPO_ROOT, _params("source=own", f"own.root={own}",
-                                                      f"sft.user.inputs=[{listed}, https://x.org/a.jsonl]")))
+    stages = _stages(
+        rendered_text(
+            REPO_ROOT, _params("source=own", f"own.root={own}", f"sft.user.inputs=[{listed}, https://x.org/a.jsonl]")
+        )
+    )
     assert "web" not in stages and "crawl" not in stages
     everything = yaml.safe_dump(stages)
     assert "${web." not in everything and "${crawl." not in everything
@@ -43,7 +47,7 @@ def test_own_rendering_has_no_world_and_only_existing_kinds(tmp_path):
     assert "${own.root}/instructions" in stages["sft"]["deps"]
     assert str(listed) in stages["sft"]["deps"] and not any("://" in d for d in stages["sft"]["deps"])
     assert "${own.root}/eval" in stages["evaluate"]["deps"]
-    assert not any(d.startswith("${own.root}") for d in stages["reward"]["deps"])   # no preferences/ here
+    assert not any(d.startswith("${own.root}") for d in stages["reward"]["deps"])  # no preferences/ here
     for name in ("ingest", "sft", "evaluate"):
         assert stages[name]["params"][:2] == ["source", "own"]
     synthetic = _stages(rendered_text(REPO_ROOT, _params("source=synthetic")))
@@ -68,6 +72,7 @@ def test_cli_writes_params_then_renders(tmp_path):
 def test_flow_set_reaches_the_active_profile(tmp_path):
     """A --set of a key the active profile also sets must win (the profile's value used to undo it)."""
     from crisol.core.params import resolve_tree
+
     params = tmp_path / "params.yaml"
     shutil.copy2(REPO_ROOT / "params.yaml", params)
     apply_param_overrides(params, ["pretrain.fact_probes=0", "profile=micro", "pretrain.max_steps=3"])
@@ -81,6 +86,7 @@ def test_world_stages_refuse_own_source(stage, tmp_path, capsys):
     import importlib
 
     from crisol.core.cli import main as stage_main
+
     params_module = importlib.import_module(f"stages.{stage}.params")
     model = getattr(params_module, f"{stage.capitalize()}Params")
     run = importlib.import_module(f"stages.{stage}.stage").run

@@ -13,8 +13,8 @@ import yaml
 
 from crisol.core.params import PROFILE_NOTES, ExecutorParams, Section, resolve_tree, validate_section
 from crisol.core.source import source_of
-from flows.params_comments import Comment, field_comments, literal_comments
 from flows.commented_yaml import yaml_float
+from flows.params_comments import Comment, field_comments, literal_comments
 from flows.params_file import STAGE_SECTIONS, differences, main, render, stage_profiles
 from flows.workspace import apply_param_overrides
 
@@ -22,8 +22,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_params_yaml_is_the_rendering_of_the_sections():
-    assert differences(REPO_ROOT / "params.yaml") == [], \
+    assert differences(REPO_ROOT / "params.yaml") == [], (
         "params.yaml disagrees with the params sections: run python -m flows.params_file"
+    )
 
 
 def test_every_stage_with_params_has_its_section_in_the_file():
@@ -49,8 +50,12 @@ def test_run_choices_survive_regeneration_and_other_edits_are_reported(tmp_path,
 
     assert main(["--root", str(tmp_path)]) == 0
     tree = yaml.safe_load(params.read_text())
-    assert (tree["profile"], tree["source"], tree["own"]["root"], tree["pretrain"]["lr"]) == \
-        ("micro", "own", "/data/mine", 0.005)
+    assert (tree["profile"], tree["source"], tree["own"]["root"], tree["pretrain"]["lr"]) == (
+        "micro",
+        "own",
+        "/data/mine",
+        0.005,
+    )
     assert main(["--root", str(tmp_path), "--check"]) == 0
 
 
@@ -67,10 +72,19 @@ def test_a_profile_no_one_declared_is_an_error(monkeypatch):
         stage_profiles(model)
 
 
-@pytest.mark.parametrize("value, text", [
-    (5e-05, "0.00005"), (2e11, "2.0e+11"), (4.2e13, "4.2e+13"), (0.02, "0.02"), (1.0, "1.0"),
-    (3e-7, "3.0e-07"), (123456.789, "123456.789"), (1e20, "1.0e+20"),
-])
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (5e-05, "0.00005"),
+        (2e11, "2.0e+11"),
+        (4.2e13, "4.2e+13"),
+        (0.02, "0.02"),
+        (1.0, "1.0"),
+        (3e-7, "3.0e-07"),
+        (123456.789, "123456.789"),
+        (1e20, "1.0e+20"),
+    ],
+)
 def test_floats_are_spelled_short_and_read_back_as_floats(value, text):
     assert yaml_float(value) == text
     assert yaml.safe_load(text) == value and isinstance(yaml.safe_load(text), float)
@@ -81,15 +95,16 @@ class _Toy(Section):
 
     # above a,
     # on two lines
-    a: int = 1                    # beside a
+    a: int = 1  # beside a
     b: list[float] = [2e11, 0.5]
-    c: str = "x"                  # beside c,
-                                  # continued
+    c: str = "x"  # beside c,
+    # continued
 
 
 _TOY_PROFILES = {
     "micro": {
-        "a": 2, "b": [1.0],       # beside a only
+        "a": 2,
+        "b": [1.0],  # beside a only
         # above c
         "c": "y",
     },
@@ -97,11 +112,17 @@ _TOY_PROFILES = {
 
 
 def test_comments_are_read_beside_fields_and_keys():
-    assert field_comments(_Toy) == {"a": Comment(("above a,", "on two lines"), "beside a"), "b": Comment(),
-                                    "c": Comment((), "beside c, continued")}
+    assert field_comments(_Toy) == {
+        "a": Comment(("above a,", "on two lines"), "beside a"),
+        "b": Comment(),
+        "c": Comment((), "beside c, continued"),
+    }
     assert literal_comments(sys.modules[__name__], "_TOY_PROFILES") == {
-        ("micro",): Comment(), ("micro", "a"): Comment((), "beside a only"), ("micro", "b"): Comment(),
-        ("micro", "c"): Comment(("above c",), "")}
+        ("micro",): Comment(),
+        ("micro", "a"): Comment((), "beside a only"),
+        ("micro", "b"): Comment(),
+        ("micro", "c"): Comment(("above c",), ""),
+    }
 
 
 def test_the_file_says_it_is_generated_and_carries_the_comments():

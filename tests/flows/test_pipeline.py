@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from kit.paths import REPO_ROOT
-from kit import deploy
 from flows.dvc_graph import stage_order
 from flows.pipeline import dvc_executable
+from kit import deploy
+from kit.paths import REPO_ROOT
 
 DVC = dvc_executable()
 
 # The deployment tests' two stages, then a report card and a stage that fails.
-TOY_DVC_YAML = deploy.TOY_DVC_YAML + textwrap.indent(textwrap.dedent("""\
+TOY_DVC_YAML = deploy.TOY_DVC_YAML + textwrap.indent(
+    textwrap.dedent("""\
       make_card:
         cmd: python make_card.py
         deps:
@@ -29,7 +30,9 @@ TOY_DVC_YAML = deploy.TOY_DVC_YAML + textwrap.indent(textwrap.dedent("""\
           - b.txt
         outs:
           - never.txt
-    """), "  ")
+    """),
+    "  ",
+)
 
 
 MAKE_CARD = textwrap.dedent("""\
@@ -60,6 +63,7 @@ def test_stage_order_follows_dependencies(toy_repo):
 def test_flow_runs_then_skips_and_reports(prefect_server, toy_repo):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
     from flows.pipeline import pipeline
 
     first = pipeline(root=str(toy_repo), targets=["make_b"], return_state=True)
@@ -72,7 +76,9 @@ def test_flow_runs_then_skips_and_reports(prefect_server, toy_repo):
     assert [r["outcome"] for r in second] == ["skipped", "skipped"]
 
     with get_client(sync_client=True) as client:
-        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[first.state_details.flow_run_id])))
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[first.state_details.flow_run_id]))
+        )
         assert any("hello from make_b" in log.message for log in logs), "stage output must reach Prefect"
         artifact = client.read_latest_artifacts()
         keys = [a.key for a in artifact]

@@ -46,17 +46,17 @@ def test_custom_run_from_the_deployment_page_completes(prefect_server_ui, chromi
         page.get_by_role("button", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Custom run").click()
         # The typed form: profile a drop-down, overrides a list, force a switch, root prefilled.
-        root = page.get_by_label("root (Optional)", exact=True)   # not own_root (Optional)
+        root = page.get_by_label("root (Optional)", exact=True)  # not own_root (Optional)
         assert root.input_value() == str(toy)
         profile = page.get_by_role("button", name="Select profile")
         sync_api.expect(profile).to_have_text("current")
         profile.click()
         sync_api.expect(page.get_by_role("option")).to_have_text(["current", "micro", "tiny", "small", "large"])
-        page.keyboard.press("Escape")   # keep "current": the toy workspace has no profiles
-        sync_api.expect(page.get_by_role("button", name="Select source")).to_have_text("current")   # or own data
+        page.keyboard.press("Escape")  # keep "current": the toy workspace has no profiles
+        sync_api.expect(page.get_by_role("button", name="Select source")).to_have_text("current")  # or own data
         sync_api.expect(page.get_by_role("switch", name="force (Optional)")).not_to_be_checked()
-        page.get_by_role("button", name="Add item").first.click()   # an item in overrides
-        page.locator("textarea").first.fill("toy.n=4")                # above root's textarea
+        page.get_by_role("button", name="Add item").first.click()  # an item in overrides
+        page.locator("textarea").first.fill("toy.n=4")  # above root's textarea
         assert root.input_value() == str(toy)
         page.get_by_role("button", name="Submit").click()
         page.get_by_text("View run").click()

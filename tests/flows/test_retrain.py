@@ -90,8 +90,9 @@ def toy_repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     root.mkdir()
     (root / "dvc.yaml").write_text(TOY_DVC_YAML)
-    (root / "params.yaml").write_text("# toy params\ningest:\n  inputs:\n  - seed.warc\n"
-                                      "toy:\n  gold: 0.5\n  hallucination: 0.2\n  fail: false\n")
+    (root / "params.yaml").write_text(
+        "# toy params\ningest:\n  inputs:\n  - seed.warc\ntoy:\n  gold: 0.5\n  hallucination: 0.2\n  fail: false\n"
+    )
     (root / "seed.warc").write_text("seed crawl\n")
     for name, text in (("toy_ingest.py", TOY_INGEST), ("toy_train.py", TOY_TRAIN), ("toy_evaluate.py", TOY_EVALUATE)):
         (root / name).write_text(text)
@@ -125,14 +126,19 @@ def artifact_for(flow_run_id) -> str:
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(
-            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]), key=ArtifactFilterKey(any_=["retrain-decision"])))
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
+                key=ArtifactFilterKey(any_=["retrain-decision"]),
+            )
+        )
     assert len(found) == 1, found
     assert found[0].type == "markdown"
     return found[0].data
 
 
 # --- the flow against a real Prefect server ------------------------------------------------------
+
 
 def test_first_model_promoted_then_a_better_one(prefect_server, toy_repo):
     registry = toy_repo / "models" / "registry"
@@ -161,7 +167,11 @@ def test_first_model_promoted_then_a_better_one(prefect_server, toy_repo):
     assert second["decision"] == "promoted" and second["version"] == "v0002", second["reason"]
     assert "better on rlhf_gold_score" in second["reason"]
     assert reg.production(registry) | {"promoted_at": None} == {
-        "version": "v0002", "previous": "v0001", "promoted_at": None, "reason": second["reason"]}
+        "version": "v0002",
+        "previous": "v0001",
+        "promoted_at": None,
+        "reason": second["reason"],
+    }
     rows = {r["metric"]: r for r in second["comparison"]}
     assert rows["rlhf_gold_score"]["verdict"] == "better" and rows["rlhf_gold_score"]["production"] == 0.5
     assert rows["rlhf_hallucination_rate"]["verdict"] == "same"
@@ -169,8 +179,10 @@ def test_first_model_promoted_then_a_better_one(prefect_server, toy_repo):
     assert "incoming/b.warc" in (toy_repo / "params.yaml").read_text()
     assert "incoming/a.warc.gz" not in (toy_repo / "params.yaml").read_text(), "only the new input"
     assert [h["decision"] for h in reg.history(registry)] == ["promoted", "promoted"]
-    assert [r["path"] for r in json.loads("[" + ",".join(
-        (registry / "consumed-inputs.jsonl").read_text().splitlines()) + "]")] == ["incoming/a.warc.gz", "incoming/b.warc"]
+    assert [
+        r["path"]
+        for r in json.loads("[" + ",".join((registry / "consumed-inputs.jsonl").read_text().splitlines()) + "]")
+    ] == ["incoming/a.warc.gz", "incoming/b.warc"]
 
 
 def test_worse_model_refused_and_nothing_new_does_nothing(prefect_server, toy_repo):
@@ -207,7 +219,7 @@ def test_failed_run_is_refused_and_production_unchanged(prefect_server, toy_repo
     pointer = (registry / "production.json").read_text()
 
     drop(toy_repo, "b.warc", "crawl b\n")
-    set_toy(toy_repo, gold=0.99, fail=True)          # a better model whose evaluation fails
+    set_toy(toy_repo, gold=0.99, fail=True)  # a better model whose evaluation fails
     failed, run_id = run_retrain(toy_repo)
     assert failed["decision"] == "refused" and "pipeline run failed" in failed["reason"], failed["reason"]
     assert "evaluate" in failed["reason"]
@@ -248,14 +260,18 @@ def test_announce_emits_the_crawl_landed_event(prefect_server, tmp_path, monkeyp
     assert event.payload == {"watch_dir": str(tmp_path.resolve()), "common_crawl_paths": None, "files": ["x.warc.gz"]}
     assert event.resource.id == f"crisol.crawl.{tmp_path.resolve()}"
     sent = []
-    monkeypatch.setattr(retrain_module, "emit_event", lambda name, **kw: sent.append((name, kw))
-                        or SimpleNamespace(id="e1", payload=kw["payload"]))
+    monkeypatch.setattr(
+        retrain_module,
+        "emit_event",
+        lambda name, **kw: sent.append((name, kw)) or SimpleNamespace(id="e1", payload=kw["payload"]),
+    )
     assert retrain_module.main(["--announce", "--cc-path", "crawl-data/x/wet.paths.gz"]) == 0
     assert sent[0][0] == CRAWL_LANDED
     assert sent[0][1]["payload"]["common_crawl_paths"] == ["crawl-data/x/wet.paths.gz"]
 
 
 # --- the rule and the registry, no server --------------------------------------------------------
+
 
 def test_metric_rules_parse_and_compare():
     rules = [MetricRule.parse(t) for t in ("gold:max", "halluc:min:0.05", "models.rlhf.bpb:min")]
@@ -304,9 +320,12 @@ def test_registry_versions_pointer_and_history(tmp_path):
     assert reg.production_path(registry) == registry / "v0001"
     reg.refuse(registry, "worse")
     with (registry / "history.jsonl").open("a") as fh:
-        fh.write('{"torn')                          # a crash mid-line is skipped, not fatal
+        fh.write('{"torn')  # a crash mid-line is skipped, not fatal
     assert [(h["decision"], h.get("version")) for h in reg.history(registry)] == [
-        ("promoted", "v0002"), ("promoted", "v0001"), ("refused", None)]
+        ("promoted", "v0002"),
+        ("promoted", "v0001"),
+        ("refused", None),
+    ]
     with pytest.raises(reg.RegistryError, match="no version"):
         reg.promote(registry, "v0009", reason="nope")
     with pytest.raises(reg.RegistryError, match="missing"):
@@ -320,13 +339,13 @@ def test_new_inputs_by_content_and_common_crawl_paths(tmp_path):
     (watch / "a.warc.gz").write_bytes(b"a")
     (watch / "sub" / "b.wet").write_bytes(b"b")
     (watch / "notes.txt").write_bytes(b"n")
-    (watch / ".c.warc.gz").write_bytes(b"partial")      # still being written
-    (watch / "dup.warc").write_bytes(b"a")               # same content as a.warc.gz
+    (watch / ".c.warc.gz").write_bytes(b"partial")  # still being written
+    (watch / "dup.warc").write_bytes(b"a")  # same content as a.warc.gz
     new = find_new_inputs(tmp_path, [], watch, ["cc/x.wet.gz"], ["*.warc", "*.warc.gz", "*.wet", "*.wet.gz"])
     assert [n["path"] for n in new] == ["in/a.warc.gz", "in/sub/b.wet", "cc/x.wet.gz"]
     again = find_new_inputs(tmp_path, new, watch, ["cc/x.wet.gz"], ["*.warc", "*.warc.gz", "*.wet", "*.wet.gz"])
     assert again == []
-    (watch / "a.warc.gz").write_bytes(b"a2")             # rewritten in place: new content, new input
+    (watch / "a.warc.gz").write_bytes(b"a2")  # rewritten in place: new content, new input
     assert [n["path"] for n in find_new_inputs(tmp_path, new, watch, None, ["*.warc.gz"])] == ["in/a.warc.gz"]
 
 
@@ -347,11 +366,15 @@ def test_announce_fires_a_deployment_event_trigger(tmp_path):
     with prefect_server(home, services=True) as url:
         with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_HOME: str(home)}):
             trigger = DeploymentEventTrigger(
-                expect={CRAWL_LANDED}, match={"prefect.resource.id": "crisol.crawl.*"},
-                parameters={"watch_dir": "{{ event.payload.watch_dir }}",
-                            "common_crawl_paths": "{{ event.payload.common_crawl_paths }}"})
+                expect={CRAWL_LANDED},
+                match={"prefect.resource.id": "crisol.crawl.*"},
+                parameters={
+                    "watch_dir": "{{ event.payload.watch_dir }}",
+                    "common_crawl_paths": "{{ event.payload.common_crawl_paths }}",
+                },
+            )
             deployment_id = retrain_module.retrain.to_deployment(name="retrain-on-crawl", triggers=[trigger]).apply()
-            time.sleep(2)          # the triggers service loads new automations periodically
+            time.sleep(2)  # the triggers service loads new automations periodically
             landed = tmp_path / "landed"
             landed.mkdir()
             runs = []

@@ -59,6 +59,7 @@ def arg_defaults(stage) -> dict[str, str]:
 
 # ------------------------------------------------------------------ the image
 
+
 def test_final_stage_runs_as_a_non_root_user():
     groups = stages(containerfile_instructions())
     final = list(groups.values())[-1]
@@ -91,8 +92,12 @@ def test_cpu_is_the_default_and_never_installs_pypi_torch():
         assert '"torch==${TORCH_VERSION}${local_label}"' in install, install
         assert "--find-links /tmp/wheels" in install or '--index-url "$index"' in install, install
     # no other instruction of any stage names torch for pip
-    other = [rest for group in stages(instructions).values() for word, rest in group
-             if word == "RUN" and re.search(r"pip install[^&;]*\btorch\b", rest) and rest not in torch_runs]
+    other = [
+        rest
+        for group in stages(instructions).values()
+        for word, rest in group
+        if word == "RUN" and re.search(r"pip install[^&;]*\btorch\b", rest) and rest not in torch_runs
+    ]
     assert not other, other
 
 
@@ -117,8 +122,11 @@ def test_no_secrets_baked_into_the_image():
 
 
 def test_build_context_is_an_allow_list():
-    lines = [line.strip() for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    lines = [
+        line.strip()
+        for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert lines[0] == "*", "the build context must start from nothing"
     included = [line[1:] for line in lines if line.startswith("!")]
     for forbidden in (".env", "data", ".git", ".venv", ".dvc/cache", ".dvc/config.local"):
@@ -136,6 +144,7 @@ def test_build_script_uses_this_machines_podman_settings():
 
 
 # ------------------------------------------------------------------ the compose stack
+
 
 @pytest.fixture(scope="module")
 def compose() -> dict:
@@ -191,14 +200,18 @@ def test_worker_and_crisol_services_run_as_non_root_and_ports_stay_local(compose
 
 # ------------------------------------------------------------------ slow: a real build and run
 
+
 @pytest.mark.timeout(3600)
-@pytest.mark.skipif(os.environ.get("CRISOL_CONTAINER_TEST") != "1" or shutil.which("podman") is None,
-                    reason="set CRISOL_CONTAINER_TEST=1 (and install podman) to build the image and run ingest in it")
+@pytest.mark.skipif(
+    os.environ.get("CRISOL_CONTAINER_TEST") != "1" or shutil.which("podman") is None,
+    reason="set CRISOL_CONTAINER_TEST=1 (and install podman) to build the image and run ingest in it",
+)
 def test_image_builds_and_runs_ingest_on_micro(tmp_path):
     data = tmp_path / "data"
     env = dict(os.environ, DATA_DIR=str(data), PROFILE="micro")
-    result = subprocess.run(["bash", str(INFRA / "build_and_run.sh")], cwd=REPO_ROOT, env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["bash", str(INFRA / "build_and_run.sh")], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     metrics = json.loads((data / "metrics" / "ingest.json").read_text())
     assert metrics["profile"] == "micro"

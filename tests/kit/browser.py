@@ -21,8 +21,16 @@ import pytest
 CHROMIUM = os.environ.get("CRISOL_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium's own connections out are refused here and
 # slow everything down; the sandbox needs user namespaces that containers and root lack.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def missing_browser() -> str | None:
@@ -47,10 +55,15 @@ def browser_page(base: str, tmp_path: Path, viewport: dict | None = None) -> Ite
     profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path)
     with sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-            viewport=viewport or {"width": 1400, "height": 1000})
-        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base)
-                      else route.abort())   # fonts, banners: nothing outside the test server
+            profile,
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport=viewport or {"width": 1400, "height": 1000},
+        )
+        context.route(
+            "**/*", lambda route: route.continue_() if route.request.url.startswith(base) else route.abort()
+        )  # fonts, banners: nothing outside the test server
         context.set_default_timeout(30_000)
         page = context.new_page()
         try:

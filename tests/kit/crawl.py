@@ -32,8 +32,13 @@ def robots(delay: float | None = None, disallow: tuple[str, ...] = (), sitemap: 
     return "\n".join(lines) + "\n"
 
 
-def write_site(root: Path, files: dict[str, str | bytes], seeds: list[str],
-               redirects: dict | None = None, content_types: dict | None = None) -> Path:
+def write_site(
+    root: Path,
+    files: dict[str, str | bytes],
+    seeds: list[str],
+    redirects: dict | None = None,
+    content_types: dict | None = None,
+) -> Path:
     """`files` maps "host/path" to content; hosts are taken from the keys."""
     hosts = sorted({key.split("/", 1)[0] for key in files})
     for key, content in files.items():
@@ -43,9 +48,17 @@ def write_site(root: Path, files: dict[str, str | bytes], seeds: list[str],
             path.write_text(content, encoding="utf-8")
         else:
             path.write_bytes(content)
-    (root / "site.json").write_text(json.dumps({
-        "schema_version": 1, "hosts": hosts, "seeds": seeds,
-        "redirects": redirects or {}, "content_types": content_types or {}}))
+    (root / "site.json").write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "hosts": hosts,
+                "seeds": seeds,
+                "redirects": redirects or {},
+                "content_types": content_types or {},
+            }
+        )
+    )
     return root
 
 
@@ -62,8 +75,9 @@ class CrawlRun:
 
 def crawl(site: Path, tmp_path: Path, latency_s: float = 0.0, **overrides) -> CrawlRun:
     """Serve `site`, crawl it with fast test settings (plus `overrides`), return what happened."""
-    settings = dict(site=site, out=tmp_path / "warc", metrics=tmp_path / "crawl.json",
-                    min_delay_s=0.0, timeout_s=5.0, concurrency=4)
+    settings = dict(
+        site=site, out=tmp_path / "warc", metrics=tmp_path / "crawl.json", min_delay_s=0.0, timeout_s=5.0, concurrency=4
+    )
     settings.update(overrides)
     params = CrawlParams(**settings)
     with SiteServer(load_site(site), latency_s=latency_s) as server:

@@ -20,20 +20,33 @@ NOT_CRAWLED_OR_KEPT = ("spam", "oversized")
 
 def write_params(root: Path, input_dir: Path, workers: int = 1, dask_address: str | None = None, **dedup) -> Path:
     out = root / "out"
-    section = {**stage_defaults("dedup"), "input": str(input_dir), "documents": str(out / "documents"),
-               "clusters": str(out / "clusters.parquet"), "samples": str(out / "samples.json"),
-               "metrics": str(out / "metrics.json"), **dedup}
-    return write_stage_params(root / "params.yaml", "dedup", section, profile="tiny",
-                              executor={"workers": workers, "dask_address": dask_address})
+    section = {
+        **stage_defaults("dedup"),
+        "input": str(input_dir),
+        "documents": str(out / "documents"),
+        "clusters": str(out / "clusters.parquet"),
+        "samples": str(out / "samples.json"),
+        "metrics": str(out / "metrics.json"),
+        **dedup,
+    }
+    return write_stage_params(
+        root / "params.yaml",
+        "dedup",
+        section,
+        profile="tiny",
+        executor={"workers": workers, "dask_address": dask_address},
+    )
 
 
 def outputs(root: Path) -> dict:
     out = root / "out"
-    return {"documents": pq.read_table(out / "documents").to_pylist(),
-            "parts": sorted(p.name for p in (out / "documents").iterdir()),
-            "clusters": pq.read_table(out / "clusters.parquet").to_pylist(),
-            "samples": json.loads((out / "samples.json").read_text()),
-            "metrics": json.loads((out / "metrics.json").read_text())}
+    return {
+        "documents": pq.read_table(out / "documents").to_pylist(),
+        "parts": sorted(p.name for p in (out / "documents").iterdir()),
+        "clusters": pq.read_table(out / "clusters.parquet").to_pylist(),
+        "samples": json.loads((out / "samples.json").read_text()),
+        "metrics": json.loads((out / "metrics.json").read_text()),
+    }
 
 
 def dedup(root: Path, documents: list[dict], files: int = 1, row_group: int = 2000, **params) -> dict:
@@ -70,5 +83,9 @@ def precision_recall(clusters: list[dict], truth: dict[str, str]) -> tuple[float
     predicted = pairs_within({row["id"]: row["cluster_id"] for row in clusters})
     expected = pairs_within(truth)
     correct = len(predicted & expected)
-    return (correct / len(predicted) if predicted else 1.0, correct / len(expected) if expected else 1.0,
-            len(predicted), len(expected))
+    return (
+        correct / len(predicted) if predicted else 1.0,
+        correct / len(expected) if expected else 1.0,
+        len(predicted),
+        len(expected),
+    )

@@ -36,7 +36,7 @@ TOY_DVC_YAML = textwrap.dedent("""\
           - a.txt
         outs:
           - b.txt
-    """)
+    """)  # noqa: E501  (a dvc.yaml's one-line commands)
 
 
 def make_toy_repo(path: Path) -> Path:
@@ -50,26 +50,50 @@ def make_toy_repo(path: Path) -> Path:
 def prefect_env(api_url: str, home: Path) -> dict[str, str]:
     """Environment for the Prefect CLI and workers: this server, a private PREFECT_HOME, fast polls."""
     home.mkdir(parents=True, exist_ok=True)
-    return dict(os.environ, PREFECT_API_URL=api_url, PREFECT_HOME=str(home),
-                PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_WORKER_QUERY_SECONDS="1",
-                PREFECT_RUNNER_POLL_FREQUENCY="1", PREFECT=PREFECT,
-                PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    return dict(
+        os.environ,
+        PREFECT_API_URL=api_url,
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_WORKER_QUERY_SECONDS="1",
+        PREFECT_RUNNER_POLL_FREQUENCY="1",
+        PREFECT=PREFECT,
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
 
 
 def prefect_cli(env: dict[str, str], *args: str, timeout: float = 120) -> str:
     """Run `prefect <args>` non-interactively from the repo root; fail with its output."""
-    proc = subprocess.run([PREFECT, "--no-prompt", *args], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [PREFECT, "--no-prompt", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
     if proc.returncode != 0:
-        raise AssertionError(f"prefect {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        raise AssertionError(
+            f"prefect {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return proc.stdout
 
 
 def create_work_pools(env: dict[str, str]) -> str:
-    proc = subprocess.run(["bash", "infra/work_pools.sh"], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        ["bash", "infra/work_pools.sh"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     if proc.returncode != 0:
-        raise AssertionError(f"infra/work_pools.sh exited {proc.returncode}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        raise AssertionError(
+            f"infra/work_pools.sh exited {proc.returncode}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return proc.stdout
 
 
@@ -83,9 +107,15 @@ class Worker:
 
     def __enter__(self) -> Worker:
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([PREFECT, "worker", "start", "--pool", self.pool, "--type", "process"],
-                                     cwd=REPO_ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [PREFECT, "worker", "start", "--pool", self.pool, "--type", "process"],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         return self
 
     def wait_until_polling(self, timeout: float = 60) -> None:
@@ -101,7 +131,7 @@ class Worker:
     def __exit__(self, *exc) -> None:
         assert self.proc is not None
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)   # our own process group: the worker and its runs
+            os.killpg(self.proc.pid, signal.SIGTERM)  # our own process group: the worker and its runs
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:

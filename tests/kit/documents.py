@@ -11,8 +11,13 @@ from crisol.formats.schemas import DOCUMENTS
 
 
 def document(doc_id: str, text: str, url: str | None = None) -> dict:
-    return {"id": doc_id, "url": url or f"http://example.test/{doc_id}", "text": text,
-            "n_words": len(text.split()), "lang": "en"}
+    return {
+        "id": doc_id,
+        "url": url or f"http://example.test/{doc_id}",
+        "text": text,
+        "n_words": len(text.split()),
+        "lang": "en",
+    }
 
 
 def write_documents(directory: Path, documents: list[dict], files: int = 1, row_group: int = 2000) -> Path:

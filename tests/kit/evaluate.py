@@ -18,11 +18,11 @@ HELLASWAG = ("hellaswag", "val_500.jsonl")
 LM_EVAL_TASK = "crisol_hellaswag_local"
 
 
-def tiny_model(vocab_size: int, max_seq_len: int, *, seed: int = 2, depth: int = 1, d_model: int = 64,
-               tie: bool = True) -> Transformer:
+def tiny_model(
+    vocab_size: int, max_seq_len: int, *, seed: int = 2, depth: int = 1, d_model: int = 64, tie: bool = True
+) -> Transformer:
     torch.manual_seed(seed)
-    model = Transformer(ModelConfig.from_depth(depth, vocab_size, max_seq_len, d_model=d_model,
-                                               tie_embeddings=tie))
+    model = Transformer(ModelConfig.from_depth(depth, vocab_size, max_seq_len, d_model=d_model, tie_embeddings=tie))
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.1)
@@ -61,12 +61,21 @@ def lm_eval_task(rows: list[dict]) -> dict:
     def dataset(**_):
         return {"validation": datasets.Dataset.from_list(rows)}
 
-    return {"task": LM_EVAL_TASK, "custom_dataset": dataset, "output_type": "multiple_choice",
-            "validation_split": "validation", "doc_to_text": "ctx", "doc_to_choice": "endings",
-            "doc_to_target": "label", "num_fewshot": 0,
-            "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True},
-                            {"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True}],
-            "metadata": {"version": 1.0}}
+    return {
+        "task": LM_EVAL_TASK,
+        "custom_dataset": dataset,
+        "output_type": "multiple_choice",
+        "validation_split": "validation",
+        "doc_to_text": "ctx",
+        "doc_to_choice": "endings",
+        "doc_to_target": "label",
+        "num_fewshot": 0,
+        "metric_list": [
+            {"metric": "acc", "aggregation": "mean", "higher_is_better": True},
+            {"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True},
+        ],
+        "metadata": {"version": 1.0},
+    }
 
 
 def run_lm_eval(lm, rows: list[dict]) -> dict:
@@ -76,8 +85,9 @@ def run_lm_eval(lm, rows: list[dict]) -> dict:
 
     # No built-in tasks: indexing lm-eval's thousands of task files would take most of the time.
     manager = TaskManager(include_defaults=False)
-    return lm_eval.simple_evaluate(model=lm, tasks=[lm_eval_task(rows)], num_fewshot=0, bootstrap_iters=0,
-                                   log_samples=True, task_manager=manager)
+    return lm_eval.simple_evaluate(
+        model=lm, tasks=[lm_eval_task(rows)], num_fewshot=0, bootstrap_iters=0, log_samples=True, task_manager=manager
+    )
 
 
 def sample_lls(output: dict):
@@ -112,7 +122,13 @@ def token_splits(root: Path, tokenizer: Path, texts: list[str], validation: int)
         directory = root / "tokens" / split
         directory.mkdir(parents=True)
         write_shard(directory, 0, flat, [ids[i] for i in chosen], starts, lengths)
-        SplitManifest(token_dtype(vocab).name, vocab, template.eos_id, "sha", (
-            {"index": 0, "tokens": int(flat.size), "documents": len(encoded)},), {}).write(directory)
+        SplitManifest(
+            token_dtype(vocab).name,
+            vocab,
+            template.eos_id,
+            "sha",
+            ({"index": 0, "tokens": int(flat.size), "documents": len(encoded)},),
+            {},
+        ).write(directory)
         out[split] = directory
     return out

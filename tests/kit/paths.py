@@ -5,4 +5,4 @@ from __future__ import annotations
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"   # the shared test data, cloned beside the repo
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"  # the shared test data, cloned beside the repo

@@ -28,15 +28,21 @@ def prefect_server(home: Path, *, ui: bool = False, services: bool = False) -> I
     only the API is served. The UI is pointed at this server's API (else it calls port 4200)."""
     home.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{free_port()}/api"
-    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_API_URL=url if ui else "", PREFECT_UI_API_URL=url)
+    env = dict(
+        os.environ,
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_API_URL=url if ui else "",
+        PREFECT_UI_API_URL=url,
+    )
     args = ["--host", "127.0.0.1", "--port", url.split(":")[-1].split("/")[0]]
     args += [] if services else ["--no-services"]
     args += [] if ui else ["--no-ui"]
     log_path = home / "server.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", *args], env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", *args], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             deadline = time.monotonic() + 90
             while True:

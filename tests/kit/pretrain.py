@@ -15,11 +15,27 @@ from kit.paths import REPO_ROOT
 from kit.stages import stage_defaults, write_stage_params
 from kit.tokenizer import corpus_text, tokenize
 
-SMALL_RUN = {"model": {"depth": 2, "d_model": 32, "n_heads": None, "n_kv_heads": None, "ffn_hidden": None,
-                       "tie_embeddings": True},
-             "seq_len": 16, "batch_size": 4, "grad_accum": 1, "max_steps": 12, "warmup_steps": 2,
-             "checkpoint_every": 4, "eval_every": 6, "log_every": 4, "eval_tokens": 256, "fact_probes": 0,
-             "threads": 1}
+SMALL_RUN = {
+    "model": {
+        "depth": 2,
+        "d_model": 32,
+        "n_heads": None,
+        "n_kv_heads": None,
+        "ffn_hidden": None,
+        "tie_embeddings": True,
+    },
+    "seq_len": 16,
+    "batch_size": 4,
+    "grad_accum": 1,
+    "max_steps": 12,
+    "warmup_steps": 2,
+    "checkpoint_every": 4,
+    "eval_every": 6,
+    "log_every": 4,
+    "eval_tokens": 256,
+    "fact_probes": 0,
+    "threads": 1,
+}
 
 
 def make_corpus(root: Path) -> dict:
@@ -29,13 +45,21 @@ def make_corpus(root: Path) -> dict:
 
 def write_params(root: Path, corpus: dict, **pretrain) -> Path:
     """A params file whose pretrain section reads `corpus` and writes under `root`."""
-    section = {**stage_defaults("pretrain"), **SMALL_RUN,
-               "train": str(corpus["tokens"] / "train"), "validation": str(corpus["tokens"] / "validation"),
-               "tokenizer": str(corpus["tokenizer"]), "out": str(root / "pretrain"),
-               "plots": str(root / "plots"), "metrics": str(root / "metrics.json"),
-               "checkpoint_dir": str(root / "work"), **pretrain}
-    return write_stage_params(root / "params.yaml", "pretrain", section, profile="tiny",
-                              executor={"workers": 1, "dask_address": None})
+    section = {
+        **stage_defaults("pretrain"),
+        **SMALL_RUN,
+        "train": str(corpus["tokens"] / "train"),
+        "validation": str(corpus["tokens"] / "validation"),
+        "tokenizer": str(corpus["tokenizer"]),
+        "out": str(root / "pretrain"),
+        "plots": str(root / "plots"),
+        "metrics": str(root / "metrics.json"),
+        "checkpoint_dir": str(root / "work"),
+        **pretrain,
+    }
+    return write_stage_params(
+        root / "params.yaml", "pretrain", section, profile="tiny", executor={"workers": 1, "dask_address": None}
+    )
 
 
 def run_subprocess(command: list[str], timeout: float = 120) -> subprocess.CompletedProcess:

@@ -18,10 +18,20 @@ BUDGETS = [4e8, 8e8, 1.6e9]
 def write_sweep_params(root: Path, corpus: dict, **scaling) -> Path:
     path = write_params(root, corpus, fact_probes=0)
     tree = yaml.safe_load(path.read_text())
-    tree["scaling"] = {**stage_defaults("scaling"),
-                       "runs_dir": str(root / "sweep"), "out": str(root / "scaling"),
-                       "figures": str(root / "figures"), "metrics": str(root / "scaling.json"),
-                       "budgets": BUDGETS, "depths": [1, 2, 3], "d_model": 32, "warmup_fraction": 0.1,
-                       "budget": 3.2e9, "bootstrap": 20, "workers": 2, **scaling}
+    tree["scaling"] = {
+        **stage_defaults("scaling"),
+        "runs_dir": str(root / "sweep"),
+        "out": str(root / "scaling"),
+        "figures": str(root / "figures"),
+        "metrics": str(root / "scaling.json"),
+        "budgets": BUDGETS,
+        "depths": [1, 2, 3],
+        "d_model": 32,
+        "warmup_fraction": 0.1,
+        "budget": 3.2e9,
+        "bootstrap": 20,
+        "workers": 2,
+        **scaling,
+    }
     path.write_text(yaml.safe_dump(tree))
     return path

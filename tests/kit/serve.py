@@ -33,8 +33,13 @@ def bound_socket() -> socket.socket:
 
 
 @contextlib.contextmanager
-def running_server(models: dict[str, Path], limits: Limits = Limits(), api_key: str | None = None,
-                   watch: float = 0, resolve: Callable[[], list[ModelSpec]] | None = None) -> Iterator[str]:
+def running_server(
+    models: dict[str, Path],
+    limits: Limits = Limits(),
+    api_key: str | None = None,
+    watch: float = 0,
+    resolve: Callable[[], list[ModelSpec]] | None = None,
+) -> Iterator[str]:
     """Serve `models` (name -> any model directory form), or what `resolve` names at each look
     (reloading every `watch` seconds); yield the base URL (no /v1)."""
     specs = [ModelSpec(name, Path(path)) for name, path in models.items()]

@@ -17,11 +17,34 @@ from kit.web import generate as generate_web
 from stages.tokenizer.hf_files import write_hf_files
 
 CONTEXT = 96
-SMALL = {"max_tokens": CONTEXT, "epochs": 2, "batch_size": 16, "lr": 3e-3, "warmup_steps": 2, "eval_every": 10,
-         "eval_examples": 12, "max_new_tokens": 8, "few_shot": 1, "samples": 3, "log_every": 5, "threads": 1,
-         "generated": {"heldout_fraction": 0.15, "validation_fraction": 0.1, "idk_examples": 30,
-                       "idk_validation_examples": 8, "idk_rl_examples": 12, "idk_eval_examples": 10, "reading_examples": 20, "passage_max_chars": 120,
-                       "list_examples": 10, "count_examples": 10, "compare_examples": 20, "questions_per_fact": 1}}
+SMALL = {
+    "max_tokens": CONTEXT,
+    "epochs": 2,
+    "batch_size": 16,
+    "lr": 3e-3,
+    "warmup_steps": 2,
+    "eval_every": 10,
+    "eval_examples": 12,
+    "max_new_tokens": 8,
+    "few_shot": 1,
+    "samples": 3,
+    "log_every": 5,
+    "threads": 1,
+    "generated": {
+        "heldout_fraction": 0.15,
+        "validation_fraction": 0.1,
+        "idk_examples": 30,
+        "idk_validation_examples": 8,
+        "idk_rl_examples": 12,
+        "idk_eval_examples": 10,
+        "reading_examples": 20,
+        "passage_max_chars": 120,
+        "list_examples": 10,
+        "count_examples": 10,
+        "compare_examples": 20,
+        "questions_per_fact": 1,
+    },
+}
 
 
 def make_model_inputs(root: Path, context: int = CONTEXT) -> dict[str, Path]:
@@ -46,9 +69,16 @@ def make_inputs(root: Path) -> dict[str, Path]:
 def run_sft(root: Path, inputs: dict[str, Path], top: dict | None = None, **overrides) -> tuple[int, Path]:
     """The stage through its command line; `top`: top-level params (source, own) besides the sft section."""
     root.mkdir(parents=True, exist_ok=True)
-    section = {**stage_defaults("sft"), **SMALL, **{k: str(v) for k, v in inputs.items()},
-               "out": str(root / "sft"), "plots": str(root / "plots"), "metrics": str(root / "metrics.json"),
-               **overrides}
-    params = write_stage_params(root / "params.yaml", "sft", section, profile="micro", executor={"workers": 1},
-                                **(top or {}))
+    section = {
+        **stage_defaults("sft"),
+        **SMALL,
+        **{k: str(v) for k, v in inputs.items()},
+        "out": str(root / "sft"),
+        "plots": str(root / "plots"),
+        "metrics": str(root / "metrics.json"),
+        **overrides,
+    }
+    params = write_stage_params(
+        root / "params.yaml", "sft", section, profile="micro", executor={"workers": 1}, **(top or {})
+    )
     return run_stage("sft", params), root

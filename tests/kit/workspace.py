@@ -10,6 +10,7 @@ from pathlib import Path
 from flows.pipeline import dvc_executable
 from flows.workspace import apply_param_overrides
 from kit.paths import REPO_ROOT
+
 # The library too: the stages import it, and dvc.yaml lists its packages as the stages' code deps.
 COPIED = ["crisol", "stages", "flows", "dvc.yaml", "params.yaml", ".dvcignore"]
 

@@ -4,9 +4,8 @@ the library `crisol/` never imports a stage or the orchestration in `flows/`."""
 
 from __future__ import annotations
 
-
-from kit.paths import REPO_ROOT as REPO
 from flows.code_deps import imported_modules
+from kit.paths import REPO_ROOT as REPO
 
 STAGES_DIR = REPO / "stages"
 PACKAGES = sorted(p for p in STAGES_DIR.iterdir() if (p / "__init__.py").is_file())
@@ -30,7 +29,10 @@ def test_no_stage_imports_another_stage():
 
 
 def test_the_library_imports_no_stage_and_no_flow():
-    reaching = [f"{path.relative_to(REPO)} imports {module}"
-                for path in sorted((REPO / "crisol").rglob("*.py"))
-                for module in imported_modules(path) if module.split(".")[0] in ("stages", "flows")]
+    reaching = [
+        f"{path.relative_to(REPO)} imports {module}"
+        for path in sorted((REPO / "crisol").rglob("*.py"))
+        for module in imported_modules(path)
+        if module.split(".")[0] in ("stages", "flows")
+    ]
     assert not reaching, reaching

@@ -24,7 +24,7 @@ def test_reward_stage_outputs(rlhf_pipeline):
     assert 0.0 <= metrics["heldout_accuracy"] <= 1.0
     assert metrics["data"]["generated"]["samples"] == 60 * 3
     model = load_reward_model(rlhf_pipeline["reward"] / "model")
-    assert float(model.scale) > 0      # normalised on the SFT samples
+    assert float(model.scale) > 0  # normalised on the SFT samples
     assert metrics["normalisation"]["on"] == SFT_SAMPLES and 0 < metrics["normalisation"]["n"] <= 60 * 3
     # generated.test_fraction 0 (the default): the synthetic split as it was, reported on validation
     assert metrics["heldout"]["splits"] == {"generated": VALIDATION}
@@ -37,8 +37,9 @@ def test_reward_stage_outputs(rlhf_pipeline):
 def test_a_second_synthetic_reward_run_gives_the_same_model(rlhf_pipeline, tmp_path):
     section = reward_section(tmp_path, rlhf_pipeline["sft"], rlhf_pipeline["tokenizer"])
     assert run_micro_stage("reward", tmp_path, section) == 0
-    first, second = (json.loads(path.read_text()) for path in (rlhf_pipeline["root"] / "reward.json",
-                                                                 tmp_path / "reward.json"))
+    first, second = (
+        json.loads(path.read_text()) for path in (rlhf_pipeline["root"] / "reward.json", tmp_path / "reward.json")
+    )
     assert first["heldout"] == second["heldout"] and first["training"]["best_step"] == second["training"]["best_step"]
     heads = [load_file(str(root / "model" / HEAD_FILE)) for root in (rlhf_pipeline["reward"], tmp_path / "reward")]
     assert all(torch.equal(heads[0][key], heads[1][key]) for key in heads[0])
@@ -66,9 +67,11 @@ def test_ppo_with_learning_rate_zero_leaves_the_sft_model_and_kl_at_zero(rlhf_pi
 
 
 def test_bad_user_pairs_are_counted_and_all_bad_input_refused(rlhf_pipeline, tmp_path, capsys):
-    rows = [{"prompt": "Say hi.", "chosen": "Hi.", "rejected": "Go away."},
-            {"prompt": "Same?", "chosen": "Yes.", "rejected": "Yes."},
-            {"prompt": "Missing.", "chosen": "x"}]
+    rows = [
+        {"prompt": "Say hi.", "chosen": "Hi.", "rejected": "Go away."},
+        {"prompt": "Same?", "chosen": "Yes.", "rejected": "Yes."},
+        {"prompt": "Missing.", "chosen": "x"},
+    ]
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     section = reward_section(tmp_path, rlhf_pipeline["sft"], rlhf_pipeline["tokenizer"], user={"inputs": [str(data)]})
@@ -77,7 +80,9 @@ def test_bad_user_pairs_are_counted_and_all_bad_input_refused(rlhf_pipeline, tmp
     assert user["skipped"] == {"identical_answers": 1, "missing_field": 1}
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(rows[1]) + "\n")
-    section = reward_section(tmp_path / "b", rlhf_pipeline["sft"], rlhf_pipeline["tokenizer"], user={"inputs": [str(bad)]})
+    section = reward_section(
+        tmp_path / "b", rlhf_pipeline["sft"], rlhf_pipeline["tokenizer"], user={"inputs": [str(bad)]}
+    )
     (tmp_path / "b").mkdir()
     assert run_micro_stage("reward", tmp_path / "b", section) == 1
     assert "no usable pair in 1 rows" in capsys.readouterr().err

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from kit.chat import PARAMS, small_tokenizer
 from crisol.chat.hf_template import add_chat_template
 from crisol.chat.template import ChatTemplate, jinja_template
 from crisol.core.errors import StageInputError
+from kit.chat import PARAMS, small_tokenizer
 from stages.tokenizer.hf_files import write_hf_files
 
 transformers = pytest.importorskip("transformers")
@@ -29,10 +29,10 @@ CONTENTS = [
     " ",
     "",
     "unicode: Ærø, 東京, emoji 🙂, math ∑",
-    "<|end",                        # almost a special token
+    "<|end",  # almost a special token
     "|>",
     "< |end| >",
-    "{{ messages }} {% if true %}x{% endif %}",   # Jinja syntax is content, not template
+    "{{ messages }} {% if true %}x{% endif %}",  # Jinja syntax is content, not template
     "'quotes' and \"double\" and \\ backslash",
 ]
 
@@ -62,9 +62,13 @@ def hf_ids(hf, messages, **kwargs) -> list[int]:
 
 
 def conversation(content: str) -> list[dict]:
-    return [{"role": "system", "content": content}, {"role": "user", "content": content},
-            {"role": "assistant", "content": content}, {"role": "user", "content": "x" + content},
-            {"role": "assistant", "content": content + "y"}]
+    return [
+        {"role": "system", "content": content},
+        {"role": "user", "content": content},
+        {"role": "assistant", "content": content},
+        {"role": "user", "content": "x" + content},
+        {"role": "assistant", "content": content + "y"},
+    ]
 
 
 def test_the_template_is_in_tokenizer_config(hf_dir):
@@ -91,8 +95,11 @@ def test_assistant_tokens_mask_matches_our_loss_mask(hf, template, content):
 
 
 def test_rendered_text_is_the_documented_layout(hf):
-    text = hf.apply_chat_template([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}],
-                                  tokenize=False, add_generation_prompt=False)
+    text = hf.apply_chat_template(
+        [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}],
+        tokenize=False,
+        add_generation_prompt=False,
+    )
     assert text == "<|bos|><|user|> Hi<|end|><|assistant|> Hello<|end|>"
 
 

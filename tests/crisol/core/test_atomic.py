@@ -10,8 +10,8 @@ import textwrap
 
 import pytest
 
-from kit.paths import REPO_ROOT
 from crisol.core.atomic import atomic_dir, atomic_file, write_json
+from kit.paths import REPO_ROOT
 
 WRITER = textwrap.dedent("""\
     import sys, time
@@ -32,8 +32,9 @@ WRITER = textwrap.dedent("""\
 @pytest.mark.parametrize("kind", ["dir", "file"])
 def test_killed_writer_leaves_no_output(tmp_path, kind):
     target = tmp_path / "out" / ("documents" if kind == "dir" else "metrics.json")
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, kind, str(target)], stdout=subprocess.PIPE,
-                            text=True, cwd=REPO_ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, kind, str(target)], stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT
+    )
     assert proc.stdout.readline().strip() == "writing"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

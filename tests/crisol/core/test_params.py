@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import Field
 
-from kit.paths import REPO_ROOT
 from crisol.core.cli import EXIT_PARAMS, main
 from crisol.core.errors import ParamsError
 from crisol.core.params import Section, load, resolve_tree
+from kit.paths import REPO_ROOT
 
 
 class ToyParams(Section):
@@ -55,15 +55,18 @@ def test_profile_applies_then_overrides(params_file):
     assert toy.size == 7
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["toy.sise=3"], "unknown parameter 'toy.sise'"),
-    (["toi.size=3"], "unknown parameter section 'toi'"),
-    (["toy.size=0"], "toy.size: Input should be greater than or equal to 1"),
-    (["toy.size=abc"], "toy.size: Input should be a valid integer"),
-    (["profile=huge"], "profile: 'huge' is not one of"),
-    (["executor.workers=0"], "executor.workers"),
-    (["toy.size"], "expected section.key=value"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["toy.sise=3"], "unknown parameter 'toy.sise'"),
+        (["toi.size=3"], "unknown parameter section 'toi'"),
+        (["toy.size=0"], "toy.size: Input should be greater than or equal to 1"),
+        (["toy.size=abc"], "toy.size: Input should be a valid integer"),
+        (["profile=huge"], "profile: 'huge' is not one of"),
+        (["executor.workers=0"], "executor.workers"),
+        (["toy.size"], "expected section.key=value"),
+    ],
+)
 def test_bad_values_are_one_line_errors(params_file, overrides, message):
     with pytest.raises(ParamsError) as info:
         load("toy", ToyParams, params_file, overrides)
@@ -106,8 +109,9 @@ def test_every_profile_names_every_stage_of_the_graph():
     root = REPO_ROOT
     stages = list(yaml.safe_load((root / "dvc.yaml").read_text())["stages"])
     profiles = yaml.safe_load((root / "params.yaml").read_text())["profiles"]
-    missing = [f"profiles.{name}.{stage}" for name, table in profiles.items() for stage in stages
-               if stage not in (table or {})]
+    missing = [
+        f"profiles.{name}.{stage}" for name, table in profiles.items() for stage in stages if stage not in (table or {})
+    ]
     assert not missing, f"add these entries ({{}} if nothing changes) to params.yaml: {missing}"
     graph = (root / "dvc.yaml").read_text()
     assert all(f"profiles.${{profile}}.{stage}" in graph for stage in stages)

@@ -11,10 +11,10 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from crisol.facts.complete import SLACK_TOKENS, token_completer
 from crisol.facts.probes import FactProbe, chance_rate, mode_answers, probes_from_rows
 from crisol.facts.score import EXAMPLES, is_correct, score_completions
+from kit.web import MICRO
 from stages.web.generate import generate
 from stages.web.groundtruth import fact_rows, page_rows
 from stages.web.params import WebParams
-from kit.web import MICRO
 
 
 @pytest.fixture(scope="module")
@@ -26,29 +26,33 @@ def probes() -> list[FactProbe]:
 def answering(table: dict[str, str], suffix: str = ". More text follows."):
     def complete(prompts: list[str]) -> list[str]:
         return [" " + table[p] + suffix for p in prompts]
+
     return complete
 
 
-@pytest.mark.parametrize("completion, answer, right", [
-    (" Kelmar.", "Kelmar", True),
-    ("Kelmar", "Kelmar", True),
-    ("\n  Kelmar, a city", "Kelmar", True),
-    (" Kelmar's river", "Kelmar", True),
-    (" Kelmarsh.", "Kelmar", False),
-    (" kelmar.", "Kelmar", False),
-    (" the Kelmar", "Kelmar", False),
-    ("", "Kelmar", False),
-    (" Osk River flows", "Osk River", True),
-    (" Osk Riverside", "Osk River", False),
-    (" 1,300.", "1,300", True),
-    (" 1,300 people", "1,300", True),
-    (" 1,300,000", "1,300", False),
-    (" 1,3000", "1,300", False),
-    (" 1300", "1,300", False),
-    (" 1923. She", "1923", True),
-    (" 1923.5", "1923", False),
-    (" 19234", "1923", False),
-])
+@pytest.mark.parametrize(
+    "completion, answer, right",
+    [
+        (" Kelmar.", "Kelmar", True),
+        ("Kelmar", "Kelmar", True),
+        ("\n  Kelmar, a city", "Kelmar", True),
+        (" Kelmar's river", "Kelmar", True),
+        (" Kelmarsh.", "Kelmar", False),
+        (" kelmar.", "Kelmar", False),
+        (" the Kelmar", "Kelmar", False),
+        ("", "Kelmar", False),
+        (" Osk River flows", "Osk River", True),
+        (" Osk Riverside", "Osk River", False),
+        (" 1,300.", "1,300", True),
+        (" 1,300 people", "1,300", True),
+        (" 1,300,000", "1,300", False),
+        (" 1,3000", "1,300", False),
+        (" 1300", "1,300", False),
+        (" 1923. She", "1923", True),
+        (" 1923.5", "1923", False),
+        (" 19234", "1923", False),
+    ],
+)
 def test_a_completion_is_right_when_it_starts_with_the_whole_answer(completion, answer, right):
     assert is_correct(completion, answer) is right
 
@@ -58,7 +62,7 @@ def test_a_completer_that_knows_every_fact_scores_100_percent(probes):
     assert score.accuracy == 1.0 and score.correct == score.total == len(probes)
     assert {r: s.accuracy for r, s in score.by_relation.items()} == {r: 1.0 for r in {p.relation for p in probes}}
     assert not score.wrong and len(score.right) == EXAMPLES
-    assert len({e.relation for e in score.right}) == EXAMPLES        # one relation after another
+    assert len({e.relation for e in score.right}) == EXAMPLES  # one relation after another
 
 
 def test_a_completer_that_answers_each_relations_mode_scores_the_chance_rate(probes):
@@ -98,14 +102,19 @@ def test_bad_inputs_are_clear_errors(probes):
 
 # --- the adapter from a tokenizer and generate ---------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def tokenizer(probes) -> Tokenizer:
     """A small byte-level BPE, like the tokenizer stage's, fitted on the probes' sentences."""
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["<|eos|>"], show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=600,
+        special_tokens=["<|eos|>"],
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator([f"{p.prompt} {p.answer}." for p in probes], trainer=trainer)
     return tok
 
@@ -134,8 +143,7 @@ def test_the_adapter_encodes_generates_greedily_and_decodes_the_new_tokens(probe
 
 
 def test_the_adapter_reports_a_generate_that_drops_prompts(probes, tokenizer):
-    complete = token_completer(tokenizer, lambda ids, n, **kw: ids[:-1], probes[:5],
-                               generate_kwargs={"top_k": 1})
+    complete = token_completer(tokenizer, lambda ids, n, **kw: ids[:-1], probes[:5], generate_kwargs={"top_k": 1})
     with pytest.raises(ValueError, match="generate returned 4 sequences for 5 prompts"):
         complete([p.prompt for p in probes[:5]])
     with pytest.raises(ValueError, match="no probes"):

@@ -53,7 +53,7 @@ def test_document_index_points_at_each_document(tmp_path):
     tokens, index = split.tokens(0), split.documents(0).to_pydict()
     for i, doc in enumerate(docs):
         start, length = index["start"][i], index["length"][i]
-        assert tokens[start:start + length].tolist() == doc
+        assert tokens[start : start + length].tolist() == doc
         assert tokens[start + length] == split.manifest.eos_id
 
 

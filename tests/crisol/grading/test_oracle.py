@@ -8,16 +8,19 @@ import pytest
 from crisol.grading.oracle import IDK_ANSWER, judge
 
 
-@pytest.mark.parametrize("better, worse", [
-    (("Ravel", "Ravel", True), ("I don't know.", "Ravel", True)),            # correct > idk
-    (("I don't know.", "Ravel", True), ("Ostrand", "Ravel", True)),          # idk > wrong
-    (("Ravel", "Ravel", True), ("He was born in Ravel.", "Ravel", True)),    # concise > rambling
-    (("He was born in Ravel.", "Ravel", True), ("I don't know.", "Ravel", True)),
-    (("Ravel", "Ravel", True), ("Ravel", "Ravel", False)),                   # finished > truncated
-    (("Ostrand", "Ravel", True), ("Ostrand", "Ravel", False)),
-    (("I don't know.", IDK_ANSWER, True), ("Ravel", IDK_ANSWER, True)),      # invented: idk > answer
-    (("Ravel", "Ravel", False), ("I don't know.", "Ravel", True)),           # truncated correct still > idk
-])
+@pytest.mark.parametrize(
+    "better, worse",
+    [
+        (("Ravel", "Ravel", True), ("I don't know.", "Ravel", True)),  # correct > idk
+        (("I don't know.", "Ravel", True), ("Ostrand", "Ravel", True)),  # idk > wrong
+        (("Ravel", "Ravel", True), ("He was born in Ravel.", "Ravel", True)),  # concise > rambling
+        (("He was born in Ravel.", "Ravel", True), ("I don't know.", "Ravel", True)),
+        (("Ravel", "Ravel", True), ("Ravel", "Ravel", False)),  # finished > truncated
+        (("Ostrand", "Ravel", True), ("Ostrand", "Ravel", False)),
+        (("I don't know.", IDK_ANSWER, True), ("Ravel", IDK_ANSWER, True)),  # invented: idk > answer
+        (("Ravel", "Ravel", False), ("I don't know.", "Ravel", True)),  # truncated correct still > idk
+    ],
+)
 def test_the_order(better, worse):
     assert judge(*better).score > judge(*worse).score
 

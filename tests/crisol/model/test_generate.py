@@ -27,7 +27,7 @@ def test_greedy_with_cache_equals_without(model):
     recomputed = generate(model, PROMPTS, 24, temperature=0, use_cache=False)
     assert cached == recomputed
     assert all(len(row) == 24 for row in cached)
-    assert len({t for row in cached for t in row}) > 10    # the test would notice a stuck decoder
+    assert len({t for row in cached for t in row}) > 10  # the test would notice a stuck decoder
 
 
 def test_cached_logits_equal_full_forward(model):
@@ -36,8 +36,8 @@ def test_cached_logits_equal_full_forward(model):
         full = model(ids)[0]
         cache = KVCache.for_model(model, 2, 16)
         prefix = model(ids[:, :5], cache=cache)[0]
-        chunk = model(ids[:, 5:8], cache=cache)[0]           # a multi-token step after a prefix
-        steps = [model(ids[:, i:i + 1], cache=cache)[0] for i in range(8, 12)]
+        chunk = model(ids[:, 5:8], cache=cache)[0]  # a multi-token step after a prefix
+        steps = [model(ids[:, i : i + 1], cache=cache)[0] for i in range(8, 12)]
     assert cache.length == 12
     stitched = torch.cat([prefix, chunk, *steps], dim=1)
     assert torch.allclose(stitched, full, atol=1e-4)
@@ -79,9 +79,9 @@ def test_stop_tokens_cut_and_are_excluded(model):
     stop = free[0][5]
     cut = generate(model, PROMPTS, 20, temperature=0, stop_ids=[stop])
     for full_row, cut_row in zip(free, cut):
-        expected = full_row[:full_row.index(stop)] if stop in full_row else full_row
+        expected = full_row[: full_row.index(stop)] if stop in full_row else full_row
         assert cut_row == expected
-    assert cut[0] == free[0][:free[0].index(stop)] and len(cut[0]) <= 5
+    assert cut[0] == free[0][: free[0].index(stop)] and len(cut[0]) <= 5
 
 
 def test_sampling_is_seeded_and_top_k_one_is_greedy(model):
@@ -99,7 +99,7 @@ def test_top_k_samples_stay_in_the_top_k(model):
     tokens = generate(model, [PROMPTS[0]], 12, temperature=1.5, top_k=3, seed=0)[0]
     sequence = torch.tensor([PROMPTS[0] + tokens])
     with torch.no_grad():
-        logits = model(sequence)[0][0, len(PROMPTS[0]) - 1:-1]
+        logits = model(sequence)[0][0, len(PROMPTS[0]) - 1 : -1]
     top3 = logits.topk(3, dim=-1).indices
     assert all(token in top3[i].tolist() for i, token in enumerate(tokens))
 
@@ -116,16 +116,19 @@ def test_filter_logits_top_k_and_top_p():
     assert torch.isfinite(filter_logits(logits, top_k=1, top_p=0.99))[0].tolist() == [True, False, False, False, False]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"prompts": []}, "no prompts"),
-    ({"prompts": [[1], []]}, "prompt 1 is empty"),
-    ({"prompts": [[VOCAB]]}, "outside the vocabulary"),
-    ({"max_new_tokens": 200}, "max_seq_len"),
-    ({"temperature": -1.0}, "temperature"),
-    ({"top_k": 0}, "top_k"),
-    ({"top_p": 1.5}, "top_p"),
-    ({"pad_id": -1}, "pad_id"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"prompts": []}, "no prompts"),
+        ({"prompts": [[1], []]}, "prompt 1 is empty"),
+        ({"prompts": [[VOCAB]]}, "outside the vocabulary"),
+        ({"max_new_tokens": 200}, "max_seq_len"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"top_k": 0}, "top_k"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"pad_id": -1}, "pad_id"),
+    ],
+)
 def test_bad_arguments_are_clear_errors(model, kwargs, message):
     args = {"prompts": [[1, 2]], "max_new_tokens": 4, **kwargs}
     with pytest.raises(ValueError, match=message):

@@ -20,7 +20,7 @@ def perturbed(config: ModelConfig) -> Transformer:
     model = Transformer(config)
     with torch.no_grad():
         for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.1)    # norm weights away from 1, so a dropped one shows
+            p.add_(torch.randn_like(p) * 0.1)  # norm weights away from 1, so a dropped one shows
     return model.eval()
 
 
@@ -28,8 +28,9 @@ def load_hf(directory):
     return transformers.AutoModelForCausalLM.from_pretrained(directory, local_files_only=True).eval()
 
 
-@pytest.mark.parametrize("tie, kv_heads", [(True, 2), (False, 2), (False, 1), (True, 1)],
-                         ids=["tied", "untied", "gqa-untied", "gqa-tied"])
+@pytest.mark.parametrize(
+    "tie, kv_heads", [(True, 2), (False, 2), (False, 1), (True, 1)], ids=["tied", "untied", "gqa-untied", "gqa-tied"]
+)
 def test_transformers_loads_the_export_and_logits_match(tmp_path, tie, kv_heads):
     config = ModelConfig.from_depth(2, VOCAB, 64, tie_embeddings=tie, n_kv_heads=kv_heads, rope_theta=500.0)
     model = perturbed(config)
@@ -52,22 +53,32 @@ def test_greedy_generation_matches_transformers(tmp_path):
     prompt = [5, 9, 77, 3, 14]
     ours = generate(model, [prompt], 12, temperature=0)[0]
     with torch.no_grad():
-        theirs = hf.generate(torch.tensor([prompt]), max_new_tokens=12, do_sample=False,
-                             eos_token_id=None, pad_token_id=0)[0, len(prompt):].tolist()
+        theirs = hf.generate(
+            torch.tensor([prompt]), max_new_tokens=12, do_sample=False, eos_token_id=None, pad_token_id=0
+        )[0, len(prompt) :].tolist()
     assert ours == theirs
 
 
 def write_tokenizer(directory):
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=VOCAB, special_tokens=["<pad>", "<bos>", "<eos>", "<unk>"])
     tokenizer.train_from_iterator(["the river town of aldoria", "a mayor and a bridge"] * 20, trainer)
     directory.mkdir()
     tokenizer.save(str(directory / "tokenizer.json"))
-    (directory / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<bos>", "eos_token": "<eos>",
-        "pad_token": "<pad>", "unk_token": "<unk>"}))
+    (directory / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "PreTrainedTokenizerFast",
+                "bos_token": "<bos>",
+                "eos_token": "<eos>",
+                "pad_token": "<pad>",
+                "unk_token": "<unk>",
+            }
+        )
+    )
     return tokenizer
 
 
@@ -76,8 +87,13 @@ def test_tokenizer_files_and_special_ids_come_along(tmp_path):
     model = perturbed(ModelConfig.from_depth(1, tokenizer.get_vocab_size(), 32))
     export_hf(model, tmp_path / "hf", tokenizer_dir=tmp_path / "tok", pad_id=0)
     names = sorted(p.name for p in (tmp_path / "hf").iterdir())
-    assert names == ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
-                     "tokenizer_config.json"]
+    assert names == [
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ]
     config = json.loads((tmp_path / "hf" / "config.json").read_text())
     assert (config["bos_token_id"], config["eos_token_id"], config["pad_token_id"]) == (1, 2, 0)
     generation = json.loads((tmp_path / "hf" / "generation_config.json").read_text())

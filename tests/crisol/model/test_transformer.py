@@ -13,8 +13,9 @@ from crisol.model import ModelConfig, Transformer
 
 
 def tiny(**overrides) -> ModelConfig:
-    return ModelConfig.from_depth(overrides.pop("depth", 2), overrides.pop("vocab_size", 97),
-                                  overrides.pop("max_seq_len", 64), **overrides)
+    return ModelConfig.from_depth(
+        overrides.pop("depth", 2), overrides.pop("vocab_size", 97), overrides.pop("max_seq_len", 64), **overrides
+    )
 
 
 def model_of(config: ModelConfig, seed: int = 0) -> Transformer:
@@ -36,10 +37,16 @@ def test_from_depth_derives_width_heads_and_ffn():
     assert (c.n_heads, c.n_kv_heads) == (4, 2)
 
 
-@pytest.mark.parametrize("overrides, named", [
-    ({"n_kv_heads": 3}, "n_kv_heads"), ({"d_model": 0}, "model.d_model"), ({"colour": 1}, "model.colour"),
-    ({"head_dim": 63}, "head_dim"), ({"rope_theta": -1.0}, "model.rope_theta"),
-])
+@pytest.mark.parametrize(
+    "overrides, named",
+    [
+        ({"n_kv_heads": 3}, "n_kv_heads"),
+        ({"d_model": 0}, "model.d_model"),
+        ({"colour": 1}, "model.colour"),
+        ({"head_dim": 63}, "head_dim"),
+        ({"rope_theta": -1.0}, "model.rope_theta"),
+    ],
+)
 def test_bad_config_is_a_one_line_error_naming_the_key(overrides, named):
     with pytest.raises(ParamsError) as err:
         tiny(**overrides)
@@ -102,7 +109,7 @@ def test_causal_a_token_never_sees_the_future():
 def test_grouped_query_attention_equals_repeated_kv_heads():
     # A GQA model with 1 kv head must compute what a full-heads model computes when every
     # query head's k/v projections are copies of that one head.
-    gqa = model_of(tiny(depth=4, d_model=256, n_kv_heads=2))     # 4 query heads, 2 kv heads
+    gqa = model_of(tiny(depth=4, d_model=256, n_kv_heads=2))  # 4 query heads, 2 kv heads
     full = Transformer(tiny(depth=4, d_model=256))
     state = gqa.state_dict()
     for name, tensor in list(state.items()):
@@ -155,7 +162,7 @@ def test_bfloat16_model_runs_with_float32_rotary_tables():
     ids = torch.randint(0, 97, (2, 10))
     reference = model(ids)[0]
     model.to(torch.bfloat16)
-    assert model.rotary.cos.dtype == torch.float32     # cast per call, as transformers does
+    assert model.rotary.cos.dtype == torch.float32  # cast per call, as transformers does
     logits = model(ids)[0]
     assert logits.dtype == torch.float32 and (logits - reference).abs().max().item() < 0.05
 

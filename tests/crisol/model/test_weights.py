@@ -17,7 +17,7 @@ def trained_looking(config: ModelConfig) -> Transformer:
     model = Transformer(config)
     with torch.no_grad():
         for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.05)   # norms away from 1, so a lost weight shows
+            p.add_(torch.randn_like(p) * 0.05)  # norms away from 1, so a lost weight shows
     return model
 
 
@@ -34,7 +34,7 @@ def test_round_trip_is_exact(tmp_path, tie, kv_heads):
     ids = torch.randint(0, 113, (2, 9))
     assert torch.equal(model(ids)[0], loaded(ids)[0])
     assert read_model_config(tmp_path / "m") == (config, {"step": 7, "params": {"lr": 0.01}})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]     # no temporary left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temporary left behind
     stored = load_file(tmp_path / "m" / "model.safetensors")
     assert ("lm_head.weight" in stored) == (not tie)
 

@@ -10,11 +10,11 @@ import openai
 import pytest
 import torch
 
-from crisol.serve.catalog import ModelSpec, load
-from kit.serve import running_server
 from crisol.model.hf_export import export_hf
 from crisol.model.sampling import generate
 from crisol.model.weights import load_model
+from crisol.serve.catalog import ModelSpec, load
+from kit.serve import running_server
 
 QUESTION = [{"role": "user", "content": "Where was the founder of the company born?"}]
 
@@ -22,8 +22,11 @@ QUESTION = [{"role": "user", "content": "Where was the founder of the company bo
 @pytest.fixture(scope="module")
 def served(rlhf_pipeline, tmp_path_factory):
     """The server over base (an HF export), sft and rlhf; yields (client, base url, models by name)."""
-    base_hf = export_hf(load_model(rlhf_pipeline["base"]), tmp_path_factory.mktemp("base") / "hf",
-                        tokenizer_dir=rlhf_pipeline["tokenizer"])
+    base_hf = export_hf(
+        load_model(rlhf_pipeline["base"]),
+        tmp_path_factory.mktemp("base") / "hf",
+        tokenizer_dir=rlhf_pipeline["tokenizer"],
+    )
     dirs = {"base": base_hf, "sft": rlhf_pipeline["sft"], "rlhf": rlhf_pipeline["ppo"]}
     models = {name: load(ModelSpec(name, path)) for name, path in dirs.items()}
     with running_server(dirs) as url:
@@ -32,8 +35,13 @@ def served(rlhf_pipeline, tmp_path_factory):
 
 def greedy_reply(served_model, messages, max_tokens: int) -> str:
     template = served_model.template
-    ids = generate(served_model.model, [template.generation_prompt(messages)], max_tokens, temperature=0,
-                   stop_ids=template.stop_ids)[0]
+    ids = generate(
+        served_model.model,
+        [template.generation_prompt(messages)],
+        max_tokens,
+        temperature=0,
+        stop_ids=template.stop_ids,
+    )[0]
     return template.reply(ids)
 
 
@@ -51,8 +59,16 @@ def test_chat_at_temperature_zero_is_our_greedy_reply_and_streams_the_same(serve
     expected = greedy_reply(models[name], QUESTION, 24)
     assert reply.choices[0].message.content == expected
     assert reply.usage.prompt_tokens == len(models[name].template.generation_prompt(QUESTION))
-    chunks = list(client.chat.completions.create(model=name, messages=QUESTION, temperature=0, max_tokens=24,
-                                                 stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model=name,
+            messages=QUESTION,
+            temperature=0,
+            max_tokens=24,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert streamed == expected
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == reply.choices[0].finish_reason
@@ -73,9 +89,9 @@ def test_stop_string_cuts_the_reply(served):
     ask = dict(model="base", prompt="The river", max_tokens=24, temperature=0)
     full = client.completions.create(**ask).choices[0].text
     assert len(full) > 8, full
-    stop = full[len(full) // 2: len(full) // 2 + 3]
+    stop = full[len(full) // 2 : len(full) // 2 + 3]
     reply = client.completions.create(**ask, stop=[stop]).choices[0]
-    assert reply.text == full[:full.index(stop)] and reply.finish_reason == "stop"
+    assert reply.text == full[: full.index(stop)] and reply.finish_reason == "stop"
     streamed = client.completions.create(**ask, stop=stop, stream=True)
     assert "".join(c.choices[0].text for c in streamed if c.choices) == reply.text
 
@@ -106,7 +122,8 @@ def test_echo_logprobs_are_the_models_own(served):
     greedy = logits[0, :-1].argmax(-1).tolist()
     for position, top in enumerate(logprobs.top_logprobs[1:]):
         assert len(top) == 1 and (greedy[position] == ids[position + 1]) == (
-            max(top.values()) == pytest.approx(logprobs.token_logprobs[position + 1]))
+            max(top.values()) == pytest.approx(logprobs.token_logprobs[position + 1])
+        )
     assert reply.choices[0].text == base.template.text_tokenizer.decode(ids, skip_special_tokens=False)
 
 

@@ -9,13 +9,13 @@ import threading
 import pytest
 import torch
 
-from crisol.serve.engine import Engine, Finish, Job, QueueFull, Sampling, Token
-from crisol.serve.text import ReplyText
 from crisol.model.config import ModelConfig
 from crisol.model.kv_cache import KVCache
 from crisol.model.sampling import generate
 from crisol.model.slot_cache import SlotCache
 from crisol.model.transformer import Transformer
+from crisol.serve.engine import Engine, Finish, Job, QueueFull, Sampling, Token
+from crisol.serve.text import ReplyText
 
 VOCAB, CONTEXT = 300, 96
 
@@ -31,12 +31,14 @@ def run_jobs(engine: Engine, specs: list[tuple[list[int], Sampling]]) -> tuple[l
     finishes: list[Finish | None] = [None] * len(specs)
     done = threading.Semaphore(0)
     for i, (prompt, sampling) in enumerate(specs):
+
         def deliver(event, i=i):
             if isinstance(event, Token):
                 tokens[i].append(event.id)
             else:
                 finishes[i] = event
                 done.release()
+
         engine.submit(Job(prompt, sampling, deliver))
     for _ in specs:
         assert done.acquire(timeout=60)
@@ -54,8 +56,10 @@ def test_batched_greedy_equals_each_prompt_alone(model):
     mid-way, yet every reply is generate's for that prompt alone."""
     engine = Engine(model, max_batch=3)
     try:
-        specs = [(p, Sampling(max_tokens=5 + 3 * i, temperature=0, stop_ids=frozenset({7})))
-                 for i, p in enumerate(prompts(10))]
+        specs = [
+            (p, Sampling(max_tokens=5 + 3 * i, temperature=0, stop_ids=frozenset({7})))
+            for i, p in enumerate(prompts(10))
+        ]
         tokens, finishes = run_jobs(engine, specs)
         for (prompt, sampling), got, finish in zip(specs, tokens, finishes):
             expected = generate(model, [prompt], sampling.max_tokens, temperature=0, stop_ids=[7])[0]
@@ -82,12 +86,15 @@ def test_cancel_frees_the_row_and_a_full_queue_refuses(model):
     try:
         started = threading.Event()
         finished: list[Finish] = []
-        long_job = Job(prompts(1)[0], Sampling(max_tokens=CONTEXT - 40, temperature=0),
-                       deliver=lambda e: started.set() if isinstance(e, Token) else finished.append(e))
+        long_job = Job(
+            prompts(1)[0],
+            Sampling(max_tokens=CONTEXT - 40, temperature=0),
+            deliver=lambda e: started.set() if isinstance(e, Token) else finished.append(e),
+        )
         engine.submit(long_job)
         assert started.wait(30)
         waiting = Job([1, 2, 3], Sampling(max_tokens=2, temperature=0), deliver=lambda e: None)
-        engine.submit(waiting)           # the one queue place
+        engine.submit(waiting)  # the one queue place
         with pytest.raises(QueueFull):
             engine.submit(Job([1], Sampling(max_tokens=2), deliver=lambda e: None))
         long_job.cancel()
@@ -115,7 +122,7 @@ def test_slot_cache_rows_move_when_one_leaves(model):
         cache.add(prefill)
     assert cache.capacity == 4 and cache.lengths[:3].tolist() == [3, 5, 2]
     kept = cache.keys[0][2, :, :2].clone()
-    assert cache.remove(0) == 2                # the last row moved into the freed place
+    assert cache.remove(0) == 2  # the last row moved into the freed place
     assert cache.active == 2 and cache.lengths[:2].tolist() == [2, 5]
     assert torch.equal(cache.keys[0][0, :, :2], kept)
     assert cache.remove(1) is None and cache.active == 1
@@ -128,13 +135,13 @@ def stream(text: ReplyText, ids: list[int]) -> str:
 def test_reply_text_holds_back_stop_prefixes_and_partial_characters():
     pieces = {1: "Hel", 2: "lo EN", 3: "D more", 4: "\ufffd", 5: "é"}
 
-    def decode(ids):   # a partial character shows as U+FFFD until the next token completes it
+    def decode(ids):  # a partial character shows as U+FFFD until the next token completes it
         text = "".join(pieces[i] for i in ids)
         return text.replace("\ufffdé", "é")
 
     text = ReplyText(decode, stop=["END"])
     assert text.push(1) == "Hel"
-    assert text.push(2) == "lo "          # "EN" may begin the stop string: held back
+    assert text.push(2) == "lo "  # "EN" may begin the stop string: held back
     assert text.push(3) == "" and text.stopped and text.text == "Hello "
     plain = ReplyText(decode)
     assert plain.push(4) == "" and plain.push(5) == "é"

@@ -11,11 +11,11 @@ import httpx
 import pytest
 import torch
 
-from crisol.serve.server import Limits
-from kit.serve import running_server
 from crisol.model.config import ModelConfig
 from crisol.model.hf_export import export_hf
 from crisol.model.transformer import Transformer
+from crisol.serve.server import Limits
+from kit.serve import running_server
 
 HI = [{"role": "user", "content": "hi"}]
 KEY = "s3cret"
@@ -47,37 +47,51 @@ def is_openai_error(response: httpx.Response, status: int) -> str:
     return error["message"]
 
 
-@pytest.mark.parametrize("body, status, says", [
-    ('{"model": "sft", "messages": [', 400, "not valid JSON"),
-    ('[1, 2]', 400, ""),
-    ('{"model": "sft"}', 400, "messages"),
-    ('{"model": "sft", "messages": []}', 400, "messages"),
-    ('{"model": "sft", "messages": [{"role": "robot", "content": "x"}]}', 400, "role"),
-    ('{"model": "sft", "messages": [{"role": "user", "content": 5}]}', 400, "content"),
-    ('{"model": "sft", "messages": [{"role": "user", "content": "x"}], "max_tokens": "9"}', 400, "max_tokens"),
-    ('{"model": "sft", "messages": [{"role": "user", "content": "x"}], "max_tokens": -1}', 400, "max_tokens"),
-    ('{"model": "sft", "messages": [{"role": "user", "content": "x"}], "temperature": 9}', 400, "temperature"),
-    ('{"model": "sft", "messages": [{"role": "user", "content": "x"}], "n": 99}', 400, "n:"),
-    ('{"model": "sft", "messages": [{"role": "user", "content": "x"}], "stop": ["a","b","c","d","e"]}', 400, "stop"),
-    ('{"model": "sft", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]}', 400, "tools"),
-    ('{"model": "nope", "messages": [{"role": "user", "content": "x"}]}', 404, "nope"),
-    ('{"model": "sft", "messages": [{"role": "user", "content": "' + "word " * 400 + '"}]}', 400, "context length"),
-    ('{"model": "sft", "messages": [{"role": "user", "content": "x"}], "max_tokens": 5000}', 400, "at most"),
-])
+@pytest.mark.parametrize(
+    "body, status, says",
+    [
+        ('{"model": "sft", "messages": [', 400, "not valid JSON"),
+        ("[1, 2]", 400, ""),
+        ('{"model": "sft"}', 400, "messages"),
+        ('{"model": "sft", "messages": []}', 400, "messages"),
+        ('{"model": "sft", "messages": [{"role": "robot", "content": "x"}]}', 400, "role"),
+        ('{"model": "sft", "messages": [{"role": "user", "content": 5}]}', 400, "content"),
+        ('{"model": "sft", "messages": [{"role": "user", "content": "x"}], "max_tokens": "9"}', 400, "max_tokens"),
+        ('{"model": "sft", "messages": [{"role": "user", "content": "x"}], "max_tokens": -1}', 400, "max_tokens"),
+        ('{"model": "sft", "messages": [{"role": "user", "content": "x"}], "temperature": 9}', 400, "temperature"),
+        ('{"model": "sft", "messages": [{"role": "user", "content": "x"}], "n": 99}', 400, "n:"),
+        (
+            '{"model": "sft", "messages": [{"role": "user", "content": "x"}], "stop": ["a","b","c","d","e"]}',
+            400,
+            "stop",
+        ),
+        (
+            '{"model": "sft", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]}',
+            400,
+            "tools",
+        ),
+        ('{"model": "nope", "messages": [{"role": "user", "content": "x"}]}', 404, "nope"),
+        ('{"model": "sft", "messages": [{"role": "user", "content": "' + "word " * 400 + '"}]}', 400, "context length"),
+        ('{"model": "sft", "messages": [{"role": "user", "content": "x"}], "max_tokens": 5000}', 400, "at most"),
+    ],
+)
 def test_bad_chat_requests_are_4xx_with_openai_errors(plain, body, status, says):
     response = httpx.post(plain + "/v1/chat/completions", content=body, headers={"content-type": "application/json"})
     assert says in is_openai_error(response, status)
 
 
-@pytest.mark.parametrize("body, says", [
-    ({"model": "sft", "prompt": [1, 2, 10**9]}, "token ids"),
-    ({"model": "sft", "prompt": ""}, "empty"),
-    ({"model": "sft", "prompt": []}, "empty"),
-    ({"model": "sft", "prompt": [[1, 2], "mixed"]}, "prompt"),
-    ({"model": "sft", "prompt": "x", "logprobs": 50}, "logprobs"),
-    ({"model": "sft", "prompt": "x", "logprobs": 1, "stream": True}, "stream"),
-    ({"model": "sft", "prompt": ["x"] * 100}, "prompts per request"),
-])
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        ({"model": "sft", "prompt": [1, 2, 10**9]}, "token ids"),
+        ({"model": "sft", "prompt": ""}, "empty"),
+        ({"model": "sft", "prompt": []}, "empty"),
+        ({"model": "sft", "prompt": [[1, 2], "mixed"]}, "prompt"),
+        ({"model": "sft", "prompt": "x", "logprobs": 50}, "logprobs"),
+        ({"model": "sft", "prompt": "x", "logprobs": 1, "stream": True}, "stream"),
+        ({"model": "sft", "prompt": ["x"] * 100}, "prompts per request"),
+    ],
+)
 def test_bad_completion_requests_are_400(plain, body, says):
     assert says in is_openai_error(httpx.post(plain + "/v1/completions", json=body), 400)
 
@@ -94,7 +108,7 @@ def test_api_key_is_required_when_set(limited):
     is_openai_error(httpx.post(limited + "/v1/chat/completions", json=ask, headers=wrong), 401)
     is_openai_error(httpx.get(limited + "/v1/models"), 401)
     assert httpx.post(limited + "/v1/chat/completions", json=ask, headers=AUTH).status_code == 200
-    assert httpx.get(limited + "/health").status_code == 200      # liveness needs no key
+    assert httpx.get(limited + "/health").status_code == 200  # liveness needs no key
 
 
 def test_oversized_body_is_413(limited):

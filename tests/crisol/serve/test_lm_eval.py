@@ -11,21 +11,29 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("lm_eval", reason="lm-evaluation-harness is not installed (a dev dependency: "
-                                      "pip install -e '.[dev]')")
+pytest.importorskip(
+    "lm_eval", reason="lm-evaluation-harness is not installed (a dev dependency: pip install -e '.[dev]')"
+)
 pytest.importorskip("tenacity", reason="lm-eval's API models need lm_eval[api]")
 
 import numpy as np  # noqa: E402
 from lm_eval.api.instance import Instance  # noqa: E402
 from lm_eval.models.openai_completions import LocalCompletionsAPI  # noqa: E402
 
-from kit.evaluate import (  # noqa: E402
-    HELLASWAG, LM_EVAL_TASK, hellaswag_rows, run_lm_eval, sample_lls, tiny_model, tokenizer_dir)
-from kit.serve import running_server  # noqa: E402
 from crisol.chat.template import ChatTemplate  # noqa: E402
+from crisol.model import export_hf  # noqa: E402
+from kit.evaluate import (  # noqa: E402
+    HELLASWAG,
+    LM_EVAL_TASK,
+    hellaswag_rows,
+    run_lm_eval,
+    sample_lls,
+    tiny_model,
+    tokenizer_dir,
+)
+from kit.serve import running_server  # noqa: E402
 from stages.evaluate.hellaswag import read_hellaswag, score_multiple_choice  # noqa: E402
 from stages.evaluate.lm_eval_adapter import CrisolLM  # noqa: E402
-from crisol.model import export_hf  # noqa: E402
 
 ITEMS = 12
 CONTEXT = 512
@@ -46,8 +54,9 @@ def served(tmp_path_factory):
 def local_completions(url: str, **tokenizer) -> LocalCompletionsAPI:
     # max_length = the model's context: lm-eval keeps prompts one token shorter, room for the one
     # token it asks to generate (max_tokens 1), which the server requires.
-    return LocalCompletionsAPI(base_url=url + "/v1/completions", model="base", num_concurrent=1,
-                               max_length=CONTEXT, **tokenizer)
+    return LocalCompletionsAPI(
+        base_url=url + "/v1/completions", model="base", num_concurrent=1, max_length=CONTEXT, **tokenizer
+    )
 
 
 def test_local_completions_scores_hellaswag_as_the_evaluate_stage(served, shared_data):
@@ -59,7 +68,7 @@ def test_local_completions_scores_hellaswag_as_the_evaluate_stage(served, shared
     assert any(r["pred"] != r["pred_norm"] for r in records)
 
     remote = local_completions(url)
-    assert remote.tokenizer_backend == "remote"           # detected from the server's routes
+    assert remote.tokenizer_backend == "remote"  # detected from the server's routes
     huggingface = local_completions(url, tokenizer_backend="huggingface", tokenizer=str(hf_dir))
     for lm in (remote, huggingface):
         output = run_lm_eval(lm, rows)
@@ -76,11 +85,13 @@ def test_remote_tokenizer_prefix_token_is_ours(served):
     assert remote.prefix_token_id == template.eos_id
     crisol = CrisolLM(model, template, batch_size=4)
     # Empty contexts and rolling windows start from the prefix token; these documents fit one window.
-    pairs = [Instance("loglikelihood", {}, (c, x), 0) for c, x in
-             [("The river", " Velmar flows"), ("", "Maps are arguments"), ("She wrote: ", "\"Maps")]]
+    pairs = [
+        Instance("loglikelihood", {}, (c, x), 0)
+        for c, x in [("The river", " Velmar flows"), ("", "Maps are arguments"), ("She wrote: ", '"Maps')]
+    ]
     theirs, ours = remote.loglikelihood(pairs), crisol.loglikelihood(pairs)
     assert [lp for lp, _ in theirs] == pytest.approx([lp for lp, _ in ours], abs=1e-4)
-    assert [greedy for _, greedy in theirs] == [greedy for _, greedy in ours]     # from top_logprobs
+    assert [greedy for _, greedy in theirs] == [greedy for _, greedy in ours]  # from top_logprobs
     texts = ["Population figures for the province rose by 12% between the two censuses.", "Maps"]
     rolling = [Instance("loglikelihood_rolling", {}, (t,), 0) for t in texts]
     assert remote.loglikelihood_rolling(rolling) == pytest.approx(crisol.loglikelihood_rolling(rolling), abs=1e-4)

@@ -16,11 +16,11 @@ import pytest
 import torch
 import yaml
 
+from crisol.model.hf_import import load_hf_model
+from crisol.model.weights import load_model
 from crisol.serve.catalog import CatalogError, ModelSpec, choose_specs, load, locate, pipeline_specs
 from flows import registry as reg
 from kit.serve import running_server
-from crisol.model.hf_import import load_hf_model
-from crisol.model.weights import load_model
 
 
 def workspace(root: Path, rlhf_pipeline) -> Path:
@@ -28,15 +28,16 @@ def workspace(root: Path, rlhf_pipeline) -> Path:
     (root / "data").mkdir(parents=True)
     shutil.copytree(rlhf_pipeline["sft"], root / "data" / "sft")
     shutil.copytree(rlhf_pipeline["ppo"], root / "data" / "ppo")
-    (root / "params.yaml").write_text(yaml.safe_dump({
-        "pretrain": {"out": "data/pretrain"}, "sft": {"out": "data/sft"}, "ppo": {"out": "data/ppo"}}))
+    (root / "params.yaml").write_text(
+        yaml.safe_dump({"pretrain": {"out": "data/pretrain"}, "sft": {"out": "data/sft"}, "ppo": {"out": "data/ppo"}})
+    )
     return root
 
 
 def test_pipeline_models_by_name_and_the_promoted_one(tmp_path, rlhf_pipeline):
     root = workspace(tmp_path, rlhf_pipeline)
     names = [s.name for s in pipeline_specs(root, root / "params.yaml")]
-    assert names == ["sft", "rlhf"]                     # no pretrain out yet: base is not offered
+    assert names == ["sft", "rlhf"]  # no pretrain out yet: base is not offered
     registry = root / "models" / "registry"
     entry = reg.register(registry, [root / "data" / "ppo"], {"m": 1.0}, root=root)
     reg.promote(registry, entry["version"], reason="test")
@@ -83,9 +84,11 @@ def test_a_running_server_picks_up_a_promotion(tmp_path, rlhf_pipeline):
     reg.promote(registry, first["version"], reason="first")
     second = reg.register(registry, [root / "data" / "ppo"], {}, root=root)
     with running_server({}, watch=0.2, resolve=lambda: pipeline_specs(root, root / "params.yaml")) as url:
+
         def production_root() -> str:
             cards = httpx.get(url + "/v1/models").json()["data"]
             return next(c["root"] for c in cards if c["id"] == "production")
+
         assert production_root().endswith(f"{first['version']}/sft/model")
         reg.promote(registry, second["version"], reason="better")
         deadline = time.monotonic() + 20
@@ -97,8 +100,9 @@ def test_a_running_server_picks_up_a_promotion(tmp_path, rlhf_pipeline):
 
 
 def crisol(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "crisol", *args], cwd=cwd, input=stdin, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "crisol", *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_mistakes_are_one_line(tmp_path):
@@ -111,8 +115,15 @@ def test_cli_mistakes_are_one_line(tmp_path):
 
 def test_terminal_chat_streams_replies_and_resets(tmp_path, rlhf_pipeline):
     root = workspace(tmp_path, rlhf_pipeline)
-    result = crisol("chat", "--temperature", "0", "--max-tokens", "6", cwd=root,
-                    stdin="Who founded it?\n/reset\n" + "long " * 300 + "\nhi\n/quit\n")
+    result = crisol(
+        "chat",
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "6",
+        cwd=root,
+        stdin="Who founded it?\n/reset\n" + "long " * 300 + "\nhi\n/quit\n",
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.startswith("[rlhf: ") and out.count("rlhf> ") == 2

@@ -33,14 +33,19 @@ def page(chat_server, tmp_path):
 
 def expect(locator):
     from playwright.sync_api import expect as playwright_expect
+
     return playwright_expect(locator)
 
 
 def api_chat(url: str, model: str, messages: list[dict], api_key: str | None = None, **options) -> dict:
     """The server's own non-streamed answer to the same conversation, the reference for the page."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    response = httpx.post(f"{url}/v1/chat/completions", headers=headers, timeout=60,
-                          json={"model": model, "messages": messages, **options})
+    response = httpx.post(
+        f"{url}/v1/chat/completions",
+        headers=headers,
+        timeout=60,
+        json={"model": model, "messages": messages, **options},
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -57,7 +62,7 @@ def send(page, text: str) -> dict:
         page.get_by_label("Message", exact=True).fill(text)
         page.get_by_label("Message", exact=True).press("Enter")
     expect(replies).to_have_count(before + 1)
-    expect(page.get_by_role("button", name="Send", exact=True)).to_be_enabled()   # the stream has ended
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_enabled()  # the stream has ended
     return request.value.post_data_json
 
 
@@ -97,18 +102,21 @@ def test_reply_streams_in_and_follows_the_model_switch(page, chat_server):
     assert box.input_value() == "And\nSpain?"
     expect(page.locator(".turn.user")).to_have_count(1)
     body = send(page, box.input_value())
-    conversation = [{"role": "user", "content": first}, {"role": "assistant", "content": expected},
-                    {"role": "user", "content": "And\nSpain?"}]
+    conversation = [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": expected},
+        {"role": "user", "content": "And\nSpain?"},
+    ]
     assert body["model"] == "rlhf" and body["messages"] == conversation and body["seed"] == 7
     expected = reply_of(chat_server, "rlhf", conversation, temperature=1, seed=7, max_tokens=8)
     assert expected.strip() and last_reply(page) == ("rlhf", expected)
     expect(page.locator(".turn.assistant .speaker")).to_have_text(["sft", "rlhf"])
-    expect(page.locator(".note")).to_have_count(0)   # nothing dropped: the reference was the whole conversation
+    expect(page.locator(".note")).to_have_count(0)  # nothing dropped: the reference was the whole conversation
 
     page.get_by_role("button", name="Clear", exact=True).click()
     expect(page.locator("#conversation > *")).to_have_count(0)
     body = send(page, "Hello")
-    assert body["messages"] == [{"role": "user", "content": "Hello"}]   # the cleared turns are not sent
+    assert body["messages"] == [{"role": "user", "content": "Hello"}]  # the cleared turns are not sent
 
 
 def test_chat_models_come_first(chat_server, tmp_path):
@@ -138,9 +146,9 @@ def test_stop_abandons_the_request(page):
     expect(page.get_by_role("button", name="Send", exact=True)).to_be_enabled()
     expect(stop).to_be_disabled()
     assert len(held) == 1
-    expect(page.locator(".turn.user .content")).to_have_text(["Hello"])   # asked, and stopped by the user
+    expect(page.locator(".turn.user .content")).to_have_text(["Hello"])  # asked, and stopped by the user
     expect(page.locator(".turn.assistant")).to_have_count(0)
-    expect(page.get_by_role("alert")).to_be_hidden()                      # a stop is no error
+    expect(page.get_by_role("alert")).to_be_hidden()  # a stop is no error
 
 
 def test_old_turns_give_way_when_the_context_is_full(page, chat_server):
@@ -166,8 +174,8 @@ def test_old_turns_give_way_when_the_context_is_full(page, chat_server):
     box.fill("Again")
     box.press("Enter")
     expect(page.get_by_role("alert")).to_contain_text("maximum context length")
-    expect(box).to_have_value("Again")                       # back in the box, to shorten or resend
-    expect(page.locator(".turn:not(.dropped)")).to_have_count(2)   # the last exchange is still there
+    expect(box).to_have_value("Again")  # back in the box, to shorten or resend
+    expect(page.locator(".turn:not(.dropped)")).to_have_count(2)  # the last exchange is still there
     expect(page.locator(".note")).to_have_count(1)
 
 
@@ -181,13 +189,13 @@ def test_an_error_body_is_shown_and_the_api_key_then_works(rlhf_pipeline, tmp_pa
 
         key = page.get_by_label("API key", exact=True)
         key.fill("k")
-        key.press("Tab")   # the key is committed when the field is left
+        key.press("Tab")  # the key is committed when the field is left
         expect(alert).to_be_hidden()
         expect(page.get_by_label("Model", exact=True)).to_have_value("sft")
         page.get_by_label("Temperature", exact=True).fill("0")
         body = send(page, "Hello")
         assert last_reply(page) == ("sft", reply_of(url, "sft", body["messages"], api_key="k", temperature=0))
 
-        page.reload()   # the key is remembered in this browser
+        page.reload()  # the key is remembered in this browser
         expect(page.get_by_label("API key", exact=True)).to_have_value("k")
         expect(page.get_by_label("Model", exact=True)).to_have_value("sft")

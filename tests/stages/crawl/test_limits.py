@@ -6,8 +6,8 @@ import asyncio
 
 import httpx
 import pytest
-from kit.crawl import crawl, page, robots, write_site
 
+from kit.crawl import crawl, page, robots, write_site
 from stages.crawl.fetcher import Fetcher
 from stages.crawl.safety import ConnectTarget, Refused, UrlGuard
 from stages.crawl.urls import parse_url
@@ -19,8 +19,9 @@ def test_oversized_non_html_and_missing_pages_are_counted_not_stored(tmp_path):
     big = page(text="x" * 2_000_000)  # 2 MB, over the 1 MB default
     files = {
         f"{H}/robots.txt": robots(0.01),
-        f"{H}/index.html": page("/big.html", "/doc.pdf", "/photo.jpg", "/notes.txt", "/report",
-                                "/gone.html", "/ok.html"),
+        f"{H}/index.html": page(
+            "/big.html", "/doc.pdf", "/photo.jpg", "/notes.txt", "/report", "/gone.html", "/ok.html"
+        ),
         f"{H}/big.html": big,
         f"{H}/doc.pdf": b"%PDF-1.4\n" + b"0" * 5000,
         f"{H}/photo.jpg": b"\xff\xd8\xff" + b"0" * 5000,
@@ -28,8 +29,7 @@ def test_oversized_non_html_and_missing_pages_are_counted_not_stored(tmp_path):
         f"{H}/report": b"%PDF-1.4 no extension, typed by site.json",
         f"{H}/ok.html": page(),
     }
-    site = write_site(tmp_path / "site", files, [f"http://{H}/"],
-                      content_types={H: {"/report": "application/pdf"}})
+    site = write_site(tmp_path / "site", files, [f"http://{H}/"], content_types={H: {"/report": "application/pdf"}})
     run = crawl(site, tmp_path)
     m = run.metrics
     assert m["refused"]["too_large"] == 1
@@ -76,15 +76,19 @@ def _many_pages(n: int) -> dict[str, str]:
 def test_page_budget_is_respected(tmp_path):
     site = write_site(tmp_path / "site", _many_pages(20), [f"http://{H}/"])
     run = crawl(site, tmp_path, max_pages=5)
-    assert [p for p in run.paths(H) if p != "/robots.txt"] == ["/", "/p0.html", "/p1.html", "/p2.html",
-                                                               "/p3.html"]
+    assert [p for p in run.paths(H) if p != "/robots.txt"] == ["/", "/p0.html", "/p1.html", "/p2.html", "/p3.html"]
     assert run.metrics["pages_stored"] == 5
     assert run.metrics["unfetched_budget"] == 20 - 4  # queued, never requested
 
 
 def test_depth_limit(tmp_path):
-    files = {f"{H}/robots.txt": robots(0.0), f"{H}/index.html": page("/d1.html"),
-             f"{H}/d1.html": page("/d2.html"), f"{H}/d2.html": page("/d3.html"), f"{H}/d3.html": page()}
+    files = {
+        f"{H}/robots.txt": robots(0.0),
+        f"{H}/index.html": page("/d1.html"),
+        f"{H}/d1.html": page("/d2.html"),
+        f"{H}/d2.html": page("/d3.html"),
+        f"{H}/d3.html": page(),
+    }
     run = crawl(write_site(tmp_path / "site", files, [f"http://{H}/"]), tmp_path, max_depth=1)
     assert run.paths(H) == ["/robots.txt", "/", "/d1.html"]
     assert run.metrics["refused"]["depth"] == 1
@@ -99,6 +103,7 @@ def _mock_fetch(handler, timeout_s: float):
             return await fetcher.fetch(parse_url("http://slow.test/"), 1_000_000, lambda mime: True)
         finally:
             await fetcher.aclose()
+
     return asyncio.run(fetch())
 
 

@@ -12,24 +12,27 @@ import pytest
 from crisol.core.errors import StageInputError
 from stages.crawl.fetcher import Fetched
 from stages.crawl.links import decode_html, extract_links
-from stages.crawl.site import load_site
 from stages.crawl.server import file_for
+from stages.crawl.site import load_site
 from stages.crawl.sitemaps import SitemapError, parse_sitemap
 from stages.crawl.urls import parse_url
 
 
-@pytest.mark.parametrize("href, base, expected", [
-    ("HTTP://Ex.TEST:80/a", None, "http://ex.test/a"),
-    ("https://ex.test:443", None, "https://ex.test/"),
-    ("http://ex.test:8080/a#frag", None, "http://ex.test:8080/a"),
-    ("http://user:pw@ex.test/", None, "http://ex.test/"),
-    ("../c.html?x=1", "http://ex.test/a/b/page.html", "http://ex.test/a/c.html?x=1"),
-    ("./", "http://ex.test/a/b.html", "http://ex.test/a/"),
-    ("//other.test/x", "https://ex.test/", "https://other.test/x"),
-    ("http://ex.test/a/./b/../c", None, "http://ex.test/a/c"),
-    ("#top", "http://ex.test/p.html", "http://ex.test/p.html"),
-    ("  /spaced  ", "http://ex.test/", "http://ex.test/spaced"),
-])
+@pytest.mark.parametrize(
+    "href, base, expected",
+    [
+        ("HTTP://Ex.TEST:80/a", None, "http://ex.test/a"),
+        ("https://ex.test:443", None, "https://ex.test/"),
+        ("http://ex.test:8080/a#frag", None, "http://ex.test:8080/a"),
+        ("http://user:pw@ex.test/", None, "http://ex.test/"),
+        ("../c.html?x=1", "http://ex.test/a/b/page.html", "http://ex.test/a/c.html?x=1"),
+        ("./", "http://ex.test/a/b.html", "http://ex.test/a/"),
+        ("//other.test/x", "https://ex.test/", "https://other.test/x"),
+        ("http://ex.test/a/./b/../c", None, "http://ex.test/a/c"),
+        ("#top", "http://ex.test/p.html", "http://ex.test/p.html"),
+        ("  /spaced  ", "http://ex.test/", "http://ex.test/spaced"),
+    ],
+)
 def test_parse_url_normalises(href, base, expected):
     assert parse_url(href, base).text == expected
 
@@ -58,9 +61,18 @@ def test_extract_links_follows_markup_only():
 
 def test_decode_html_uses_the_declared_charset():
     def fetched(content_type, body):
-        return Fetched(url=parse_url("http://x.test/"), ip="", started_at=datetime.now(timezone.utc),
-                       elapsed_s=0, status=200, reason="OK", http_version="HTTP/1.1",
-                       headers=[("Content-Type", content_type)], request_headers=[], body=body)
+        return Fetched(
+            url=parse_url("http://x.test/"),
+            ip="",
+            started_at=datetime.now(timezone.utc),
+            elapsed_s=0,
+            status=200,
+            reason="OK",
+            http_version="HTTP/1.1",
+            headers=[("Content-Type", content_type)],
+            request_headers=[],
+            body=body,
+        )
 
     assert decode_html(fetched("text/html; charset=iso-8859-1", "café".encode("latin-1"))) == "café"
     assert decode_html(fetched("text/html", "café".encode())) == "café"
@@ -87,16 +99,22 @@ def test_site_json_is_checked(tmp_path):
         (tmp_path / "site.json").write_text(json.dumps(payload))
         return load_site(tmp_path)
 
-    good = {"schema_version": 1, "hosts": ["A.test"], "seeds": ["http://a.test/"],
-            "redirects": {"a.test": {"/o": {"status": 301, "location": "http://a.test/n"}}},
-            "content_types": {"a.test": {"/f": "application/pdf"}}}
+    good = {
+        "schema_version": 1,
+        "hosts": ["A.test"],
+        "seeds": ["http://a.test/"],
+        "redirects": {"a.test": {"/o": {"status": 301, "location": "http://a.test/n"}}},
+        "content_types": {"a.test": {"/f": "application/pdf"}},
+    }
     loaded = site(good)
     assert loaded.hosts == ("a.test",) and loaded.redirects["a.test"]["/o"].status == 301
-    for broken, message in [({**good, "schema_version": 2}, "schema_version"),
-                            ({**good, "hosts": []}, "hosts"),
-                            ({**good, "seeds": ["a.test/"]}, "seed"),
-                            ({**good, "redirects": {"b.test": {}}}, "not listed"),
-                            ({**good, "redirects": {"a.test": {"/o": {"status": 200, "location": "/"}}}}, "3xx")]:
+    for broken, message in [
+        ({**good, "schema_version": 2}, "schema_version"),
+        ({**good, "hosts": []}, "hosts"),
+        ({**good, "seeds": ["a.test/"]}, "seed"),
+        ({**good, "redirects": {"b.test": {}}}, "not listed"),
+        ({**good, "redirects": {"a.test": {"/o": {"status": 200, "location": "/"}}}}, "3xx"),
+    ]:
         with pytest.raises(StageInputError, match=message):
             site(broken)
     (tmp_path / "site.json").write_text("{not json")

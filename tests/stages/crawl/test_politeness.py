@@ -8,8 +8,8 @@ import logging
 
 import httpx
 import pytest
-from kit.crawl import crawl, page, robots, write_site
 
+from kit.crawl import crawl, page, robots, write_site
 from stages.crawl.crawler import Crawler
 from stages.crawl.fetcher import Fetcher
 from stages.crawl.params import CrawlParams
@@ -21,8 +21,7 @@ A, B = "a.test", "b.test"
 
 
 def _pages(host: str, n: int, delay: float | None) -> dict[str, str]:
-    files = {f"{host}/robots.txt": robots(delay),
-             f"{host}/index.html": page(*[f"/p{i}.html" for i in range(n)])}
+    files = {f"{host}/robots.txt": robots(delay), f"{host}/index.html": page(*[f"/p{i}.html" for i in range(n)])}
     files.update({f"{host}/p{i}.html": page() for i in range(n)})
     return files
 
@@ -34,8 +33,9 @@ def _gaps(run, host: str) -> list[float]:
 
 @pytest.mark.parametrize("crawl_delay, min_delay, expected", [(0.15, 0.0, 0.15), (0.02, 0.15, 0.15)])
 def test_requests_to_one_host_are_spaced_by_the_larger_delay(tmp_path, crawl_delay, min_delay, expected):
-    site = write_site(tmp_path / "site", {**_pages(A, 4, crawl_delay), **_pages(B, 4, crawl_delay)},
-                      [f"http://{A}/", f"http://{B}/"])
+    site = write_site(
+        tmp_path / "site", {**_pages(A, 4, crawl_delay), **_pages(B, 4, crawl_delay)}, [f"http://{A}/", f"http://{B}/"]
+    )
     run = crawl(site, tmp_path, min_delay_s=min_delay, slowdown_factor=0.0)
     for host in (A, B):
         gaps = _gaps(run, host)
@@ -61,8 +61,9 @@ def test_user_agent_has_contact_url_and_no_cookies_are_kept():
 
     def server(request: httpx.Request) -> httpx.Response:
         sent.append(request)
-        return httpx.Response(200, headers={"Set-Cookie": "session=abc; Path=/", "Content-Type": "text/html"},
-                              content=b"<html></html>")
+        return httpx.Response(
+            200, headers={"Set-Cookie": "session=abc; Path=/", "Content-Type": "text/html"}, content=b"<html></html>"
+        )
 
     guard = UrlGuard(pinned={("c.test", 80): ConnectTarget("127.0.0.1", 8123)})
     user_agent = CrawlParams().user_agent
@@ -93,8 +94,11 @@ def test_a_busy_server_gets_exponential_backoff(tmp_path):
     def server(request: httpx.Request) -> httpx.Response:
         times.append((request.url.path, loop_time()))
         if request.url.path == "/":
-            return httpx.Response(200, headers={"Content-Type": "text/html"},
-                                  content=page("/busy1", "/busy2", "/busy3", "/ok", "/ok2").encode())
+            return httpx.Response(
+                200,
+                headers={"Content-Type": "text/html"},
+                content=page("/busy1", "/busy2", "/busy3", "/ok", "/ok2").encode(),
+            )
         if request.url.path.startswith("/busy"):
             return httpx.Response(503 if request.url.path != "/busy2" else 429)
         return httpx.Response(200, headers={"Content-Type": "text/html"}, content=b"<p>ok</p>")
@@ -110,7 +114,8 @@ def test_a_busy_server_gets_exponential_backoff(tmp_path):
         writer = WarcShardWriter(tmp_path, 100, {"software": "test"})
         try:
             return await Crawler(params, fetcher, writer, {"busy.test"}, logging.getLogger("t")).run(
-                ["http://busy.test/"])
+                ["http://busy.test/"]
+            )
         finally:
             writer.close()
             await fetcher.aclose()

@@ -12,16 +12,21 @@ def _chain(prefix: str, hops: int, final: str) -> dict:
     steps = [f"/{prefix}{i}" for i in range(1, hops + 1)]
     targets = steps[1:] + [final]
     # Alternate absolute and relative Locations: both must resolve.
-    return {src: {"status": 301 if i % 2 else 302, "location": f"http://{H}{dst}" if i % 2 else dst}
-            for i, (src, dst) in enumerate(zip(steps, targets))}
+    return {
+        src: {"status": 301 if i % 2 else 302, "location": f"http://{H}{dst}" if i % 2 else dst}
+        for i, (src, dst) in enumerate(zip(steps, targets))
+    }
 
 
 def test_redirect_limits_loops_and_rechecks(tmp_path):
-    redirects = {**_chain("four", 4, "/after-four.html"), **_chain("five", 5, "/after-five.html"),
-                 "/loop-a": {"status": 301, "location": "/loop-b"},
-                 "/loop-b": {"status": 301, "location": f"http://{H}/loop-a"},
-                 "/away": {"status": 302, "location": f"http://{OTHER}/"},
-                 "/sneaky": {"status": 302, "location": "/private/x.html"}}
+    redirects = {
+        **_chain("four", 4, "/after-four.html"),
+        **_chain("five", 5, "/after-five.html"),
+        "/loop-a": {"status": 301, "location": "/loop-b"},
+        "/loop-b": {"status": 301, "location": f"http://{H}/loop-a"},
+        "/away": {"status": 302, "location": f"http://{OTHER}/"},
+        "/sneaky": {"status": 302, "location": "/private/x.html"},
+    }
     files = {
         f"{H}/robots.txt": robots(0.01, disallow=("/private/",)),
         f"{H}/index.html": page("/four1", "/five1", "/loop-a", "/away", "/sneaky"),
@@ -53,10 +58,14 @@ def test_redirect_limits_loops_and_rechecks(tmp_path):
 
 
 def test_redirect_to_a_page_already_seen_is_not_fetched_twice(tmp_path):
-    files = {f"{H}/robots.txt": robots(0.01), f"{H}/index.html": page("/target.html", "/old"),
-             f"{H}/target.html": page()}
-    site = write_site(tmp_path / "site", files, [f"http://{H}/"],
-                      redirects={H: {"/old": {"status": 301, "location": "/target.html"}}})
+    files = {
+        f"{H}/robots.txt": robots(0.01),
+        f"{H}/index.html": page("/target.html", "/old"),
+        f"{H}/target.html": page(),
+    }
+    site = write_site(
+        tmp_path / "site", files, [f"http://{H}/"], redirects={H: {"/old": {"status": 301, "location": "/target.html"}}}
+    )
     run = crawl(site, tmp_path)
     assert run.paths(H).count("/target.html") == 1
     assert run.metrics["redirect_to_seen"] == 1

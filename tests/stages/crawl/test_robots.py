@@ -6,7 +6,6 @@ import asyncio
 from datetime import datetime, timezone
 
 from kit.crawl import crawl, page, robots, write_site
-
 from stages.crawl.fetcher import Fetched
 from stages.crawl.robots import fetch_robots, rules_from_text
 from stages.crawl.safety import Refused
@@ -25,8 +24,7 @@ def test_disallowed_links_are_never_requested(tmp_path):
         f"{H}/private/index.html": page(),
         f"{H}/run.cgi": page(),
     }
-    site = write_site(tmp_path / "site", files, [f"http://{H}/"],
-                      content_types={H: {"/run.cgi": "text/html"}})
+    site = write_site(tmp_path / "site", files, [f"http://{H}/"], content_types={H: {"/run.cgi": "text/html"}})
     run = crawl(site, tmp_path)
 
     paths = run.paths(H)
@@ -38,9 +36,11 @@ def test_disallowed_links_are_never_requested(tmp_path):
 
 
 def test_sitemaps_from_robots_become_seeds(tmp_path):
-    sitemap = ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-               f"<url><loc>http://{H}/orphan.html</loc></url>"
-               f"<url><loc>http://{H}/private/hidden.html</loc></url></urlset>")
+    sitemap = (
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<url><loc>http://{H}/orphan.html</loc></url>"
+        f"<url><loc>http://{H}/private/hidden.html</loc></url></urlset>"
+    )
     files = {
         f"{H}/robots.txt": robots(0.01, disallow=("/private/",), sitemap=f"http://{H}/sitemap.xml"),
         f"{H}/sitemap.xml": sitemap,
@@ -63,8 +63,7 @@ def test_missing_robots_allows_everything(tmp_path):
 
 
 def test_protego_rules_longest_match_and_agent_groups():
-    text = ("User-agent: *\nDisallow: /\n\n"
-            "User-agent: crisolbot\nDisallow: /a/\nAllow: /a/open\nCrawl-delay: 0.5\n")
+    text = "User-agent: *\nDisallow: /\n\nUser-agent: crisolbot\nDisallow: /a/\nAllow: /a/open\nCrawl-delay: 0.5\n"
     rules = rules_from_text(text, "crisolbot")
     assert rules.allowed("http://x.test/b.html")
     assert not rules.allowed("http://x.test/a/closed.html")
@@ -76,9 +75,18 @@ def test_protego_rules_longest_match_and_agent_groups():
 
 def _answer(url: Url, status: int, body: bytes = b"", location: str | None = None) -> Fetched:
     headers = [("Location", location)] if location else []
-    return Fetched(url=url, ip="127.0.0.1", started_at=datetime.now(timezone.utc), elapsed_s=0.0,
-                   status=status, reason="", http_version="HTTP/1.1", headers=headers,
-                   request_headers=[], body=body)
+    return Fetched(
+        url=url,
+        ip="127.0.0.1",
+        started_at=datetime.now(timezone.utc),
+        elapsed_s=0.0,
+        status=status,
+        reason="",
+        http_version="HTTP/1.1",
+        headers=headers,
+        request_headers=[],
+        body=body,
+    )
 
 
 def _robots_via(answers):
@@ -111,6 +119,7 @@ def test_robots_follows_five_redirects_but_not_six():
             if n <= length:
                 return _answer(url, 301, location=f"/robots-{n}.txt")
             return _answer(url, 200, b"User-agent: *\nDisallow: /no/\n")
+
         return answers
 
     rules, asked = _robots_via(chain(5))
@@ -118,4 +127,3 @@ def test_robots_follows_five_redirects_but_not_six():
     assert not rules.allowed("http://x.test/no/x") and rules.allowed("http://x.test/yes")
     rules, asked = _robots_via(chain(6))
     assert rules.source == "unreachable" and len(asked) == 6
-

@@ -8,15 +8,14 @@ import socket
 import threading
 
 import pytest
-from kit.crawl import crawl, page, robots, write_site
 
+from kit.crawl import crawl, page, robots, write_site
 from stages.crawl.safety import ConnectTarget, Refused, UrlGuard
 from stages.crawl.urls import parse_url
 
 H = "s.test"
 REAL_GETADDRINFO = socket.getaddrinfo
-FAKE_DNS = {"intranet.example": "10.0.0.5", "rebind.example": "169.254.169.254",
-            "public.example": "93.184.216.34"}
+FAKE_DNS = {"intranet.example": "10.0.0.5", "rebind.example": "169.254.169.254", "public.example": "93.184.216.34"}
 
 
 @pytest.fixture
@@ -25,6 +24,7 @@ def fake_dns(monkeypatch):
         if host in FAKE_DNS:
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (FAKE_DNS[host], port or 80))]
         return REAL_GETADDRINFO(host, port, *args, **kwargs)
+
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
@@ -59,13 +59,29 @@ def _static(url: str, guard: UrlGuard | None = None) -> str | None:
     return (guard or UrlGuard()).static_refusal(parse_url(url))
 
 
-@pytest.mark.parametrize("url", [
-    "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://192.168.1.1/",
-    "http://172.16.0.1/", "http://127.0.0.1:9/", "http://localhost:22/", "http://LOCALHOST./",
-    "http://api.localhost/", "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://[fe80::1]/",
-    "http://0.0.0.0/", "http://2130706433/", "http://0x7f.1/", "http://127.1/", "http://224.0.0.1/",
-    "http://100.64.0.1/", "http://[fc00::1]/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/",
+        "http://192.168.1.1/",
+        "http://172.16.0.1/",
+        "http://127.0.0.1:9/",
+        "http://localhost:22/",
+        "http://LOCALHOST./",
+        "http://api.localhost/",
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[fe80::1]/",
+        "http://0.0.0.0/",
+        "http://2130706433/",
+        "http://0x7f.1/",
+        "http://127.1/",
+        "http://224.0.0.1/",
+        "http://100.64.0.1/",
+        "http://[fc00::1]/",
+    ],
+)
 def test_guard_refuses_non_public_addresses(url):
     assert _static(url) == "ssrf"
 
@@ -100,13 +116,21 @@ def test_guard_checks_what_a_name_resolves_to(fake_dns):
 def test_crawl_never_connects_to_forbidden_targets(tmp_path, fake_dns):
     trip = Tripwire()
     try:
-        forbidden = ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/",
-                     f"http://localhost:{trip.port}/", f"http://127.0.0.1:{trip.port}/",
-                     f"http://[::1]:{trip.port}/", f"http://2130706433:{trip.port}/"]
-        files = {f"{H}/robots.txt": robots(0.0),
-                 f"{H}/index.html": page(*forbidden, "mailto:a@b.test", "javascript:void(0)",
-                                         "http://intranet.example/", "/fine.html"),
-                 f"{H}/fine.html": page()}
+        forbidden = [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.1/",
+            f"http://localhost:{trip.port}/",
+            f"http://127.0.0.1:{trip.port}/",
+            f"http://[::1]:{trip.port}/",
+            f"http://2130706433:{trip.port}/",
+        ]
+        files = {
+            f"{H}/robots.txt": robots(0.0),
+            f"{H}/index.html": page(
+                *forbidden, "mailto:a@b.test", "javascript:void(0)", "http://intranet.example/", "/fine.html"
+            ),
+            f"{H}/fine.html": page(),
+        }
         site = write_site(tmp_path / "site", files, [f"http://{H}/"])
         # intranet.example is in scope (allow-listed) but resolves to 10.0.0.5: the DNS check
         # must still refuse it.

@@ -14,27 +14,36 @@ import stages.crawl.warc as warc_module
 from crisol.core.cli import StageContext
 from crisol.core.errors import StageInputError
 from crisol.core.params import ExecutorParams
+from kit.crawl import page, robots, write_site
+from kit.stages import run_stage, write_stage_params
 from stages.crawl.params import CrawlParams
 from stages.crawl.server import SiteServer
 from stages.crawl.site import load_site
 from stages.crawl.stage import crawl_site, run
-from kit.crawl import page, robots, write_site
-from kit.stages import run_stage, write_stage_params
 
 H = "e.test"
 
 
 def _site(tmp_path):
-    files = {f"{H}/robots.txt": robots(0.0, sitemap=f"http://{H}/sitemap.xml"),
-             f"{H}/sitemap.xml": "<urlset><url><loc>http://{H}/c.html</loc></url></urlset>".replace("{H}", H),
-             f"{H}/index.html": page("/a.html", "/b.html", "http://10.0.0.1/"),
-             f"{H}/a.html": page(), f"{H}/b.html": page(), f"{H}/c.html": page()}
+    files = {
+        f"{H}/robots.txt": robots(0.0, sitemap=f"http://{H}/sitemap.xml"),
+        f"{H}/sitemap.xml": "<urlset><url><loc>http://{H}/c.html</loc></url></urlset>".replace("{H}", H),
+        f"{H}/index.html": page("/a.html", "/b.html", "http://10.0.0.1/"),
+        f"{H}/a.html": page(),
+        f"{H}/b.html": page(),
+        f"{H}/c.html": page(),
+    }
     return write_site(tmp_path / "site", files, [f"http://{H}/"])
 
 
 def _params_file(tmp_path, **crawl) -> Path:
-    section = {"site": str(tmp_path / "site"), "out": str(tmp_path / "warc"),
-               "metrics": str(tmp_path / "metrics" / "crawl.json"), "min_delay_s": 0.0, **crawl}
+    section = {
+        "site": str(tmp_path / "site"),
+        "out": str(tmp_path / "warc"),
+        "metrics": str(tmp_path / "metrics" / "crawl.json"),
+        "min_delay_s": 0.0,
+        **crawl,
+    }
     return write_stage_params(tmp_path / "params.yaml", "crawl", section, profile="micro")
 
 
@@ -67,8 +76,7 @@ def test_failure_mid_crawl_leaves_no_output_and_stops_the_server(tmp_path, monke
         real_write(self, fetched)
 
     monkeypatch.setattr(warc_module.WarcShardWriter, "write", failing_write)
-    params = CrawlParams(site=tmp_path / "site", out=tmp_path / "warc", metrics=tmp_path / "m.json",
-                         min_delay_s=0.0)
+    params = CrawlParams(site=tmp_path / "site", out=tmp_path / "warc", metrics=tmp_path / "m.json", min_delay_s=0.0)
     ctx = StageContext("crawl", params, ExecutorParams(), "micro", logging.getLogger("test"))
     with pytest.raises(OSError, match="disk full"):
         run(ctx)
@@ -103,8 +111,9 @@ def test_without_serving_only_allow_listed_private_hosts_are_crawled(tmp_path):
     site = write_site(tmp_path / "site", files, [])
     with SiteServer(load_site(site)) as server:
         seed = f"http://{ip}:{server.port}/"
-        base = dict(site=site, out=tmp_path / "warc", metrics=tmp_path / "m.json", min_delay_s=0.0,
-                    serve=False, seeds=[seed])
+        base = dict(
+            site=site, out=tmp_path / "warc", metrics=tmp_path / "m.json", min_delay_s=0.0, serve=False, seeds=[seed]
+        )
         with pytest.raises(StageInputError, match="ssrf"):  # default: no private address at all
             crawl_site(CrawlParams(**base), logging.getLogger("test"), None)
         assert server.requests == []

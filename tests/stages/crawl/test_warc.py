@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
-from kit.crawl import LOG, page, robots, write_site
 from warcio.archiveiterator import ArchiveIterator
 
+from kit.crawl import LOG, page, robots, write_site
 from stages.crawl.fetcher import Fetched, Fetcher
 from stages.crawl.params import CrawlParams
 from stages.crawl.safety import ConnectTarget, UrlGuard
@@ -50,18 +50,23 @@ def _sha1_b32(data: bytes) -> str:
 
 
 def test_warc_round_trip(tmp_path):
-    files = {f"{H}/robots.txt": robots(0.0), f"{G}/robots.txt": robots(0.0),
-             f"{H}/index.html": page("/a.html", "/b/", f"http://{G}/", text="Ünïcødé ✓ café"),
-             f"{H}/a.html": page(), f"{H}/b/index.html": page("../a.html"),
-             f"{G}/index.html": page("/x.html?q=1"), f"{G}/x.html": page()}
+    files = {
+        f"{H}/robots.txt": robots(0.0),
+        f"{G}/robots.txt": robots(0.0),
+        f"{H}/index.html": page("/a.html", "/b/", f"http://{G}/", text="Ünïcødé ✓ café"),
+        f"{H}/a.html": page(),
+        f"{H}/b/index.html": page("../a.html"),
+        f"{G}/index.html": page("/x.html?q=1"),
+        f"{G}/x.html": page(),
+    }
     site = write_site(tmp_path / "site", files, [f"http://{H}/", f"http://{G}/"])
-    params = CrawlParams(site=site, out=tmp_path / "warc", metrics=tmp_path / "m.json", min_delay_s=0.0,
-                         records_per_file=2)
+    params = CrawlParams(
+        site=site, out=tmp_path / "warc", metrics=tmp_path / "m.json", min_delay_s=0.0, records_per_file=2
+    )
     with SiteServer(load_site(site)) as server:
         metrics = crawl_site(params, LOG, server)
         warc_files = sorted((tmp_path / "warc").iterdir())
-        assert [f.name for f in warc_files] == ["crawl-00000.warc.gz", "crawl-00001.warc.gz",
-                                                "crawl-00002.warc.gz"]
+        assert [f.name for f in warc_files] == ["crawl-00000.warc.gz", "crawl-00001.warc.gz", "crawl-00002.warc.gz"]
         assert metrics["warc_files"] == 3 and metrics["pages_stored"] == 5
 
         responses = {}
@@ -86,8 +91,9 @@ def test_warc_round_trip(tmp_path):
                 assert response.rec_headers.get_header("WARC-Payload-Digest") == _sha1_b32(payload)
                 responses[uri] = (response, payload)
 
-        assert sorted(responses) == sorted([f"http://{H}/", f"http://{H}/a.html", f"http://{H}/b/",
-                                            f"http://{G}/", f"http://{G}/x.html?q=1"])
+        assert sorted(responses) == sorted(
+            [f"http://{H}/", f"http://{H}/a.html", f"http://{H}/b/", f"http://{G}/", f"http://{G}/x.html?q=1"]
+        )
         for uri, (response, payload) in responses.items():
             url = parse_url(uri)
             status, headers, body = _served(server.port, url.host, url.target)
@@ -103,8 +109,11 @@ def test_decoded_payload_keeps_original_transfer_headers(tmp_path):
     packed = gzip.compress(html)
 
     def server(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=packed, headers={
-            "Content-Type": "text/html", "Content-Encoding": "gzip", "Content-Length": str(len(packed))})
+        return httpx.Response(
+            200,
+            content=packed,
+            headers={"Content-Type": "text/html", "Content-Encoding": "gzip", "Content-Length": str(len(packed))},
+        )
 
     guard = UrlGuard(pinned={("z.test", 80): ConnectTarget("127.0.0.1", 80)})
     fetcher = Fetcher(guard, "t/1 (+https://example.org)", 5.0, 1, transport=httpx.MockTransport(server))
@@ -120,8 +129,7 @@ def test_decoded_payload_keeps_original_transfer_headers(tmp_path):
     writer = WarcShardWriter(tmp_path, 10, {"software": "test"})
     writer.write(fetched)
     writer.close()
-    (record, payload), = [(r, b) for r, b in _records(tmp_path / "crawl-00000.warc.gz")
-                          if r.rec_type == "response"]
+    ((record, payload),) = [(r, b) for r, b in _records(tmp_path / "crawl-00000.warc.gz") if r.rec_type == "response"]
     assert payload == html
     assert record.http_headers.get_header("Content-Length") == str(len(html))
     assert record.http_headers.get_header("X-Crawler-Content-Encoding") == "gzip"
@@ -133,20 +141,29 @@ def test_headers_unchanged_when_the_payload_is_as_sent():
     headers = [("Server", "x"), ("Content-Type", "text/html"), ("Content-Length", "5")]
     assert headers_for_storage(headers, 5) == headers
     chunked = [("Content-Type", "text/html"), ("Transfer-Encoding", "chunked")]
-    assert headers_for_storage(chunked, 7) == [("Content-Type", "text/html"),
-                                               ("X-Crawler-Transfer-Encoding", "chunked"),
-                                               ("Content-Length", "7")]
+    assert headers_for_storage(chunked, 7) == [
+        ("Content-Type", "text/html"),
+        ("X-Crawler-Transfer-Encoding", "chunked"),
+        ("Content-Length", "7"),
+    ]
 
 
 def test_warc_date_is_the_fetch_time(tmp_path):
     when = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
-    fetched = Fetched(url=parse_url("http://d.test/"), ip="127.0.0.1", started_at=when, elapsed_s=0.1,
-                      status=200, reason="OK", http_version="HTTP/1.1",
-                      headers=[("Content-Type", "text/html"), ("Content-Length", "2")],
-                      request_headers=[("Host", "d.test")], body=b"hi")
+    fetched = Fetched(
+        url=parse_url("http://d.test/"),
+        ip="127.0.0.1",
+        started_at=when,
+        elapsed_s=0.1,
+        status=200,
+        reason="OK",
+        http_version="HTTP/1.1",
+        headers=[("Content-Type", "text/html"), ("Content-Length", "2")],
+        request_headers=[("Host", "d.test")],
+        body=b"hi",
+    )
     writer = WarcShardWriter(tmp_path, 10, {"software": "test"})
     writer.write(fetched)
     writer.close()
-    dates = {r.rec_type: r.rec_headers.get_header("WARC-Date")
-             for r, _ in _records(tmp_path / "crawl-00000.warc.gz")}
+    dates = {r.rec_type: r.rec_headers.get_header("WARC-Date") for r, _ in _records(tmp_path / "crawl-00000.warc.gz")}
     assert dates["response"] == dates["request"] == "2024-05-06T07:08:09Z"

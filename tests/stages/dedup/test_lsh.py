@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from datasketch import MinHashLSH
 
+from crisol.core.errors import ParamsError
+from crisol.core.params import validate_section
 from stages.dedup.bands import band_keys, candidate_probability, choose_bands, probability_curve
 from stages.dedup.candidates import bucket_edges, candidate_pairs
 from stages.dedup.clusters import connected_components
 from stages.dedup.frequent import df_threshold, drop_frequent, frequent_shingles, local_document_frequency
 from stages.dedup.params import DedupParams
-from crisol.core.errors import ParamsError
-from crisol.core.params import validate_section
 
 
 def test_bands_come_from_datasketch_unless_given():
@@ -29,12 +29,15 @@ def test_bands_come_from_datasketch_unless_given():
     assert curve["1.0"] == 1.0 and curve["0.8"] == pytest.approx(0.9237, abs=1e-3)  # FineWeb's 14 x 8
 
 
-@pytest.mark.parametrize("section, message", [
-    ({"bands": 8}, "give both bands and rows"),
-    ({"bands": 20, "rows": 8, "num_perm": 128}, "exceeds num_perm"),
-    ({"threshold": 0}, "threshold"),
-    ({"shingle_kind": "sentence"}, "shingle_kind"),
-])
+@pytest.mark.parametrize(
+    "section, message",
+    [
+        ({"bands": 8}, "give both bands and rows"),
+        ({"bands": 20, "rows": 8, "num_perm": 128}, "exceeds num_perm"),
+        ({"threshold": 0}, "threshold"),
+        ({"shingle_kind": "sentence"}, "shingle_kind"),
+    ],
+)
 def test_bad_lsh_params_are_one_line_errors(section, message):
     with pytest.raises(ParamsError, match=message):
         validate_section({"dedup": section}, "dedup", DedupParams)
@@ -43,7 +46,7 @@ def test_bad_lsh_params_are_one_line_errors(section, message):
 def test_band_keys_agree_exactly_when_a_band_agrees():
     rng = np.random.default_rng(1)
     sig = rng.integers(0, 2**32, (3, 12), dtype=np.uint64).astype(np.uint32)
-    sig[1, 4:8] = sig[0, 4:8]          # band 1 (rows 4..7) shared by documents 0 and 1
+    sig[1, 4:8] = sig[0, 4:8]  # band 1 (rows 4..7) shared by documents 0 and 1
     keys = band_keys(sig, 3, 4)
     assert keys.shape == (3, 3)
     assert keys[1, 0] == keys[1, 1]
@@ -52,11 +55,11 @@ def test_band_keys_agree_exactly_when_a_band_agrees():
 
 def test_candidates_connect_every_bucket_without_listing_all_its_pairs():
     rng = np.random.default_rng(2)
-    members = np.arange(100, 400, 3)            # global indices of the documents banded
+    members = np.arange(100, 400, 3)  # global indices of the documents banded
     bands = [rng.integers(0, 25, len(members)).astype(np.uint64) for _ in range(3)]
     u, v, raw = candidate_pairs(iter(bands), members, 1000)
     assert (u < v).all() and len(set(zip(u.tolist(), v.tolist()))) == len(u)
-    assert raw == sum(len(members) - len(np.unique(b)) for b in bands)   # k - 1 edges per bucket of k
+    assert raw == sum(len(members) - len(np.unique(b)) for b in bands)  # k - 1 edges per bucket of k
     # The components of the edges are exactly those of "same key in some band".
     expected = {}
     for a, b in itertools.combinations(range(len(members)), 2):
@@ -67,7 +70,7 @@ def test_candidates_connect_every_bucket_without_listing_all_its_pairs():
         assert all(labels[members[a]] == labels[members[b]] for b in partners)
     assert len(np.unique(labels[members])) == _naive_components(len(members), expected)
     first, other = bucket_edges(np.array([5, 5, 5], dtype=np.uint64), np.array([7, 8, 9]))
-    assert first.tolist() == [7, 7] and other.tolist() == [8, 9]   # a star on the smallest index
+    assert first.tolist() == [7, 7] and other.tolist() == [8, 9]  # a star on the smallest index
 
 
 def _naive_components(n: int, edges: dict[int, set[int]]) -> int:
@@ -88,9 +91,9 @@ def _naive_components(n: int, edges: dict[int, set[int]]) -> int:
 def test_union_find_labels_each_component_by_its_smallest_member_even_along_long_chains():
     n = 5000
     rng = np.random.default_rng(5)
-    chain = rng.permutation(np.arange(2000, 5000))                       # one long path, shuffled
+    chain = rng.permutation(np.arange(2000, 5000))  # one long path, shuffled
     u = np.r_[chain[:-1], [10, 11, 12]]
-    v = np.r_[chain[1:], [11, 12, 10]]                                     # plus a triangle
+    v = np.r_[chain[1:], [11, 12, 10]]  # plus a triangle
     labels = connected_components(n, u, v)
     assert (labels[2000:] == 2000).all()
     assert (labels[[10, 11, 12]] == 10).all()
@@ -103,13 +106,13 @@ def test_document_frequency_is_exact_across_shards_and_frequent_shingles_are_dro
     shards = []
     for _ in range(3):
         counts = rng.integers(0, 30, 40)
-        shingles = rng.integers(0, 60, counts.sum()).astype(np.uint32)   # small alphabet: many repeats
+        shingles = rng.integers(0, 60, counts.sum()).astype(np.uint32)  # small alphabet: many repeats
         shards.append((shingles, counts))
     naive: dict[int, int] = {}
     for shingles, counts in shards:
         offsets = np.r_[0, np.cumsum(counts)]
         for d in range(len(counts)):
-            for h in set(shingles[offsets[d]:offsets[d + 1]].tolist()):
+            for h in set(shingles[offsets[d] : offsets[d + 1]].tolist()):
                 naive[h] = naive.get(h, 0) + 1
     tables = [local_document_frequency(s, c, np.arange(len(c))) for s, c in shards]
     threshold = df_threshold(120, 0.1, 5)

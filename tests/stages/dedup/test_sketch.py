@@ -18,8 +18,9 @@ def test_signatures_equal_datasketch_bulk_including_empty_and_multi_block_docume
     shingles = rng.integers(0, 2**32, counts.sum(), dtype=np.uint64).astype(np.uint32)
     sig = signatures(shingles, counts, permutations(64, 7))
     offsets = np.r_[0, np.cumsum(counts)]
-    expected = MinHash.bulk([shingles[offsets[d]:offsets[d + 1]].tolist() for d in range(len(counts))],
-                            num_perm=64, seed=7, hashfunc=int)
+    expected = MinHash.bulk(
+        [shingles[offsets[d] : offsets[d + 1]].tolist() for d in range(len(counts))], num_perm=64, seed=7, hashfunc=int
+    )
     for row, sketch in zip(sig, expected):
         assert np.array_equal(row, sketch.hashvalues)
     assert (sig[0] == 0xFFFFFFFF).all() and (sig[4] == 0xFFFFFFFF).all()
@@ -42,9 +43,9 @@ def test_shingles_of_a_window_depend_on_its_tokens_only_and_short_texts_get_one(
     shingles, per_doc = shingle_hashes(hashes, counts, 5)
     assert per_doc.tolist() == [2, 2, 1, 0, 1]
     first, second = shingles[:2], shingles[2:4]
-    assert first[0] == second[1]              # "one two three four five" in both documents
-    assert first[1] not in second             # "two three four five six" only in the first
-    assert shingles[4] == shingles[5]         # the two-word documents: one shingle each, equal
+    assert first[0] == second[1]  # "one two three four five" in both documents
+    assert first[1] not in second  # "two three four five six" only in the first
+    assert shingles[4] == shingles[5]  # the two-word documents: one shingle each, equal
 
 
 def test_character_shingles_follow_the_normalised_text():
@@ -58,8 +59,9 @@ def test_character_shingles_follow_the_normalised_text():
 
 
 def test_normalisation_folds_case_width_punctuation_and_whitespace_and_splits_cjk_by_character():
-    tokens = tokenise(["Hello,  WORLD!!", "hello world", "ｈｅｌｌｏ\tworld.", "hello worlds",
-                       "東京は晴れ。Tokyo", "", "  \n\t "]).to_list()
+    tokens = tokenise(
+        ["Hello,  WORLD!!", "hello world", "ｈｅｌｌｏ\tworld.", "hello worlds", "東京は晴れ。Tokyo", "", "  \n\t "]
+    ).to_list()
     assert tokens[0] == tokens[1] == tokens[2] == ["hello", "world"]
     assert tokens[4] == ["東", "京", "は", "晴", "れ", "tokyo"]
     assert tokens[5] == tokens[6] == []
@@ -67,7 +69,7 @@ def test_normalisation_folds_case_width_punctuation_and_whitespace_and_splits_cj
     hashes, counts = word_token_hashes(tokenise(texts), 1)
     keys = [tuple(k) for k in sequence_keys(hashes, counts)]
     assert keys[0] == keys[1] and keys[4] == keys[5]
-    assert len({keys[0], keys[2], keys[3], keys[4]}) == 4   # a changed word or order is another text
+    assert len({keys[0], keys[2], keys[3], keys[4]}) == 4  # a changed word or order is another text
 
 
 def test_token_hashes_do_not_collide_on_a_large_vocabulary():

@@ -8,12 +8,11 @@ import time
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from crisol.formats.artifacts import write_parquet
+from crisol.formats.schemas import CLUSTERS, DOCUMENTS, REJECTS
 from kit.dedup import dedup, outputs, write_params
 from kit.documents import document, write_documents
 from kit.stages import run_stage
-from crisol.formats.artifacts import write_parquet
-from crisol.formats.schemas import CLUSTERS
-from crisol.formats.schemas import DOCUMENTS, REJECTS
 
 RNG_SEED = 11
 
@@ -39,9 +38,11 @@ def test_exact_then_near_duplicates_one_kept_per_cluster_by_the_documented_rule(
     docs = [
         document("a", " ".join(base)),
         document("b", " ".join(w.upper() if i % 7 == 0 else w for i, w in enumerate(base)) + " !!!"),  # exact
-        document("c", " ".join(edited(base, rng, 0.02)) + " tail"),   # near, and the longest text
-        document("d", " ".join(words(rng, 300))),                     # unrelated
-        document("e", ""), document("f", "  \n\t  "), document("g", "?! ..."),  # all normalise to ""
+        document("c", " ".join(edited(base, rng, 0.02)) + " tail"),  # near, and the longest text
+        document("d", " ".join(words(rng, 300))),  # unrelated
+        document("e", ""),
+        document("f", "  \n\t  "),
+        document("g", "?! ..."),  # all normalise to ""
     ]
     out = dedup(tmp_path, docs, files=2)
     clusters = by_id(out["clusters"])
@@ -70,7 +71,7 @@ def test_empty_input_and_one_document(tmp_path):
     empty = dedup(tmp_path / "empty", [])
     assert empty["documents"] == [] and empty["clusters"] == [] and empty["metrics"]["documents_in"] == 0
     assert empty["samples"] == {"clusters": []}
-    (tmp_path / "none" / "in").mkdir(parents=True)                      # a directory with no parts
+    (tmp_path / "none" / "in").mkdir(parents=True)  # a directory with no parts
     assert run_stage("dedup", write_params(tmp_path / "none", tmp_path / "none" / "in")) == 0
     assert outputs(tmp_path / "none")["metrics"]["documents_out"] == 0
     one = dedup(tmp_path / "one", [document("solo", "just one short document")])
@@ -84,8 +85,14 @@ def test_a_10_mb_document_and_its_near_copy(tmp_path):
     text = " ".join(big)
     assert len(text) >= 10_000_000
     start = time.perf_counter()
-    out = dedup(tmp_path, [document("big", text), document("copy", " ".join(edited(big, rng, 0.005))),
-                           document("other", " ".join(words(rng, 500)))])
+    out = dedup(
+        tmp_path,
+        [
+            document("big", text),
+            document("copy", " ".join(edited(big, rng, 0.005))),
+            document("other", " ".join(words(rng, 500))),
+        ],
+    )
     clusters = by_id(out["clusters"])
     assert clusters["copy"]["cluster_id"] == clusters["big"]["cluster_id"]
     assert clusters["copy"]["kind"] == clusters["big"]["kind"] == "near"
@@ -102,14 +109,17 @@ def test_scripts_without_spaces_are_compared_character_by_character(tmp_path):
     for i in rng.sample(range(len(near)), 10):
         near[i] = rng.choice(han)
     japanese = "".join(rng.choice(han + kana) for _ in range(400))
-    docs = [document("zh", "。".join(chinese[i:i + 40] for i in range(0, 600, 40))),
-            document("zh-near", "".join(near)),
-            document("zh-other", "".join(rng.choice(han) for _ in range(600))),
-            document("ja", japanese), document("ja-copy", japanese.replace(japanese[:30], japanese[:30] + "、"))]
+    docs = [
+        document("zh", "。".join(chinese[i : i + 40] for i in range(0, 600, 40))),
+        document("zh-near", "".join(near)),
+        document("zh-other", "".join(rng.choice(han) for _ in range(600))),
+        document("ja", japanese),
+        document("ja-copy", japanese.replace(japanese[:30], japanese[:30] + "、")),
+    ]
     clusters = by_id(dedup(tmp_path, docs)["clusters"])
     assert clusters["zh-near"]["cluster_id"] == clusters["zh"]["cluster_id"]
     assert clusters["zh-near"]["kind"] == "near" and clusters["zh-other"]["kind"] == "unique"
-    assert clusters["ja"]["kind"] == clusters["ja-copy"]["kind"] == "exact"   # punctuation only differs
+    assert clusters["ja"]["kind"] == clusters["ja-copy"]["kind"] == "exact"  # punctuation only differs
 
 
 def test_same_clusters_whatever_the_sharding(tmp_path):
@@ -134,7 +144,7 @@ def test_unusable_inputs_are_one_line_errors(tmp_path, capsys):
     write_parquet(wrong / "part-00000.parquet", REJECTS, [{"reason": "x"}])
     assert run_stage("dedup", write_params(tmp_path, wrong)) == 1
     assert "expected a 'documents' artifact, found a 'rejects' artifact" in capsys.readouterr().err
-    plain = tmp_path / "plain"         # a user's own Parquet of documents: a way in, not a traceback
+    plain = tmp_path / "plain"  # a user's own Parquet of documents: a way in, not a traceback
     plain.mkdir()
     pq.write_table(pa.table({"text": ["some text"]}), plain / "c4.parquet")
     assert run_stage("dedup", write_params(tmp_path, plain)) == 1

@@ -26,12 +26,17 @@ def _corpus() -> list[dict]:
 
 def test_inline_processes_and_dask_give_identical_clusters_and_documents(tmp_path, dask_cluster):
     docs = _corpus()
-    runs = {name: dedup(tmp_path / name, docs, files=2, row_group=20, docs_per_shard=40, **executor)
-            for name, executor in {"inline": {"workers": 1}, "processes": {"workers": 2},
-                                   "dask": {"workers": 1, "dask_address": dask_cluster.scheduler_address}}.items()}
+    runs = {
+        name: dedup(tmp_path / name, docs, files=2, row_group=20, docs_per_shard=40, **executor)
+        for name, executor in {
+            "inline": {"workers": 1},
+            "processes": {"workers": 2},
+            "dask": {"workers": 1, "dask_address": dask_cluster.scheduler_address},
+        }.items()
+    }
     inline = runs["inline"]
     assert len(inline["parts"]) == inline["metrics"]["shards"] >= 4
-    assert inline["metrics"]["dropped_total"] == 10 + 23   # the upper-case copies and the edited ones
+    assert inline["metrics"]["dropped_total"] == 10 + 23  # the upper-case copies and the edited ones
     for name in ("processes", "dask"):
         for key in ("documents", "parts", "clusters", "samples"):
             assert runs[name][key] == inline[key], (name, key)
@@ -41,7 +46,7 @@ def _pid_of(shard: int) -> tuple[int, int]:
     import os
     import time
 
-    time.sleep(0.05)   # long enough for the spawned process to take some shards
+    time.sleep(0.05)  # long enough for the spawned process to take some shards
     if shard == 13:
         raise ValueError("shard 13 is bad")
     return shard, os.getpid()
@@ -57,7 +62,7 @@ def test_local_processes_share_the_shards_with_the_caller():
 
     with ShardPool(ExecutorParams(workers=2)) as pool:
         assert pool.map(_pid_of, [5]) == [(5, os.getpid())]
-        assert pool._executor._processes == {}   # nothing was spawned
+        assert pool._executor._processes == {}  # nothing was spawned
         results = pool.map(_pid_of, list(range(12)), "test")
         assert [shard for shard, _ in results] == list(range(12))
         pids = {pid for _, pid in results}

@@ -24,5 +24,5 @@ def test_precision_and_recall_of_duplicate_pairs_on_the_micro_web(tmp_path):
     assert expected >= 40, "the micro web plants mirrors and near-duplicates"
     assert precision >= 0.95 and recall >= 0.95, (precision, recall, predicted, expected)
     kinds = {row["kind"] for row in out["clusters"]}
-    assert kinds == {"unique", "exact", "near"}   # mirrors are exact copies, near-duplicates near
+    assert kinds == {"unique", "exact", "near"}  # mirrors are exact copies, near-duplicates near
     assert out["metrics"]["frequent_shingles"]["distinct"] > 0

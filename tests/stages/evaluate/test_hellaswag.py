@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from kit.evaluate import HELLASWAG
 from crisol.core.errors import StageInputError
+from kit.evaluate import HELLASWAG
 from stages.evaluate.hellaswag import SKIP_REASONS, preprocess, read_hellaswag
 
 GOOD = {"ctx": "Home and Garden: How to water a fern. Check the soil.", "endings": ["a", "b", "c", "d"], "label": 1}
@@ -47,7 +47,7 @@ def test_every_bad_row_is_counted_with_its_line(tmp_path):
     for _, reason in BAD_LINES:
         expected[reason] = expected.get(reason, 0) + 1
     assert dict(data.skipped) == expected
-    assert set(expected) == set(SKIP_REASONS)                     # the test covers every reason
+    assert set(expected) == set(SKIP_REASONS)  # the test covers every reason
     first_line = {reason: 2 + next(i for i, (_, r) in enumerate(BAD_LINES) if r == reason) for reason in expected}
     assert {r: where[0] for r, where in data.where.items()} == {r: f"{path}:{n}" for r, n in first_line.items()}
     summary = data.summary()
@@ -55,9 +55,15 @@ def test_every_bad_row_is_counted_with_its_line(tmp_path):
 
 
 def test_the_original_layout_gets_lm_evals_preprocessing(tmp_path):
-    row = {"activity_label": "Home and Garden", "ctx_a": "[header] How to water a fern [title] Check the soil.",
-           "ctx_b": "press a finger", "endings": ["into the soil [step] Wet means wait.", " b ", "c", "d"],
-           "label": "2", "ind": 4, "split": "val"}
+    row = {
+        "activity_label": "Home and Garden",
+        "ctx_a": "[header] How to water a fern [title] Check the soil.",
+        "ctx_b": "press a finger",
+        "endings": ["into the soil [step] Wet means wait.", " b ", "c", "d"],
+        "label": "2",
+        "ind": 4,
+        "split": "val",
+    }
     path = tmp_path / "original.jsonl"
     path.write_text(json.dumps(row) + "\n" + json.dumps({**row, "ctx_a": " ", "ctx_b": ""}) + "\n")
     data = read_hellaswag(path)
@@ -101,9 +107,9 @@ def test_the_shared_sample_gives_500_items(shared_data):
 
 
 def test_an_item_whose_choice_outgrows_the_context_is_skipped_and_counted():
+    from crisol.chat.template import ChatTemplate
     from kit.chat import small_tokenizer
     from kit.evaluate import tiny_model
-    from crisol.chat.template import ChatTemplate
     from stages.evaluate.hellaswag import Item, score_multiple_choice
 
     template = ChatTemplate(small_tokenizer())
@@ -113,4 +119,3 @@ def test_an_item_whose_choice_outgrows_the_context_is_skipped_and_counted():
     records, aggregate = score_multiple_choice(model, template.encode_text, [short, long, short])
     assert aggregate["n"] == 2 and len(records) == 2
     assert aggregate["skipped_choice_longer_than_context"] == 1
-

@@ -13,22 +13,30 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("lm_eval", reason="lm-evaluation-harness is not installed (a dev dependency: "
-                                      "pip install -e '.[dev]')")
+pytest.importorskip(
+    "lm_eval", reason="lm-evaluation-harness is not installed (a dev dependency: pip install -e '.[dev]')"
+)
 pytest.importorskip("transformers", reason="transformers is needed for lm-eval's HF model")
 
 import numpy as np  # noqa: E402
 from lm_eval.api.instance import Instance  # noqa: E402
 from lm_eval.utils import get_rolling_token_windows, make_disjoint_window, make_table  # noqa: E402
 
-from kit.evaluate import (  # noqa: E402
-    HELLASWAG, LM_EVAL_TASK, hellaswag_rows, run_lm_eval, sample_lls, tiny_model, tokenizer_dir)
 from crisol.chat.template import ChatTemplate  # noqa: E402
+from crisol.model import export_hf  # noqa: E402
+from kit.evaluate import (  # noqa: E402
+    HELLASWAG,
+    LM_EVAL_TASK,
+    hellaswag_rows,
+    run_lm_eval,
+    sample_lls,
+    tiny_model,
+    tokenizer_dir,
+)
 from stages.evaluate.hellaswag import read_hellaswag, score_multiple_choice  # noqa: E402
 from stages.evaluate.lm_eval_adapter import CrisolLM  # noqa: E402
 from stages.evaluate.loglikelihood import rolling_requests  # noqa: E402
 from stages.evaluate.results import multiple_choice_result, results_document  # noqa: E402
-from crisol.model import export_hf  # noqa: E402
 
 ITEMS = 12
 
@@ -90,19 +98,26 @@ def test_rolling_loglikelihood_and_generation_equal_hflm(tmp_path, setup):
     export_hf(model, tmp_path / "hf", tokenizer_dir=tok_dir)
     hf = hflm(tmp_path / "hf", batch_size=4, prefix_token_id=template.eos_id)
     crisol = CrisolLM(model, template, batch_size=4)
-    texts = ["The river Velmar flows through the old city of Ostrand, past the market and the cathedral. " * 5,
-             "Population figures for the province rose by 12% between the two censuses.", "Maps"]
-    assert len(template.encode_text(texts[0])) > 3 * 32                        # several windows
+    texts = [
+        "The river Velmar flows through the old city of Ostrand, past the market and the cathedral. " * 5,
+        "Population figures for the province rose by 12% between the two censuses.",
+        "Maps",
+    ]
+    assert len(template.encode_text(texts[0])) > 3 * 32  # several windows
     rolling = [Instance("loglikelihood_rolling", {}, (t,), 0) for t in texts]
     assert crisol.loglikelihood_rolling(rolling) == pytest.approx(hf.loglikelihood_rolling(rolling), abs=1e-4)
 
-    pairs = [Instance("loglikelihood", {}, (c, x), 0) for c, x in
-             [("The river", " Velmar flows"), ("", "Maps are arguments"), ("She wrote: ", "\"Maps")]]
+    pairs = [
+        Instance("loglikelihood", {}, (c, x), 0)
+        for c, x in [("The river", " Velmar flows"), ("", "Maps are arguments"), ("She wrote: ", '"Maps')]
+    ]
     ours, theirs = crisol.loglikelihood(pairs), hf.loglikelihood(pairs)
     assert [o[0] for o in ours] == pytest.approx([t[0] for t in theirs], abs=1e-4)
     assert [o[1] for o in ours] == [t[1] for t in theirs]
 
     prompts = ["The river Velmar", "In 1902 the company", "Visitors often ask"]
-    requests = [Instance("generate_until", {}, (p, {"until": ["\n\n"], "max_gen_toks": 8, "do_sample": False}), 0)
-                for p in prompts]
+    requests = [
+        Instance("generate_until", {}, (p, {"until": ["\n\n"], "max_gen_toks": 8, "do_sample": False}), 0)
+        for p in prompts
+    ]
     assert crisol.generate_until(requests) == hf.generate_until(requests)

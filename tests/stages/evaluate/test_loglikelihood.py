@@ -9,12 +9,18 @@ import random
 import pytest
 import torch
 
+from crisol.chat.template import ChatTemplate
+from crisol.model import generate
 from kit.chat import small_tokenizer
 from kit.evaluate import tiny_model
-from crisol.chat.template import ChatTemplate
-from stages.evaluate.loglikelihood import (Request, chat_request, loglikelihoods, rolling_loglikelihoods,
-                                           rolling_requests, text_request)
-from crisol.model import generate
+from stages.evaluate.loglikelihood import (
+    Request,
+    chat_request,
+    loglikelihoods,
+    rolling_loglikelihoods,
+    rolling_requests,
+    text_request,
+)
 
 VOCAB = 90
 MAX_LEN = 16
@@ -28,7 +34,7 @@ def model():
 def naive(model, context, continuation):
     """One forward of one unpadded row, every vocabulary log-prob, lm-eval's window by hand."""
     whole = list(context) + list(continuation)
-    whole = whole[-(MAX_LEN + 1):]
+    whole = whole[-(MAX_LEN + 1) :]
     inputs = whole[:-1]
     with torch.no_grad():
         logprobs = torch.log_softmax(model(torch.tensor([inputs]))[0][0].double(), dim=-1)
@@ -86,7 +92,7 @@ def test_too_long_requests_lose_context_from_the_left(model):
     continuation = [5, 9, 11]
     score = loglikelihoods(model, [Request(context, continuation)])[0]
     # lm-eval keeps the last MAX_LEN + 1 tokens of context + continuation.
-    kept = context[-(MAX_LEN + 1 - len(continuation)):]
+    kept = context[-(MAX_LEN + 1 - len(continuation)) :]
     assert score.truncated == len(context) - len(kept)
     assert score.loglikelihood == pytest.approx(naive(model, kept, continuation)[0], abs=1e-5)
     alone = loglikelihoods(model, [Request(kept, continuation)])[0]
@@ -94,7 +100,7 @@ def test_too_long_requests_lose_context_from_the_left(model):
 
 
 def test_a_continuation_must_fit_the_context_window(model):
-    fits = loglikelihoods(model, [Request([1], list(range(MAX_LEN)))])[0]      # 1 + 16 tokens = max + 1
+    fits = loglikelihoods(model, [Request([1], list(range(MAX_LEN)))])[0]  # 1 + 16 tokens = max + 1
     assert fits.tokens == MAX_LEN and fits.truncated == 0
     with pytest.raises(ValueError, match="does not fit"):
         loglikelihoods(model, [Request([1], list(range(MAX_LEN + 1)))])
@@ -125,9 +131,9 @@ def test_text_request_follows_lm_evals_encode_pair(template):
     # Trailing whitespace moves to the continuation; the continuation is the tail of one encoding.
     assert request.text == " through the old city"
     assert list(request.context) == encode("The river Velmar flows")
-    assert list(request.continuation) == encode("The river Velmar flows through the old city")[len(request.context):]
+    assert list(request.continuation) == encode("The river Velmar flows through the old city")[len(request.context) :]
     split_word = text_request(encode, "The riv", "er Velmar")
-    assert list(split_word.continuation) == encode("The river Velmar")[len(encode("The riv")):]
+    assert list(split_word.continuation) == encode("The river Velmar")[len(encode("The riv")) :]
     prefixed = text_request(encode, "Maps", " are arguments", prefix=[template.eos_id])
     assert prefixed.context[0] == template.eos_id and list(prefixed.context[1:]) == encode("Maps")
     empty = text_request(encode, "", "Maps are", prefix=[template.eos_id])
@@ -160,17 +166,20 @@ def test_rolling_windows_are_lm_evals(model):
     # The example in lm-eval's LM.loglikelihood_rolling docstring: tokens 0..9, context 4.
     windows = rolling_requests(list(range(10)), prefix_id=99, max_len=4)
     assert [(w.context, w.continuation) for w in windows] == [
-        ((99,), (0, 1, 2, 3)), ((3,), (4, 5, 6, 7)), ((5, 6, 7), (8, 9))]
+        ((99,), (0, 1, 2, 3)),
+        ((3,), (4, 5, 6, 7)),
+        ((5, 6, 7), (8, 9)),
+    ]
     for length in range(0, 40):
         tokens = list(range(100, 100 + length))
         windows = rolling_requests(tokens, 1, MAX_LEN)
-        assert [t for w in windows for t in w.continuation] == tokens       # each token once, in order
+        assert [t for w in windows for t in w.continuation] == tokens  # each token once, in order
         assert all(len(w.context) + len(w.continuation) <= MAX_LEN + 1 for w in windows)
 
 
 def test_rolling_loglikelihood_equals_token_by_token(model):
     rng = random.Random(5)
-    document = [rng.randrange(VOCAB) for _ in range(45)]       # 3 windows of 16 predictions, the last 13
+    document = [rng.randrange(VOCAB) for _ in range(45)]  # 3 windows of 16 predictions, the last 13
     prefix = 4
     expected = 0.0
     ends = list(range(MAX_LEN, len(document), MAX_LEN)) + [len(document)]
@@ -178,7 +187,7 @@ def test_rolling_loglikelihood_equals_token_by_token(model):
         end = next(e for e in ends if i < e)
         # Token i sees the document from its window's first input token (the prefix in the
         # first window; in a later one, the token max_len + 1 before the window's end).
-        inputs = [prefix] + document[:i] if end == ends[0] else document[end - MAX_LEN - 1:i]
+        inputs = [prefix] + document[:i] if end == ends[0] else document[end - MAX_LEN - 1 : i]
         assert 1 <= len(inputs) <= MAX_LEN
         with torch.no_grad():
             logprobs = torch.log_softmax(model(torch.tensor([inputs]))[0][0, -1].double(), dim=-1)

@@ -7,19 +7,31 @@ import math
 
 import pytest
 
-from stages.evaluate.metrics import (Choice, count_words, mc_aggregate, multiple_choice, perplexity,
-                                     random_baseline, text_perplexity)
-from stages.evaluate.results import (multiple_choice_result, perplexity_result, results_document, write_results,
-                                     write_samples)
+from stages.evaluate.metrics import (
+    Choice,
+    count_words,
+    mc_aggregate,
+    multiple_choice,
+    perplexity,
+    random_baseline,
+    text_perplexity,
+)
+from stages.evaluate.results import (
+    multiple_choice_result,
+    perplexity_result,
+    results_document,
+    write_results,
+    write_samples,
+)
 
 
 def test_perplexities_are_corpus_level():
     # Two documents: LL -10 over 5 tokens, -20 over 10 tokens; 4 + 6 words; 20 + 40 bytes.
     p = perplexity([-10.0, -20.0], [5, 10], [4, 6], [20, 40])
     assert (p.documents, p.loglikelihood, p.tokens, p.words, p.bytes) == (2, -30.0, 15, 10, 60)
-    assert p.token_perplexity == pytest.approx(math.exp(2.0))          # 30 / 15
-    assert p.word_perplexity == pytest.approx(math.exp(3.0))           # 30 / 10
-    assert p.byte_perplexity == pytest.approx(math.exp(0.5))           # 30 / 60
+    assert p.token_perplexity == pytest.approx(math.exp(2.0))  # 30 / 15
+    assert p.word_perplexity == pytest.approx(math.exp(3.0))  # 30 / 10
+    assert p.byte_perplexity == pytest.approx(math.exp(0.5))  # 30 / 60
     assert p.bits_per_byte == pytest.approx(0.5 / math.log(2))
     # Not the mean of per-document perplexities: the long document weighs more.
     unequal = perplexity([-10.0, -10.0], [5, 10], [1, 1], [1, 1])
@@ -31,7 +43,7 @@ def test_perplexities_are_corpus_level():
 
 def test_words_and_bytes_are_counted_as_lm_eval_counts_them():
     assert count_words("a b  c\n\td") == 4
-    assert count_words(" leading space") == 3          # re.split gives an empty first "word", as in lm-eval
+    assert count_words(" leading space") == 3  # re.split gives an empty first "word", as in lm-eval
     assert count_words("") == 1
     p = text_perplexity(["one two", "café"], [-3.0, -2.0], [2, 2])
     assert (p.words, p.bytes) == (3, 7 + 5)
@@ -84,6 +96,7 @@ def test_aggregate_means_stderrs_and_random_baseline():
 def _strict(text: str):
     def refuse(name):
         raise ValueError(f"non-standard JSON constant {name}")
+
     return json.loads(text, parse_constant=refuse)
 
 
@@ -92,10 +105,24 @@ def test_results_document_has_lm_evals_shape(tmp_path):
     aggregate = {**mc_aggregate(outcomes, [4, 4]), "truncated_requests": 0}
     hellaswag = multiple_choice_result("hellaswag", aggregate, n_original=500)
     ppl = perplexity_result("wikitext", perplexity([-1e6, -5.0], [1, 5], [1, 1], [3, 4]))
-    document = results_document([hellaswag, ppl], {"model": "crisol", "model_args": "model=data/pretrain/model"},
-                                git_hash="abc1234", date=1790000000.0)
-    assert set(document) == {"results", "group_subtasks", "configs", "versions", "n-shot", "higher_is_better",
-                             "n-samples", "config", "git_hash", "date"}
+    document = results_document(
+        [hellaswag, ppl],
+        {"model": "crisol", "model_args": "model=data/pretrain/model"},
+        git_hash="abc1234",
+        date=1790000000.0,
+    )
+    assert set(document) == {
+        "results",
+        "group_subtasks",
+        "configs",
+        "versions",
+        "n-shot",
+        "higher_is_better",
+        "n-samples",
+        "config",
+        "git_hash",
+        "date",
+    }
     block = document["results"]["hellaswag"]
     assert (block["name"], block["alias"], block["sample_len"]) == ("hellaswag", "hellaswag", 2)
     assert block["acc,none"] == 0.5 and block["acc_stderr,none"] == pytest.approx(0.5)
@@ -107,8 +134,8 @@ def test_results_document_has_lm_evals_shape(tmp_path):
     assert document["n-shot"] == {"hellaswag": 0, "wikitext": 0} and document["versions"]["hellaswag"] == 1.0
     assert document["configs"]["hellaswag"]["output_type"] == "multiple_choice"
     wikitext = document["results"]["wikitext"]
-    assert wikitext["word_perplexity_stderr,none"] == "N/A"          # lm-eval: no stderr for corpus figures
-    assert wikitext["word_perplexity,none"] == "inf"                 # exp(1e6 / 2): JSON has no infinity
+    assert wikitext["word_perplexity_stderr,none"] == "N/A"  # lm-eval: no stderr for corpus figures
+    assert wikitext["word_perplexity,none"] == "inf"  # exp(1e6 / 2): JSON has no infinity
     write_results(tmp_path / "results.json", document)
     written = _strict((tmp_path / "results.json").read_text())
     assert written["results"]["wikitext"]["word_perplexity,none"] == "inf"
@@ -127,6 +154,7 @@ def test_samples_are_jsonl_in_order(tmp_path):
 
 def test_report_numbers_keep_the_digits_that_mean_something():
     from stages.evaluate.report import with_error
+
     assert with_error(6639.0, None) == "6,639" and with_error(7.23e13, None) == "7.23e+13"
     assert with_error(0.2781, 0.0204) == "0.278 ± 0.020" and with_error(12, None) == "12"
     assert with_error(float("nan"), None) == "n/a" and with_error(0.0004, None) == "0.0004"

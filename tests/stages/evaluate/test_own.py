@@ -15,52 +15,84 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from kit.evaluate import token_splits
-from kit.rlhf import run_micro_stage
+from crisol.core.source import DataSource
 from crisol.formats.artifacts import write_parquet
 from crisol.formats.conversations import PREFERENCE_PAIRS
-from crisol.core.source import DataSource
+from kit.evaluate import token_splits
+from kit.rlhf import run_micro_stage
 from stages.evaluate.own_suite import WORLD_PARTS, own_suite
 from stages.evaluate.params import EvaluateParams
 
-MC = [{"ctx": "Cooking: She cracks the eggs into the bowl", "endings": ["and whisks them.", "a car.", "the moon.",
-                                                                       "of a sudden."], "label": 0},
-      {"ctx": "Rivers: The river runs through the old town", "endings": ["and then it goes on.", "a cat.",
-                                                                         "into the sea.", "nowhere."], "label": 2}] * 3
-QA = [{"question": "What is the capital of France?", "answers": ["Paris"]},
-      {"question": "Who wrote Hamlet?", "answers": ["William Shakespeare", "Shakespeare"]},
-      {"question": "Where does the river end?", "answers": ["the sea"],
-       "context": "The river runs through the old town and into the sea."},
-      {"question": "What colour is the sky?", "answers": ["blue"]},
-      {"question": "", "answers": ["nothing"]},                        # skipped: empty_question
-      {"question": "How many legs has a cat?", "answers": []}]         # skipped: no_answers
+MC = [
+    {
+        "ctx": "Cooking: She cracks the eggs into the bowl",
+        "endings": ["and whisks them.", "a car.", "the moon.", "of a sudden."],
+        "label": 0,
+    },
+    {
+        "ctx": "Rivers: The river runs through the old town",
+        "endings": ["and then it goes on.", "a cat.", "into the sea.", "nowhere."],
+        "label": 2,
+    },
+] * 3
+QA = [
+    {"question": "What is the capital of France?", "answers": ["Paris"]},
+    {"question": "Who wrote Hamlet?", "answers": ["William Shakespeare", "Shakespeare"]},
+    {
+        "question": "Where does the river end?",
+        "answers": ["the sea"],
+        "context": "The river runs through the old town and into the sea.",
+    },
+    {"question": "What colour is the sky?", "answers": ["blue"]},
+    {"question": "", "answers": ["nothing"]},  # skipped: empty_question
+    {"question": "How many legs has a cat?", "answers": []},
+]  # skipped: no_answers
 PROMPTS = [[{"role": "user", "content": f"Tell me about the number {i}."}] for i in range(12)] + [
-    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]]
-PAIRS = [("What is two plus two?", "Four.", "Seven hundred."), ("Name a colour.", "Blue.", "I refuse."),
-         ("Say hi.", "Hi!", "No.")]
+    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]
+]
+PAIRS = [
+    ("What is two plus two?", "Four.", "Seven hundred."),
+    ("Name a colour.", "Blue.", "I refuse."),
+    ("Say hi.", "Hi!", "No."),
+]
 
 
 def _pair(number: int, split: str, kind: str, prompt: str, chosen: str, rejected: str) -> dict:
-    return {"id": f"p{number}", "split": split, "kind": kind, "prompt": [{"role": "user", "content": prompt}],
-            "chosen": chosen, "rejected": rejected, "chosen_finished": True, "rejected_finished": True,
-            "source": f"pairs.jsonl:{number}"}
+    return {
+        "id": f"p{number}",
+        "split": split,
+        "kind": kind,
+        "prompt": [{"role": "user", "content": prompt}],
+        "chosen": chosen,
+        "rejected": rejected,
+        "chosen_finished": True,
+        "rejected_finished": True,
+        "source": f"pairs.jsonl:{number}",
+    }
 
 
 def _reward_pairs(path: Path) -> None:
     """The reward stage's pairs file: the held-out human pairs (split test, kind user) beside pairs
     it trained on or picked its step with, which are not scored here."""
     rows = [_pair(i, "test", "user", *pair) for i, pair in enumerate(PAIRS)]
-    rows += [_pair(7, "train", "user", "Trained on?", "Yes.", "No."),
-             _pair(8, "validation", "user", "Picked the step?", "Yes.", "No.")]
+    rows += [
+        _pair(7, "train", "user", "Trained on?", "Yes.", "No."),
+        _pair(8, "validation", "user", "Picked the step?", "Yes.", "No."),
+    ]
     write_parquet(path, PREFERENCE_PAIRS, rows)
-THIS_RUN = {"ingest": {"files": 2, "records": 40, "kept": 17, "dropped_total": 3},
-            "dedup": {"documents_out": 16, "dropped": {"exact": 1, "near": 0}},
-            "tokenizer": {"tokens": {"train": 4321, "validation": 765}}}
+
+
+THIS_RUN = {
+    "ingest": {"files": 2, "records": 40, "kept": 17, "dropped_total": 3},
+    "dedup": {"documents_out": 16, "dropped": {"exact": 1, "near": 0}},
+    "tokenizer": {"tokens": {"train": 4321, "validation": 765}},
+}
 
 
 def _strict(text: str):
     def refuse(constant: str):
         raise AssertionError(f"{constant} in JSON")
+
     return json.loads(text, parse_constant=refuse)
 
 
@@ -75,12 +107,13 @@ def _own_folder(root: Path, with_qa: bool = True) -> Path:
     _jsonl(own / "eval" / "choices.jsonl", MC)
     if with_qa:
         _jsonl(own / "eval" / "questions.jsonl", QA)
-    (own / "eval" / "heldout.txt").write_text("The lighthouse keeper climbs the stairs every evening.\n\n"
-                                              "He lights the lamp and watches the ships pass by.\n")
+    (own / "eval" / "heldout.txt").write_text(
+        "The lighthouse keeper climbs the stairs every evening.\n\nHe lights the lamp and watches the ships pass by.\n"
+    )
     (own / "eval" / "notes.md").write_text("not an evaluation file\n")
-    with gzip.open(own / "eval" / "more.jsonl.gz", "wt") as out:        # held-out text rows, gzipped
+    with gzip.open(own / "eval" / "more.jsonl.gz", "wt") as out:  # held-out text rows, gzipped
         out.write(json.dumps({"text": "Ships pass the lighthouse at night, one after another."}) + "\n")
-        out.write(json.dumps({"text": "   "}) + "\n")                                   # skipped: empty_text
+        out.write(json.dumps({"text": "   "}) + "\n")  # skipped: empty_text
     return own
 
 
@@ -108,18 +141,37 @@ def own_inputs(rlhf_pipeline, tmp_path_factory):
     reward.mkdir()
     (reward / "model").symlink_to(rlhf_pipeline["reward"] / "model")
     _reward_pairs(reward / "pairs.parquet")
-    rlhf = root / "rlhf"                          # PPO's output: its policy and its held-out prompts
+    rlhf = root / "rlhf"  # PPO's output: its policy and its held-out prompts
     rlhf.mkdir()
     (rlhf / "model").symlink_to(rlhf_pipeline["ppo"] / "model")
-    _jsonl(rlhf / "heldout_prompts.jsonl", [{"id": f"q{i}", "kind": "user", "messages": m, "answer": None,
-                                             "source": f"prompts.jsonl:{i}"} for i, m in enumerate(PROMPTS)])
-    section = {**EvaluateParams().model_dump(mode="json"), "base": str(root / "base"),
-               "sft": str(rlhf_pipeline["sft"]), "rlhf": str(rlhf), "reward": str(reward),
-               "tokenizer": str(rlhf_pipeline["tokenizer"]), "documents": str(splits["documents"]),
-               "validation_tokens": str(splits["validation"]), "train_tokens": str(splits["train"]),
-               "plots_in": str(root / "no-plots"), "out": str(root / "out"), "figures": str(root / "figures"),
-               "metrics": str(root / "evaluate.json"), "multiple_choice_files": [str(root / "absent.jsonl")],
-               "max_new_tokens": 8, "few_shot": 1, "samples": 3, "threads": 1, "alignment_prompts": 5}
+    _jsonl(
+        rlhf / "heldout_prompts.jsonl",
+        [
+            {"id": f"q{i}", "kind": "user", "messages": m, "answer": None, "source": f"prompts.jsonl:{i}"}
+            for i, m in enumerate(PROMPTS)
+        ],
+    )
+    section = {
+        **EvaluateParams().model_dump(mode="json"),
+        "base": str(root / "base"),
+        "sft": str(rlhf_pipeline["sft"]),
+        "rlhf": str(rlhf),
+        "reward": str(reward),
+        "tokenizer": str(rlhf_pipeline["tokenizer"]),
+        "documents": str(splits["documents"]),
+        "validation_tokens": str(splits["validation"]),
+        "train_tokens": str(splits["train"]),
+        "plots_in": str(root / "no-plots"),
+        "out": str(root / "out"),
+        "figures": str(root / "figures"),
+        "metrics": str(root / "evaluate.json"),
+        "multiple_choice_files": [str(root / "absent.jsonl")],
+        "max_new_tokens": 8,
+        "few_shot": 1,
+        "samples": 3,
+        "threads": 1,
+        "alignment_prompts": 5,
+    }
     return {"root": root, "section": section, "reward": reward}
 
 
@@ -134,8 +186,13 @@ def evaluated(own_inputs):
     section = {**own_inputs["section"], "metrics_in": str(_metrics_in(root, own))}
     assert _run(root, section, own) == 0
     out = root / "out"
-    return {"root": root, "out": out, "metrics_text": (root / "evaluate.json").read_text(),
-            "metrics": _strict((root / "evaluate.json").read_text()), "report": (out / "report.md").read_text()}
+    return {
+        "root": root,
+        "out": out,
+        "metrics_text": (root / "evaluate.json").read_text(),
+        "metrics": _strict((root / "evaluate.json").read_text()),
+        "report": (out / "report.md").read_text(),
+    }
 
 
 def test_every_section_has_its_n_or_why_it_did_not_run(evaluated):
@@ -149,10 +206,10 @@ def test_every_section_has_its_n_or_why_it_did_not_run(evaluated):
     assert held["ran"] and held["eval_file_documents"] == 2 and held["validation_split_documents"] == 6
     assert held["n"] == 8 and held["bytes"] > 0
     assert parts["eval_choices"] == {"ran": True, "n": 6, "section": "multiple choice", "over_length": 0}
-    absent = next(part for name, part in parts.items() if name.endswith("_absent"))   # the default file, missing
+    absent = next(part for name, part in parts.items() if name.endswith("_absent"))  # the default file, missing
     assert not absent["ran"] and absent["why"].endswith("absent.jsonl not found")
     qa = parts["eval_questions"]
-    assert qa["ran"] and qa["shots"] == 1 and qa["n"] == 3            # 4 usable rows, one of them the shot
+    assert qa["ran"] and qa["shots"] == 1 and qa["n"] == 3  # 4 usable rows, one of them the shot
     rm = parts["rm_accuracy"]
     assert rm["ran"] and rm["n"] == 3 and 0.0 <= rm["accuracy"] <= 1.0
     alignment = parts["alignment"]
@@ -194,9 +251,13 @@ def test_no_nan_in_any_json(evaluated):
 def test_the_report_states_sections_and_a_funnel_from_ingest(evaluated):
     report = evaluated["report"]
     funnel = report.split("## Data funnel")[1].split("## Tokenizer")[0]
-    assert "pages crawled" not in funnel and "987" not in report       # web / crawl / stale metrics unread
-    for row in ("| input files read by ingest | 2 |", "| documents kept by ingest | 17 |",
-                "| documents after dedup | 16 |", "| training tokens | 4,321 |"):
+    assert "pages crawled" not in funnel and "987" not in report  # web / crawl / stale metrics unread
+    for row in (
+        "| input files read by ingest | 2 |",
+        "| documents kept by ingest | 17 |",
+        "| documents after dedup | 16 |",
+        "| training tokens | 4,321 |",
+    ):
         assert row in funnel, row
     assert "pretrain.json is from another run" in report
     sections = report.split("### Sections")[1]
@@ -210,8 +271,9 @@ def test_the_report_states_sections_and_a_funnel_from_ingest(evaluated):
 
 def test_sections_without_their_files_say_why(own_inputs, rlhf_pipeline, tmp_path):
     own = _own_folder(tmp_path, with_qa=False)
-    params = EvaluateParams(**{**own_inputs["section"], "reward": str(tmp_path / "no-reward"),
-                               "rlhf": str(tmp_path / "no-ppo")})
+    params = EvaluateParams(
+        **{**own_inputs["section"], "reward": str(tmp_path / "no-reward"), "rlhf": str(tmp_path / "no-ppo")}
+    )
     suite = own_suite(DataSource("own", own), params, logging.getLogger("test"))
     parts = suite.parts
     assert "pairs.parquet not found" in parts["rm_accuracy"]["why"]
@@ -225,9 +287,11 @@ def test_undefined_figures_are_null_not_nan():
     from stages.evaluate.stage import evaluation_table, headline
 
     nan = float("nan")
-    summary = {"sft": {"alignment": {"n": 0, "rm_score": nan, "kl": nan, "kl_stderr": nan}},
-               "base": {"mc": {"n": 0, "acc_norm": nan, "random_baseline": nan}}}
-    assert headline(summary, 3) == {}            # was {"sft_kl": nan}: the NaN the metrics JSON held
+    summary = {
+        "sft": {"alignment": {"n": 0, "rm_score": nan, "kl": nan, "kl_stderr": nan}},
+        "base": {"mc": {"n": 0, "acc_norm": nan, "random_baseline": nan}},
+    }
+    assert headline(summary, 3) == {}  # was {"sft_kl": nan}: the NaN the metrics JSON held
     _, rows = evaluation_table(summary, 3, ["mc"])
     assert all("nan" not in cell for row in rows for cell in row)
     assert json.loads(dumps_strict({"a": nan, "b": [float("inf"), 1.5]})) == {"a": None, "b": [None, 1.5]}
@@ -245,6 +309,6 @@ def test_prompts_and_questions_longer_than_the_context_are_counted_out(own_input
     fit_to_context(suite, template, context=64, max_new_tokens=8)
     qa = suite.parts["eval_questions"]
     assert qa["ran"] and qa["over_length"] == 1 and qa["n"] == 3 == len(suite.qsets[0].questions)
-    fit_to_context(suite, template, context=9, max_new_tokens=8)       # nothing fits any more
+    fit_to_context(suite, template, context=9, max_new_tokens=8)  # nothing fits any more
     assert not suite.parts["eval_questions"]["ran"] and "too long" in suite.parts["eval_questions"]["why"]
     assert not suite.parts["alignment"]["ran"] and not suite.aligned and not suite.qsets

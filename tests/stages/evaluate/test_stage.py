@@ -12,14 +12,19 @@ import pyarrow.parquet as pq
 import pytest
 
 from kit.rlhf import run_micro_stage
-from stages.evaluate.params import EvaluateParams
 from kit.tokenizer import tokenize
+from stages.evaluate.params import EvaluateParams
 
-GOOD = {"ctx": "Cities: The river runs through the old town", "endings": ["and then it goes on.", "a cat.",
-                                                                       "into the sea.", "nowhere."], "label": 2}
-BAD_ROWS = [{"ctx": "No label here", "endings": ["a", "b", "c", "d"]},
-            {"ctx": "Three endings", "endings": ["a", "b", "c"], "label": 0},
-            {"ctx": "", "endings": ["a", "b", "c", "d"], "label": 1}]
+GOOD = {
+    "ctx": "Cities: The river runs through the old town",
+    "endings": ["and then it goes on.", "a cat.", "into the sea.", "nowhere."],
+    "label": 2,
+}
+BAD_ROWS = [
+    {"ctx": "No label here", "endings": ["a", "b", "c", "d"]},
+    {"ctx": "Three endings", "endings": ["a", "b", "c"], "label": 0},
+    {"ctx": "", "endings": ["a", "b", "c", "d"], "label": 1},
+]
 MODELS = ("base", "sft", "rlhf")
 
 
@@ -35,14 +40,28 @@ def evaluated(rlhf_pipeline, tmp_path_factory):
     mc = root / "mc" / "items.jsonl"
     mc.parent.mkdir()
     mc.write_text("".join(json.dumps(r) + "\n" for r in [GOOD] * 4 + BAD_ROWS) + "{broken\n")
-    section = {**EvaluateParams().model_dump(mode="json"), "base": str(root / "base"),
-               "sft": str(rlhf_pipeline["sft"]), "rlhf": str(rlhf_pipeline["ppo"]),
-               "reward": str(rlhf_pipeline["reward"]), "tokenizer": str(rlhf_pipeline["tokenizer"]),
-               "documents": str(root / "tokenized" / "in"), "validation_tokens": str(split["tokens"] / "validation"),
-               "metrics_in": str(rlhf_pipeline["root"]), "plots_in": str(root / "no-plots"),
-               "out": str(root / "out"), "figures": str(root / "figures"), "metrics": str(root / "evaluate.json"),
-               "multiple_choice_files": [str(mc), str(mc.parent / "absent.jsonl")], "completion_items": 20,
-               "open_book_items": 10, "max_new_tokens": 8, "few_shot": 2, "samples": 3, "threads": 1}
+    section = {
+        **EvaluateParams().model_dump(mode="json"),
+        "base": str(root / "base"),
+        "sft": str(rlhf_pipeline["sft"]),
+        "rlhf": str(rlhf_pipeline["ppo"]),
+        "reward": str(rlhf_pipeline["reward"]),
+        "tokenizer": str(rlhf_pipeline["tokenizer"]),
+        "documents": str(root / "tokenized" / "in"),
+        "validation_tokens": str(split["tokens"] / "validation"),
+        "metrics_in": str(rlhf_pipeline["root"]),
+        "plots_in": str(root / "no-plots"),
+        "out": str(root / "out"),
+        "figures": str(root / "figures"),
+        "metrics": str(root / "evaluate.json"),
+        "multiple_choice_files": [str(mc), str(mc.parent / "absent.jsonl")],
+        "completion_items": 20,
+        "open_book_items": 10,
+        "max_new_tokens": 8,
+        "few_shot": 2,
+        "samples": 3,
+        "threads": 1,
+    }
     assert run_micro_stage("evaluate", root, section) == 0
     return {"root": root, "out": root / "out", "metrics": json.loads((root / "evaluate.json").read_text())}
 
@@ -50,8 +69,17 @@ def evaluated(rlhf_pipeline, tmp_path_factory):
 def test_every_model_gets_every_task_in_lm_eval_shape(evaluated):
     for model in MODELS:
         document = json.loads((evaluated["out"] / "results" / f"{model}.json").read_text())
-        assert {"results", "configs", "versions", "n-shot", "higher_is_better", "n-samples", "config",
-                "git_hash", "date"} <= set(document)
+        assert {
+            "results",
+            "configs",
+            "versions",
+            "n-shot",
+            "higher_is_better",
+            "n-samples",
+            "config",
+            "git_hash",
+            "date",
+        } <= set(document)
         tasks = set(document["results"])
         assert {"heldout_documents", "completion_choice", "mc_items"} <= tasks
         if model == "base":
@@ -67,7 +95,7 @@ def test_every_model_gets_every_task_in_lm_eval_shape(evaluated):
 
 def test_alignment_figures_compare_with_the_sft_model(evaluated):
     models = evaluated["metrics"]["models"]
-    assert models["sft"]["alignment"]["kl"] == 0.0            # the SFT model against itself
+    assert models["sft"]["alignment"]["kl"] == 0.0  # the SFT model against itself
     assert "win_rate_vs_sft" not in models["sft"]["alignment"]
     rlhf = models["rlhf"]["alignment"]
     assert 0.0 <= rlhf["win_rate_vs_sft"] <= 1.0 and rlhf["n"] > 0
@@ -90,8 +118,13 @@ def test_bad_rows_are_counted_and_a_missing_file_is_skipped(evaluated):
 def test_the_report_card_shows_the_models_side_by_side(evaluated):
     report = (evaluated["out"] / "report.md").read_text()
     assert "| metric | base 0-shot | base 2-shot | SFT | RLHF | chance |" in report
-    for row in ("bits per byte", "closed-book QA: exact match", "hallucination rate", "gold score",
-                "win rate over SFT"):
+    for row in (
+        "bits per byte",
+        "closed-book QA: exact match",
+        "hallucination rate",
+        "gold score",
+        "win rate over SFT",
+    ):
         assert row in report, row
     assert "## Data funnel" in report and "## Sample generations: rlhf" in report
     table = json.loads((evaluated["out"] / "table.json").read_text())

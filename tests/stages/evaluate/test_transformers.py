@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from kit.evaluate import HELLASWAG, hellaswag_rows, tiny_model, tokenizer_dir
 from crisol.chat.template import ChatTemplate
-from stages.evaluate.hellaswag import read_hellaswag, score_multiple_choice
 from crisol.model import export_hf
+from kit.evaluate import HELLASWAG, hellaswag_rows, tiny_model, tokenizer_dir
+from stages.evaluate.hellaswag import read_hellaswag, score_multiple_choice
 
 transformers = pytest.importorskip("transformers", reason="transformers is needed for the independent scores")
 
@@ -39,8 +39,8 @@ def independent_scores(hf_dir, rows, max_len):
         for choice in choices:
             whole = encode(context + " " + choice)
             context_ids = encode(context)
-            continuation = whole[len(context_ids):]
-            ids = (context_ids + continuation)[-(max_len + 1):][:-1]
+            continuation = whole[len(context_ids) :]
+            ids = (context_ids + continuation)[-(max_len + 1) :][:-1]
             with torch.no_grad():
                 logprobs = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), dim=-1)
             first = len(ids) - len(continuation)
@@ -48,9 +48,13 @@ def independent_scores(hf_dir, rows, max_len):
         lls.append(item_lls)
         values = np.array(item_lls)
         gold = int(row["label"])
-        outcomes.append((float(np.argmax(values) == gold),
-                         float(np.argmax(values / np.array([len(c) for c in choices], dtype=float)) == gold),
-                         float(np.argmax(values / np.array([len(c.encode()) for c in choices], dtype=float)) == gold)))
+        outcomes.append(
+            (
+                float(np.argmax(values) == gold),
+                float(np.argmax(values / np.array([len(c) for c in choices], dtype=float)) == gold),
+                float(np.argmax(values / np.array([len(c.encode()) for c in choices], dtype=float)) == gold),
+            )
+        )
     return lls, outcomes
 
 
@@ -63,8 +67,9 @@ def test_our_hellaswag_scores_equal_transformers(tmp_path, shared_data, max_len)
     export_hf(model, tmp_path / "hf", tokenizer_dir=tok_dir)
 
     items = read_hellaswag(shared_data.joinpath(*HELLASWAG)).items[:ITEMS]
-    records, aggregate = score_multiple_choice(model, template.encode_text, items, batch_size=16,
-                                               pad_id=template.pad_id)
+    records, aggregate = score_multiple_choice(
+        model, template.encode_text, items, batch_size=16, pad_id=template.pad_id
+    )
     their_lls, their_outcomes = independent_scores(tmp_path / "hf", rows, max_len)
 
     assert len(records) == ITEMS

@@ -14,13 +14,14 @@ from warcio.warcwriter import WARCWriter
 from kit.ingest import english_pages, response, write_warc
 from stages.ingest.records import payload_sha1, read_records
 
-
 # A response record for an http URI whose payload is not an HTTP response at all.
 _NOT_HTTP = b"just some bytes\r\n\r\nmore"
-NOT_HTTP_RESPONSE = (b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: http://example.test/raw\r\n"
-                     b"WARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-000000000001>\r\n"
-                     b"WARC-Date: 2026-01-01T00:00:00Z\r\nContent-Type: application/http; msgtype=response\r\n"
-                     b"Content-Length: %d\r\n\r\n%s\r\n\r\n" % (len(_NOT_HTTP), _NOT_HTTP))
+NOT_HTTP_RESPONSE = (
+    b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: http://example.test/raw\r\n"
+    b"WARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-000000000001>\r\n"
+    b"WARC-Date: 2026-01-01T00:00:00Z\r\nContent-Type: application/http; msgtype=response\r\n"
+    b"Content-Length: %d\r\n\r\n%s\r\n\r\n" % (len(_NOT_HTTP), _NOT_HTTP)
+)
 
 
 def _read(data: bytes, max_record_bytes: int = 1_000_000):
@@ -61,11 +62,14 @@ def test_truncated_plain_warc_drops_only_the_short_record(tmp_path):
     assert [r.url for r in records] == [u for u, _ in pages[:2]]
 
 
-@pytest.mark.parametrize("body", [
-    b"5\r\nhello\r\nZZ not a chunk size\r\n0\r\n\r\n",   # bad chunk header
-    b"100\r\nhello",                                      # chunk cut short
-    b"5\r\nhelloXX6\r\n world\r\n0\r\n\r\n",              # missing CRLF after a chunk
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"5\r\nhello\r\nZZ not a chunk size\r\n0\r\n\r\n",  # bad chunk header
+        b"100\r\nhello",  # chunk cut short
+        b"5\r\nhelloXX6\r\n world\r\n0\r\n\r\n",  # missing CRLF after a chunk
+    ],
+)
 def test_broken_chunked_encoding_is_counted_and_the_page_dropped(body):
     (first_url, first), (last_url, last) = english_pages()[:2]
 
@@ -81,8 +85,7 @@ def test_broken_chunked_encoding_is_counted_and_the_page_dropped(body):
 
 def test_valid_chunked_body_is_dechunked():
     body = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
-    data = _writer_bytes(lambda w: response(w, "http://example.test/c", body,
-                                            extra=[("Transfer-Encoding", "chunked")]))
+    data = _writer_bytes(lambda w: response(w, "http://example.test/c", body, extra=[("Transfer-Encoding", "chunked")]))
     (record,), counters = _read(data)
     assert record.payload == b"hello world"
     assert _errors(counters) == {}
@@ -92,15 +95,28 @@ def test_records_that_are_not_html_pages_are_skipped_by_reason():
     url, page = english_pages()[0]
 
     def write(w):
-        w.write_record(w.create_warc_record("http://example.test/r", "resource",
-                                            payload=io.BytesIO(page), warc_content_type="text/html"))
-        w.write_record(w.create_warc_record("http://example.test/m", "metadata",
-                                            payload=io.BytesIO(b"fetchTimeMs: 12\r\n"),
-                                            warc_content_type="application/warc-fields"))
+        w.write_record(
+            w.create_warc_record(
+                "http://example.test/r", "resource", payload=io.BytesIO(page), warc_content_type="text/html"
+            )
+        )
+        w.write_record(
+            w.create_warc_record(
+                "http://example.test/m",
+                "metadata",
+                payload=io.BytesIO(b"fetchTimeMs: 12\r\n"),
+                warc_content_type="application/warc-fields",
+            )
+        )
         # A response for a non-HTTP scheme carries no HTTP headers at all.
-        w.write_record(w.create_warc_record("dns:example.test", "response",
-                                            payload=io.BytesIO(b"20260101 example.test. 60 IN A 10.0.0.1"),
-                                            warc_content_type="text/dns"))
+        w.write_record(
+            w.create_warc_record(
+                "dns:example.test",
+                "response",
+                payload=io.BytesIO(b"20260101 example.test. 60 IN A 10.0.0.1"),
+                warc_content_type="text/dns",
+            )
+        )
         w.out.write(NOT_HTTP_RESPONSE)  # warcio refuses to write this one itself
         response(w, "http://example.test/missing", b"<html>gone</html>", status="404 Not Found")
         response(w, "http://example.test/logo.png", b"\x89PNG....", content_type="image/png")
@@ -109,8 +125,13 @@ def test_records_that_are_not_html_pages_are_skipped_by_reason():
 
     records, counters = _read(_writer_bytes(write, gzip=False), max_record_bytes=4096)
     skipped = {k: v for k, v in counters.items() if k.startswith("skipped.")}
-    assert skipped == {"skipped.not_response": 2, "skipped.non_http": 2, "skipped.http_status_404": 1,
-                       "skipped.non_html": 1, "skipped.too_large": 1}
+    assert skipped == {
+        "skipped.not_response": 2,
+        "skipped.non_http": 2,
+        "skipped.http_status_404": 1,
+        "skipped.non_html": 1,
+        "skipped.too_large": 1,
+    }
     assert _errors(counters) == {}
     assert [r.url for r in records] == [url]
     assert counters["records"] == 8
@@ -162,7 +183,7 @@ def test_whole_file_gzip_cut_or_corrupted_is_counted(tmp_path):
     assert _errors(counters) == {"errors.truncated_gzip": 1}
     assert [r.url for r in records] == [u for u, _ in pages[:2]]
     damaged = bytearray(whole)
-    damaged[len(whole) // 2: len(whole) // 2 + 20] = b"\xff" * 20
+    damaged[len(whole) // 2 : len(whole) // 2 + 20] = b"\xff" * 20
     records, counters = _read(bytes(damaged))
     assert set(_errors(counters)) == {"errors.corrupt_gzip"} and len(records) < len(pages)
 
@@ -171,8 +192,11 @@ def test_wet_conversion_records_are_plain_text_with_a_computed_digest():
     text = "A plain text page.\nSecond line."
 
     def write(w):
-        w.write_record(w.create_warc_record("http://example.test/t", "conversion",
-                                            payload=io.BytesIO(text.encode()), warc_content_type="text/plain"))
+        w.write_record(
+            w.create_warc_record(
+                "http://example.test/t", "conversion", payload=io.BytesIO(text.encode()), warc_content_type="text/plain"
+            )
+        )
 
     (record,), counters = _read(_writer_bytes(write))
     assert record.kind == "wet" and record.payload == text.encode()
@@ -183,8 +207,9 @@ def test_wet_conversion_records_are_plain_text_with_a_computed_digest():
 
 def test_charset_comes_from_the_http_content_type():
     body = "<html><body><p>Caf\u00e9</p></body></html>".encode("latin-1")
-    data = _writer_bytes(lambda w: response(w, "http://example.test/l", body,
-                                            content_type='text/html; charset="ISO-8859-1"'))
+    data = _writer_bytes(
+        lambda w: response(w, "http://example.test/l", body, content_type='text/html; charset="ISO-8859-1"')
+    )
     (record,), _ = _read(data)
     assert record.charset == "iso-8859-1" and record.payload == body
 

@@ -10,8 +10,9 @@ import pytest
 from kit.ingest import SHARED_WARC_DIR
 from stages.ingest.records import read_records
 
-pytestmark = pytest.mark.skipif(not SHARED_WARC_DIR.is_dir(),
-                                reason=f"shared WARC samples not found at {SHARED_WARC_DIR}")
+pytestmark = pytest.mark.skipif(
+    not SHARED_WARC_DIR.is_dir(), reason=f"shared WARC samples not found at {SHARED_WARC_DIR}"
+)
 
 # What each file holds (listed with `warcio index`): records by type, what is skipped and why,
 # and the URLs of the HTML pages that go on to extraction.
@@ -19,23 +20,20 @@ EXPECTED = {
     "example.warc": (
         {"warcinfo": 2, "response": 1, "request": 2, "revisit": 1},
         {"not_response": 4, "revisit": 1},
-        ["http://example.com/"]),
+        ["http://example.com/"],
+    ),
     "example.warc.gz": (
         {"warcinfo": 2, "response": 1, "request": 2, "revisit": 1},
         {"not_response": 4, "revisit": 1},
-        ["http://example.com/"]),
+        ["http://example.com/"],
+    ),
     "example-iana.org-chunked.warc": (
         {"warcinfo": 1, "response": 1, "request": 1},
         {"not_response": 2},
-        ["http://www.iana.org/"]),
-    "example-resource.warc.gz": (
-        {"warcinfo": 2, "resource": 1},
-        {"not_response": 3},
-        []),
-    "post-test.warc.gz": (
-        {"response": 3, "request": 3},
-        {"non_html": 3, "not_response": 3},
-        []),
+        ["http://www.iana.org/"],
+    ),
+    "example-resource.warc.gz": ({"warcinfo": 2, "resource": 1}, {"not_response": 3}, []),
+    "post-test.warc.gz": ({"response": 3, "request": 3}, {"non_html": 3, "not_response": 3}, []),
 }
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from kit.ingest import english_pages, write_warc
 from crisol.core.errors import StageInputError
+from kit.ingest import english_pages, write_warc
 from stages.ingest.records import read_records
 from stages.ingest.sources import expand_inputs, open_source, resolve_listed
 
@@ -47,8 +47,13 @@ def test_directory_gives_arc_and_documents_files_and_counts_the_rest(tmp_path):
     skipped: Counter = Counter()
     sources = expand_inputs([str(tmp_path / "in")], BASE, 5, skipped=skipped)
     assert [(s.rel, s.kind, s.is_arc) for s in sources] == [
-        ("a.arc", "crawl", True), ("b.arc.gz", "crawl", True), ("c.jsonl", "text", False),
-        ("d.jsonl.gz", "text", False), ("e.parquet", "text", False), ("f.warc.gz", "crawl", False)]
+        ("a.arc", "crawl", True),
+        ("b.arc.gz", "crawl", True),
+        ("c.jsonl", "text", False),
+        ("d.jsonl.gz", "text", False),
+        ("e.parquet", "text", False),
+        ("f.warc.gz", "crawl", False),
+    ]
     assert skipped == {"unknown_suffix": 2, "hidden": 2}
     # A file named explicitly is read whatever its name (as WARC unless it is a documents file).
     (explicit,) = expand_inputs([str(tmp_path / "in" / "notes.txt")], BASE, 5)
@@ -66,20 +71,28 @@ def test_glob_and_dedup_and_cap(tmp_path):
     assert len(expand_inputs([pattern], BASE, 5, max_files=1)) == 1
 
 
-@pytest.mark.parametrize("make, expected", [
-    (lambda p: p / "nope.warc.gz", "input not found: {p}/nope.warc.gz"),
-    (lambda p: p / "z-*.warc.gz", "input glob matches no files: {p}/z-*.warc.gz"),
-    (lambda p: (p / "empty").mkdir() or p / "empty", "input directory has no WARC/WET/ARC or documents files"),
-    (lambda p: p / "warc.paths.gz", "input listing not found: {p}/warc.paths.gz"),
-])
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda p: p / "nope.warc.gz", "input not found: {p}/nope.warc.gz"),
+        (lambda p: p / "z-*.warc.gz", "input glob matches no files: {p}/z-*.warc.gz"),
+        (lambda p: (p / "empty").mkdir() or p / "empty", "input directory has no WARC/WET/ARC or documents files"),
+        (lambda p: p / "warc.paths.gz", "input listing not found: {p}/warc.paths.gz"),
+    ],
+)
 def test_inputs_that_name_nothing_are_clear_errors(tmp_path, make, expected):
     with pytest.raises(StageInputError, match="^" + expected.format(p=tmp_path).replace("*", r"\*")):
         expand_inputs([str(make(tmp_path))], BASE, 5)
 
 
 def test_common_crawl_listing_lines_resolve_against_the_base_url(tmp_path):
-    lines = ["crawl-data/CC-MAIN-2024-10/segments/1/warc/a.warc.gz", "", "# a comment",
-             "/crawl-data/CC-MAIN-2024-10/segments/1/warc/b.warc.gz", "https://mirror.test/c.warc.gz"]
+    lines = [
+        "crawl-data/CC-MAIN-2024-10/segments/1/warc/a.warc.gz",
+        "",
+        "# a comment",
+        "/crawl-data/CC-MAIN-2024-10/segments/1/warc/b.warc.gz",
+        "https://mirror.test/c.warc.gz",
+    ]
     listing = tmp_path / "warc.paths.gz"
     listing.write_bytes(gzip.compress("\n".join(lines).encode()))
     plain = tmp_path / "wet.paths"

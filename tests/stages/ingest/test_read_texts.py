@@ -46,8 +46,11 @@ def test_each_format_gives_records_with_ids_urls_and_provenance(tmp_path, name):
     assert [r.payload.decode() for r in records] == texts
     digests = [payload_sha1(t.encode()) for t in texts]
     # The given id; else a given URL's id is a crawled page's (url + content); else content alone.
-    assert [r.doc_id for r in records] == ["doc-a", document_id("https://example.org/b", digests[1]),
-                                           document_id("", digests[2])]
+    assert [r.doc_id for r in records] == [
+        "doc-a",
+        document_id("https://example.org/b", digests[1]),
+        document_id("", digests[2]),
+    ]
     assert [r.url for r in records] == [f"file:{name}#1", "https://example.org/b", f"file:{name}#3"]
     assert [r.record_id for r in records] == [f"file:{name}#{i}" for i in (1, 2, 3)]
     assert [r.payload_digest for r in records] == digests
@@ -57,24 +60,32 @@ def test_malformed_jsonl_rows_are_skipped_by_reason(tmp_path):
     good = english_texts()[0]
     rows = [
         {"text": good, "id": 7, "date": "2024-05-01T00:00:00Z"},
-        b"{not json",                                    # bad_json
-        b'"a string, not an object"',                    # not_an_object
-        b'{"text": "caf\xe9 latin-1 bytes"}',           # not_utf8
-        b'{"text": "\\ud800 lone surrogate"}',           # not_utf8 (cannot be UTF-8 encoded)
-        {"title": "no text key"},                        # no_text
-        {"text": None},                                  # no_text
-        {"text": ["a", "list"]},                         # text_not_string
-        {"text": "   \n  "},                             # empty_text
-        {"text": "x" * (MAX + 1)},                       # too_large
-        {"text": good, "id": {"nested": 1}},             # bad_id
-        b"",                                             # a blank line: no row at all
-        {"text": good, "id": True},                      # bad_id (a bool is no id)
-        b'{"text": "' + b"y" * (MAX * 9) + b'"}',        # too_large: longer than any row may be
+        b"{not json",  # bad_json
+        b'"a string, not an object"',  # not_an_object
+        b'{"text": "caf\xe9 latin-1 bytes"}',  # not_utf8
+        b'{"text": "\\ud800 lone surrogate"}',  # not_utf8 (cannot be UTF-8 encoded)
+        {"title": "no text key"},  # no_text
+        {"text": None},  # no_text
+        {"text": ["a", "list"]},  # text_not_string
+        {"text": "   \n  "},  # empty_text
+        {"text": "x" * (MAX + 1)},  # too_large
+        {"text": good, "id": {"nested": 1}},  # bad_id
+        b"",  # a blank line: no row at all
+        {"text": good, "id": True},  # bad_id (a bool is no id)
+        b'{"text": "' + b"y" * (MAX * 9) + b'"}',  # too_large: longer than any row may be
         {"text": good, "url": "https://example.org/last"},
     ]
     records, counters = _read(write_jsonl(tmp_path / "bad.jsonl", rows))
-    assert _group(counters, "skipped") == {"bad_json": 1, "not_an_object": 1, "not_utf8": 2, "no_text": 2,
-                                           "text_not_string": 1, "empty_text": 1, "too_large": 2, "bad_id": 2}
+    assert _group(counters, "skipped") == {
+        "bad_json": 1,
+        "not_an_object": 1,
+        "not_utf8": 2,
+        "no_text": 2,
+        "text_not_string": 1,
+        "empty_text": 1,
+        "too_large": 2,
+        "bad_id": 2,
+    }
     assert _group(counters, "errors") == {}
     assert counters["text_rows"] == len(rows) - 1
     last_id = document_id("https://example.org/last", records[1].payload_digest)
@@ -84,8 +95,10 @@ def test_malformed_jsonl_rows_are_skipped_by_reason(tmp_path):
 
 def test_parquet_rows_and_columns(tmp_path):
     texts = english_texts()
-    path = write_text_parquet(tmp_path / "p.parquet", {
-        "text": [texts[0], None, "", texts[1]], "id": [1, 2, 3, 4], "extra": [[1], [2], [3], [4]]})
+    path = write_text_parquet(
+        tmp_path / "p.parquet",
+        {"text": [texts[0], None, "", texts[1]], "id": [1, 2, 3, 4], "extra": [[1], [2], [3], [4]]},
+    )
     records, counters = _read(path)
     assert _group(counters, "skipped") == {"no_text": 1, "empty_text": 1}
     assert [r.doc_id for r in records] == ["1", "4"] and counters["text_rows"] == 4
@@ -96,14 +109,17 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
-@pytest.mark.parametrize("make, errors", [
-    (lambda p: write_jsonl(p / "empty.jsonl", []), {"empty_file": 1}),
-    (lambda p: write_jsonl(p / "blank.jsonl.gz", [b"", b"  "]), {"empty_file": 1}),
-    (lambda p: write_jsonl(p / "junk.jsonl", [b"{", {"text": ""}, {"id": 1}]), {"no_usable_rows": 1}),
-    (lambda p: write_text_parquet(p / "no-text.parquet", {"body": ["a document"]}), {"no_text_column": 1}),
-    (lambda p: write_jsonl(p / "not.parquet", [{"text": "JSON, named Parquet"}]), {"not_parquet": 1}),
-    (lambda p: _write(p / "plain.jsonl.gz", b'{"text": "not gzipped"}\n'), {"not_gzip": 1}),
-])
+@pytest.mark.parametrize(
+    "make, errors",
+    [
+        (lambda p: write_jsonl(p / "empty.jsonl", []), {"empty_file": 1}),
+        (lambda p: write_jsonl(p / "blank.jsonl.gz", [b"", b"  "]), {"empty_file": 1}),
+        (lambda p: write_jsonl(p / "junk.jsonl", [b"{", {"text": ""}, {"id": 1}]), {"no_usable_rows": 1}),
+        (lambda p: write_text_parquet(p / "no-text.parquet", {"body": ["a document"]}), {"no_text_column": 1}),
+        (lambda p: write_jsonl(p / "not.parquet", [{"text": "JSON, named Parquet"}]), {"not_parquet": 1}),
+        (lambda p: _write(p / "plain.jsonl.gz", b'{"text": "not gzipped"}\n'), {"not_gzip": 1}),
+    ],
+)
 def test_unusable_files_are_counted_by_reason(tmp_path, make, errors):
     records, counters = _read(make(tmp_path))
     assert records == [] and _group(counters, "errors") == errors
@@ -117,7 +133,7 @@ def test_damaged_gzip_keeps_the_rows_before_the_damage(tmp_path):
     assert _group(counters, "errors") == {"truncated_gzip": 1} and 0 < len(records) < len(texts)
     assert [r.payload.decode() for r in records] == texts[: len(records)]
     damaged = bytearray(data)
-    damaged[len(data) // 2: len(data) // 2 + 16] = b"\xff" * 16
+    damaged[len(data) // 2 : len(data) // 2 + 16] = b"\xff" * 16
     (tmp_path / "bad.jsonl.gz").write_bytes(bytes(damaged))
     records, counters = _read(tmp_path / "bad.jsonl.gz")
     assert _group(counters, "errors") == {"corrupt_gzip": 1} and len(records) < len(texts)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from kit.ingest import ENGLISH, english_pages, german_page, spam_page, write_params, write_warc, write_wet
-from kit.stages import run_stage
 from crisol.formats.artifacts import read_parquet
 from crisol.formats.schemas import DOCUMENTS, REJECTS
+from kit.ingest import ENGLISH, english_pages, german_page, spam_page, write_params, write_warc, write_wet
+from kit.stages import run_stage
 
 
 def _inputs(root: Path) -> list[str]:
@@ -31,8 +31,11 @@ def _run(tmp_path: Path, name: str, inputs: list[str], **executor) -> tuple[list
     for part in parts:
         sources = set(pq.read_table(out / "documents" / part, columns=["source_file"])["source_file"].to_pylist())
         assert len(sources) <= 1, part
-    return (read_parquet(out / "documents", DOCUMENTS).to_pylist(),
-            read_parquet(out / "rejects", REJECTS).to_pylist(), parts)
+    return (
+        read_parquet(out / "documents", DOCUMENTS).to_pylist(),
+        read_parquet(out / "rejects", REJECTS).to_pylist(),
+        parts,
+    )
 
 
 def test_inline_processes_and_dask_give_identical_output(tmp_path, dask_cluster):

@@ -13,12 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from kit.paths import REPO_ROOT
-from kit.ingest import (GERMAN, REAL_DIR, english_pages, english_texts, write_arc, write_jsonl, write_params,
-                        write_text_parquet, write_warc)
-from kit.stages import run_stage
 from crisol.formats.artifacts import read_parquet
 from crisol.formats.schemas import DOCUMENTS, REJECTS
+from kit.ingest import (
+    GERMAN,
+    REAL_DIR,
+    english_pages,
+    english_texts,
+    write_arc,
+    write_jsonl,
+    write_params,
+    write_text_parquet,
+    write_warc,
+)
+from kit.paths import REPO_ROOT
+from kit.stages import run_stage
 
 
 def _metrics(tmp_path: Path) -> dict:
@@ -26,8 +35,10 @@ def _metrics(tmp_path: Path) -> dict:
 
 
 def _outputs(tmp_path: Path):
-    return (read_parquet(tmp_path / "out" / "documents", DOCUMENTS).to_pylist(),
-            read_parquet(tmp_path / "out" / "rejects", REJECTS).to_pylist())
+    return (
+        read_parquet(tmp_path / "out" / "documents", DOCUMENTS).to_pylist(),
+        read_parquet(tmp_path / "out" / "rejects", REJECTS).to_pylist(),
+    )
 
 
 def _own_folder(root: Path) -> Path:
@@ -39,8 +50,10 @@ def _own_folder(root: Path) -> Path:
     (root / "crawl" / "README.txt").write_text("where this crawl came from")
     (root / "crawl" / ".DS_Store").write_bytes(b"\0")
     texts = english_texts()
-    write_jsonl(root / "text" / "c.jsonl.gz", [{"text": texts[0], "id": "c-0"}, {"text": "\n\n".join(GERMAN)},
-                                               {"text": ""}, b"{broken"])
+    write_jsonl(
+        root / "text" / "c.jsonl.gz",
+        [{"text": texts[0], "id": "c-0"}, {"text": "\n\n".join(GERMAN)}, {"text": ""}, b"{broken"],
+    )
     write_text_parquet(root / "text" / "d.parquet", {"text": texts[1:], "url": ["https://example.org/d1", None]})
     write_text_parquet(root / "text" / "e.parquet", {"body": ["no text column here"]})
     return root
@@ -56,13 +69,19 @@ def test_own_crawl_and_text_become_one_documents_artifact(tmp_path):
     documents, rejects = _outputs(tmp_path)
     pages, texts = english_pages(), english_texts()
     assert [d["url"] for d in documents] == [u for u, _ in pages] + [
-        "file:c.jsonl.gz#1", "https://example.org/d1", "file:d.parquet#2"]
+        "file:c.jsonl.gz#1",
+        "https://example.org/d1",
+        "file:d.parquet#2",
+    ]
     assert [d["content_kind"] for d in documents] == ["html"] * 3 + ["text"] * 3
     text_docs = documents[3:]
     assert [d["text"] for d in text_docs] == texts
     assert text_docs[0]["id"] == "c-0" and len({d["id"] for d in documents}) == 6
     assert [Path(d["source_file"]).relative_to(own).as_posix() for d in text_docs] == [
-        "text/c.jsonl.gz", "text/d.parquet", "text/d.parquet"]
+        "text/c.jsonl.gz",
+        "text/d.parquet",
+        "text/d.parquet",
+    ]
     assert [d["record_id"] for d in text_docs] == ["file:c.jsonl.gz#1", "file:d.parquet#1", "file:d.parquet#2"]
     assert [(r["url"], r["reason"]) for r in rejects] == [("file:c.jsonl.gz#2", "lang:de")]
 
@@ -85,9 +104,23 @@ def test_own_folder_without_crawl_or_text_is_one_line_exit_1(tmp_path):
     (tmp_path / "own" / "instructions" / "a.json").write_text("[]")
     params = write_params(tmp_path, ["data/crawl/warc"])
     for root in (tmp_path / "own", tmp_path / "missing"):
-        done = subprocess.run([sys.executable, "-m", "stages.ingest", "--params", str(params),
-                               "--set", "source=own", "--set", f"own.root={root}"],
-                              cwd=REPO_ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""})
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "stages.ingest",
+                "--params",
+                str(params),
+                "--set",
+                "source=own",
+                "--set",
+                f"own.root={root}",
+            ],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": ""},
+        )
         assert done.returncode == 1, done.stderr
         errors = [line for line in done.stderr.splitlines() if line.startswith("error:") or "Traceback" in line]
         assert len(errors) == 1, done.stderr
@@ -110,13 +143,17 @@ def test_own_folders_holding_no_file_ingest_reads_is_an_error(tmp_path, capsys):
 def test_unusable_documents_files_alone_are_one_line_errors(tmp_path, capsys):
     write_text_parquet(tmp_path / "own" / "text" / "x.parquet", {"body": ["a"]})
     assert run_stage("ingest", write_params(tmp_path, ["unused"]), "source=own") == 1
-    assert ("error: no documents could be read from 1 input file(s); errors: {'no_text_column': 1}"
-            in capsys.readouterr().err)
+    assert (
+        "error: no documents could be read from 1 input file(s); errors: {'no_text_column': 1}"
+        in capsys.readouterr().err
+    )
     (tmp_path / "own" / "text" / "x.parquet").unlink()
     write_jsonl(tmp_path / "own" / "text" / "y.jsonl", [b"{", {"text": " "}])
     assert run_stage("ingest", write_params(tmp_path, ["unused"]), "source=own") == 1
-    assert ("error: no documents could be read from 1 input file(s); errors: {'no_usable_rows': 1}; "
-            "rows skipped: {'bad_json': 1, 'empty_text': 1}" in capsys.readouterr().err)
+    assert (
+        "error: no documents could be read from 1 input file(s); errors: {'no_usable_rows': 1}; "
+        "rows skipped: {'bad_json': 1, 'empty_text': 1}" in capsys.readouterr().err
+    )
 
 
 def test_synthetic_source_reads_ingest_inputs_only_and_takes_documents_files_too(tmp_path):
@@ -138,9 +175,18 @@ def test_synthetic_crawl_only_run_says_no_text_part(tmp_path):
     assert run_stage("ingest", write_params(tmp_path, [str(tmp_path / "in")])) == 0
     metrics = _metrics(tmp_path)
     assert metrics["parts"]["text"] == {"ran": False, "n": 0, "why": "no text input files in ingest.inputs"}
-    assert metrics["by_kind"]["text"] == {"files": 0, "rows": 0, "documents": 0, "kept": 0, "skipped": {},
-                                          "skipped_total": 0, "dropped": {}, "dropped_total": 0, "errors": {},
-                                          "errors_total": 0}
+    assert metrics["by_kind"]["text"] == {
+        "files": 0,
+        "rows": 0,
+        "documents": 0,
+        "kept": 0,
+        "skipped": {},
+        "skipped_total": 0,
+        "dropped": {},
+        "dropped_total": 0,
+        "errors": {},
+        "errors_total": 0,
+    }
     assert metrics["by_kind"]["crawl"]["kept"] == metrics["kept"] == 3
 
 

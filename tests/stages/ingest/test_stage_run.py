@@ -15,11 +15,20 @@ from pathlib import Path
 import pytest
 
 import stages.ingest.stage as ingest_stage
-from kit.ingest import (ENGLISH, SHARED_WARC_DIR, english_pages, german_page, html_page, spam_page, write_params,
-                        write_warc, write_wet)
-from kit.stages import run_stage
 from crisol.formats.artifacts import read_parquet
 from crisol.formats.schemas import DOCUMENTS, REJECTS
+from kit.ingest import (
+    ENGLISH,
+    SHARED_WARC_DIR,
+    english_pages,
+    german_page,
+    html_page,
+    spam_page,
+    write_params,
+    write_warc,
+    write_wet,
+)
+from kit.stages import run_stage
 from stages.ingest.records import payload_sha1
 
 EMAIL_SENTENCE = "Letters for the council can be sent to clerk.office@belmora-council.org at any time."
@@ -30,8 +39,10 @@ def _metrics(tmp_path: Path) -> dict:
 
 
 def _outputs(tmp_path: Path):
-    return (read_parquet(tmp_path / "out" / "documents", DOCUMENTS).to_pylist(),
-            read_parquet(tmp_path / "out" / "rejects", REJECTS).to_pylist())
+    return (
+        read_parquet(tmp_path / "out" / "documents", DOCUMENTS).to_pylist(),
+        read_parquet(tmp_path / "out" / "rejects", REJECTS).to_pylist(),
+    )
 
 
 def _mixed_warc(path: Path) -> Path:
@@ -53,7 +64,9 @@ def test_warc_and_wet_to_documents_and_rejects(tmp_path):
     documents, rejects = _outputs(tmp_path)
     assert [d["url"] for d in documents] == [u for u, _ in english_pages()] + ["http://example.test/wet/0"]
     assert {r["url"]: r["reason"].split(":")[0] for r in rejects} == {
-        "http://example.test/de/0": "lang", "http://example.test/spam": "quality"}
+        "http://example.test/de/0": "lang",
+        "http://example.test/spam": "quality",
+    }
     assert [r["reason"] for r in rejects if r["lang"] == "de"] == ["lang:de"]
     assert all(len(r["text"]) <= 500 and r["source_file"] == str(warc) for r in rejects)
 
@@ -81,7 +94,9 @@ def test_warc_and_wet_to_documents_and_rejects(tmp_path):
     assert metrics["bytes_read"] == sum(p.stat().st_size for p in (tmp_path / "in").iterdir())
     assert metrics["pages_per_s"] > 0 and [s["index"] for s in metrics["shards"]] == [0, 1]
     assert sorted(p.name for p in (tmp_path / "out" / "documents").iterdir()) == [
-        "part-00000.parquet", "part-00001.parquet"]
+        "part-00000.parquet",
+        "part-00001.parquet",
+    ]
 
 
 def test_a_recrawl_of_unchanged_pages_keeps_every_document_id(tmp_path):
@@ -148,8 +163,10 @@ def test_missing_input_exits_1_naming_it(tmp_path, capsys):
     (tmp_path / "bad" / "empty.warc.gz").write_bytes(b"")
     (tmp_path / "bad" / "junk.warc").write_bytes(b"junk\n" * 10)
     assert run_stage("ingest", write_params(tmp_path, [str(tmp_path / "bad")])) == 1
-    assert ("error: no WARC records could be read from 2 input file(s); errors: {'empty_file': 1, 'not_a_warc': 1}"
-            in capsys.readouterr().err)
+    assert (
+        "error: no WARC records could be read from 2 input file(s); errors: {'empty_file': 1, 'not_a_warc': 1}"
+        in capsys.readouterr().err
+    )
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
 
 

@@ -18,23 +18,27 @@ SAMPLES = [
     "Комитет собрался во вторник, чтобы обсудить новый бюджет библиотеки.",
     "委員会は火曜日に図書館の新しい予算について話し合った。",
     "THE COMMITTEE MET ON TUESDAY",  # all upper case: the library lower-cases it
-    "OK 2024", "a", "!!", "",
+    "OK 2024",
+    "a",
+    "!!",
+    "",
 ]
 
 
 def _random_texts(seed: int = 7) -> list[str | bytes]:
     rng = random.Random(seed)
     alphabet = "abcdefghijklmnopqrstuvwxyz ABCXYZ éèüößçñ АБВгдеж 日本語中文 العربية 0123456789.,;!?\n\t"
-    texts: list[str | bytes] = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 700)))
-                                for _ in range(150)]
+    texts: list[str | bytes] = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 700))) for _ in range(150)]
     texts += [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 700))) for _ in range(50)]
     return texts
 
 
 @pytest.fixture(scope="module")
 def identifiers():
-    return (LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True),
-            VectorisedIdentifier.from_model_file(MODEL_FILE, norm_probs=True))
+    return (
+        LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True),
+        VectorisedIdentifier.from_model_file(MODEL_FILE, norm_probs=True),
+    )
 
 
 def test_window_covers_the_models_deepest_state(identifiers):

@@ -34,8 +34,7 @@ def _words(count: int, seed: int) -> list[str]:
 def _lines(n_lines: int = 12, seed: int = 0, end: str = ".") -> list[str]:
     """English-looking lines of 9 words, ~55 characters, each ending in `end`."""
     w = iter(_words(n_lines * 6, seed))
-    return [f"The {next(w)} and {next(w)} {next(w)} of {next(w)} {next(w)} {next(w)}{end}"
-            for _ in range(n_lines)]
+    return [f"The {next(w)} and {next(w)} {next(w)} of {next(w)} {next(w)} {next(w)}{end}" for _ in range(n_lines)]
 
 
 GOOD = "\n".join(_lines())
@@ -65,16 +64,16 @@ def test_max_words():
 
 
 def test_mean_word_length_bounds():
-    long_words = "\n".join(f"The {a} and {b} of {c}." for a, b, c in zip(*[iter(
-        [w * 4 for w in _words(36, 3)])] * 3))
+    long_words = "\n".join(f"The {a} and {b} of {c}." for a, b, c in zip(*[iter([w * 4 for w in _words(36, 3)])] * 3))
     _only("gopher_max_mean_word_len", long_words, min_words=10, max_short_lines_frac=None)
     _only("gopher_min_mean_word_len", GOOD, min_mean_word_len=6.0)
 
 
 def test_hash_symbol_ratio():
     tags = iter(f"#{w}" for w in _words(24, 4))
-    text = "\n".join(line.replace(" of ", f" {next(tags)} of ").replace(" and ", f" {next(tags)} and ")
-                     for line in _lines())
+    text = "\n".join(
+        line.replace(" of ", f" {next(tags)} of ").replace(" and ", f" {next(tags)} and ") for line in _lines()
+    )
     _only("gopher_hash_ratio", text)
 
 
@@ -95,14 +94,14 @@ def test_ellipsis_lines():
 
 def test_alpha_words():
     numbers = iter(str(1000 + 37 * i) for i in range(100))
-    text = "\n".join(line.replace(" of ", f" {next(numbers)} {next(numbers)} {next(numbers)} of ")
-                     for line in _lines())
+    text = "\n".join(line.replace(" of ", f" {next(numbers)} {next(numbers)} {next(numbers)} of ") for line in _lines())
     _only("gopher_alpha_words", text)
 
 
 def test_stop_words_english_only():
-    no_stop_words = "\n".join(line.replace("The ", "A ").replace(" and ", " or ").replace(" of ", " in ")
-                              for line in _lines())
+    no_stop_words = "\n".join(
+        line.replace("The ", "A ").replace(" and ", " or ").replace(" of ", " in ") for line in _lines()
+    )
     _only("gopher_stop_words", no_stop_words)
     assert assess(no_stop_words, "de", PARAMS).reason is None
 
@@ -135,11 +134,9 @@ def test_newline_ratio():
 def test_duplicated_lines():
     lines = _lines()
     text = "\n".join(lines + lines[:6])
-    off = dict(max_dup_line_char_frac=None, max_dup_line_char_frac_fineweb=None,
-               max_dup_ngram_char_frac={})
+    off = dict(max_dup_line_char_frac=None, max_dup_line_char_frac_fineweb=None, max_dup_ngram_char_frac={})
     _only("gopher_dup_line_frac", text, **off)
-    _only("gopher_dup_line_char_frac", text, **{**off, "max_dup_line_char_frac": 0.2,
-                                                "max_dup_line_frac": None})
+    _only("gopher_dup_line_char_frac", text, **{**off, "max_dup_line_char_frac": 0.2, "max_dup_line_frac": None})
     # FineWeb's limit is far stricter: one repeated line in twelve trips it.
     _only("fineweb_dup_line_char_frac", "\n".join(lines + lines[:1]), max_dup_ngram_char_frac={})
 
@@ -147,24 +144,30 @@ def test_duplicated_lines():
 def test_duplicated_paragraphs():
     paras = ["\n".join(_lines(3, seed=s)) for s in range(6)]
     text = "\n\n".join(paras + paras[:3])
-    off = dict(max_dup_line_frac=None, max_dup_line_char_frac=None, max_dup_line_char_frac_fineweb=None,
-               max_dup_ngram_char_frac={})
+    off = dict(
+        max_dup_line_frac=None,
+        max_dup_line_char_frac=None,
+        max_dup_line_char_frac_fineweb=None,
+        max_dup_ngram_char_frac={},
+    )
     _only("gopher_dup_para_frac", text, **off, max_dup_para_char_frac=None)
     _only("gopher_dup_para_char_frac", text, **off, max_dup_para_frac=None)
 
 
 def test_top_ngram_rules():
     lines = _lines(12, seed=7)
-    text = "\n".join(line.replace(" and ", " and solar panel ").replace(" of ", " of solar panel ")
-                     for line in lines)
+    text = "\n".join(line.replace(" and ", " and solar panel ").replace(" of ", " of solar panel ") for line in lines)
     assert compute_signals(text)["top_2gram_char_frac"] > 0.2
     _only("gopher_top_2gram", text, max_top_ngram_char_frac={2: 0.2})
     # Longer repeated n-grams also repeat their shorter parts: each rule is checked alone.
-    text3 = "\n".join(line.replace(" of ", " of big solar panel ").replace(" and ", " and big solar panel ")
-                      for line in lines)
+    text3 = "\n".join(
+        line.replace(" of ", " of big solar panel ").replace(" and ", " and big solar panel ") for line in lines
+    )
     _only("gopher_top_3gram", text3, max_top_ngram_char_frac={3: 0.18})
-    text4 = "\n".join(line.replace(" of ", " of very big solar panel ")
-                      .replace(" and ", " and very big solar panel ") for line in lines)
+    text4 = "\n".join(
+        line.replace(" of ", " of very big solar panel ").replace(" and ", " and very big solar panel ")
+        for line in lines
+    )
     _only("gopher_top_4gram", text4, max_top_ngram_char_frac={4: 0.16}, max_dup_ngram_char_frac={})
 
 
@@ -173,14 +176,14 @@ def test_duplicated_ngram_rules(size):
     phrase = " ".join(_words(size, 100 + size))
     fresh = iter(_words(12, 200))  # a different word before each copy: the repeat is exactly `size`
     lines = _lines(12, seed=8)
-    text = "\n".join(line.replace(" of ", f" of {next(fresh)} {phrase} ") if i % 2 else line
-                     for i, line in enumerate(lines))
+    text = "\n".join(
+        line.replace(" of ", f" of {next(fresh)} {phrase} ") if i % 2 else line for i, line in enumerate(lines)
+    )
     signals = compute_signals(text)
     assert signals[f"dup_{size}gram_char_frac"] > 0
     if size < 10:
         assert signals[f"dup_{size + 1}gram_char_frac"] == 0  # the phrase is exactly `size` long
-    _only(f"gopher_dup_{size}gram", text, max_top_ngram_char_frac={},
-          max_dup_ngram_char_frac={size: 0.05})
+    _only(f"gopher_dup_{size}gram", text, max_top_ngram_char_frac={}, max_dup_ngram_char_frac={size: 0.05})
 
 
 def test_dup_ngram_counts_each_character_once():
@@ -220,9 +223,16 @@ def test_disabled_filters_pass_everything():
 
 def test_c4_line_cleaning_and_min_sentences():
     lines = _lines(6)
-    noisy = "\n".join(lines + ["Please enable JavaScript to view the comments.",
-                               "Read our privacy policy before you sign up.",
-                               "Share this", "Two words.", "A trailing thought..."])
+    noisy = "\n".join(
+        lines
+        + [
+            "Please enable JavaScript to view the comments.",
+            "Read our privacy policy before you sign up.",
+            "Share this",
+            "Two words.",
+            "A trailing thought...",
+        ]
+    )
     cleaned, dropped = c4_clean_lines(noisy + "\nCited fact here is true [12] indeed.", PARAMS)
     assert dropped == 5
     assert cleaned.splitlines() == lines + ["Cited fact here is true  indeed."]
@@ -245,20 +255,26 @@ def test_params_defaults_are_the_published_values():
     assert (p.min_alpha_words_frac, p.min_stop_words, p.max_dup_line_frac) == (0.8, 2, 0.3)
     assert p.max_top_ngram_char_frac == {2: 0.2, 3: 0.18, 4: 0.16}
     assert p.max_dup_ngram_char_frac[5] == 0.15 and p.max_dup_ngram_char_frac[10] == 0.10
-    assert (p.min_terminal_punct_lines_frac, p.max_short_lines_frac, p.max_dup_line_char_frac_fineweb) == \
-        (0.12, 0.67, 0.01)
+    assert (p.min_terminal_punct_lines_frac, p.max_short_lines_frac, p.max_dup_line_char_frac_fineweb) == (
+        0.12,
+        0.67,
+        0.01,
+    )
 
 
-@pytest.mark.parametrize("bad", [
-    {"min_word": 10},                              # unknown key
-    {"min_words": -1},
-    {"max_bullet_lines_frac": 1.5},
-    {"min_words": 500, "max_words": 100},
-    {"min_mean_word_len": 12.0},                   # above the default max of 10
-    {"max_top_ngram_char_frac": {5: 0.1}},         # top n-grams are 2, 3, 4
-    {"max_dup_ngram_char_frac": {11: 0.1}},
-    {"max_dup_ngram_char_frac": {5: 1.5}},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"min_word": 10},  # unknown key
+        {"min_words": -1},
+        {"max_bullet_lines_frac": 1.5},
+        {"min_words": 500, "max_words": 100},
+        {"min_mean_word_len": 12.0},  # above the default max of 10
+        {"max_top_ngram_char_frac": {5: 0.1}},  # top n-grams are 2, 3, 4
+        {"max_dup_ngram_char_frac": {11: 0.1}},
+        {"max_dup_ngram_char_frac": {5: 1.5}},
+    ],
+)
 def test_params_validation(bad):
     with pytest.raises(ValidationError):
         QualityParams(**bad)

@@ -12,18 +12,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kit.chat import small_tokenizer
 from crisol.chat.template import ChatTemplate
 from crisol.model.config import ModelConfig
 from crisol.model.reward import RewardModel
 from crisol.model.transformer import Transformer
+from kit.chat import small_tokenizer
 from stages.ppo import rollout as rollout_module
 from stages.ppo.advantages import FixedKLController
 from stages.ppo.rollout import complete_response, rollout
 from stages.ppo.trainer import PPOSettings, PPOTrainer, value_model_from
 
-QUESTIONS = ["Where was Maren Okafor born?", "Who?", "When did the river Osk first flood the valley town?",
-             "Name a violinist.", "Is it far?", "What is the capital of Aldoria, and who founded it?"]
+QUESTIONS = [
+    "Where was Maren Okafor born?",
+    "Who?",
+    "When did the river Osk first flood the valley town?",
+    "Name a violinist.",
+    "Is it far?",
+    "What is the capital of Aldoria, and who founded it?",
+]
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +57,16 @@ def _prompts(template: ChatTemplate, count: int = 6) -> list[list[int]]:
 
 
 def _trainer(template: ChatTemplate, lr: float, **overrides) -> PPOTrainer:
-    settings = PPOSettings(**{"max_new_tokens": 8, "temperature": 0.7, "ppo_epochs": 2, "minibatch_size": 4,
-                              "lr": lr, **overrides})
+    settings = PPOSettings(
+        **{"max_new_tokens": 8, "temperature": 0.7, "ppo_epochs": 2, "minibatch_size": 4, "lr": lr, **overrides}
+    )
     return PPOTrainer(*_models(template), template, settings, FixedKLController(0.05), seed=0)
 
 
 def test_first_minibatch_ratio_is_exactly_one_with_left_padded_prompts(template):
     trainer = _trainer(template, lr=1e-2, minibatch_size=3)
     prompts = _prompts(template)
-    assert len({len(p) for p in prompts}) > 3           # really left-padded, by different amounts
+    assert len({len(p) for p in prompts}) > 3  # really left-padded, by different amounts
     for step in range(2):
         stats = trainer.step(prompts, seed=step).stats
         assert stats["policy/ratio_first_max_error"] < 1e-6
@@ -87,7 +94,7 @@ def test_positive_learning_rate_moves_the_policy_away_from_the_reference(templat
     kls = [trainer.step(_prompts(template, 12), seed=step).stats["objective/kl"] for step in range(4)]
     after = trainer.policy.state_dict()
     assert any(not torch.equal(before[name], after[name]) for name in before)
-    assert kls[0] == 0.0                      # the first rollout still samples the reference itself
+    assert kls[0] == 0.0  # the first rollout still samples the reference itself
     assert kls[-1] > 0.0
     # frozen models stay frozen
     assert not any(p.requires_grad for p in trainer.reference.parameters())
@@ -116,8 +123,18 @@ def test_reward_is_read_at_the_stop_token_and_unfinished_replies_pay(template, m
         return [list(r) for r in fake]
 
     monkeypatch.setattr(rollout_module, "generate", fake_generate)
-    batch = rollout(policy, reference, reward_model, value_model, prompts, template, max_new_tokens=4,
-                    temperature=0.7, missing_eos_penalty=1.5, seed=3)
+    batch = rollout(
+        policy,
+        reference,
+        reward_model,
+        value_model,
+        prompts,
+        template,
+        max_new_tokens=4,
+        temperature=0.7,
+        missing_eos_penalty=1.5,
+        seed=3,
+    )
     assert calls["stop_ids"] == (end,) and calls["temperature"] == 0.7 and calls["seed"] == 3
     assert calls["top_k"] is None and calls["top_p"] is None
     expected = [[*words[:2], end], [words[0], eos], words[:4]]
@@ -126,15 +143,17 @@ def test_reward_is_read_at_the_stop_token_and_unfinished_replies_pay(template, m
     assert batch.mask.tolist() == [[1, 1, 1, 0], [1, 1, 0, 0], [1, 1, 1, 1]]
     width = batch.prompt_width
     for row, response in enumerate(expected):
-        assert batch.response[row, :len(response)].tolist() == response
+        assert batch.response[row, : len(response)].tolist() == response
         assert int(batch.last[row]) == width + len(response) - 1
         assert int(batch.ids[row, batch.last[row]]) == response[-1]
         assert int(batch.starts[row]) == width - len(prompts[row])
     assert batch.replies[0] == template.reply(words[:2])
     with torch.no_grad():
         # Each row alone, unpadded, scored at its final token: what the batch must have read.
-        alone = [float(reward_model(torch.tensor([p + r]), torch.tensor([len(p) + len(r) - 1])))
-                 for p, r in zip(prompts, expected)]
+        alone = [
+            float(reward_model(torch.tensor([p + r]), torch.tensor([len(p) + len(r) - 1])))
+            for p, r in zip(prompts, expected)
+        ]
     assert batch.rm_scores.tolist() == pytest.approx(alone, abs=1e-5)
     assert batch.scores.tolist() == pytest.approx([alone[0], alone[1], alone[2] - 1.5], abs=1e-5)
 
@@ -142,14 +161,24 @@ def test_reward_is_read_at_the_stop_token_and_unfinished_replies_pay(template, m
 def test_old_logprobs_apply_the_temperature(template):
     policy, reference, reward_model, value_model = _models(template)
     prompts = _prompts(template, 4)
-    batch = rollout(policy, reference, reward_model, value_model, prompts, template, max_new_tokens=6,
-                    temperature=0.7, missing_eos_penalty=1.0, seed=0)
+    batch = rollout(
+        policy,
+        reference,
+        reward_model,
+        value_model,
+        prompts,
+        template,
+        max_new_tokens=6,
+        temperature=0.7,
+        missing_eos_penalty=1.0,
+        seed=0,
+    )
     with torch.no_grad():
         for row, prompt in enumerate(prompts):
             length = int(batch.lengths[row])
             response = batch.response[row, :length]
             logits, _ = policy(torch.tensor([prompt + response.tolist()]))
-            predicting = logits[0, len(prompt) - 1:len(prompt) - 1 + length]
+            predicting = logits[0, len(prompt) - 1 : len(prompt) - 1 + length]
             by_hand = F.log_softmax(predicting / 0.7, dim=-1).gather(-1, response[:, None]).squeeze(-1)
             untempered = F.log_softmax(predicting, dim=-1).gather(-1, response[:, None]).squeeze(-1)
             torch.testing.assert_close(batch.logprobs[row, :length], by_hand, atol=1e-5, rtol=1e-5)
@@ -157,8 +186,9 @@ def test_old_logprobs_apply_the_temperature(template):
             # the reference is the same network: its log-probs match, and so would a KL of 0
             torch.testing.assert_close(batch.ref_logprobs[row, :length], by_hand, atol=1e-5, rtol=1e-5)
             values = value_model.values(torch.tensor([prompt + response.tolist()]))[0]
-            torch.testing.assert_close(batch.values[row, :length],
-                                       values[len(prompt) - 1:len(prompt) - 1 + length], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(
+                batch.values[row, :length], values[len(prompt) - 1 : len(prompt) - 1 + length], atol=1e-5, rtol=1e-5
+            )
 
 
 def test_value_model_starts_at_zero_or_on_the_scores_scale(template):
@@ -168,9 +198,9 @@ def test_value_model_starts_at_zero_or_on_the_scores_scale(template):
     zero = value_model_from(reward_model, "zero")
     assert torch.equal(zero.values(ids), torch.zeros(ids.shape))
     folded = value_model_from(reward_model, "reward")
-    expected = (reward_model.values(ids) - 2.0) / 4.0          # the head, normalised like the scores
+    expected = (reward_model.values(ids) - 2.0) / 4.0  # the head, normalised like the scores
     assert torch.allclose(folded.values(ids), expected, atol=1e-6)
-    assert float(reward_model.shift) == 2.0                    # the reward model itself is untouched
+    assert float(reward_model.shift) == 2.0  # the reward model itself is untouched
     with pytest.raises(ValueError, match="zero"):
         value_model_from(reward_model, "random")
 
@@ -178,9 +208,10 @@ def test_value_model_starts_at_zero_or_on_the_scores_scale(template):
 def test_balanced_prompts_draw_each_kind_equally_often():
     from crisol.formats.conversations import qa
     from stages.ppo.prompts import PromptSampler
+
     examples = [qa(f"f{i}", "fact", "rl", "q", "a") for i in range(90)] + [qa("c0", "count", "rl", "q", "a")]
     drawn = PromptSampler(examples, balance_kinds=True, seed=0).batch(2000)
     counts = {kind: sum(e.kind == kind for e in drawn) for kind in ("fact", "count")}
-    assert 900 < counts["count"] < 1100                         # one prompt of ninety-one, half the draws
+    assert 900 < counts["count"] < 1100  # one prompt of ninety-one, half the draws
     uniform = PromptSampler(examples, balance_kinds=False, seed=0).batch(32)
-    assert len({e.id for e in uniform}) == 32                   # without replacement
+    assert len({e.id for e in uniform}) == 32  # without replacement

@@ -10,14 +10,21 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stages.ppo.advantages import (AdaptiveKLController, FixedKLController, gae, masked_mean,
-                                   masked_var, masked_whiten, per_token_rewards, response_lengths)
-from stages.ppo.losses import (entropy_from_logits, explained_variance, logprobs_from_logits,
-                               policy_loss, value_loss)
+from stages.ppo.advantages import (
+    AdaptiveKLController,
+    FixedKLController,
+    gae,
+    masked_mean,
+    masked_var,
+    masked_whiten,
+    per_token_rewards,
+    response_lengths,
+)
+from stages.ppo.losses import entropy_from_logits, explained_variance, logprobs_from_logits, policy_loss, value_loss
 
 # Two responses of T = 3: the first fills the row, the second has 2 real tokens and 1 pad.
 MASK = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]], dtype=torch.float64)
-GARBAGE = 123.0          # what the padding holds: must never reach a result
+GARBAGE = 123.0  # what the padding holds: must never reach a result
 
 
 def t(rows: list[list[float]]) -> torch.Tensor:
@@ -58,14 +65,17 @@ def test_per_token_rewards_put_the_score_at_the_last_real_token_only():
     rewards, kl = per_token_rewards(score, logprobs, ref_logprobs, MASK, beta=0.1)
     torch.testing.assert_close(kl, t([[0.5, -1.0, 0.0], [0.1, -0.5, 0.0]]))
     torch.testing.assert_close(rewards, t([[-0.05, 0.1, 3.0], [-0.01, 0.05 - 2.0, 0.0]]))
-    assert rewards[1, 2] == 0.0 and kl[1, 2] == 0.0          # the -inf padding gave no nan
-    assert score.tolist() == [3.0, -2.0]                       # inputs untouched
+    assert rewards[1, 2] == 0.0 and kl[1, 2] == 0.0  # the -inf padding gave no nan
+    assert score.tolist() == [3.0, -2.0]  # inputs untouched
 
 
-@pytest.mark.parametrize("mask, message", [
-    ([[1.0, 0.0, 1.0]], "right-padded"),
-    ([[0.0, 0.0, 0.0]], "no real token"),
-])
+@pytest.mark.parametrize(
+    "mask, message",
+    [
+        ([[1.0, 0.0, 1.0]], "right-padded"),
+        ([[0.0, 0.0, 0.0]], "no real token"),
+    ],
+)
 def test_per_token_rewards_reject_a_bad_mask(mask, message):
     mask_tensor = t(mask)
     zeros = torch.zeros_like(mask_tensor)
@@ -141,7 +151,7 @@ def test_whitening_uses_the_masked_entries_only():
     whitened = masked_whiten(x, MASK)
     real = whitened[MASK.bool()]
     assert real.mean().item() == pytest.approx(0.0, abs=1e-12)
-    assert real.std().item() == pytest.approx(1.0, abs=1e-6)          # unbiased, like masked_var
+    assert real.std().item() == pytest.approx(1.0, abs=1e-6)  # unbiased, like masked_var
     assert whitened[1, 2].item() == 0.0
     values = torch.tensor([1.0, 2.0, 3.0, 10.0, 4.0], dtype=torch.float64)
     torch.testing.assert_close(real, (values - values.mean()) / values.std())
@@ -180,9 +190,9 @@ def test_logprobs_gather_the_float32_log_softmax():
 
 
 def test_entropy_is_the_masked_mean_over_real_tokens():
-    logits = torch.zeros(2, 3, 8)                  # uniform: entropy log 8
-    logits[1, 0] = torch.tensor([100.0] + [0.0] * 7)   # near one-hot: entropy ~ 0
-    logits[1, 2] = torch.tensor([100.0] + [0.0] * 7)   # padding: must not count
+    logits = torch.zeros(2, 3, 8)  # uniform: entropy log 8
+    logits[1, 0] = torch.tensor([100.0] + [0.0] * 7)  # near one-hot: entropy ~ 0
+    logits[1, 2] = torch.tensor([100.0] + [0.0] * 7)  # padding: must not count
     mask = MASK.float()
     entropy = entropy_from_logits(logits, mask)
     assert entropy.item() == pytest.approx(4 * math.log(8) / 5, rel=1e-5)
@@ -192,10 +202,10 @@ def test_entropy_is_the_masked_mean_over_real_tokens():
 
 def test_adaptive_kl_raises_beta_above_target_and_lowers_it_below():
     above = AdaptiveKLController(init_beta=0.1, target=6.0, horizon=10_000)
-    above.update(current_kl=7.5, n_steps=100)            # error 0.25, clipped to 0.2
+    above.update(current_kl=7.5, n_steps=100)  # error 0.25, clipped to 0.2
     assert above.value == pytest.approx(0.1 * (1 + 0.2 * 100 / 10_000))
     below = AdaptiveKLController(init_beta=0.1, target=6.0, horizon=10_000)
-    below.update(current_kl=5.4, n_steps=100)            # error -0.1
+    below.update(current_kl=5.4, n_steps=100)  # error -0.1
     assert below.value == pytest.approx(0.1 * (1 - 0.1 * 100 / 10_000))
     on_target = AdaptiveKLController(init_beta=0.1, target=6.0, horizon=10_000)
     on_target.update(current_kl=6.0, n_steps=100)

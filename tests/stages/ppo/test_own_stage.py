@@ -12,9 +12,20 @@ from pathlib import Path
 from kit.rlhf import ppo_section, run_micro_stage
 from stages.ppo.stage import GOLD_CURVES
 
-PROMPTS = ["Name a colour.", "Say hello.", "What is two plus two?", "Write one word.", "Describe the sea.",
-           "Who are you?", "Give me a number.", "Is it raining?", "Pick a fruit.", "Count to three.",
-           "Name a city.", "Say goodbye."]
+PROMPTS = [
+    "Name a colour.",
+    "Say hello.",
+    "What is two plus two?",
+    "Write one word.",
+    "Describe the sea.",
+    "Who are you?",
+    "Give me a number.",
+    "Is it raining?",
+    "Pick a fruit.",
+    "Count to three.",
+    "Name a city.",
+    "Say goodbye.",
+]
 
 
 def _own_root(tmp_path: Path) -> Path:
@@ -33,8 +44,15 @@ def _strict(path: Path):
 
 def test_own_prompts_run_ppo_with_no_gold_and_no_nan(rlhf_pipeline, tmp_path):
     own = _own_root(tmp_path)
-    section = ppo_section(tmp_path, rlhf_pipeline["sft"], rlhf_pipeline["reward"], rlhf_pipeline["tokenizer"],
-                          steps=2, eval_every=1, user={"heldout_fraction": 0.3})
+    section = ppo_section(
+        tmp_path,
+        rlhf_pipeline["sft"],
+        rlhf_pipeline["reward"],
+        rlhf_pipeline["tokenizer"],
+        steps=2,
+        eval_every=1,
+        user={"heldout_fraction": 0.3},
+    )
     assert run_micro_stage("ppo", tmp_path, section, source="own", own={"root": str(own)}) == 0
     metrics = _strict(tmp_path / "ppo.json")
     json.dumps(metrics, allow_nan=False)
@@ -51,7 +69,7 @@ def test_own_prompts_run_ppo_with_no_gold_and_no_nan(rlhf_pipeline, tmp_path):
         assert entry["gold_score"] is None and entry["gold_by_kind"] is None
         assert isinstance(entry["rm_score"], float) and isinstance(entry["kl"], float)
     assert held["sft"]["kl"] == 0.0 and held["ppo"]["step"] == 2
-    for name in GOLD_CURVES:                                   # declared plots: present, with no rows
+    for name in GOLD_CURVES:  # declared plots: present, with no rows
         assert (tmp_path / "ppo-plots" / f"{name}.csv").read_text().startswith("step,")
         assert list(csv.DictReader((tmp_path / "ppo-plots" / f"{name}.csv").open())) == []
     curve = list(csv.DictReader((tmp_path / "ppo-plots" / "heldout_rm_score.csv").open()))

@@ -29,8 +29,17 @@ def _free_port() -> int:
 
 def _torchrun(params: Path, nproc: int, *overrides: str):
     command = stage_command("pretrain", params, *overrides)
-    launcher = [str(TORCHRUN), "--nproc_per_node", str(nproc), "--master_addr", "127.0.0.1",
-                "--master_port", str(_free_port()), "-m", "stages.pretrain"]
+    launcher = [
+        str(TORCHRUN),
+        "--nproc_per_node",
+        str(nproc),
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "stages.pretrain",
+    ]
     return run_subprocess(launcher + command[3:], timeout=180)
 
 
@@ -59,8 +68,7 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
 
 @pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun not installed beside the interpreter")
 def test_fsdp_under_gloo_builds_and_trains(tmp_path, corpus):
-    result = _torchrun(write_params(tmp_path, corpus, fsdp=True, max_steps=4, eval_every=4,
-                                    checkpoint_every=2), 2)
+    result = _torchrun(write_params(tmp_path, corpus, fsdp=True, max_steps=4, eval_every=4, checkpoint_every=2), 2)
     if result.returncode != 0 and "gloo" in result.stderr.lower() and "not supported" in result.stderr.lower():
         pytest.skip(f"FSDP collectives unsupported on gloo here: {result.stderr.strip().splitlines()[-1]}")
     assert result.returncode == 0, result.stderr[-3000:]

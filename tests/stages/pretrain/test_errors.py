@@ -58,7 +58,7 @@ def test_another_tokenizer_is_an_error(workspace, capsys):
     root, corpus, params = workspace
     path = corpus["tokenizer"] / "tokenizer.json"
     raw = json.loads(path.read_text())
-    raw["model"]["vocab"] = dict(raw["model"]["vocab"])   # same vocabulary, re-serialised: another file
+    raw["model"]["vocab"] = dict(raw["model"]["vocab"])  # same vocabulary, re-serialised: another file
     path.write_text(json.dumps(raw, indent=1))
     assert run_stage("pretrain", params) == 1
     assert "shards were made by tokenizer" in capsys.readouterr().err

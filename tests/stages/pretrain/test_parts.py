@@ -10,11 +10,12 @@ import torch
 
 from crisol.formats.tokenizer_file import token_byte_lengths
 from crisol.model import ModelConfig, Transformer
+from crisol.training.schedule import learning_rate
 from stages.pretrain import checkpoint
 from stages.pretrain.accounting import accounting
 from stages.pretrain.loader import GlobalBatches, WindowSampler
-from crisol.training.schedule import learning_rate
-from stages.pretrain.sizing import chinchilla, main as sizing_main
+from stages.pretrain.sizing import chinchilla
+from stages.pretrain.sizing import main as sizing_main
 
 
 class FakeSplit:
@@ -48,9 +49,9 @@ def test_windows_are_consecutive_tokens_weighted_by_shard_size():
     sampler = WindowSampler(_shards(), seq_len=16, seed=3)
     x, y = sampler.gather(sampler.draw(4000))
     assert x.dtype == torch.int64 and x.shape == (4000, 16)
-    assert torch.equal(x[:, 1:], y[:, :-1]) and torch.all(y[:, -1] - x[:, -1] == 1)   # consecutive
+    assert torch.equal(x[:, 1:], y[:, :-1]) and torch.all(y[:, -1] - x[:, -1] == 1)  # consecutive
     shard = (x[:, 0] // 1000).numpy()
-    assert 3 not in shard                    # 5 tokens: no window of 17 fits
+    assert 3 not in shard  # 5 tokens: no window of 17 fits
     counts = np.bincount(shard, minlength=3)
     expected = np.array([300 - 16, 40 - 16, 900 - 16]) / (300 + 40 + 900 - 48)
     assert np.allclose(counts / counts.sum(), expected, atol=0.03)
@@ -69,8 +70,10 @@ def test_sampler_state_restores_the_same_draws():
 def test_ranks_split_one_global_batch():
     """Two ranks with accumulation 1 read what one process with accumulation 2 reads, in order."""
     one = GlobalBatches(WindowSampler(_shards(), 8, seed=1), batch_size=3, grad_accum=2, rank=0, world=1)
-    ranks = [GlobalBatches(WindowSampler(_shards(), 8, seed=1), batch_size=3, grad_accum=1, rank=r, world=2)
-             for r in range(2)]
+    ranks = [
+        GlobalBatches(WindowSampler(_shards(), 8, seed=1), batch_size=3, grad_accum=1, rank=r, world=2)
+        for r in range(2)
+    ]
     for _ in range(3):
         single = one.next_step()
         split = [r.next_step()[0] for r in ranks]
@@ -79,8 +82,10 @@ def test_ranks_split_one_global_batch():
 
 
 def test_byte_lengths_sum_to_the_text_bytes(tmp_path):
-    from kit.pretrain import make_corpus
     from tokenizers import Tokenizer
+
+    from kit.pretrain import make_corpus
+
     corpus = make_corpus(tmp_path)
     tokenizer = Tokenizer.from_file(str(corpus["tokenizer"] / "tokenizer.json"))
     lengths = token_byte_lengths(tokenizer)
@@ -96,7 +101,7 @@ def test_chinchilla_sizing():
     assert s.params == pytest.approx(math.sqrt(1e18 / 120))
     assert s.tokens == pytest.approx(20 * s.params)
     assert 6 * s.params * s.tokens == pytest.approx(1e18)
-    assert s.depth == 12     # d768, 85M non-embedding: the closest to 91M
+    assert s.depth == 12  # d768, 85M non-embedding: the closest to 91M
     with pytest.raises(ValueError):
         chinchilla(0)
 
@@ -108,8 +113,14 @@ def test_sizing_command_prints_n_d_and_depth(capsys):
 
 
 def test_accounting_on_cpu_has_no_mfu_and_states_its_energy_assumption():
-    a = accounting(device=torch.device("cpu"), world=1, flops_per_token=1000, tokens=10_000, train_seconds=2.0,
-                   cpu_watts_per_core=10.0)
+    a = accounting(
+        device=torch.device("cpu"),
+        world=1,
+        flops_per_token=1000,
+        tokens=10_000,
+        train_seconds=2.0,
+        cpu_watts_per_core=10.0,
+    )
     assert a["mfu"] is None and a["flops"] == 1e7 and a["tokens_per_s"] == 5000
     assert "assumed 10 W per core" in a["energy_basis"] and a["energy_kwh"] > 0
 
@@ -134,7 +145,7 @@ def test_checkpoint_roundtrip_restores_model_and_optimiser(tmp_path):
     checkpoint.restore(found, other, other_opt, tied=True)
     for (name, a), b in zip(model.state_dict().items(), other.state_dict().values()):
         assert torch.equal(a, b), name
-    assert other.lm_head.weight is other.embed_tokens.weight     # still tied
+    assert other.lm_head.weight is other.embed_tokens.weight  # still tied
     for group in (model, other):
         group(ids, ids)[1].backward()
     optimizer.step()

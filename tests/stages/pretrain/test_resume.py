@@ -17,9 +17,22 @@ from kit.pretrain import final_weights, make_corpus, metrics, run_subprocess, wr
 from kit.stages import run_stage, stage_command
 
 # Slow enough per step that the kill lands mid-run, small enough for seconds in all.
-RUN = {"max_steps": 60, "checkpoint_every": 10, "eval_every": 30, "log_every": 10,
-       "model": {"depth": 2, "d_model": 64, "n_heads": None, "n_kv_heads": None, "ffn_hidden": None,
-                 "tie_embeddings": True}, "seq_len": 32, "batch_size": 8}
+RUN = {
+    "max_steps": 60,
+    "checkpoint_every": 10,
+    "eval_every": 30,
+    "log_every": 10,
+    "model": {
+        "depth": 2,
+        "d_model": 64,
+        "n_heads": None,
+        "n_kv_heads": None,
+        "ffn_hidden": None,
+        "tie_embeddings": True,
+    },
+    "seq_len": 32,
+    "batch_size": 8,
+}
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +96,18 @@ def test_a_finished_run_rerun_resumes_at_the_end_and_rewrites_outputs(tmp_path, 
     assert all(torch.equal(first[k], again[k]) for k in first)
     m = metrics(tmp_path)
     assert m["resumed_from_step"] == m["steps"] == 12
-    for key in ("parameters", "parameters_non_embedding", "tokens", "flops", "tokens_per_s", "wall_seconds",
-                "energy_kwh", "validation"):
+    for key in (
+        "parameters",
+        "parameters_non_embedding",
+        "tokens",
+        "flops",
+        "tokens_per_s",
+        "wall_seconds",
+        "energy_kwh",
+        "validation",
+    ):
         assert m[key] is not None, key
-    assert m["mfu"] is None   # CPU: no peak to measure against
+    assert m["mfu"] is None  # CPU: no peak to measure against
     assert m["tokens"] == 12 * 4 * 16
     assert (tmp_path / "pretrain" / "hf" / "config.json").is_file()
     assert (tmp_path / "pretrain" / "hf" / "tokenizer.json").is_file()
@@ -95,6 +116,7 @@ def test_a_finished_run_rerun_resumes_at_the_end_and_rewrites_outputs(tmp_path, 
 def test_the_stage_export_loads_in_transformers_with_our_logits(tmp_path, corpus):
     transformers = pytest.importorskip("transformers")
     from crisol.model import load_model
+
     assert run_stage("pretrain", write_params(tmp_path, corpus, max_steps=3, eval_every=3, checkpoint_every=3)) == 0
     ours = load_model(tmp_path / "pretrain" / "model").eval()
     hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "pretrain" / "hf", local_files_only=True).eval()

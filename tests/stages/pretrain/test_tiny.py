@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from kit.paths import REPO_ROOT
 from crisol.core.params import load
+from kit.paths import REPO_ROOT
 from stages.pretrain.params import PretrainParams
 
 
@@ -23,8 +23,9 @@ def tiny_metrics() -> dict:
         pytest.skip(f"no pretrain metrics at {path}: run the tiny profile first")
     metrics = json.loads(path.read_text())
     if metrics.get("profile") != "tiny" or metrics.get("steps") != params.max_steps:
-        pytest.skip(f"{path} is not a finished tiny run (profile {metrics.get('profile')}, "
-                    f"{metrics.get('steps')} steps)")
+        pytest.skip(
+            f"{path} is not a finished tiny run (profile {metrics.get('profile')}, {metrics.get('steps')} steps)"
+        )
     return metrics
 
 

@@ -11,15 +11,15 @@ import logging
 import pytest
 import torch
 
-from kit.chat import small_tokenizer
 from crisol.chat.template import ChatTemplate
-from crisol.formats.conversations import qa
 from crisol.core.errors import StageInputError
+from crisol.formats.conversations import qa
 from crisol.grading.oracle import judge
 from crisol.model.config import ModelConfig
 from crisol.model.reward import Answered, RewardModel, load_reward_model, save_reward_model
 from crisol.model.transformer import Transformer
 from crisol.model.weights import save_model
+from kit.chat import small_tokenizer
 from stages.reward.generated import Sample, pairs_from_samples
 from stages.reward.normalise import PAIR_RESPONSES, fit_normalisation
 from stages.reward.preference import Preference
@@ -71,11 +71,11 @@ def test_normalisation_fits_mean_and_std_and_falls_back_when_scores_do_not_sprea
     entry = fit_normalisation(model, rows, PAIR_RESPONSES, 0, cpu)
     assert entry["on"] == PAIR_RESPONSES and entry["n"] == 3 and entry["fallback"] is None
     assert float(model.scale) == pytest.approx(entry["raw_std"], abs=1e-5) and float(model.scale) > 0
-    model.head.weight.zero_()                  # every score equal: std 0, so the scores are only centred
+    model.head.weight.zero_()  # every score equal: std 0, so the scores are only centred
     model.head.bias.fill_(0.5)
     entry = fit_normalisation(model, rows, PAIR_RESPONSES, 0, cpu)
     assert "scale 1" in entry["fallback"] and float(model.scale) == 1.0 and float(model.shift) == pytest.approx(0.5)
-    for degenerate in ([], rows[:1]):          # no score, or one: no std either, and no NaN in the metrics
+    for degenerate in ([], rows[:1]):  # no score, or one: no std either, and no NaN in the metrics
         entry = fit_normalisation(model, degenerate, PAIR_RESPONSES, 0, cpu)
         assert entry["fallback"] and entry["raw_std"] is None and float(model.scale) == 1.0
         json.dumps(entry, allow_nan=False)
@@ -92,8 +92,10 @@ def test_pairs_follow_the_oracle_and_skip_ties():
     # distinct replies: Ravel, Osk, Ravel-truncated, idk -> 4 with 4 different scores: 6 pairs
     assert len(generated.pairs) == 6
     for pair in generated.pairs:
-        assert judge(pair.chosen, "Ravel", pair.chosen_finished).score > judge(pair.rejected, "Ravel",
-                                                                                pair.rejected_finished).score
+        assert (
+            judge(pair.chosen, "Ravel", pair.chosen_finished).score
+            > judge(pair.rejected, "Ravel", pair.rejected_finished).score
+        )
     ties = pairs_from_samples(_samples([("Ravel", True), ("ravel", True)]), 10, 0.0, 0)
     assert ties.pairs == [] and ties.prompts_without_pair == 1
     assert generated.summary()["sft_verdicts"] == {"correct": 3, "wrong": 1, "idk": 1}
@@ -112,7 +114,7 @@ def test_a_truncated_answer_has_no_end_token():
     finished, truncated = answer_ids(template, prompt, "Ravel", True), answer_ids(template, prompt, "Ravel", False)
     assert finished.ids[-1] == template.end_id and truncated.ids[-1] != template.end_id
     assert finished.answer_start == len(template.generation_prompt(prompt))
-    assert finished.ids[finished.answer_start:-1] == template.encode_content("Ravel")
+    assert finished.ids[finished.answer_start : -1] == template.encode_content("Ravel")
 
 
 @torch.no_grad()
@@ -120,7 +122,7 @@ def test_the_likelihood_term_is_the_mean_log_probability_of_the_answer():
     model = reward_model()
     model.likelihood_weight.fill_(2.0)
     ids = torch.tensor([[5, 6, 7, 8, 9, 10]])
-    last, start = torch.tensor([4]), torch.tensor([2])          # the answer is ids 7, 8, 9
+    last, start = torch.tensor([4]), torch.tensor([2])  # the answer is ids 7, 8, 9
     logits, _ = model.body(ids)
     logp = torch.log_softmax(logits[0], -1)
     expected = (logp[1, 7] + logp[2, 8] + logp[3, 9]) / 3
@@ -128,8 +130,9 @@ def test_the_likelihood_term_is_the_mean_log_probability_of_the_answer():
     assert float(model.raw(ids, last, answer_start=start)) == pytest.approx(head_only + 2.0 * float(expected), abs=1e-4)
     # left padding with starts: the same score
     padded = torch.tensor([[0, 0, 5, 6, 7, 8, 9, 10]])
-    assert float(model.raw(padded, last + 2, starts=torch.tensor([2]), answer_start=start + 2)) == \
-        pytest.approx(float(model.raw(ids, last, answer_start=start)), abs=1e-4)
+    assert float(model.raw(padded, last + 2, starts=torch.tensor([2]), answer_start=start + 2)) == pytest.approx(
+        float(model.raw(ids, last, answer_start=start)), abs=1e-4
+    )
 
 
 def test_bradley_terry_training_learns_a_learnable_preference():
@@ -139,14 +142,38 @@ def test_bradley_terry_training_learns_a_learnable_preference():
     vocab = template.text_tokenizer.get_vocab_size()
     model = RewardModel(Transformer(ModelConfig.from_depth(1, vocab, 64, d_model=32)))
     others = ["Osk", "Tam", "Bel", "Kor", "Dun", "Mira", "Sel", "Vox"]
-    pairs = [Preference(f"p{i}", "train", [{"role": "user", "content": f"Question {i}?"}], "Ravel",
-                        others[i % len(others)], "generated", "fact") for i in range(64)]
+    pairs = [
+        Preference(
+            f"p{i}",
+            "train",
+            [{"role": "user", "content": f"Question {i}?"}],
+            "Ravel",
+            others[i % len(others)],
+            "generated",
+            "fact",
+        )
+        for i in range(64)
+    ]
     encoded = [encode_pair(template, p) for p in pairs]
     train, held_out = encoded[:48], encoded[48:]
     before = pair_metrics(*score_pairs(model, held_out, template.pad_id, torch.device("cpu")))
-    result = train_reward_model(model, train, held_out, epochs=6, batch_size=8, lr=3e-3, warmup_steps=2, margin=0.0,
-                                centring=0.0, grad_clip=1.0, eval_every=6, seed=0, pad_id=template.pad_id,
-                                device=torch.device("cpu"), log=logging.getLogger("test"))
+    result = train_reward_model(
+        model,
+        train,
+        held_out,
+        epochs=6,
+        batch_size=8,
+        lr=3e-3,
+        warmup_steps=2,
+        margin=0.0,
+        centring=0.0,
+        grad_clip=1.0,
+        eval_every=6,
+        seed=0,
+        pad_id=template.pad_id,
+        device=torch.device("cpu"),
+        log=logging.getLogger("test"),
+    )
     after = pair_metrics(*score_pairs(model, held_out, template.pad_id, torch.device("cpu")))
     assert before["accuracy"] < 0.9
     assert after["accuracy"] == 1.0 and after["margin"] > before["margin"]

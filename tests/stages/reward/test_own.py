@@ -18,16 +18,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from kit.paths import REPO_ROOT as REPO
-from kit.rlhf import reward_section, run_micro_stage
-from kit.sft import make_inputs
-from kit.stages import stage_command, write_stage_params
 from crisol.core.cli import StageContext
 from crisol.core.hashsplit import TEST, TRAIN, VALIDATION
 from crisol.core.params import ExecutorParams
 from crisol.core.source import DataSource
 from crisol.model.reward import HEAD_FILE, load_reward_model
 from crisol.model.weights import WEIGHTS_FILE, read_model_config
+from kit.paths import REPO_ROOT as REPO
+from kit.rlhf import reward_section, run_micro_stage
+from kit.sft import make_inputs
+from kit.stages import stage_command, write_stage_params
 from stages.reward.normalise import PAIR_RESPONSES
 from stages.reward.params import RewardParams
 from stages.reward.stage import user_params
@@ -41,9 +41,13 @@ def human_pairs(n: int) -> list[dict]:
     rows = []
     for i in range(n):
         name = NAMES[i % len(NAMES)]
-        rows.append({"prompt": f"Where does {name} live, question {i // 2}?",
-                     "chosen": f"{name} lives by the river." if i % 2 else f"In {name}'s house.",
-                     "rejected": "I will not say." if i % 2 else "Go away."})
+        rows.append(
+            {
+                "prompt": f"Where does {name} live, question {i // 2}?",
+                "chosen": f"{name} lives by the river." if i % 2 else f"In {name}'s house.",
+                "rejected": "I will not say." if i % 2 else "Go away.",
+            }
+        )
     return rows
 
 
@@ -61,9 +65,12 @@ def own(tmp_path_factory):
 
 def run_own(own: dict, out: Path, own_root: Path | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
-    section = reward_section(out, own["sft"], own["tokenizer"],
-                             user={**RewardParams().user.model_dump(mode="json"),
-                                   "validation_fraction": 0.2, "test_fraction": 0.2})
+    section = reward_section(
+        out,
+        own["sft"],
+        own["tokenizer"],
+        user={**RewardParams().user.model_dump(mode="json"), "validation_fraction": 0.2, "test_fraction": 0.2},
+    )
     return run_micro_stage("reward", out, section, source="own", own={"root": str(own_root or own["own"])})
 
 
@@ -77,7 +84,7 @@ def first_run(own):
 def test_human_pairs_alone_train_and_write_metrics_without_nan(first_run):
     text = (first_run / "reward.json").read_text()
     metrics = json.loads(text)
-    json.dumps(metrics, allow_nan=False)                  # no NaN anywhere
+    json.dumps(metrics, allow_nan=False)  # no NaN anywhere
     assert "NaN" not in text
     assert metrics["source"] == "own" and metrics["sft_gold_score"] is None
     assert metrics["parts"]["generated"]["ran"] is False and "ground truth" in metrics["parts"]["generated"]["why"]
@@ -103,11 +110,14 @@ def test_the_splits_are_disjoint_by_prompt_and_the_test_pairs_are_written(first_
     split_of: dict[str, set[str]] = {}
     for row in rows:
         split_of.setdefault(json.dumps(row["prompt"]), set()).add(row["split"])
-    assert all(len(splits) == 1 for splits in split_of.values())         # no prompt straddles two splits
+    assert all(len(splits) == 1 for splits in split_of.values())  # no prompt straddles two splits
     counts = {s: sum(r["split"] == s for r in rows) for s in (TRAIN, VALIDATION, TEST)}
     metrics = json.loads((first_run / "reward.json").read_text())
-    assert counts == {TRAIN: metrics["data"]["train_pairs"], VALIDATION: metrics["data"]["validation_pairs"],
-                      TEST: metrics["data"]["test_pairs"]}
+    assert counts == {
+        TRAIN: metrics["data"]["train_pairs"],
+        VALIDATION: metrics["data"]["validation_pairs"],
+        TEST: metrics["data"]["test_pairs"],
+    }
     assert all(r["source"].startswith(str(first_run.parent / "own" / "preferences")) for r in rows)
 
 
@@ -130,10 +140,17 @@ def test_two_identical_runs_give_identical_accuracy_and_weights(own, first_run):
 
 
 def test_own_data_without_preferences_is_a_one_line_error(own, tmp_path):
-    (tmp_path / "own" / "instructions").mkdir(parents=True)          # an own folder, but no preferences/
+    (tmp_path / "own" / "instructions").mkdir(parents=True)  # an own folder, but no preferences/
     section = reward_section(tmp_path, own["sft"], own["tokenizer"])
-    params = write_stage_params(tmp_path / "params.yaml", "reward", section, profile="micro", executor={"workers": 1},
-                                source="own", own={"root": str(tmp_path / "own")})
+    params = write_stage_params(
+        tmp_path / "params.yaml",
+        "reward",
+        section,
+        profile="micro",
+        executor={"workers": 1},
+        source="own",
+        own={"root": str(tmp_path / "own")},
+    )
     done = subprocess.run(stage_command("reward", params), cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if "error" in line.lower()]
@@ -150,12 +167,22 @@ def test_own_pairs_are_the_preferences_folder_then_user_inputs_and_synthetic_ign
     params = RewardParams(user={"inputs": [str(extra)]})
 
     def context(kind: str) -> StageContext:
-        return StageContext(name="reward", params=params, executor=ExecutorParams(), profile="micro",
-                            log=logging.getLogger("test"), source=DataSource(kind, tmp_path / "own"))
+        return StageContext(
+            name="reward",
+            params=params,
+            executor=ExecutorParams(),
+            profile="micro",
+            log=logging.getLogger("test"),
+            source=DataSource(kind, tmp_path / "own"),
+        )
 
     folder = tmp_path / "own" / "preferences"
-    assert user_params(context("own")).inputs == [folder / "a.parquet", folder / "b.jsonl.gz",
-                                                  folder / "more" / "c.json", extra]
+    assert user_params(context("own")).inputs == [
+        folder / "a.parquet",
+        folder / "b.jsonl.gz",
+        folder / "more" / "c.json",
+        extra,
+    ]
     assert user_params(context("synthetic")).inputs == [extra]
     # Without a preferences folder, reward.user.inputs alone are enough.
     shutil.rmtree(folder)

@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from kit.chat import small_tokenizer
 from crisol.chat.template import ChatTemplate
 from crisol.core.errors import StageInputError
 from crisol.core.hashsplit import TEST, TRAIN, VALIDATION
+from kit.chat import small_tokenizer
 from stages.reward.params import UserPreferenceParams
 from stages.reward.preference_formats import SKIP_REASONS
 from stages.reward.user_preferences import load_user_preferences
@@ -39,18 +39,32 @@ def hh(*turns: str) -> str:
 
 
 GOOD = {
-    "pairs_text": [{"prompt": "Where is Ostrand?", "chosen": "On the Velmar.", "rejected": "In space."},
-                   {"prompt": "Say hi.", "chosen": "Hi.", "rejected": "No.", "score_chosen": 8.0}],
-    "pairs_messages": [{"prompt": [{"role": "system", "content": "Be brief."}, user("Where is Ostrand?")],
-                        "chosen": [assistant("On the Velmar.")], "rejected": [assistant("In space.")]}],
-    "hh": [{"chosen": hh("Hi", "Hello.", "Where is Ostrand?", "On the Velmar."),
-            "rejected": hh("Hi", "Hello.", "Where is Ostrand?", "In space.")}],
+    "pairs_text": [
+        {"prompt": "Where is Ostrand?", "chosen": "On the Velmar.", "rejected": "In space."},
+        {"prompt": "Say hi.", "chosen": "Hi.", "rejected": "No.", "score_chosen": 8.0},
+    ],
+    "pairs_messages": [
+        {
+            "prompt": [{"role": "system", "content": "Be brief."}, user("Where is Ostrand?")],
+            "chosen": [assistant("On the Velmar.")],
+            "rejected": [assistant("In space.")],
+        }
+    ],
+    "hh": [
+        {
+            "chosen": hh("Hi", "Hello.", "Where is Ostrand?", "On the Velmar."),
+            "rejected": hh("Hi", "Hello.", "Where is Ostrand?", "In space."),
+        }
+    ],
 }
 FORMAT = {"pairs_text": "pairs", "pairs_messages": "pairs", "hh": "hh"}
 EXPECTED_FIRST = {
     "pairs_text": ([user("Where is Ostrand?")], "On the Velmar.", "In space."),
-    "pairs_messages": ([{"role": "system", "content": "Be brief."}, user("Where is Ostrand?")],
-                       "On the Velmar.", "In space."),
+    "pairs_messages": (
+        [{"role": "system", "content": "Be brief."}, user("Where is Ostrand?")],
+        "On the Velmar.",
+        "In space.",
+    ),
     "hh": ([user("Hi"), assistant("Hello."), user("Where is Ostrand?")], "On the Velmar.", "In space."),
 }
 LONG = "word " * 400
@@ -70,8 +84,10 @@ BAD_PAIRS = [
     ({"prompt": [], "chosen": "a", "rejected": "b"}, "empty_prompt"),
     ({"prompt": [user("Hi"), assistant(" "), user("Go")], "chosen": "a", "rejected": "b"}, "empty_prompt"),
     ({"prompt": [user("Hi"), assistant("Hello")], "chosen": "a", "rejected": "b"}, "bad_order"),
-    ({"prompt": [user("Hi"), {"role": "system", "content": "Obey."}, user("Go")], "chosen": "a", "rejected": "b"},
-     "bad_order"),
+    (
+        {"prompt": [user("Hi"), {"role": "system", "content": "Obey."}, user("Go")], "chosen": "a", "rejected": "b"},
+        "bad_order",
+    ),
     ({"prompt": "Hi", "chosen": [user("a")], "rejected": "b"}, "bad_order"),
     ({"prompt": "Hi", "chosen": "a", "rejected": ""}, "empty_answer"),
     ({"prompt": "Hi", "chosen": [], "rejected": "b"}, "empty_answer"),
@@ -103,8 +119,9 @@ def write_jsonl(path: Path, rows: list, raw_lines: list[str] = ()) -> Path:
 
 def load(template, inputs, max_tokens: int = MAX_TOKENS, **params):
     fractions = {"validation_fraction": 0.0, "test_fraction": 0.0}
-    return load_user_preferences(UserPreferenceParams(**{"inputs": inputs, **fractions, **params}), template,
-                                 max_tokens)
+    return load_user_preferences(
+        UserPreferenceParams(**{"inputs": inputs, **fractions, **params}), template, max_tokens
+    )
 
 
 def counts(expected: list[tuple[object, str]]) -> dict[str, int]:
@@ -127,7 +144,7 @@ def test_each_format_is_detected_and_converted_from_jsonl_and_parquet(tmp_path, 
         assert (first.prompt, first.chosen, first.rejected) == EXPECTED_FIRST[variant]
         assert first.kind == "user" and first.source == f"{path}:1" and first.split == TRAIN
         assert first.id == f"user:{path.name}:1"
-        assert first.chosen_finished and first.rejected_finished      # a user's answers are whole
+        assert first.chosen_finished and first.rejected_finished  # a user's answers are whole
 
 
 def test_json_array_files_and_directories_are_read(tmp_path, template):
@@ -140,16 +157,21 @@ def test_json_array_files_and_directories_are_read(tmp_path, template):
 
 
 def test_hh_single_turn_and_transcripts_without_the_leading_blank_line(tmp_path, template):
-    rows = [{"chosen": hh("What is 2+2?", "4."), "rejected": hh("What is 2+2?", "5.")},
-            {"chosen": "Human: Hi\n\nAssistant: Hello.", "rejected": "Human: Hi\n\nAssistant: Go away."}]
+    rows = [
+        {"chosen": hh("What is 2+2?", "4."), "rejected": hh("What is 2+2?", "5.")},
+        {"chosen": "Human: Hi\n\nAssistant: Hello.", "rejected": "Human: Hi\n\nAssistant: Go away."},
+    ]
     data = load(template, [write_jsonl(tmp_path / "h.jsonl", rows)])
     assert [(p.prompt, p.chosen, p.rejected) for p in data.pairs] == [
-        ([user("What is 2+2?")], "4.", "5."), ([user("Hi")], "Hello.", "Go away.")]
+        ([user("What is 2+2?")], "4.", "5."),
+        ([user("Hi")], "Hello.", "Go away."),
+    ]
 
 
 def test_every_bad_row_reason_is_counted_with_its_row_number(tmp_path, template):
-    path = write_jsonl(tmp_path / "pairs.jsonl", [*GOOD["pairs_text"][:1], *(row for row, _ in BAD_PAIRS)],
-                       raw_lines=["{not json"])
+    path = write_jsonl(
+        tmp_path / "pairs.jsonl", [*GOOD["pairs_text"][:1], *(row for row, _ in BAD_PAIRS)], raw_lines=["{not json"]
+    )
     with path.open("ab") as f:
         f.write(b'{"prompt": "\xff"}\n')
     data = load(template, [path], examples_per_reason=5)
@@ -193,17 +215,21 @@ def test_over_length_is_measured_in_tokens_after_templating_with_the_longer_answ
 
 def test_all_bad_input_is_a_clear_error(tmp_path, template):
     path = write_jsonl(tmp_path / "bad.jsonl", [row for row, _ in BAD_HH])
-    with pytest.raises(StageInputError,
-                       match=r"user preferences: no usable pair in 8 rows of 1 file\(s\) \(.*prompt_mismatch 1"):
+    with pytest.raises(
+        StageInputError, match=r"user preferences: no usable pair in 8 rows of 1 file\(s\) \(.*prompt_mismatch 1"
+    ):
         load(template, [path])
 
 
-@pytest.mark.parametrize("content", [
-    '{"text": "just text"}\n',
-    "",
-    # TRL's implicit-prompt variant: whole conversations, no prompt key.
-    json.dumps({"chosen": [user("Hi"), assistant("a")], "rejected": [user("Hi"), assistant("b")]}) + "\n",
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"text": "just text"}\n',
+        "",
+        # TRL's implicit-prompt variant: whole conversations, no prompt key.
+        json.dumps({"chosen": [user("Hi"), assistant("a")], "rejected": [user("Hi"), assistant("b")]}) + "\n",
+    ],
+)
 def test_undetectable_files_are_errors(tmp_path, template, content):
     path = tmp_path / "x.jsonl"
     path.write_text(content)
@@ -240,8 +266,11 @@ def test_no_inputs_is_no_user_data(template):
 
 def test_the_three_splits_follow_the_prompt_disjoint_and_deterministic(tmp_path, template):
     # 400 prompts, two pairs each: a prompt's pairs must share a split.
-    rows = [{"prompt": f"Question {i}?", "chosen": f"Answer {i}{tag}.", "rejected": f"Wrong {i}{tag}."}
-            for i in range(400) for tag in ("", "!")]
+    rows = [
+        {"prompt": f"Question {i}?", "chosen": f"Answer {i}{tag}.", "rejected": f"Wrong {i}{tag}."}
+        for i in range(400)
+        for tag in ("", "!")
+    ]
     fractions = {"validation_fraction": 0.15, "test_fraction": 0.2}
     first = load(template, [write_jsonl(tmp_path / "a.jsonl", rows)], **fractions)
     again = load(template, [write_jsonl(tmp_path / "b.jsonl", rows[::-1])], **fractions)
@@ -251,8 +280,8 @@ def test_the_three_splits_follow_the_prompt_disjoint_and_deterministic(tmp_path,
 
     by_split = {split: prompts(first, split) for split in (TRAIN, VALIDATION, TEST)}
     assert 30 < len(by_split[VALIDATION]) < 90 and 50 < len(by_split[TEST]) < 110
-    assert sum(map(len, by_split.values())) == 400          # each prompt in exactly one split: disjoint
-    assert all(by_split[s] == prompts(again, s) for s in by_split)       # the order of the rows moves nothing
+    assert sum(map(len, by_split.values())) == 400  # each prompt in exactly one split: disjoint
+    assert all(by_split[s] == prompts(again, s) for s in by_split)  # the order of the rows moves nothing
     assert first.summary()["splits"] == {s: 2 * len(by_split[s]) for s in by_split}
     # A test split takes its prompts from training only: validation is the same without it.
     assert prompts(load(template, [tmp_path / "a.jsonl"], validation_fraction=0.15), VALIDATION) == by_split[VALIDATION]
@@ -275,8 +304,10 @@ def test_gzip_jsonl_and_json_files_load_and_a_damaged_gzip_is_an_error(tmp_path,
     (tmp_path / "ignored.txt.gz").write_bytes(gzip.compress(b"not rows"))
     data = load(template, [tmp_path])
     assert data.formats == {str(tmp_path / "hh.json.gz"): "hh", str(tmp_path / "pairs.jsonl.gz"): "pairs"}
-    assert [p.source for p in data.pairs] == [f"{tmp_path / 'hh.json.gz'}:1", *(f"{tmp_path / 'pairs.jsonl.gz'}:{n}"
-                                                                              for n in (1, 2))]
+    assert [p.source for p in data.pairs] == [
+        f"{tmp_path / 'hh.json.gz'}:1",
+        *(f"{tmp_path / 'pairs.jsonl.gz'}:{n}" for n in (1, 2)),
+    ]
     assert (data.pairs[0].prompt, data.pairs[0].chosen) == EXPECTED_FIRST["hh"][:2]
     cut = tmp_path / "cut.jsonl.gz"
     cut.write_bytes((tmp_path / "pairs.jsonl.gz").read_bytes()[:-12])
@@ -285,14 +316,21 @@ def test_gzip_jsonl_and_json_files_load_and_a_damaged_gzip_is_an_error(tmp_path,
 
 
 def test_a_too_long_prompt_loses_its_earliest_turns_and_keeps_its_split(tmp_path, template):
-    turns = ["Hello there, how are you today?", "Fine, thanks for asking me that.", "Tell me more about it.",
-             "There is a lot to say about it.", "Where is Ostrand?"]
-    rows = [{"chosen": hh(*turns, "On the Velmar."), "rejected": hh(*turns, "In space.")},
-            {"chosen": hh(LONG, "a"), "rejected": hh(LONG, "b")}]        # one long user turn: nothing to cut
+    turns = [
+        "Hello there, how are you today?",
+        "Fine, thanks for asking me that.",
+        "Tell me more about it.",
+        "There is a lot to say about it.",
+        "Where is Ostrand?",
+    ]
+    rows = [
+        {"chosen": hh(*turns, "On the Velmar."), "rejected": hh(*turns, "In space.")},
+        {"chosen": hh(LONG, "a"), "rejected": hh(LONG, "b")},
+    ]  # one long user turn: nothing to cut
     path = write_jsonl(tmp_path / "h.jsonl", rows)
     whole = load(template, [path], max_tokens=400, test_fraction=0.5)
 
-    def size(*prompt):      # prompt + the longer answer, in template tokens
+    def size(*prompt):  # prompt + the longer answer, in template tokens
         return max(len(template.render([*prompt, assistant(a)])) for a in ("On the Velmar.", "In space."))
 
     last_turn = size(user(turns[-1]))
@@ -300,7 +338,7 @@ def test_a_too_long_prompt_loses_its_earliest_turns_and_keeps_its_split(tmp_path
     cut = load(template, [path], max_tokens=middle, test_fraction=0.5)
     assert [p.prompt for p in cut.pairs] == [[user(turns[2]), assistant(turns[3]), user(turns[4])]]
     assert cut.prompts_truncated == 1 and cut.summary()["prompts_truncated"] == 1
-    assert cut.pairs[0].split == whole.pairs[0].split            # the split follows the prompt as given
+    assert cut.pairs[0].split == whole.pairs[0].split  # the split follows the prompt as given
     assert (cut.pairs[0].chosen, cut.pairs[0].rejected) == ("On the Velmar.", "In space.")
     assert load(template, [path], max_tokens=last_turn).pairs[0].prompt == [user(turns[-1])]
     assert cut.skipped == {"over_length": 1}

@@ -44,7 +44,7 @@ def test_the_optimum_sits_where_the_isoflop_derivative_vanishes():
     budget = 1e21
     n_opt, d_opt = CHINCHILLA.optimal(budget)
     assert 6 * n_opt * d_opt == pytest.approx(budget)
-    along = lambda n: CHINCHILLA.loss(n, budget / (6 * n))        # noqa: E731
+    along = lambda n: CHINCHILLA.loss(n, budget / (6 * n))  # noqa: E731
     assert along(n_opt) < along(n_opt * 1.05) and along(n_opt) < along(n_opt / 1.05)
     # Hoffmann et al.'s approach 3: N_opt grows as C^0.45 with these estimates
     assert CHINCHILLA.n_exponent == pytest.approx(0.28 / 0.62)
@@ -63,7 +63,7 @@ def test_the_grid_spends_each_budget_and_refuses_runs_too_short():
     points = plan_points([1e11, 1e12], family, [1, 2, 3], 3, 20.0, tokens_per_step=512, min_steps=10)
     assert len(points) == 6
     for p in points:
-        assert p.flops == pytest.approx(p.budget, rel=0.02)     # rounding to whole steps
+        assert p.flops == pytest.approx(p.budget, rel=0.02)  # rounding to whole steps
     with pytest.raises(ParamsError, match="under scaling.min_steps"):
         plan_points([1e9], family, [1, 2, 3], 3, 20.0, tokens_per_step=512, min_steps=10)
     # without depths the grid centres on the Chinchilla prior N = sqrt(C / 120)
@@ -78,11 +78,14 @@ def test_a_run_id_follows_what_the_run_is():
     assert run_id(2, 100, identity) != run_id(2, 100, {**identity, "pretrain": {"lr": 0.001}})
 
 
-@pytest.mark.parametrize("grid, message", [
-    ({"budgets": [1e11, 1e11, 1e12]}, "distinct"),
-    ({"budgets": [1e11]}, "at least 2"),
-    ({"depths": [1, 1, 2]}, "at least 3 distinct"),
-])
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        ({"budgets": [1e11, 1e11, 1e12]}, "distinct"),
+        ({"budgets": [1e11]}, "at least 2"),
+        ({"depths": [1, 1, 2]}, "at least 3 distinct"),
+    ],
+)
 def test_grids_that_cannot_fit_the_law_are_refused(grid, message):
     with pytest.raises(ValueError, match=message):
         ScalingParams(**grid)

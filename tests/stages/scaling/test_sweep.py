@@ -11,11 +11,11 @@ import sys
 
 import pytest
 
+from crisol.core.params import load
 from kit.paths import REPO_ROOT
 from kit.pretrain import make_corpus
 from kit.scaling import write_sweep_params
 from kit.stages import run_stage
-from crisol.core.params import load
 from stages.scaling.params import ScalingParams
 from stages.scaling.plan import make_plan
 
@@ -24,8 +24,14 @@ pytestmark = pytest.mark.timeout(600)
 
 def _sweep(params_file) -> subprocess.CompletedProcess:
     env = {"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "stages.scaling", "--params", str(params_file)], cwd=REPO_ROOT,
-                          env=env, capture_output=True, text=True, timeout=500)
+    return subprocess.run(
+        [sys.executable, "-m", "stages.scaling", "--params", str(params_file)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=500,
+    )
 
 
 def _plan(params_file):
@@ -87,10 +93,15 @@ def test_the_next_pretraining_run_takes_the_recommended_size(swept, tmp_path):
     assert rec["depth"] in (1, 2, 3, 4) and rec["steps"] == rec["size"]["max_steps"] >= 1
     assert rec["tokens"] == rec["steps"] * 64
     out = tmp_path / "next"
-    code = run_stage("pretrain", swept["params"],
-                     f"pretrain.size_from={swept['root'] / 'scaling' / 'recommendation.json'}",
-                     f"pretrain.out={out / 'pretrain'}", f"pretrain.metrics={out / 'metrics.json'}",
-                     f"pretrain.checkpoint_dir={out / 'work'}", f"pretrain.plots={out / 'plots'}")
+    code = run_stage(
+        "pretrain",
+        swept["params"],
+        f"pretrain.size_from={swept['root'] / 'scaling' / 'recommendation.json'}",
+        f"pretrain.out={out / 'pretrain'}",
+        f"pretrain.metrics={out / 'metrics.json'}",
+        f"pretrain.checkpoint_dir={out / 'work'}",
+        f"pretrain.plots={out / 'plots'}",
+    )
     assert code == 0
     trained = json.loads((out / "metrics.json").read_text())
     assert trained["steps"] == rec["steps"] and trained["model"]["depth"] == rec["depth"]
@@ -113,7 +124,7 @@ def test_the_prefect_flow_trains_only_the_runs_not_done(swept, prefect_server):
 
     plan = swept["plan"]
     lost = plan.runs[0]
-    (plan.directory(lost) / "metrics.json").unlink()      # as if that run had never finished
+    (plan.directory(lost) / "metrics.json").unlink()  # as if that run had never finished
     rows = flow(name="scaling-sweep-test")(sweep)(swept["root"])
     assert sorted(r["status"] for r in rows) == ["cached"] * 8 + ["ran"]
     assert [r["run"] for r in rows if r["status"] == "ran"] == [lost.id]
@@ -130,4 +141,6 @@ def test_queued_experiments_set_the_runs_in_the_profiles_table(swept):
     # the profile's table wins over the base section (micro's max_steps: 40 would train every run 40 steps)
     assert f"++profiles.tiny.pretrain.max_steps={run.steps}" in settings
     assert f"++profiles.tiny.pretrain.model.depth={run.depth}" in settings
-    assert "++profiles.tiny.pretrain.size_from=null" in settings and all(s.startswith("++profiles.tiny.") for s in settings)
+    assert "++profiles.tiny.pretrain.size_from=null" in settings and all(
+        s.startswith("++profiles.tiny.") for s in settings
+    )

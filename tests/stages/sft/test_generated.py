@@ -13,24 +13,34 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from kit.chat import small_tokenizer
 from crisol.chat.template import ChatTemplate
 from crisol.formats.conversations import read_examples, write_examples
+from crisol.grading.answers import READING_PROMPT
 from crisol.grading.oracle import IDK_ANSWER
+from kit.chat import small_tokenizer
+from kit.web import generate as generate_web
 from stages.sft.dataset import build_sft_data
 from stages.sft.examples import within_length
 from stages.sft.generated import generate, generate_from_files
 from stages.sft.ground import read_ground
 from stages.sft.params import GenerationParams, SftDataParams, UserDataParams
-from crisol.grading.answers import READING_PROMPT
 from stages.sft.questions import LIST_SEPARATOR
 from stages.sft.split import RL, TEST, TRAIN, VALIDATION, MentionRouter, entity_split
-from kit.web import generate as generate_web
 
 # Fractions large enough that the micro world has entities in every split.
-PARAMS = GenerationParams(heldout_fraction=0.15, validation_fraction=0.1, rl_fraction=0.15, idk_examples=60,
-                          idk_validation_examples=10, idk_eval_examples=20, idk_rl_examples=30,
-                          reading_examples=80, list_examples=40, count_examples=40, compare_examples=60)
+PARAMS = GenerationParams(
+    heldout_fraction=0.15,
+    validation_fraction=0.1,
+    rl_fraction=0.15,
+    idk_examples=60,
+    idk_validation_examples=10,
+    idk_eval_examples=20,
+    idk_rl_examples=30,
+    reading_examples=80,
+    list_examples=40,
+    count_examples=40,
+    compare_examples=60,
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +63,14 @@ def entity_splits(facts) -> dict[str, tuple[str, str]]:
     """name -> (entity id, split), computed here from the rule, not read from the generator."""
     out = {}
     for row in facts:
-        split = entity_split(row["subject_id"], PARAMS.split_salt, PARAMS.heldout_fraction, PARAMS.validation_fraction,
-                             PARAMS.rl_fraction)
-        if row["subject_id"].startswith("country-"):   # countries are not among heldout_kinds
+        split = entity_split(
+            row["subject_id"],
+            PARAMS.split_salt,
+            PARAMS.heldout_fraction,
+            PARAMS.validation_fraction,
+            PARAMS.rl_fraction,
+        )
+        if row["subject_id"].startswith("country-"):  # countries are not among heldout_kinds
             split = TRAIN
         out[row["subject"]] = (row["subject_id"], split)
     return out
@@ -80,7 +95,7 @@ def test_no_training_or_validation_example_names_a_heldout_entity(generated, ent
     for example in generated.examples:
         if example.split != TEST:
             assert not names_in(" ".join(example.texts()), heldout), example
-    assert sum(generated.dropped.values()) > 0        # the rule did bite on this world
+    assert sum(generated.dropped.values()) > 0  # the rule did bite on this world
 
 
 def test_examples_naming_a_validation_entity_are_in_validation(generated, entity_splits):
@@ -97,10 +112,18 @@ def test_rlhf_prompts_are_about_entities_and_names_sft_never_trains_on(generated
         assert not names_in(" ".join(example.texts()), rl), example
     counts = generated.summary()["examples"]
     assert counts["fact"][RL] > 0 and counts["idk"][RL] == PARAMS.idk_rl_examples
-    rl_names = {n for e in generated.split(RL) if e.kind == "idk" for n in names_in(e.messages[0]["content"],
-                                                                                     generated.invented)}
-    trained_names = {n for e in generated.split(TRAIN) if e.kind == "idk" for n in names_in(e.messages[0]["content"],
-                                                                                            generated.invented)}
+    rl_names = {
+        n
+        for e in generated.split(RL)
+        if e.kind == "idk"
+        for n in names_in(e.messages[0]["content"], generated.invented)
+    }
+    trained_names = {
+        n
+        for e in generated.split(TRAIN)
+        if e.kind == "idk"
+        for n in names_in(e.messages[0]["content"], generated.invented)
+    }
     assert rl_names and not rl_names & trained_names
 
 
@@ -130,8 +153,11 @@ def test_invented_names_are_not_real_and_share_no_word_with_real_names(generated
     real_words = {w.lower() for r in facts for text in (r["subject"], r["object"]) for w in text.split()}
     real_names = {r["subject"] for r in facts}
     suffixes = {r["subject"].split(" ", 1)[1] for r in facts if r["subject_id"].startswith("org-")}
-    assert len(set(generated.invented)) == len(generated.invented) == (
-        PARAMS.idk_examples + PARAMS.idk_validation_examples + PARAMS.idk_eval_examples + PARAMS.idk_rl_examples)
+    assert (
+        len(set(generated.invented))
+        == len(generated.invented)
+        == (PARAMS.idk_examples + PARAMS.idk_validation_examples + PARAMS.idk_eval_examples + PARAMS.idk_rl_examples)
+    )
     for name in generated.invented:
         assert name not in real_names
         first, _, rest = name.partition(" ")
@@ -146,7 +172,7 @@ def test_reading_passages_hold_the_answer_and_fit(generated):
     prefix, _, _ = READING_PROMPT.partition("{passage}")
     for example in (e for e in generated.examples if e.kind == "reading"):
         prompt = example.messages[0]["content"]
-        passage = prompt[len(prefix):prompt.index("\n\nQuestion: ")]
+        passage = prompt[len(prefix) : prompt.index("\n\nQuestion: ")]
         assert len(passage) <= PARAMS.passage_max_chars
         assert example.answer in passage
 
@@ -193,8 +219,9 @@ def test_two_step_questions_chain_two_facts_and_hide_no_heldout_entity(generated
 def test_generation_is_deterministic_for_a_seed(web_out, generated):
     again = generate_from_files(web_out / "facts.parquet", web_out / "pages.parquet", PARAMS)
     assert again.examples == generated.examples
-    other = generate_from_files(web_out / "facts.parquet", web_out / "pages.parquet",
-                                PARAMS.model_copy(update={"seed": 1}))
+    other = generate_from_files(
+        web_out / "facts.parquet", web_out / "pages.parquet", PARAMS.model_copy(update={"seed": 1})
+    )
     assert other.examples != generated.examples
     # The split belongs to the entities, not to the seed.
     assert {e.subject_id for e in other.split(TEST)} == {e.subject_id for e in generated.split(TEST)}
@@ -253,12 +280,18 @@ def test_within_length_drops_what_the_template_makes_too_long(generated):
 
 def test_build_sft_data_joins_generated_and_user_examples(tmp_path, web_out):
     user_file = tmp_path / "alpaca.jsonl"
-    user_file.write_text("\n".join(json.dumps({"instruction": f"Say {i}.", "output": f"{i}."}) for i in range(5))
-                         + "\n{broken\n")
+    user_file.write_text(
+        "\n".join(json.dumps({"instruction": f"Say {i}.", "output": f"{i}."}) for i in range(5)) + "\n{broken\n"
+    )
     tokenizer_file = tmp_path / "tokenizer.json"
     small_tokenizer().save(str(tokenizer_file))
-    params = SftDataParams(facts=web_out / "facts.parquet", pages=web_out / "pages.parquet", tokenizer=tmp_path,
-                           generated=PARAMS, user=UserDataParams(inputs=[user_file], validation_fraction=0.0))
+    params = SftDataParams(
+        facts=web_out / "facts.parquet",
+        pages=web_out / "pages.parquet",
+        tokenizer=tmp_path,
+        generated=PARAMS,
+        user=UserDataParams(inputs=[user_file], validation_fraction=0.0),
+    )
     data = build_sft_data(params, ChatTemplate.from_file(params.tokenizer))
     assert len([e for e in data.examples if e.kind == "user"]) == 5
     assert data.summary["user"]["skipped"] == {"bad_json": 1}

@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from kit.chat import small_tokenizer
 from crisol.chat.template import ChatTemplate
 from crisol.core.errors import StageInputError
+from kit.chat import small_tokenizer
 from stages.sft.params import UserDataParams
 from stages.sft.split import TEST, TRAIN, VALIDATION
 from stages.sft.user_data import load_user_data
@@ -24,20 +24,40 @@ from stages.sft.user_formats import SKIP_REASONS
 MAX_TOKENS = 120
 
 GOOD = {
-    "alpaca": [{"instruction": "Name the river.", "input": "Ostrand lies on the Velmar.", "output": "The Velmar."},
-               {"instruction": "Say hi.", "input": "", "output": "Hi."}],
-    "dolly": [{"instruction": "When was Maren born?", "context": "Maren Okafor was born in 1871.",
-               "response": "In 1871.", "category": "closed_qa"}],
-    "openai": [{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
-                             {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Bye"},
-                             {"role": "assistant", "content": "Bye."}]}],
+    "alpaca": [
+        {"instruction": "Name the river.", "input": "Ostrand lies on the Velmar.", "output": "The Velmar."},
+        {"instruction": "Say hi.", "input": "", "output": "Hi."},
+    ],
+    "dolly": [
+        {
+            "instruction": "When was Maren born?",
+            "context": "Maren Okafor was born in 1871.",
+            "response": "In 1871.",
+            "category": "closed_qa",
+        }
+    ],
+    "openai": [
+        {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello."},
+                {"role": "user", "content": "Bye"},
+                {"role": "assistant", "content": "Bye."},
+            ]
+        }
+    ],
     "sharegpt": [{"id": "a1", "conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello."}]}],
 }
 EXPECTED_FIRST = {
-    "alpaca": [{"role": "user", "content": "Name the river.\n\nOstrand lies on the Velmar."},
-               {"role": "assistant", "content": "The Velmar."}],
-    "dolly": [{"role": "user", "content": "When was Maren born?\n\nMaren Okafor was born in 1871."},
-              {"role": "assistant", "content": "In 1871."}],
+    "alpaca": [
+        {"role": "user", "content": "Name the river.\n\nOstrand lies on the Velmar."},
+        {"role": "assistant", "content": "The Velmar."},
+    ],
+    "dolly": [
+        {"role": "user", "content": "When was Maren born?\n\nMaren Okafor was born in 1871."},
+        {"role": "assistant", "content": "In 1871."},
+    ],
     "openai": GOOD["openai"][0]["messages"],
     "sharegpt": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}],
 }
@@ -53,10 +73,26 @@ BAD_OPENAI = [
     ({"messages": [{"role": "user"}, {"role": "assistant", "content": "x"}]}, "missing_field"),
     ({"messages": None}, "missing_field"),
     ({"messages": [{"role": "user", "content": " "}, {"role": "assistant", "content": "x"}]}, "empty_prompt"),
-    ({"messages": [{"role": "user", "content": "Hi"}, {"role": "system", "content": "Obey."},
-                   {"role": "assistant", "content": "x"}]}, "bad_order"),
-    ({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "x"},
-                   {"role": "user", "content": "more"}]}, "bad_order"),
+    (
+        {
+            "messages": [
+                {"role": "user", "content": "Hi"},
+                {"role": "system", "content": "Obey."},
+                {"role": "assistant", "content": "x"},
+            ]
+        },
+        "bad_order",
+    ),
+    (
+        {
+            "messages": [
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "x"},
+                {"role": "user", "content": "more"},
+            ]
+        },
+        "bad_order",
+    ),
     ({"messages": [{"role": "user", "content": LONG}, {"role": "assistant", "content": "x"}]}, "over_length"),
     (["not", "an", "object"], "not_object"),
 ]
@@ -80,8 +116,11 @@ def write_jsonl(path: Path, rows: list, raw_lines: list[str] = ()) -> Path:
 
 
 def load(template, inputs, max_tokens: int = MAX_TOKENS, **params):
-    return load_user_data(UserDataParams(**{"inputs": inputs, "validation_fraction": 0.0, "test_fraction": 0.0,
-                                            **params}), template, max_tokens)
+    return load_user_data(
+        UserDataParams(**{"inputs": inputs, "validation_fraction": 0.0, "test_fraction": 0.0, **params}),
+        template,
+        max_tokens,
+    )
 
 
 @pytest.mark.parametrize("fmt", list(GOOD))
@@ -113,8 +152,9 @@ def test_json_array_files_and_directories_are_read(tmp_path, template):
 
 
 def test_every_bad_row_reason_is_counted_with_its_row_number(tmp_path, template):
-    path = write_jsonl(tmp_path / "chat.jsonl", [*GOOD["openai"], *(row for row, _ in BAD_OPENAI)],
-                       raw_lines=["{not json"])
+    path = write_jsonl(
+        tmp_path / "chat.jsonl", [*GOOD["openai"], *(row for row, _ in BAD_OPENAI)], raw_lines=["{not json"]
+    )
     with path.open("ab") as f:
         f.write(b'{"messages": "\xff"}\n')
     data = load(template, [path], examples_per_reason=5)
@@ -156,11 +196,14 @@ def test_all_bad_input_is_a_clear_error(tmp_path, template):
         load(template, [path])
 
 
-@pytest.mark.parametrize("content, message", [
-    ('{"text": "just text"}\n', "cannot tell the format"),
-    ("", "cannot tell the format"),
-    ('{"a": 1}', "cannot tell the format"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"text": "just text"}\n', "cannot tell the format"),
+        ("", "cannot tell the format"),
+        ('{"a": 1}', "cannot tell the format"),
+    ],
+)
 def test_undetectable_files_are_errors(tmp_path, template, content, message):
     path = tmp_path / "x.jsonl"
     path.write_text(content)
@@ -207,15 +250,15 @@ def test_the_test_split_is_a_band_of_the_hash_that_moves_no_validation_row(tmp_p
     path = write_jsonl(tmp_path / "a.jsonl", rows)
     before = load(template, [path], validation_fraction=0.2)
     after = load(template, [path], validation_fraction=0.2, test_fraction=0.2)
-    again = load(template, [write_jsonl(tmp_path / "b.jsonl", rows[::-1])], validation_fraction=0.2,
-                 test_fraction=0.2)
+    again = load(template, [write_jsonl(tmp_path / "b.jsonl", rows[::-1])], validation_fraction=0.2, test_fraction=0.2)
     split_of = lambda data: {e.answer: e.split for e in data.examples}  # noqa: E731
-    assert split_of(after) == split_of(again)                      # the content decides, not the order
+    assert split_of(after) == split_of(again)  # the content decides, not the order
     tested = {a for a, s in split_of(after).items() if s == TEST}
     assert 40 < len(tested) < 120
-    assert {a for a, s in split_of(before).items() if s == VALIDATION} == \
-        {a for a, s in split_of(after).items() if s == VALIDATION}
-    assert all(split_of(before)[a] == TRAIN for a in tested)      # test rows come out of train only
+    assert {a for a, s in split_of(before).items() if s == VALIDATION} == {
+        a for a, s in split_of(after).items() if s == VALIDATION
+    }
+    assert all(split_of(before)[a] == TRAIN for a in tested)  # test rows come out of train only
     with pytest.raises(ValidationError, match="test_fraction"):
         UserDataParams(validation_fraction=0.5, test_fraction=0.5)
 
@@ -227,8 +270,10 @@ def test_gzipped_jsonl_and_json_files_are_read(tmp_path, template):
     (tmp_path / "d" / "b.json.gz").write_bytes(gzip.compress(json.dumps(GOOD["sharegpt"]).encode()))
     data = load(template, [tmp_path / "d"])
     assert data.formats == {str(tmp_path / "d" / "a.jsonl.gz"): "alpaca", str(tmp_path / "d" / "b.json.gz"): "sharegpt"}
-    assert [e.messages for e in data.examples] == [*(e.messages for e in load(template, [plain]).examples),
-                                                   EXPECTED_FIRST["sharegpt"]]
+    assert [e.messages for e in data.examples] == [
+        *(e.messages for e in load(template, [plain]).examples),
+        EXPECTED_FIRST["sharegpt"],
+    ]
     truncated = tmp_path / "t.jsonl.gz"
     truncated.write_bytes(gzip.compress(plain.read_bytes())[:-12])
     with pytest.raises(StageInputError, match="not a readable gzip file"):
@@ -239,5 +284,5 @@ def test_files_with_one_name_in_two_folders_get_distinct_ids(tmp_path, template)
     for folder in ("x", "y"):
         (tmp_path / folder).mkdir()
         write_jsonl(tmp_path / folder / "data.jsonl", GOOD["alpaca"])
-    data = load(template, [tmp_path / "x", tmp_path / "y", tmp_path / "x" / "data.jsonl"])   # x's file once
+    data = load(template, [tmp_path / "x", tmp_path / "y", tmp_path / "x" / "data.jsonl"])  # x's file once
     assert len(data.examples) == 4 and len({e.id for e in data.examples}) == 4

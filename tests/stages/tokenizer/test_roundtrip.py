@@ -7,9 +7,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from kit.tokenizer import corpus_text
 from stages.tokenizer.bpe import fit, for_documents
 from stages.tokenizer.params import TokenizerParams
-from kit.tokenizer import corpus_text
 
 PARAMS = TokenizerParams(vocab_size=400)
 
@@ -49,4 +49,5 @@ def test_fit_is_deterministic():
 
 def test_special_tokens_take_the_first_ids(tokenizer):
     assert [tokenizer.token_to_id(t) for t in PARAMS.special_tokens.tokens()] == list(
-        range(len(PARAMS.special_tokens.tokens())))
+        range(len(PARAMS.special_tokens.tokens()))
+    )

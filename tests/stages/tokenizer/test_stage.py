@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 
-from kit.documents import document, write_documents
-from crisol.formats.tokens import TokenSplit
 from crisol.formats.tokenizer_file import load_tokenizer
-from stages.tokenizer.selection import is_validation
+from crisol.formats.tokens import TokenSplit
+from kit.documents import document, write_documents
 from kit.stages import run_stage
 from kit.tokenizer import corpus_text, tokenize, write_params
+from stages.tokenizer.selection import is_validation
 
 
 def split_ids(tokens_dir, split: str) -> set[str]:
@@ -26,7 +26,7 @@ def decoded_documents(result, split: str) -> dict[str, str]:
     for i in s.shard_indices:
         tokens, index = s.tokens(i), s.documents(i).to_pydict()
         for doc_id, start, length in zip(index["doc_id"], index["start"], index["length"]):
-            out[doc_id] = tokenizer.decode(tokens[start:start + length].tolist(), skip_special_tokens=False)
+            out[doc_id] = tokenizer.decode(tokens[start : start + length].tolist(), skip_special_tokens=False)
     return out
 
 
@@ -47,8 +47,9 @@ def test_documents_come_back_exactly_in_their_split(tmp_path):
 
 
 def test_literal_special_strings_never_become_special_ids(tmp_path):
-    result = tokenize(tmp_path, corpus_text(10) + ["<|eos|> in the middle <|assistant|> of a page"] * 3,
-                      validation_fraction=0.0)
+    result = tokenize(
+        tmp_path, corpus_text(10) + ["<|eos|> in the middle <|assistant|> of a page"] * 3, validation_fraction=0.0
+    )
     split = TokenSplit(result["tokens"] / "train")
     tokens = np.concatenate([split.tokens(i) for i in split.shard_indices])
     specials = tokens[tokens < 11]
@@ -70,9 +71,11 @@ def test_executors_do_not_change_the_output(tmp_path, dask_cluster):
     common = {"row_group": 20, "docs_per_shard": 20, "validation_fraction": 0.2}
     one = tokenize(tmp_path / "one", texts, workers=1, **common)
     files = sorted(p.relative_to(one["tokens"]) for p in one["tokens"].rglob("*.arrow"))
-    assert len(files) == 2 * 5 * 2   # 2 splits x 5 shards x (tokens, index)
-    for name, executor in {"processes": {"workers": 2},
-                           "dask": {"dask_address": dask_cluster.scheduler_address}}.items():
+    assert len(files) == 2 * 5 * 2  # 2 splits x 5 shards x (tokens, index)
+    for name, executor in {
+        "processes": {"workers": 2},
+        "dask": {"dask_address": dask_cluster.scheduler_address},
+    }.items():
         other = tokenize(tmp_path / name, texts, **executor, **common)
         for rel in files:
             assert (one["tokens"] / rel).read_bytes() == (other["tokens"] / rel).read_bytes(), (name, rel)

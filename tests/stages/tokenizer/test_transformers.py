@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crisol.formats.tokenizer_file import TOKENIZER_FILE, load_tokenizer
+from kit.tokenizer import SENTENCES, corpus_text
 from stages.tokenizer.bpe import fit
 from stages.tokenizer.hf_files import write_hf_files
 from stages.tokenizer.params import TokenizerParams
-from kit.tokenizer import SENTENCES, corpus_text
 
 transformers = pytest.importorskip("transformers")
 PARAMS = TokenizerParams(vocab_size=400)
@@ -46,7 +46,7 @@ TEXTS = SENTENCES + ["", "  spaces  ", "Zahlen 1234567 und Ümlaute", "🎉 中�
 def test_same_ids_as_transformers(ours, fast, auto, text):
     expected = ours.encode(text).ids
     assert fast.encode(text, add_special_tokens=False) == expected
-    assert auto.encode(text, add_special_tokens=False) == expected   # no bos/eos added by default either
+    assert auto.encode(text, add_special_tokens=False) == expected  # no bos/eos added by default either
     assert auto.encode(text) == expected
 
 

@@ -16,9 +16,17 @@ from stages.web.params import WebParams
 @pytest.fixture
 def params_file(tmp_path) -> Path:
     out = tmp_path / "out"
-    return write_stage_params(tmp_path / "params.yaml", "web", {
-        "site": str(out / "site"), "facts": str(out / "facts.parquet"),
-        "pages": str(out / "pages.parquet"), "metrics": str(out / "web.json")}, profile="micro")
+    return write_stage_params(
+        tmp_path / "params.yaml",
+        "web",
+        {
+            "site": str(out / "site"),
+            "facts": str(out / "facts.parquet"),
+            "pages": str(out / "pages.parquet"),
+            "metrics": str(out / "web.json"),
+        },
+        profile="micro",
+    )
 
 
 def test_defaults_are_valid_and_name_the_outputs():
@@ -27,14 +35,17 @@ def test_defaults_are_valid_and_name_the_outputs():
     assert 0 < params.crawl_delay <= 1
 
 
-@pytest.mark.parametrize("override, key", [
-    ("web.bogus=1", "web.bogus"),
-    ("web.mirror_fraction=1.5", "web.mirror_fraction"),
-    ("web.people=1", "web.people"),
-    ("web.oversized_page_bytes=1000", "web.oversized_page_bytes"),
-    ("web.foreign_langs=[de,it]", "foreign_langs"),
-    ("web.filler_min_words=500", "filler_min_words"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("web.bogus=1", "web.bogus"),
+        ("web.mirror_fraction=1.5", "web.mirror_fraction"),
+        ("web.people=1", "web.people"),
+        ("web.oversized_page_bytes=1000", "web.oversized_page_bytes"),
+        ("web.foreign_langs=[de,it]", "foreign_langs"),
+        ("web.filler_min_words=500", "filler_min_words"),
+    ],
+)
 def test_a_wrong_key_or_value_is_one_line_and_exit_2(params_file, capsys, override, key):
     code = run_stage("web", params_file, override)
     err = capsys.readouterr().err.strip()
@@ -44,7 +55,12 @@ def test_a_wrong_key_or_value_is_one_line_and_exit_2(params_file, capsys, overri
 
 
 def test_the_module_entry_point_exits_2_on_a_wrong_key(params_file):
-    proc = subprocess.run(stage_command("web", params_file, "web.no_such_key=3"), cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        stage_command("web", params_file, "web.no_such_key=3"),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == EXIT_PARAMS
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "web.no_such_key" in proc.stderr

@@ -11,14 +11,14 @@ from collections import Counter
 
 import pytest
 
+from kit.web import MICRO
 from stages.web.blocks import Table, block_lines
 from stages.web.generate import generate
 from stages.web.news import _public_ipv4
 from stages.web.page import Page
-from stages.web.paraphrase import DESCRIBED, REANCHOR_AFTER, Voice
 from stages.web.params import WebParams
+from stages.web.paraphrase import DESCRIBED, REANCHOR_AFTER, Voice
 from stages.web.render import LIST_ROWS_PER_PAGE, LIST_STYLES, list_pages
-from kit.web import MICRO
 
 GOOD_KINDS = ("article", "news", "faq", "list", "mirror", "near_duplicate")
 # Gopher's published thresholds (Rae et al. 2021, A.1.1): the most frequent 2-, 3- and 4-gram may
@@ -52,7 +52,7 @@ def extracted_text(page: Page) -> str:
 
 
 def top_ngram_char_frac(words: list[str], n: int) -> float:
-    grams = Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+    grams = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
     if not grams:
         return 0.0
     gram, count = max(grams.items(), key=lambda item: item[1])
@@ -70,6 +70,7 @@ def names_subject_and_states(text: str, subject: str, obj: str) -> bool:
 
 # --- quality rules -----------------------------------------------------------------------------
 
+
 def test_good_pages_pass_gophers_repetition_and_alphabetic_rules(web):
     pages = good_pages(web)
     assert {p.kind for p in pages} == set(GOOD_KINDS)
@@ -83,22 +84,31 @@ def test_good_pages_pass_gophers_repetition_and_alphabetic_rules(web):
 def test_the_rules_still_catch_a_page_that_repeats_a_long_name():
     # The failure the prose avoids: a three-word name in every sentence.
     name = "Hofask Weaving Mills"
-    text = " ".join(f"{name} {rest}." for rest in (
-        "is a textiles company", "publishes a short annual report", "keeps a small archive",
-        "has survived several difficult periods", "trains its own apprentices", "employs many people"))
+    text = " ".join(
+        f"{name} {rest}."
+        for rest in (
+            "is a textiles company",
+            "publishes a short annual report",
+            "keeps a small archive",
+            "has survived several difficult periods",
+            "trains its own apprentices",
+            "employs many people",
+        )
+    )
     assert top_ngram_char_frac(text.split(), 3) > TOP_NGRAM_MAX[3]
 
 
 # --- references and explicit facts -------------------------------------------------------------
 
+
 def test_voice_states_in_full_and_refers_back_in_short(web):
     org = next(e for e in web.world.entities.values() if e.kind == "organisation")
     voice = Voice(org, random.Random(1))
-    assert voice.referring()["name"] == org.name                # the first mention is in full
+    assert voice.referring()["name"] == org.name  # the first mention is in full
     refs = [voice.referring() for _ in range(REANCHOR_AFTER)]
     assert all(r["name"] != org.name and r["S"] != org.name for r in refs)
     assert {r["name"] for r in refs} <= {org.short, "the company", "the firm"}
-    assert voice.referring()["name"] == org.name                # a long run ends with the name again
+    assert voice.referring()["name"] == org.name  # a long run ends with the name again
     assert voice.stating()["S"] == org.name and voice.stating()["name"] == org.name
     person = next(e for e in web.world.entities.values() if e.kind == "person")
     voice = Voice(person, random.Random(2))
@@ -117,8 +127,11 @@ def test_articles_refer_back_instead_of_repeating_the_full_name(web):
         sentences = SENTENCE_END.split(" ".join(page.main_text.splitlines()[1:]))
         full = sum(name in s for s in sentences)
         assert full <= 0.6 * len(sentences), page.url
-        assert any(ref in s and name not in s for s in sentences
-                   for ref in (name.split()[0], "the company", "the firm", "The company", "The firm")), page.url
+        assert any(
+            ref in s and name not in s
+            for s in sentences
+            for ref in (name.split()[0], "the company", "the firm", "The company", "The firm")
+        ), page.url
 
 
 def test_every_fact_sentence_names_its_subject_in_full(web):
@@ -155,6 +168,7 @@ def test_an_article_states_the_fact_of_its_lead_only_there(web):
 
 # --- list pages --------------------------------------------------------------------------------
 
+
 def test_list_pages_cover_every_entity_of_their_kinds_once(web):
     lists = [p for p in web.pages if p.kind == "list"]
     listed = Counter(eid for p in lists for eid in p.entity_ids)
@@ -176,7 +190,7 @@ def test_a_long_list_is_split_into_numbered_parts(web):
         assert page.path == f"/lists/list-of-engineers-{i}.html"
         assert f"This is part {i} of 3 of the list." in page.main_text
         # One note per entry, in table order, naming it in full; no sentence said twice on a page.
-        notes = page.main_text.split("\n")[-len(page.entity_ids) - 1:-1]
+        notes = page.main_text.split("\n")[-len(page.entity_ids) - 1 : -1]
         names = [web.world.entities[eid].name for eid in page.entity_ids]
         assert all(name in note for name, note in zip(names, notes, strict=True))
         sentences = [s for note in notes for s in SENTENCE_END.split(note)]
@@ -187,21 +201,28 @@ def test_a_long_list_is_split_into_numbered_parts(web):
 
 # --- personal data -----------------------------------------------------------------------------
 
+
 def test_pii_ip_addresses_are_public_so_a_masker_must_mask_them():
     rng = random.Random(5)
     addresses = [_public_ipv4(rng) for _ in range(3000)]
     for text in addresses:
         address = ipaddress.IPv4Address(text)
         assert address.is_global and not address.is_multicast, text
-        assert not any(address in ipaddress.ip_network(net) for net in
-                       ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "10.0.0.0/8", "100.64.0.0/10"))
+        assert not any(
+            address in ipaddress.ip_network(net)
+            for net in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "10.0.0.0/8", "100.64.0.0/10")
+        )
     assert len(set(addresses)) > 2990
     assert addresses[:10] == [_public_ipv4(r) for r in [random.Random(5)] for _ in range(10)]
 
 
 def test_ip_addresses_on_the_web_are_global():
     web = generate(WebParams(**{**MICRO, "news_articles": 200, "pii_fraction": 0.5}))
-    found = [m for p in web.pages if p.style.endswith("news_pii")
-             for m in re.findall(r"\b\d{1,3}(?:\.\d{1,3}){3}\b", p.main_text)]
+    found = [
+        m
+        for p in web.pages
+        if p.style.endswith("news_pii")
+        for m in re.findall(r"\b\d{1,3}(?:\.\d{1,3}){3}\b", p.main_text)
+    ]
     assert found
     assert all(ipaddress.IPv4Address(ip).is_global for ip in found), found

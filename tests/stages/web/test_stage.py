@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-import pyarrow.parquet as pq
 import py3langid
+import pyarrow.parquet as pq
 import pytest
 from protego import Protego
 
@@ -46,8 +46,11 @@ def local_file(out: Path, url: str) -> Path:
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
     """Every output file's bytes, except the metrics (they hold the run time)."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name != "web.json"}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "web.json"
+    }
 
 
 class Hrefs(HTMLParser):
@@ -68,6 +71,7 @@ def links_of(path: Path) -> list[str]:
 
 # --- determinism -------------------------------------------------------------------------------
 
+
 def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path):
     # Same output paths each time: the params (paths included) are recorded in the Parquet files.
     first = tree_bytes(generate(tmp_path))
@@ -75,10 +79,13 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path):
     assert first == again and any(name.startswith("site/") for name in first)
     other = tree_bytes(generate(tmp_path, seed=7))
     assert other["facts.parquet"] != first["facts.parquet"]
-    assert {k: v for k, v in other.items() if k.startswith("site/")} != {k: v for k, v in first.items() if k.startswith("site/")}
+    assert {k: v for k, v in other.items() if k.startswith("site/")} != {
+        k: v for k, v in first.items() if k.startswith("site/")
+    }
 
 
 # --- site contract -----------------------------------------------------------------------------
+
 
 def test_site_json_hosts_seeds_redirects_and_content_types(out, site):
     assert site["schema_version"] == 1
@@ -93,7 +100,9 @@ def test_site_json_hosts_seeds_redirects_and_content_types(out, site):
             assert not local_file(out, f"http://{host}{path}").exists(), "a redirect source must not be a file"
             target = urlsplit(rule["location"])
             assert target.scheme == "http" and target.netloc in site["hosts"]
-            assert local_file(out, rule["location"]).is_file() or target.path in site["redirects"].get(target.netloc, {})
+            assert local_file(out, rule["location"]).is_file() or target.path in site["redirects"].get(
+                target.netloc, {}
+            )
     for host, types in site["content_types"].items():
         for path in types:
             assert local_file(out, f"http://{host}{path}").is_file()
@@ -115,7 +124,7 @@ def follow(site: dict, url: str, limit: int = 20) -> tuple[list[str], bool]:
 
 def test_redirects_include_a_long_chain_and_a_loop(site):
     chains = [follow(site, f"http://{h}{p}") for h, rules in site["redirects"].items() for p in rules]
-    assert max(len(chain) - 1 for chain, looped in chains if not looped) > 4   # more hops than a crawler follows
+    assert max(len(chain) - 1 for chain, looped in chains if not looped) > 4  # more hops than a crawler follows
     assert any(looped for _, looped in chains)
 
 
@@ -135,8 +144,12 @@ def test_every_in_scope_link_resolves_and_bad_links_are_present(out, site, pages
                 assert ok, f"{row['url']} links to missing {url}"
             targets[url if parts.netloc not in hosts else parts.path.rsplit(".", 1)[-1]] += 1
     assert relative > 0, "some links must be page-relative"
-    for bad in ("http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://localhost:22/",
-                "http://127.0.0.1:9/"):
+    for bad in (
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/",
+        "http://localhost:22/",
+        "http://127.0.0.1:9/",
+    ):
         assert targets[bad] > 0, bad
     assert any(t.startswith("mailto:") for t in targets) and any(t.startswith("javascript:") for t in targets)
     assert targets["pdf"] and targets["jpg"] and targets["txt"]
@@ -158,8 +171,12 @@ def test_robots_txt_rules_match_the_ground_truth(out, site, pages):
             assert local_file(out, url).is_file() and robots.can_fetch(url, "crisol")
     disallowed = [r for r in pages if r["disallowed"]]
     assert disallowed and all(local_file(out, r["url"]).is_file() for r in disallowed)
-    linked = {urldefrag(urljoin(r["url"], h))[0] for r in pages if not r["disallowed"]
-              for h in links_of(local_file(out, r["url"]))}
+    linked = {
+        urldefrag(urljoin(r["url"], h))[0]
+        for r in pages
+        if not r["disallowed"]
+        for h in links_of(local_file(out, r["url"]))
+    }
     assert any(r["url"] in linked for r in disallowed), "crawlable pages must link into disallowed paths"
 
 
@@ -167,11 +184,16 @@ def test_oversized_page_exists_and_is_linked(out, pages):
     big = [r for r in pages if r["kind"] == "oversized"]
     assert len(big) == 1
     assert local_file(out, big[0]["url"]).stat().st_size > 1_048_576
-    assert any(big[0]["url"] == urljoin(r["url"], h) for r in pages if r["kind"] == "index"
-               for h in links_of(local_file(out, r["url"])))
+    assert any(
+        big[0]["url"] == urljoin(r["url"], h)
+        for r in pages
+        if r["kind"] == "index"
+        for h in links_of(local_file(out, r["url"]))
+    )
 
 
 # --- ground truth ------------------------------------------------------------------------------
+
 
 def test_every_fact_is_stated_on_a_crawlable_english_page(facts, pages):
     readable = [r for r in pages if r["lang"] == "en" and not r["disallowed"] and r["kind"] != "oversized"]
@@ -179,8 +201,9 @@ def test_every_fact_is_stated_on_a_crawlable_english_page(facts, pages):
     for row in readable:
         for eid in row["entity_ids"]:
             by_entity.setdefault(eid, []).append(row["main_text"])
-    missing = [f["fact_id"] for f in facts
-               if not any(f["object"] in text for text in by_entity.get(f["subject_id"], []))]
+    missing = [
+        f["fact_id"] for f in facts if not any(f["object"] in text for text in by_entity.get(f["subject_id"], []))
+    ]
     assert facts and not missing
 
 
@@ -219,6 +242,7 @@ def test_good_pages_are_long_enough_prose(pages):
 
 # --- copies ------------------------------------------------------------------------------------
 
+
 def test_mirrors_are_byte_identical(out, pages):
     by_url = {r["url"]: r for r in pages}
     mirrors = [r for r in pages if r["kind"] == "mirror"]
@@ -249,8 +273,11 @@ def test_near_duplicates_have_their_recorded_edit_fraction(pages):
 
 # --- languages, spam, PII ----------------------------------------------------------------------
 
-STOPWORDS = {"de": {"der", "die", "und", "ist", "von", "in"}, "es": {"de", "la", "el", "en", "y", "es"},
-             "fr": {"de", "la", "le", "et", "est", "les"}}
+STOPWORDS = {
+    "de": {"der", "die", "und", "ist", "von", "in"},
+    "es": {"de", "la", "el", "en", "y", "es"},
+    "fr": {"de", "la", "le", "et", "est", "les"},
+}
 
 
 def test_foreign_pages_are_in_their_language(pages):
@@ -270,8 +297,16 @@ def test_foreign_pages_are_in_their_language(pages):
 def test_spam_of_every_style_and_signature(pages):
     spam = [r for r in pages if r["kind"] == "spam"]
     styles = {r["style"] for r in spam}
-    assert styles >= {"keyword_stuffing", "link_farm", "shouting", "too_short", "lorem_ipsum",
-                      "bullet_fragments", "ellipsis_teasers", "repeated_lines"}
+    assert styles >= {
+        "keyword_stuffing",
+        "link_farm",
+        "shouting",
+        "too_short",
+        "lorem_ipsum",
+        "bullet_fragments",
+        "ellipsis_teasers",
+        "repeated_lines",
+    }
     for row in spam:
         text, lines = row["main_text"], row["main_text"].splitlines()[1:]
         if row["style"] == "shouting":

@@ -9,8 +9,8 @@ import pytest
 
 from crisol.world.names import COMMON_WORDS, NameForge
 from stages.web.page import Hosts
-from stages.web.paraphrase import FACT_TEMPLATES
 from stages.web.params import WebParams
+from stages.web.paraphrase import FACT_TEMPLATES
 from stages.web.render import article
 from stages.web.world import RELATIONS, build_world
 
@@ -56,7 +56,7 @@ def test_facts_are_consistent(world):
             assert entities[person.refs["spouse"]].refs["spouse"] == person.id
         assert set(person.attrs) <= set(RELATIONS["person"])
     relations = {(f.subject_id, f.relation) for f in world.facts}
-    assert len(relations) == len(world.facts)          # one object per subject and relation
+    assert len(relations) == len(world.facts)  # one object per subject and relation
 
 
 def test_every_relation_has_at_least_three_paraphrases():
