@@ -162,6 +162,113 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _header(commit: str | None, profile: str, m: Mapping[str, str]) -> list[str]:
+    return [
+        "# crisol report card",
+        "",
+        f"- commit: `{commit or 'unknown'}`; profile: `{profile}`; written "
+        f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- machine: {m['processor']}, {m['cpus']} CPUs, {m['accelerator']}; {m['platform']}; "
+        f"Python {m['python']}, torch {m['torch']}",
+    ]
+
+
+def _tokenizer_table(stage_metrics: Mapping[str, Mapping[str, Any]]) -> str:
+    return table(
+        ["vocabulary", "bytes per token", "characters per token", "tokens per word"],
+        [
+            [
+                lookup(stage_metrics, "tokenizer.vocab_size"),
+                lookup(stage_metrics, "tokenizer.validation.bytes_per_token"),
+                lookup(stage_metrics, "tokenizer.validation.chars_per_token"),
+                lookup(stage_metrics, "tokenizer.validation.tokens_per_word"),
+            ]
+        ],
+    )
+
+
+def _model_table(stage_metrics: Mapping[str, Mapping[str, Any]]) -> str:
+    return table(
+        [
+            "parameters",
+            "non-embedding",
+            "depth",
+            "d_model",
+            "pretraining tokens",
+            "pretraining FLOPs",
+            "tokens/s",
+            "MFU",
+        ],
+        [
+            [
+                lookup(stage_metrics, "pretrain.parameters"),
+                lookup(stage_metrics, "pretrain.parameters_non_embedding"),
+                lookup(stage_metrics, "pretrain.model.depth"),
+                lookup(stage_metrics, "pretrain.model.d_model"),
+                lookup(stage_metrics, "pretrain.tokens"),
+                lookup(stage_metrics, "pretrain.flops"),
+                lookup(stage_metrics, "pretrain.tokens_per_s"),
+                lookup(stage_metrics, "pretrain.mfu"),
+            ]
+        ],
+    )
+
+
+def _time_and_energy(stage_metrics: Mapping[str, Mapping[str, Any]], watts_per_core: float, cores: int) -> list[str]:
+    kwh, basis = energy_kwh(stage_metrics, watts_per_core, cores)
+    seconds = stage_seconds(stage_metrics)
+    return [
+        (
+            "Time per stage (s): "
+            + ", ".join(f"{stage} {s:,.0f}" for stage, s in seconds.items())
+            + f"; total {sum(seconds.values()):,.0f} s."
+            if seconds
+            else "Time per stage: n/a (no other stage's metrics of this run were found)."
+        ),
+        f"Energy (estimate): {kwh:.4f} kWh ({basis}).",
+    ]
+
+
+def _own_sections(sections: Mapping[str, Mapping[str, Any]] | None, stale: Mapping[str, str] | None) -> list[str]:
+    """Source own only: the baseline's meaning, every section's n or why it did not run, and the
+    stages whose metrics were left out as another run's."""
+    lines = [
+        "",
+        "For bits per byte the baseline column is the unigram model (the train split's token "
+        "frequencies, add-one smoothed) on the same text. The reward model's held-out accuracy and the "
+        "sections that did not run are in the table below.",
+        "",
+        "### Sections",
+        "",
+        table(["section", "status", "n", "measured on / why not"], section_rows(sections or {})),
+    ]
+    if stale:
+        lines += [
+            "",
+            "Left out of the funnel and times (not this run's metrics): "
+            + "; ".join(f"{k}: {v}" for k, v in stale.items()),
+        ]
+    return lines
+
+
+def _sample_sections(samples: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str]:
+    """One table per model with samples; a model without any gets no heading."""
+    lines: list[str] = []
+    for model, rows in samples.items():
+        if not rows:
+            continue
+        lines += [
+            "",
+            f"## Sample generations: {model}",
+            "",
+            table(
+                ["task", "question", "reply", "gold"],
+                [[r["task"], _cell(r["question"]), _cell(r["reply"]), _cell(r["gold"])] for r in rows],
+            ),
+        ]
+    return lines
+
+
 def render(
     *,
     commit: str | None,
@@ -183,70 +290,23 @@ def render(
     metrics left out (another run's)."""
     own = source is not None and source.is_own
     m = machine()
-    cores = int(m["cpus"] or 1)
-    kwh, basis = energy_kwh(stage_metrics, watts_per_core, cores)
-    seconds = stage_seconds(stage_metrics)
+    funnel = own_funnel_rows(stage_metrics, source.root) if own else funnel_rows(stage_metrics)
     parts = [
-        "# crisol report card",
-        "",
-        f"- commit: `{commit or 'unknown'}`; profile: `{profile}`; written "
-        f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- machine: {m['processor']}, {m['cpus']} CPUs, {m['accelerator']}; {m['platform']}; "
-        f"Python {m['python']}, torch {m['torch']}",
+        *_header(commit, profile, m),
         "",
         "## Data funnel",
         "",
-        table(["step", "count"], own_funnel_rows(stage_metrics, source.root) if own else funnel_rows(stage_metrics)),
+        table(["step", "count"], funnel),
         "",
         "## Tokenizer",
         "",
-        table(
-            ["vocabulary", "bytes per token", "characters per token", "tokens per word"],
-            [
-                [
-                    lookup(stage_metrics, "tokenizer.vocab_size"),
-                    lookup(stage_metrics, "tokenizer.validation.bytes_per_token"),
-                    lookup(stage_metrics, "tokenizer.validation.chars_per_token"),
-                    lookup(stage_metrics, "tokenizer.validation.tokens_per_word"),
-                ]
-            ],
-        ),
+        _tokenizer_table(stage_metrics),
         "",
         "## Model and compute",
         "",
-        table(
-            [
-                "parameters",
-                "non-embedding",
-                "depth",
-                "d_model",
-                "pretraining tokens",
-                "pretraining FLOPs",
-                "tokens/s",
-                "MFU",
-            ],
-            [
-                [
-                    lookup(stage_metrics, "pretrain.parameters"),
-                    lookup(stage_metrics, "pretrain.parameters_non_embedding"),
-                    lookup(stage_metrics, "pretrain.model.depth"),
-                    lookup(stage_metrics, "pretrain.model.d_model"),
-                    lookup(stage_metrics, "pretrain.tokens"),
-                    lookup(stage_metrics, "pretrain.flops"),
-                    lookup(stage_metrics, "pretrain.tokens_per_s"),
-                    lookup(stage_metrics, "pretrain.mfu"),
-                ]
-            ],
-        ),
+        _model_table(stage_metrics),
         "",
-        (
-            "Time per stage (s): "
-            + ", ".join(f"{stage} {s:,.0f}" for stage, s in seconds.items())
-            + f"; total {sum(seconds.values()):,.0f} s."
-            if seconds
-            else "Time per stage: n/a (no other stage's metrics of this run were found)."
-        ),
-        f"Energy (estimate): {kwh:.4f} kWh ({basis}).",
+        *_time_and_energy(stage_metrics, watts_per_core, int(m["cpus"] or 1)),
         "",
         "## Evaluation",
         "",
@@ -257,42 +317,12 @@ def render(
         table(evaluation_headers, evaluation_rows),
     ]
     if own:
-        parts_list = [
-            "",
-            "For bits per byte the baseline column is the unigram model (the train split's token "
-            "frequencies, add-one smoothed) on the same text. The reward model's held-out accuracy and the "
-            "sections that did not run are in the table below.",
-            "",
-            "### Sections",
-            "",
-            table(["section", "status", "n", "measured on / why not"], section_rows(sections or {})),
-        ]
-        parts_list += (
-            [
-                "",
-                "Left out of the funnel and times (not this run's metrics): "
-                + "; ".join(f"{k}: {v}" for k, v in stale.items()),
-            ]
-            if stale
-            else []
-        )
-        parts += parts_list
+        parts += _own_sections(sections, stale)
     if skipped:
         parts += ["", "Skipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items())]
     if figures:
         parts += ["", "## Figures", ""] + [f"![{name}]({name})" for name in figures]
-    for model, rows in samples.items():
-        if not rows:
-            continue
-        parts += [
-            "",
-            f"## Sample generations: {model}",
-            "",
-            table(
-                ["task", "question", "reply", "gold"],
-                [[r["task"], _cell(r["question"]), _cell(r["reply"]), _cell(r["gold"])] for r in rows],
-            ),
-        ]
+    parts += _sample_sections(samples)
     parts += ["", "## Params", "", "```yaml", _yaml(params), "```", ""]
     return "\n".join(parts)
 

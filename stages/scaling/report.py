@@ -99,16 +99,15 @@ def _warnings(fit: Fit, results: list[RunResult], rec: Recommendation) -> list[s
     return (["**Caveats**", "", *lines, ""]) if lines else []
 
 
-def _markdown(
-    plan: Plan, results: list[RunResult], fit: Fit, rec: Recommendation, figures: list[Path], out: Path
-) -> str:
+def _law_section(plan: Plan, results: list[RunResult], fit: Fit) -> list[str]:
+    """The title, what was run, and the fitted law with its intervals and the fit's diagnostics."""
     law, pct = fit.law, int(round(fit.confidence * 100))
     family = (
         "d_model = 64 x depth (ModelConfig.from_depth)"
         if plan.params.d_model is None
         else f"d_model fixed at {plan.params.d_model}, depth varies"
     )
-    lines = [
+    return [
         "# Scaling: the loss law and the size for a compute budget",
         "",
         f"{len(results)} pretraining runs (profile `{plan.profile}`), {len(plan.params.budgets)} budgets "
@@ -128,7 +127,12 @@ def _markdown(
         f"starts reached the "
         f"same optimum; residual RMS {_g(fit.residual_rms, 3)} in log loss.",
         "",
-        *_warnings(fit, results, rec),
+    ]
+
+
+def _recommendation_section(plan: Plan, rec: Recommendation) -> list[str]:
+    """The size for the configured budget, the command that trains it, and the family's neighbours."""
+    return [
         f"## Recommendation for C = {rec.budget:.3g} FLOPs",
         "",
         f"- compute-optimal N_opt = {_g(rec.n_opt, 3)} {_interval(rec.n_opt_interval)}, "
@@ -158,6 +162,11 @@ def _markdown(
         ),
         "",
     ]
+
+
+def _runs_section(results: list[RunResult]) -> list[str]:
+    """A note when runs repeated data, then one row per run, by budget then depth."""
+    lines = []
     over = [r for r in results if r.epochs > 1]
     if over:
         lines += [
@@ -177,8 +186,22 @@ def _markdown(
             f"| {r.id} | {r.depth} | {r.params:,} | {r.tokens:,} | {r.flops:.3g} | {r.loss:.4f} | "
             f"{r.bits_per_byte:.4f} | {_g(r.fact_accuracy, 3)} | {r.epochs:.2f} |"
         )
-    lines += ["", "## Figures", ""]
-    lines += [f"![{path.stem}]({os.path.relpath(path, out)})" for path in figures]
+    return lines
+
+
+def _markdown(
+    plan: Plan, results: list[RunResult], fit: Fit, rec: Recommendation, figures: list[Path], out: Path
+) -> str:
+    lines = [
+        *_law_section(plan, results, fit),
+        *_warnings(fit, results, rec),
+        *_recommendation_section(plan, rec),
+        *_runs_section(results),
+        "",
+        "## Figures",
+        "",
+        *(f"![{path.stem}]({os.path.relpath(path, out)})" for path in figures),
+    ]
     return "\n".join(lines) + "\n"
 
 
