@@ -23,13 +23,15 @@ from crisol.chat.template import ChatTemplate
 from crisol.core.source import DataSource
 from crisol.core.subsets import seeded_subset
 from crisol.formats.conversations import Example
-from stages.evaluate.eval_files import read_heldout_text, sort_eval_files
+from stages.evaluate.eval_files import EvalFiles, read_heldout_text, sort_eval_files
 from stages.evaluate.heldout import Document, heldout_documents
+from stages.evaluate.hellaswag import Item
 from stages.evaluate.metrics import count_bytes, text_perplexity
 from stages.evaluate.params import EvaluateParams
-from stages.evaluate.preferences import PAIRS_FILE, read_heldout_pairs
+from stages.evaluate.preferences import PAIRS_FILE, HeldoutPair, read_heldout_pairs
 from stages.evaluate.prompts import HELDOUT_PROMPTS, read_heldout_prompts
 from stages.evaluate.qa_files import question_set, read_qa
+from stages.evaluate.questions import QuestionSet
 from stages.evaluate.suite import Suite, multiple_choice_files, task_name, unique
 from stages.evaluate.unigram import Unigram
 
@@ -54,72 +56,16 @@ def not_run(why: str, **more: Any) -> dict[str, Any]:
 
 
 def own_suite(source: DataSource, params: EvaluateParams, log: logging.Logger) -> Suite:
+    # Each section adds its entries to `parts` and `skipped` in turn: their order is the metrics'
+    # and the report card's.
     parts: dict[str, dict[str, Any]] = {}
     files = sort_eval_files(source)
     skipped = {f"eval file {name}": why for name, why in files.skipped.items()}
-
-    documents = heldout_documents(params.validation_tokens, params.documents, params.heldout_documents)
-    text = read_heldout_text(files.text)
-    if text.skipped:
-        skipped["held-out text rows"] = ", ".join(f"{r} {n}" for r, n in text.skipped.items())
-    extra = text.documents[: params.heldout_documents]
-    origins = {d.id: VALIDATION_SPLIT for d in documents} | {d.id: EVAL_FILES for d in extra}
-    documents = [*documents, *extra]
-    parts[HELDOUT] = ran(
-        len(documents),
-        bytes=sum(count_bytes(d.text) for d in documents),
-        validation_split_documents=len(documents) - len(extra),
-        eval_file_documents=len(extra),
-        eval_files=[str(p) for p in files.text],
-    )
-
+    documents, extra, origins = _heldout_section(params, files, parts, skipped)
     taken = [HELDOUT, RM_ACCURACY, ALIGNMENT, *WORLD_PARTS]
-    choice, mc_skipped = multiple_choice_files(
-        [*params.multiple_choice_files, *files.multiple_choice], params.multiple_choice_items, log, taken=taken
-    )
-    skipped.update(mc_skipped)
-    for name, items in choice.items():
-        parts[name] = ran(len(items), section="multiple choice")
-    for name, why in mc_skipped.items():
-        if not name.endswith(" rows"):
-            parts[name] = not_run(why, section="multiple choice")
-    if not choice:
-        parts["multiple_choice"] = not_run(
-            f"no HellaSwag-format file: evaluate.multiple_choice_files are missing "
-            f"and {source.root / 'eval'} holds none (rows with ctx, endings, label)"
-        )
-
-    qsets = []
-    for path in files.qa:
-        name = unique(task_name(path), [*taken, *choice, *(q.task for q in qsets)])
-        data = read_qa(path)
-        if data.skipped:
-            skipped[f"{name} rows"] = ", ".join(f"{r} {n}" for r, n in data.skipped.items())
-        qs = question_set(name, data, params.few_shot, params.qa_items, params.seed)
-        qsets.append(qs)
-        parts[name] = ran(
-            len(qs.questions),
-            section="QA",
-            shots=len(qs.shots),
-            open_book=sum(e.kind == "open_book" for e in qs.questions),
-        )
-    if not files.qa:
-        parts["qa"] = not_run(
-            f"no QA file under {source.root / 'eval'} (JSONL rows with question, answers and an optional context)"
-        )
-
-    pairs = read_heldout_pairs(params.reward)
-    if pairs is None:
-        parts[RM_ACCURACY] = not_run(f"{params.reward / PAIRS_FILE} not found: no reward model's pairs")
-    elif not pairs:
-        parts[RM_ACCURACY] = not_run(
-            f"{params.reward / PAIRS_FILE} holds no held-out human pair (split test, "
-            "kind user): the reward model trained on no preference file"
-        )
-        pairs = None
-    else:
-        parts[RM_ACCURACY] = ran(len(pairs))  # scored by the stage (preferences.accuracy)
-
+    choice = _multiple_choice_section(source, params, files, log, taken, parts, skipped)
+    qsets = _qa_section(source, params, files, [*taken, *choice], parts, skipped)
+    pairs = _preference_section(params, parts)
     aligned, origin = alignment_prompts(params)
     if aligned:
         parts[ALIGNMENT] = ran(len(aligned), prompts=origin, win_judge="reward model")
@@ -132,7 +78,7 @@ def own_suite(source: DataSource, params: EvaluateParams, log: logging.Logger) -
         "evaluate (own): %d held-out documents (%d from eval files), multiple choice %s, QA %s, "
         "%s held-out pairs, %d alignment prompts (%s)",
         len(documents),
-        len(extra),
+        extra,
         {k: len(v) for k, v in choice.items()},
         {q.task: len(q.questions) for q in qsets},
         "no" if pairs is None else len(pairs),
@@ -151,6 +97,101 @@ def own_suite(source: DataSource, params: EvaluateParams, log: logging.Logger) -
         origins=origins,
         preference_pairs=pairs,
     )
+
+
+def _heldout_section(
+    params: EvaluateParams, files: EvalFiles, parts: dict[str, dict[str, Any]], skipped: dict[str, str]
+) -> tuple[list[Document], int, dict[str, str]]:
+    """The validation split's held-out documents then the eval files' text; how many came from the
+    eval files, and each document's origin."""
+    documents = heldout_documents(params.validation_tokens, params.documents, params.heldout_documents)
+    text = read_heldout_text(files.text)
+    if text.skipped:
+        skipped["held-out text rows"] = ", ".join(f"{r} {n}" for r, n in text.skipped.items())
+    extra = text.documents[: params.heldout_documents]
+    origins = {d.id: VALIDATION_SPLIT for d in documents} | {d.id: EVAL_FILES for d in extra}
+    documents = [*documents, *extra]
+    parts[HELDOUT] = ran(
+        len(documents),
+        bytes=sum(count_bytes(d.text) for d in documents),
+        validation_split_documents=len(documents) - len(extra),
+        eval_file_documents=len(extra),
+        eval_files=[str(p) for p in files.text],
+    )
+    return documents, len(extra), origins
+
+
+def _multiple_choice_section(
+    source: DataSource,
+    params: EvaluateParams,
+    files: EvalFiles,
+    log: logging.Logger,
+    taken: list[str],
+    parts: dict[str, dict[str, Any]],
+    skipped: dict[str, str],
+) -> dict[str, list[Item]]:
+    """The configured and the eval folder's HellaSwag-format files, task name -> items."""
+    choice, mc_skipped = multiple_choice_files(
+        [*params.multiple_choice_files, *files.multiple_choice], params.multiple_choice_items, log, taken=taken
+    )
+    skipped.update(mc_skipped)
+    for name, items in choice.items():
+        parts[name] = ran(len(items), section="multiple choice")
+    for name, why in mc_skipped.items():
+        if not name.endswith(" rows"):
+            parts[name] = not_run(why, section="multiple choice")
+    if not choice:
+        parts["multiple_choice"] = not_run(
+            f"no HellaSwag-format file: evaluate.multiple_choice_files are missing "
+            f"and {source.root / 'eval'} holds none (rows with ctx, endings, label)"
+        )
+    return choice
+
+
+def _qa_section(
+    source: DataSource,
+    params: EvaluateParams,
+    files: EvalFiles,
+    taken: list[str],
+    parts: dict[str, dict[str, Any]],
+    skipped: dict[str, str],
+) -> list[QuestionSet]:
+    """One question set per QA file, each named apart from the `taken` names and from the others."""
+    qsets: list[QuestionSet] = []
+    for path in files.qa:
+        name = unique(task_name(path), [*taken, *(q.task for q in qsets)])
+        data = read_qa(path)
+        if data.skipped:
+            skipped[f"{name} rows"] = ", ".join(f"{r} {n}" for r, n in data.skipped.items())
+        qs = question_set(name, data, params.few_shot, params.qa_items, params.seed)
+        qsets.append(qs)
+        parts[name] = ran(
+            len(qs.questions),
+            section="QA",
+            shots=len(qs.shots),
+            open_book=sum(e.kind == "open_book" for e in qs.questions),
+        )
+    if not files.qa:
+        parts["qa"] = not_run(
+            f"no QA file under {source.root / 'eval'} (JSONL rows with question, answers and an optional context)"
+        )
+    return qsets
+
+
+def _preference_section(params: EvaluateParams, parts: dict[str, dict[str, Any]]) -> list[HeldoutPair] | None:
+    """The reward stage's held-out human pairs, or None when there are none to score."""
+    pairs = read_heldout_pairs(params.reward)
+    if pairs is None:
+        parts[RM_ACCURACY] = not_run(f"{params.reward / PAIRS_FILE} not found: no reward model's pairs")
+    elif not pairs:
+        parts[RM_ACCURACY] = not_run(
+            f"{params.reward / PAIRS_FILE} holds no held-out human pair (split test, "
+            "kind user): the reward model trained on no preference file"
+        )
+        pairs = None
+    else:
+        parts[RM_ACCURACY] = ran(len(pairs))  # scored by the stage (preferences.accuracy)
+    return pairs
 
 
 def fit_to_context(suite: Suite, template: ChatTemplate, context: int, max_new_tokens: int) -> None:

@@ -162,17 +162,8 @@ def fine_tune(
             lr = learning_rate(
                 step, peak=p.lr, warmup=p.warmup_steps, total=total, floor_ratio=p.min_lr_ratio, decay=p.decay
             )
-            for group in optimizer.param_groups:
-                group["lr"] = lr
             batch = batch.to(device)
-            with autocast(device, bf16):
-                loss = _loss(model, batch, "mean")
-            loss.backward()
-            if p.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            window_loss += loss.detach()
+            window_loss += _optimizer_step(model, optimizer, batch, lr, p.grad_clip, device, bf16)
             seconds += time.perf_counter() - started
             window_steps += 1
             trained_tokens += batch.trained_tokens
@@ -191,6 +182,28 @@ def fine_tune(
     model.load_state_dict(best_state)
     log.info("sft: kept step %d (validation loss %.4f%s)", best_step, best["loss"], _asked(best))
     return Result(history, best_step, dict(best), step, trained_tokens, seconds)
+
+
+def _optimizer_step(
+    model: Transformer,
+    optimizer: torch.optim.Optimizer,
+    batch: Batch,
+    lr: float,
+    grad_clip: float,
+    device: torch.device,
+    bf16: bool,
+) -> torch.Tensor:
+    """One step at learning rate `lr` on a batch already on `device`; the batch's mean loss, detached."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    with autocast(device, bf16):
+        loss = _loss(model, batch, "mean")
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.detach()
 
 
 def _asked(entry: dict[str, float | None]) -> str:
