@@ -222,7 +222,7 @@ def workers_speedup(args: argparse.Namespace, tmp_path: Path) -> tuple[int, int,
     return args.workers_docs, shards, one, two, os.getloadavg()
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=20000, help="documents for (a) and (b)")
     parser.add_argument("--workers-docs", type=int, default=100000, help="documents for (c)")
@@ -230,8 +230,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threshold", type=float, default=DedupParams().threshold)
     parser.add_argument("--num-perm", type=int, default=DedupParams().num_perm)
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def main() -> None:
+    args = _parse_args()
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"load average at start {os.getloadavg()}"
@@ -271,6 +274,25 @@ def main() -> None:
         truth_s = time.perf_counter() - start
         truth = {pair for pair, j in truth_j.items() if j >= params.threshold}
         predicted = predicted_pairs(params.clusters)
+    print_quality(truth_j, truth_s, truth, predicted)
+    print(f"\n(b) speed, one process, best of {args.repeats}:")
+    print(f"    stage    {len(texts) / one:9.0f} docs/s  ({one:.2f} s, whole stage incl. Parquet IO)  load {load_one}")
+    print(
+        f"    baseline {len(texts) / base:9.0f} docs/s  ({base:.2f} s, MinHash.bulk + MinHashLSH, "
+        f"{base_pairs} candidate pairs)  load {load_base}"
+    )
+    print(f"    ratio stage/baseline {base / one:.2f}x   (target >= 2x)")
+    print_workers(args.repeats, workers, ceiling)
+    print(
+        f"    for comparison, on the {len(texts)} documents of (b): 2 workers {len(texts) / two_small:9.0f} docs/s, "
+        f"speed-up {one / two_small:.2f}x (process start-up and the serial part weigh more on less work)"
+    )
+
+
+def print_quality(
+    truth_j: dict[tuple[int, int], float], truth_s: float, truth: set[tuple[int, int]], predicted: set[tuple[int, int]]
+) -> None:
+    """(a): precision, recall and F1 of the predicted pairs, and recall by exact-J bin."""
     tp = len(truth & predicted)
     precision = tp / len(predicted) if predicted else 1.0
     recall = tp / len(truth) if truth else 1.0
@@ -290,17 +312,14 @@ def main() -> None:
         )
         + "  (found/all)"
     )
-    print(f"\n(b) speed, one process, best of {args.repeats}:")
-    print(f"    stage    {len(texts) / one:9.0f} docs/s  ({one:.2f} s, whole stage incl. Parquet IO)  load {load_one}")
-    print(
-        f"    baseline {len(texts) / base:9.0f} docs/s  ({base:.2f} s, MinHash.bulk + MinHashLSH, "
-        f"{base_pairs} candidate pairs)  load {load_base}"
-    )
-    print(f"    ratio stage/baseline {base / one:.2f}x   (target >= 2x)")
+
+
+def print_workers(repeats: int, workers: tuple[int, int, float, float, tuple], ceiling: tuple[float, tuple]) -> None:
+    """(c): the stage's 1 -> 2 worker speed-up beside this machine's own ceiling."""
     docs, shards, w_one, w_two, w_load = workers
     print(
         f"\n(c) workers, whole stage (2 workers: this process and one spawned, its start-up included), "
-        f"best of {args.repeats}:"
+        f"best of {repeats}:"
     )
     print(
         f"    {docs} documents ({shards} shards): 1 worker {docs / w_one:9.0f} docs/s ({w_one:.2f} s)   "
@@ -310,10 +329,6 @@ def main() -> None:
     print(
         f"    this machine's own 1 -> 2 process speed-up on a fixed CPU-bound task, measured then: "
         f"{ceiling[0]:.2f}x  load {ceiling[1]}"
-    )
-    print(
-        f"    for comparison, on the {len(texts)} documents of (b): 2 workers {len(texts) / two_small:9.0f} docs/s, "
-        f"speed-up {one / two_small:.2f}x (process start-up and the serial part weigh more on less work)"
     )
 
 

@@ -37,7 +37,7 @@ def small_template() -> ChatTemplate:
     return ChatTemplate(fit(["the quick brown fox jumps over the lazy dog"] * 50, TokenizerParams(vocab_size=300)))
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=32)
@@ -45,23 +45,63 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=24)
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--d-model", type=int, default=128)
-    args = parser.parse_args()
-    template = small_template()
-    vocab = template.text_tokenizer.get_vocab_size()
-    torch.manual_seed(0)
-    config = ModelConfig.from_depth(args.depth, vocab, 128, d_model=args.d_model)
+    return parser.parse_args()
+
+
+def _trainer(config: ModelConfig, template: ChatTemplate, new_tokens: int) -> PPOTrainer:
+    """Random policy (the reference a copy of it), reward and value models, in that order of draws."""
     policy, reference = Transformer(config).eval(), Transformer(config).eval()
     reference.load_state_dict(policy.state_dict())
     reward_model = RewardModel(Transformer(config)).eval()
-    trainer = PPOTrainer(
+    return PPOTrainer(
         policy,
         reference,
         reward_model,
         value_model_from(reward_model),
         template,
-        PPOSettings(max_new_tokens=args.new_tokens, temperature=1.0),
+        PPOSettings(max_new_tokens=new_tokens, temperature=1.0),
         FixedKLController(0.05),
     )
+
+
+def _round(
+    trainer: PPOTrainer, prompts: list[list[int]], new_tokens: int, seed: int
+) -> tuple[int, float, float, float, float]:
+    """One round: (reply tokens, seconds of generation with the cache, without it, a whole rollout,
+    a whole step)."""
+    tick = time.perf_counter()
+    replies = generate(trainer.policy, prompts, new_tokens, temperature=1.0, seed=seed)
+    generation = time.perf_counter() - tick
+    tick = time.perf_counter()
+    generate(trainer.policy, prompts, new_tokens, temperature=1.0, seed=seed, use_cache=False)
+    uncached = time.perf_counter() - tick
+    tick = time.perf_counter()
+    rollout(
+        trainer.policy,
+        trainer.reference,
+        trainer.reward_model,
+        trainer.value_model,
+        prompts,
+        trainer.template,
+        max_new_tokens=new_tokens,
+        temperature=1.0,
+        missing_eos_penalty=1.0,
+        seed=seed,
+    )
+    full_rollout = time.perf_counter() - tick
+    tick = time.perf_counter()
+    trainer.step(prompts, seed=seed)
+    step = time.perf_counter() - tick
+    return sum(len(r) for r in replies), generation, uncached, full_rollout, step
+
+
+def main() -> None:
+    args = _parse_args()
+    template = small_template()
+    vocab = template.text_tokenizer.get_vocab_size()
+    torch.manual_seed(0)
+    config = ModelConfig.from_depth(args.depth, vocab, 128, d_model=args.d_model)
+    trainer = _trainer(config, template, args.new_tokens)
     prompts = [torch.randint(11, vocab, (args.prompt_tokens,)).tolist() for _ in range(args.batch)]
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.batch} prompts x "
@@ -75,31 +115,7 @@ def main() -> None:
         "uncached tok/s": [],
     }
     for round_index in range(args.rounds):
-        seed = 1000 + round_index
-        tick = time.perf_counter()
-        replies = generate(policy, prompts, args.new_tokens, temperature=1.0, seed=seed)
-        generation = time.perf_counter() - tick
-        tokens = sum(len(r) for r in replies)
-        tick = time.perf_counter()
-        generate(policy, prompts, args.new_tokens, temperature=1.0, seed=seed, use_cache=False)
-        uncached = time.perf_counter() - tick
-        tick = time.perf_counter()
-        rollout(
-            policy,
-            reference,
-            reward_model,
-            trainer.value_model,
-            prompts,
-            template,
-            max_new_tokens=args.new_tokens,
-            temperature=1.0,
-            missing_eos_penalty=1.0,
-            seed=seed,
-        )
-        full_rollout = time.perf_counter() - tick
-        tick = time.perf_counter()
-        trainer.step(prompts, seed=seed)
-        step = time.perf_counter() - tick
+        tokens, generation, uncached, full_rollout, step = _round(trainer, prompts, args.new_tokens, 1000 + round_index)
         figures["generation"].append(generation)
         figures["scoring"].append(max(full_rollout - generation, 0.0))
         figures["training"].append(max(step - full_rollout, 0.0))
