@@ -17,6 +17,19 @@ from stages.tokenizer.hf_files import write_hf_files
 
 HELLASWAG = ("hellaswag", "val_500.jsonl")
 LM_EVAL_TASK = "crisol_hellaswag_local"
+# The top-level keys of lm-evaluation-harness's results JSON that ours always has (written here, not
+# taken from stages/evaluate/results.py: the tests check our documents against lm-eval's shape).
+LM_EVAL_RESULTS_KEYS = {
+    "results",
+    "configs",
+    "versions",
+    "n-shot",
+    "higher_is_better",
+    "n-samples",
+    "config",
+    "git_hash",
+    "date",
+}
 # Why a test module that needs lm-eval skips (pytest.importorskip("lm_eval", reason=...)).
 LM_EVAL_MISSING = "lm-evaluation-harness is not installed (a dev dependency: pip install -e '.[dev]')"
 
