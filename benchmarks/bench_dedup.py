@@ -59,7 +59,7 @@ from crisol.core.params import ExecutorParams  # noqa: E402
 from crisol.formats.artifacts import part_name, with_provenance  # noqa: E402
 from crisol.formats.document_shards import list_shards  # noqa: E402
 from crisol.formats.schemas import DOCUMENTS  # noqa: E402
-from stages.dedup.bands import choose_bands  # noqa: E402
+from stages.dedup.bands import bands_of  # noqa: E402
 from stages.dedup.normalize import tokenise  # noqa: E402
 from stages.dedup.params import DedupParams  # noqa: E402
 from stages.dedup.stage import run  # noqa: E402
@@ -249,14 +249,7 @@ def main() -> None:
         texts = corpus.texts
         write_input(texts, tmp_path / "input")
         params = bench_params(tmp_path, args)
-        bands, rows = choose_bands(
-            params.threshold,
-            params.num_perm,
-            params.bands,
-            params.rows,
-            params.false_positive_weight,
-            params.false_negative_weight,
-        )
+        bands, rows = bands_of(params)
         print(
             f"corpus: {len(texts)} documents, {len(corpus.targets)} planted near-duplicate pairs "
             f"(target J uniform in [0.2, 1]); word {params.shingle_size}-grams, num_perm {params.num_perm}, "

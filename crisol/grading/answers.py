@@ -27,11 +27,33 @@ import torch
 from crisol.chat.template import ChatTemplate
 from crisol.formats.conversations import Example
 from crisol.grading.text import contains, exact_match, f1, mean_and_stderr, normalize
-from crisol.model.sampling import generate_many
+from crisol.model.sampling import Reply, generate_many
 from crisol.model.transformer import Transformer
 
 # How a reading (open-book) question is asked: SFT trains on this wording, evaluation asks with it.
 READING_PROMPT = "Read the passage and answer the question.\n\nPassage: {passage}\n\nQuestion: {question}"
+
+
+def generate_chat_replies(
+    model: Transformer,
+    template: ChatTemplate,
+    prompts: Sequence[Sequence[int]],
+    max_new_tokens: int,
+    *,
+    temperature: float = 0.0,
+    seed: int | None = None,
+) -> list[Reply]:
+    """The model's replies to chat generation prompts, each ended by the template's end of turn (or
+    of text), or by the budget: greedy at temperature 0, sampled from `seed` above it."""
+    return generate_many(
+        model,
+        prompts,
+        max_new_tokens,
+        temperature=temperature,
+        stop_ids=template.stop_ids,
+        pad_id=template.pad_id,
+        seed=seed,
+    )
 
 
 @torch.no_grad()
@@ -42,9 +64,7 @@ def chat_replies(
     was_training = model.training
     model.eval()
     prompts = [template.generation_prompt(e.messages[:-1]) for e in examples]
-    generated = generate_many(
-        model, prompts, max_new_tokens, temperature=0.0, stop_ids=template.stop_ids, pad_id=template.pad_id
-    )
+    generated = generate_chat_replies(model, template, prompts, max_new_tokens)
     model.train(was_training)
     return [template.reply(reply.tokens) for reply in generated]
 

@@ -9,9 +9,14 @@ fp_weight * (area under P below the threshold) + fn_weight * (area above P over 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from stages.dedup.hashing import POLY_A, fmix64
+
+if TYPE_CHECKING:  # only the annotation: workers import this module, and need no params model
+    from stages.dedup.params import DedupParams
 
 
 def choose_bands(
@@ -28,6 +33,18 @@ def choose_bands(
 
     b, r = _optimal_param(threshold, num_perm, false_positive_weight, false_negative_weight)
     return int(b), int(r)
+
+
+def bands_of(params: DedupParams) -> tuple[int, int]:
+    """The (bands, rows) a dedup params section asks for: its own, or those chosen for its threshold."""
+    return choose_bands(
+        params.threshold,
+        params.num_perm,
+        params.bands,
+        params.rows,
+        params.false_positive_weight,
+        params.false_negative_weight,
+    )
 
 
 def candidate_probability(s: float, bands: int, rows: int) -> float:

@@ -29,7 +29,7 @@ from crisol.formats.artifacts import part_name, write_parquet
 from crisol.formats.document_shards import Shard, list_shards
 from crisol.formats.schemas import CLUSTERS
 from stages.dedup.assign import assign, exact_representatives
-from stages.dedup.bands import choose_bands
+from stages.dedup.bands import bands_of
 from stages.dedup.clusters import connected_components
 from stages.dedup.frequent import df_threshold, frequent_shingles
 from stages.dedup.minhash import permutations
@@ -223,14 +223,7 @@ def _figures(
 
 def _lsh_setup(params) -> tuple[int, int, np.ndarray]:
     """(bands, rows, permutations) for the signature pass."""
-    bands, rows = choose_bands(
-        params.threshold,
-        params.num_perm,
-        params.bands,
-        params.rows,
-        params.false_positive_weight,
-        params.false_negative_weight,
-    )
+    bands, rows = bands_of(params)
     return bands, rows, permutations(params.num_perm, params.seed)
 
 

@@ -22,10 +22,10 @@ from typing import Any, Sequence
 
 from crisol.chat.template import ChatTemplate
 from crisol.formats.conversations import Example
+from crisol.grading.answers import generate_chat_replies
 from crisol.grading.oracle import judge
 from crisol.grading.text import mean_and_stderr
 from crisol.model.reward import Answered, RewardModel, score_sequences
-from crisol.model.sampling import generate_many
 from crisol.model.transformer import Transformer
 from stages.evaluate.loglikelihood import Request, loglikelihoods
 
@@ -57,15 +57,7 @@ def sample_and_score(
 ) -> list[Sampled]:
     prompts = [template.generation_prompt(e.messages[:-1]) for e in questions]
     model.eval()
-    replies = generate_many(
-        model,
-        prompts,
-        max_new_tokens,
-        temperature=temperature,
-        stop_ids=template.stop_ids,
-        pad_id=template.pad_id,
-        seed=seed,
-    )
+    replies = generate_chat_replies(model, template, prompts, max_new_tokens, temperature=temperature, seed=seed)
     tokens = [[*r.tokens, template.end_id] if r.finished else list(r.tokens) for r in replies]
     requests = [Request(p, t) for p, t in zip(prompts, tokens)]
     own = loglikelihoods(model, requests, batch_size=batch_size, pad_id=template.pad_id, temperature=temperature)

@@ -27,8 +27,8 @@ from typing import Any, Sequence
 from crisol.chat.template import ChatTemplate
 from crisol.core.hashsplit import content_split
 from crisol.formats.conversations import Example
+from crisol.grading.answers import generate_chat_replies
 from crisol.grading.oracle import IDK_ANSWER, Judgement, judge
-from crisol.model.sampling import generate_many
 from crisol.model.transformer import Transformer
 from stages.reward.preference import Preference
 
@@ -78,15 +78,7 @@ def sample_replies(
     prompts = [template.generation_prompt(e.messages[:-1]) for e in examples for _ in range(per_prompt)]
     was_training = model.training
     model.eval()
-    replies = generate_many(
-        model,
-        prompts,
-        max_new_tokens,
-        temperature=temperature,
-        stop_ids=template.stop_ids,
-        pad_id=template.pad_id,
-        seed=seed,
-    )
+    replies = generate_chat_replies(model, template, prompts, max_new_tokens, temperature=temperature, seed=seed)
     model.train(was_training)
     samples = []
     for i, reply in enumerate(replies):

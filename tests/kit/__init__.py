@@ -10,6 +10,7 @@ through pyproject's pytest `pythonpath`). Fixtures shared by every test stay in 
     kit/dedup.py       the dedup stage on written documents; duplicate-pair scoring
     kit/tokenizer.py   a small English corpus; the tokenizer stage on it
     kit/chat.py        a small fitted tokenizer with the chat tokens
+    kit/row_files.py   the unusable inputs every loader of a user's row files refuses
     kit/pretrain.py    a small tokenized corpus and the pretrain stage on it
     kit/scaling.py     an IsoFLOP sweep of the pretrain kit's small models
     kit/sft.py         the micro world, a small tokenizer and base model, the sft stage on them

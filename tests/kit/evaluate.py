@@ -10,12 +10,28 @@ from pathlib import Path
 
 import torch
 
-from crisol.model import ModelConfig, Transformer
+from crisol.chat.template import ChatTemplate
+from crisol.model import ModelConfig, Transformer, export_hf
 from kit.chat import PARAMS, small_tokenizer
 from stages.tokenizer.hf_files import write_hf_files
 
 HELLASWAG = ("hellaswag", "val_500.jsonl")
 LM_EVAL_TASK = "crisol_hellaswag_local"
+# The top-level keys of lm-evaluation-harness's results JSON that ours always has (written here, not
+# taken from stages/evaluate/results.py: the tests check our documents against lm-eval's shape).
+LM_EVAL_RESULTS_KEYS = {
+    "results",
+    "configs",
+    "versions",
+    "n-shot",
+    "higher_is_better",
+    "n-samples",
+    "config",
+    "git_hash",
+    "date",
+}
+# Why a test module that needs lm-eval skips (pytest.importorskip("lm_eval", reason=...)).
+LM_EVAL_MISSING = "lm-evaluation-harness is not installed (a dev dependency: pip install -e '.[dev]')"
 
 
 def tiny_model(
@@ -35,6 +51,15 @@ def tokenizer_dir(directory: Path) -> Path:
     small_tokenizer().save(str(directory / "tokenizer.json"))
     write_hf_files(directory, PARAMS.special_tokens)
     return directory
+
+
+def exported_tiny_model(root: Path, max_seq_len: int, *, seed: int) -> tuple[Path, ChatTemplate, Transformer]:
+    """A tiny model on the small chat tokenizer, exported with it for transformers to `root/hf`:
+    (that directory, the template, the model)."""
+    tok_dir = tokenizer_dir(root / "tokenizer")
+    template = ChatTemplate.from_file(tok_dir)
+    model = tiny_model(template.text_tokenizer.get_vocab_size(), max_seq_len, seed=seed)
+    return export_hf(model, root / "hf", tokenizer_dir=tok_dir), template, model
 
 
 def hellaswag_rows(shared_data: Path, n: int) -> list[dict]:
@@ -98,13 +123,38 @@ def sample_lls(output: dict):
     return np.array([[float(r[0][0]) for r in s["resps"]] for s in samples])
 
 
+def our_hellaswag_scores(shared_data: Path, model: Transformer, template: ChatTemplate, n: int):
+    """The first n HellaSwag rows (what the lm-eval task reads), and our score_multiple_choice's
+    per-item records and figures on the same items: (rows, records, figures)."""
+    from stages.evaluate.hellaswag import read_hellaswag, score_multiple_choice
+
+    rows = hellaswag_rows(shared_data, n)
+    items = read_hellaswag(shared_data.joinpath(*HELLASWAG)).items[:n]
+    records, ours = score_multiple_choice(model, template.encode_text, items, pad_id=template.pad_id)
+    return rows, records, ours
+
+
+def assert_lm_eval_scores_as_we_do(lm, rows: list[dict], records: list[dict], ours: dict) -> dict:
+    """lm-eval with `lm` on the rows' task gives our acc and acc_norm, counts every row, and logs our
+    per-choice log-likelihoods; returns lm-eval's output."""
+    import numpy as np
+
+    output = run_lm_eval(lm, rows)
+    figures = output["results"][LM_EVAL_TASK]
+    assert (figures["acc,none"], figures["acc_norm,none"]) == (ours["acc"], ours["acc_norm"])
+    assert output["n-samples"][LM_EVAL_TASK] == {"original": len(rows), "effective": len(rows)}
+    # Sums of ~250 float32 terms of ~-4 nats: other batch shapes (one sequence per forward on a
+    # server) round differently.
+    np.testing.assert_allclose(sample_lls(output), np.array([r["lls"] for r in records]), rtol=1e-6, atol=1e-4)
+    return output
+
+
 def token_splits(root: Path, tokenizer: Path, texts: list[str], validation: int) -> dict[str, Path]:
     """Documents (the DOCUMENTS artifact) and train / validation token splits of them encoded with
     the models' own tokenizer (the last `validation` texts held out), as the tokenizer stage writes
     them: what evaluate reads for held-out text and the unigram baseline."""
     import numpy as np
 
-    from crisol.chat.template import ChatTemplate
     from crisol.formats.tokens import SplitManifest, token_dtype, write_shard
     from kit.documents import document, write_documents
 

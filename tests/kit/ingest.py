@@ -11,6 +11,8 @@ from pathlib import Path
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from crisol.formats.artifacts import read_parquet
+from crisol.formats.schemas import DOCUMENTS, REJECTS
 from kit.paths import SHARED_DATA
 from kit.stages import write_stage_params
 
@@ -155,6 +157,19 @@ def write_text_parquet(path: Path, columns: dict[str, list]) -> Path:
 def english_texts() -> list[str]:
     """The English pages' paragraphs as plain documents (each passes language ID and quality)."""
     return ["\n\n".join(paragraphs) for paragraphs in ENGLISH]
+
+
+def read_metrics(tmp_path: Path) -> dict:
+    """The metrics of a run on write_params's file."""
+    return json.loads((tmp_path / "out" / "metrics.json").read_text())
+
+
+def read_outputs(tmp_path: Path) -> tuple[list[dict], list[dict]]:
+    """The documents and the rejects of a run on write_params's file, as rows."""
+    return (
+        read_parquet(tmp_path / "out" / "documents", DOCUMENTS).to_pylist(),
+        read_parquet(tmp_path / "out" / "rejects", REJECTS).to_pylist(),
+    )
 
 
 def write_params(

@@ -11,28 +11,15 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip(
-    "lm_eval", reason="lm-evaluation-harness is not installed (a dev dependency: pip install -e '.[dev]')"
-)
+from kit.evaluate import LM_EVAL_MISSING, assert_lm_eval_scores_as_we_do, exported_tiny_model, our_hellaswag_scores
+
+pytest.importorskip("lm_eval", reason=LM_EVAL_MISSING)
 pytest.importorskip("tenacity", reason="lm-eval's API models need lm_eval[api]")
 
-import numpy as np  # noqa: E402
 from lm_eval.api.instance import Instance  # noqa: E402
 from lm_eval.models.openai_completions import LocalCompletionsAPI  # noqa: E402
 
-from crisol.chat.template import ChatTemplate  # noqa: E402
-from crisol.model import export_hf  # noqa: E402
-from kit.evaluate import (  # noqa: E402
-    HELLASWAG,
-    LM_EVAL_TASK,
-    hellaswag_rows,
-    run_lm_eval,
-    sample_lls,
-    tiny_model,
-    tokenizer_dir,
-)
 from kit.serve import running_server  # noqa: E402
-from stages.evaluate.hellaswag import read_hellaswag, score_multiple_choice  # noqa: E402
 from stages.evaluate.lm_eval_adapter import CrisolLM  # noqa: E402
 
 ITEMS = 12
@@ -42,11 +29,7 @@ CONTEXT = 512
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """A base model exported with its tokenizer, served as "base"; yields (url, hf dir, template, model)."""
-    root = tmp_path_factory.mktemp("serve-lm-eval")
-    tok_dir = tokenizer_dir(root / "tokenizer")
-    template = ChatTemplate.from_file(tok_dir)
-    model = tiny_model(template.text_tokenizer.get_vocab_size(), CONTEXT, seed=11)
-    hf_dir = export_hf(model, root / "hf", tokenizer_dir=tok_dir)
+    hf_dir, template, model = exported_tiny_model(tmp_path_factory.mktemp("serve-lm-eval"), CONTEXT, seed=11)
     with running_server({"base": hf_dir}) as url:
         yield url, hf_dir, template, model
 
@@ -61,9 +44,7 @@ def local_completions(url: str, **tokenizer) -> LocalCompletionsAPI:
 
 def test_local_completions_scores_hellaswag_as_the_evaluate_stage(served, shared_data):
     url, hf_dir, template, model = served
-    rows = hellaswag_rows(shared_data, ITEMS)
-    items = read_hellaswag(shared_data.joinpath(*HELLASWAG)).items[:ITEMS]
-    records, ours = score_multiple_choice(model, template.encode_text, items, pad_id=template.pad_id)
+    rows, records, ours = our_hellaswag_scores(shared_data, model, template, ITEMS)
     # acc and acc_norm differ on some item, so the test tells the two normalisations apart.
     assert any(r["pred"] != r["pred_norm"] for r in records)
 
@@ -71,12 +52,7 @@ def test_local_completions_scores_hellaswag_as_the_evaluate_stage(served, shared
     assert remote.tokenizer_backend == "remote"  # detected from the server's routes
     huggingface = local_completions(url, tokenizer_backend="huggingface", tokenizer=str(hf_dir))
     for lm in (remote, huggingface):
-        output = run_lm_eval(lm, rows)
-        figures = output["results"][LM_EVAL_TASK]
-        assert (figures["acc,none"], figures["acc_norm,none"]) == (ours["acc"], ours["acc_norm"])
-        assert output["n-samples"][LM_EVAL_TASK] == {"original": ITEMS, "effective": ITEMS}
-        # Sums of ~250 float32 terms of ~-4 nats, one sequence per forward on the server.
-        np.testing.assert_allclose(sample_lls(output), np.array([r["lls"] for r in records]), rtol=1e-6, atol=1e-4)
+        assert_lm_eval_scores_as_we_do(lm, rows, records, ours)
 
 
 def test_remote_tokenizer_prefix_token_is_ours(served):

@@ -13,27 +13,20 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip(
-    "lm_eval", reason="lm-evaluation-harness is not installed (a dev dependency: pip install -e '.[dev]')"
+from kit.evaluate import (
+    LM_EVAL_MISSING,
+    LM_EVAL_TASK,
+    assert_lm_eval_scores_as_we_do,
+    exported_tiny_model,
+    our_hellaswag_scores,
 )
+
+pytest.importorskip("lm_eval", reason=LM_EVAL_MISSING)
 pytest.importorskip("transformers", reason="transformers is needed for lm-eval's HF model")
 
-import numpy as np  # noqa: E402
 from lm_eval.api.instance import Instance  # noqa: E402
 from lm_eval.utils import get_rolling_token_windows, make_disjoint_window, make_table  # noqa: E402
 
-from crisol.chat.template import ChatTemplate  # noqa: E402
-from crisol.model import export_hf  # noqa: E402
-from kit.evaluate import (  # noqa: E402
-    HELLASWAG,
-    LM_EVAL_TASK,
-    hellaswag_rows,
-    run_lm_eval,
-    sample_lls,
-    tiny_model,
-    tokenizer_dir,
-)
-from stages.evaluate.hellaswag import read_hellaswag, score_multiple_choice  # noqa: E402
 from stages.evaluate.lm_eval_adapter import CrisolLM  # noqa: E402
 from stages.evaluate.loglikelihood import rolling_requests  # noqa: E402
 from stages.evaluate.results import multiple_choice_result, results_document  # noqa: E402
@@ -44,10 +37,7 @@ ITEMS = 12
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("lm-eval")
-    tok_dir = tokenizer_dir(root / "tokenizer")
-    template = ChatTemplate.from_file(tok_dir)
-    model = tiny_model(template.text_tokenizer.get_vocab_size(), 512, seed=11)
-    export_hf(model, root / "hf", tokenizer_dir=tok_dir)
+    _, template, model = exported_tiny_model(root, 512, seed=11)  # exported to root / "hf"
     return root, template, model
 
 
@@ -59,20 +49,11 @@ def hflm(directory, **kwargs):
 
 def test_lm_eval_multiple_choice_equals_ours(setup, shared_data):
     root, template, model = setup
-    rows = hellaswag_rows(shared_data, ITEMS)
-    items = read_hellaswag(shared_data.joinpath(*HELLASWAG)).items[:ITEMS]
-    records, ours = score_multiple_choice(model, template.encode_text, items, pad_id=template.pad_id)
-    our_lls = np.array([r["lls"] for r in records])
+    rows, records, ours = our_hellaswag_scores(shared_data, model, template, ITEMS)
 
     crisol = CrisolLM(model, template, batch_size=8)
     for lm in (crisol, hflm(root / "hf", batch_size=8)):
-        output = run_lm_eval(lm, rows)
-        figures = output["results"][LM_EVAL_TASK]
-        assert figures["acc,none"] == ours["acc"]
-        assert figures["acc_norm,none"] == ours["acc_norm"]
-        assert output["n-samples"][LM_EVAL_TASK] == {"original": ITEMS, "effective": ITEMS}
-        # Sums of ~250 float32 terms of ~-4 nats: other batch shapes round differently.
-        np.testing.assert_allclose(sample_lls(output), our_lls, rtol=1e-6, atol=1e-4)
+        output = assert_lm_eval_scores_as_we_do(lm, rows, records, ours)
     # The acc and acc_norm differ on some item, so the test tells the two normalisations apart.
     assert any(r["pred"] != r["pred_norm"] for r in records)
     # Our results document has lm-eval's keys and prints with its table.
@@ -93,10 +74,8 @@ def test_rolling_windows_are_lm_eval_utils(setup):
 
 def test_rolling_loglikelihood_and_generation_equal_hflm(tmp_path, setup):
     _, template, _ = setup
-    tok_dir = tokenizer_dir(tmp_path / "tokenizer")
-    model = tiny_model(template.text_tokenizer.get_vocab_size(), 32, seed=5)
-    export_hf(model, tmp_path / "hf", tokenizer_dir=tok_dir)
-    hf = hflm(tmp_path / "hf", batch_size=4, prefix_token_id=template.eos_id)
+    hf_dir, _, model = exported_tiny_model(tmp_path, 32, seed=5)
+    hf = hflm(hf_dir, batch_size=4, prefix_token_id=template.eos_id)
     crisol = CrisolLM(model, template, batch_size=4)
     texts = [
         "The river Velmar flows through the old city of Ostrand, past the market and the cathedral. " * 5,

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from kit.evaluate import LM_EVAL_RESULTS_KEYS
 from stages.evaluate.metrics import (
     Choice,
     count_words,
@@ -111,18 +112,7 @@ def test_results_document_has_lm_evals_shape(tmp_path):
         git_hash="abc1234",
         date=1790000000.0,
     )
-    assert set(document) == {
-        "results",
-        "group_subtasks",
-        "configs",
-        "versions",
-        "n-shot",
-        "higher_is_better",
-        "n-samples",
-        "config",
-        "git_hash",
-        "date",
-    }
+    assert set(document) == {*LM_EVAL_RESULTS_KEYS, "group_subtasks"}
     block = document["results"]["hellaswag"]
     assert (block["name"], block["alias"], block["sample_len"]) == ("hellaswag", "hellaswag", 2)
     assert block["acc,none"] == 0.5 and block["acc_stderr,none"] == pytest.approx(0.5)

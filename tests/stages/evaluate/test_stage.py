@@ -11,6 +11,7 @@ import math
 import pyarrow.parquet as pq
 import pytest
 
+from kit.evaluate import LM_EVAL_RESULTS_KEYS
 from kit.rlhf import run_micro_stage
 from kit.tokenizer import tokenize
 from stages.evaluate.params import EvaluateParams
@@ -69,17 +70,7 @@ def evaluated(rlhf_pipeline, tmp_path_factory):
 def test_every_model_gets_every_task_in_lm_eval_shape(evaluated):
     for model in MODELS:
         document = json.loads((evaluated["out"] / "results" / f"{model}.json").read_text())
-        assert {
-            "results",
-            "configs",
-            "versions",
-            "n-shot",
-            "higher_is_better",
-            "n-samples",
-            "config",
-            "git_hash",
-            "date",
-        } <= set(document)
+        assert LM_EVAL_RESULTS_KEYS <= set(document)
         tasks = set(document["results"])
         assert {"heldout_documents", "completion_choice", "mc_items"} <= tasks
         if model == "base":

@@ -4,7 +4,6 @@ lacking both is a one-line error, exit 1; documents files work from `ingest.inpu
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -13,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from crisol.formats.artifacts import read_parquet
-from crisol.formats.schemas import DOCUMENTS, REJECTS
 from kit.ingest import (
     GERMAN,
     REAL_DIR,
     english_pages,
     english_texts,
+    read_metrics,
+    read_outputs,
     write_arc,
     write_jsonl,
     write_params,
@@ -28,17 +27,6 @@ from kit.ingest import (
 )
 from kit.paths import REPO_ROOT
 from kit.stages import run_stage
-
-
-def _metrics(tmp_path: Path) -> dict:
-    return json.loads((tmp_path / "out" / "metrics.json").read_text())
-
-
-def _outputs(tmp_path: Path):
-    return (
-        read_parquet(tmp_path / "out" / "documents", DOCUMENTS).to_pylist(),
-        read_parquet(tmp_path / "out" / "rejects", REJECTS).to_pylist(),
-    )
 
 
 def _own_folder(root: Path) -> Path:
@@ -66,7 +54,7 @@ def test_own_crawl_and_text_become_one_documents_artifact(tmp_path):
     params = write_params(tmp_path, [str(tmp_path / "synthetic")])
     assert run_stage("ingest", params, "source=own", f"own.root={own}") == 0
 
-    documents, rejects = _outputs(tmp_path)
+    documents, rejects = read_outputs(tmp_path)
     pages, texts = english_pages(), english_texts()
     assert [d["url"] for d in documents] == [u for u, _ in pages] + [
         "file:c.jsonl.gz#1",
@@ -85,7 +73,7 @@ def test_own_crawl_and_text_become_one_documents_artifact(tmp_path):
     assert [d["record_id"] for d in text_docs] == ["file:c.jsonl.gz#1", "file:d.parquet#1", "file:d.parquet#2"]
     assert [(r["url"], r["reason"]) for r in rejects] == [("file:c.jsonl.gz#2", "lang:de")]
 
-    metrics = _metrics(tmp_path)
+    metrics = read_metrics(tmp_path)
     assert metrics["source"] == "own" and metrics["inputs"] == {"crawl_files": 2, "text_files": 3}
     assert metrics["skipped_files"] == {"hidden": 1, "unknown_suffix": 1}
     assert metrics["parts"] == {"crawl": {"ran": True, "n": 2}, "text": {"ran": True, "n": 3}}
@@ -162,9 +150,9 @@ def test_synthetic_source_reads_ingest_inputs_only_and_takes_documents_files_too
     write_jsonl(tmp_path / "in" / "b.jsonl", [{"text": english_texts()[1]}])
     (tmp_path / "in" / "c.txt").write_text("not an input")
     assert run_stage("ingest", write_params(tmp_path, [str(tmp_path / "in")])) == 0
-    documents, _ = _outputs(tmp_path)
+    documents, _ = read_outputs(tmp_path)
     assert [d["url"] for d in documents] == [english_pages()[0][0], "file:b.jsonl#1"]
-    metrics = _metrics(tmp_path)
+    metrics = read_metrics(tmp_path)
     assert metrics["source"] == "synthetic" and metrics["inputs"] == {"crawl_files": 1, "text_files": 1}
     assert metrics["skipped_files"] == {"unknown_suffix": 1}
     assert metrics["by_kind"]["text"]["kept"] == metrics["by_kind"]["crawl"]["kept"] == 1
@@ -173,7 +161,7 @@ def test_synthetic_source_reads_ingest_inputs_only_and_takes_documents_files_too
 def test_synthetic_crawl_only_run_says_no_text_part(tmp_path):
     write_warc(tmp_path / "in" / "a.warc.gz", english_pages())
     assert run_stage("ingest", write_params(tmp_path, [str(tmp_path / "in")])) == 0
-    metrics = _metrics(tmp_path)
+    metrics = read_metrics(tmp_path)
     assert metrics["parts"]["text"] == {"ran": False, "n": 0, "why": "no text input files in ingest.inputs"}
     assert metrics["by_kind"]["text"] == {
         "files": 0,
@@ -196,7 +184,7 @@ def test_real_crawl_and_c4_text_as_own_data(tmp_path):
     for kind in ("crawl", "text"):
         shutil.copytree(REAL_DIR / kind, own / kind)
     assert run_stage("ingest", write_params(tmp_path, ["unused"]), "source=own", f"own.root={own}") == 0
-    metrics = _metrics(tmp_path)
+    metrics = read_metrics(tmp_path)
     assert metrics["inputs"] == {"crawl_files": 6, "text_files": 1} and metrics["skipped_files"] == {}
     crawl, text = metrics["by_kind"]["crawl"], metrics["by_kind"]["text"]
     assert (crawl["records"], crawl["documents"]) == (36 + 26 + 50 + 4 + 2 + 36, 0 + 25 + 16 + 1 + 1 + 2)
@@ -204,7 +192,7 @@ def test_real_crawl_and_c4_text_as_own_data(tmp_path):
     assert (text["rows"], text["documents"], text["errors"], text["skipped"]) == (200, 200, {}, {})
     for kind in (crawl, text):  # every document is kept or dropped with a reason
         assert kind["kept"] + kind["dropped_total"] == kind["documents"] and kind["kept"] > 0
-    documents, rejects = _outputs(tmp_path)
+    documents, rejects = read_outputs(tmp_path)
     assert len(documents) == metrics["kept"] and len(rejects) == metrics["dropped_total"]
 
 
@@ -224,7 +212,7 @@ def test_own_source_reads_remote_inputs_but_never_local_ones(tmp_path):
         assert run_stage("ingest", params, "source=own") == 0
     finally:
         fs.rm("/bucket", recursive=True)
-    documents, _ = _outputs(tmp_path)
+    documents, _ = read_outputs(tmp_path)
     urls = {d["url"] for d in documents}
     assert {u for u, _ in pages[:2]} <= urls and not ({u for u, _ in pages[2:]} & urls)
-    assert _metrics(tmp_path)["inputs"] == {"crawl_files": 1, "text_files": 1}
+    assert read_metrics(tmp_path)["inputs"] == {"crawl_files": 1, "text_files": 1}

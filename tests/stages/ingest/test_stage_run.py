@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-import json
 import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -15,14 +14,14 @@ from pathlib import Path
 import pytest
 
 import stages.ingest.stage as ingest_stage
-from crisol.formats.artifacts import read_parquet
-from crisol.formats.schemas import DOCUMENTS, REJECTS
 from kit.ingest import (
     ENGLISH,
     SHARED_WARC_DIR,
     english_pages,
     german_page,
     html_page,
+    read_metrics,
+    read_outputs,
     spam_page,
     write_params,
     write_warc,
@@ -32,17 +31,6 @@ from kit.stages import run_stage
 from stages.ingest.records import payload_sha1
 
 EMAIL_SENTENCE = "Letters for the council can be sent to clerk.office@belmora-council.org at any time."
-
-
-def _metrics(tmp_path: Path) -> dict:
-    return json.loads((tmp_path / "out" / "metrics.json").read_text())
-
-
-def _outputs(tmp_path: Path):
-    return (
-        read_parquet(tmp_path / "out" / "documents", DOCUMENTS).to_pylist(),
-        read_parquet(tmp_path / "out" / "rejects", REJECTS).to_pylist(),
-    )
 
 
 def _mixed_warc(path: Path) -> Path:
@@ -61,7 +49,7 @@ def test_warc_and_wet_to_documents_and_rejects(tmp_path):
     inputs = [str(tmp_path / "in")]
     assert run_stage("ingest", write_params(tmp_path, inputs)) == 0
 
-    documents, rejects = _outputs(tmp_path)
+    documents, rejects = read_outputs(tmp_path)
     assert [d["url"] for d in documents] == [u for u, _ in english_pages()] + ["http://example.test/wet/0"]
     assert {r["url"]: r["reason"].split(":")[0] for r in rejects} == {
         "http://example.test/de/0": "lang",
@@ -82,7 +70,7 @@ def test_warc_and_wet_to_documents_and_rejects(tmp_path):
     assert wet["content_kind"] == "wet" and wet["title"] is None
     assert wet["payload_digest"] == payload_sha1(wet_texts[0][1].encode())
 
-    metrics = _metrics(tmp_path)
+    metrics = read_metrics(tmp_path)
     assert metrics["files"] == 2 and metrics["records"] == 5 + 2 + 1  # 2 warcinfo + 5 pages + 1 wet
     assert metrics["html_pages"] == 5 and metrics["wet_records"] == 1 and metrics["extracted"] == 5
     assert metrics["kept"] == 4 and metrics["dropped_total"] == 2 and metrics["errors_total"] == 0
@@ -108,7 +96,7 @@ def test_a_recrawl_of_unchanged_pages_keeps_every_document_id(tmp_path):
     for name, crawl in (("first", pages), ("again", pages), ("changed", changed)):
         write_warc(tmp_path / name / "in" / "crawl-00000.warc.gz", crawl)
         assert run_stage("ingest", write_params(tmp_path / name, [str(tmp_path / name / "in")])) == 0
-        ids[name] = {d["url"]: (d["id"], d["record_id"]) for d in _outputs(tmp_path / name)[0]}
+        ids[name] = {d["url"]: (d["id"], d["record_id"]) for d in read_outputs(tmp_path / name)[0]}
     assert {u: i for u, (i, _) in ids["first"].items()} == {u: i for u, (i, _) in ids["again"].items()}
     assert all(ids["first"][u][1] != ids["again"][u][1] for u in ids["first"])  # new WARC record ids
     first_url = pages[0][0]
@@ -120,10 +108,10 @@ def test_language_list_and_score_come_from_params(tmp_path):
     write_warc(tmp_path / "in" / "a.warc.gz", english_pages() + [german_page()])
     params = write_params(tmp_path, [str(tmp_path / "in")], languages=["en"], min_lang_score=0.5)
     assert run_stage("ingest", params, "ingest.languages=[en, de]") == 0
-    documents, _ = _outputs(tmp_path)
+    documents, _ = read_outputs(tmp_path)
     assert sorted({d["lang"] for d in documents}) == ["de", "en"]
     assert run_stage("ingest", params, "ingest.min_lang_score=1.0") == 0  # no classifier is that sure
-    documents, rejects = _outputs(tmp_path)
+    documents, rejects = read_outputs(tmp_path)
     assert documents == [] and {r["reason"] for r in rejects} == {"lang_low_score", "lang:de"}
 
 
@@ -131,11 +119,11 @@ def test_shared_warc_samples_through_the_stage(tmp_path):
     if not SHARED_WARC_DIR.is_dir():
         pytest.skip(f"shared WARC samples not found at {SHARED_WARC_DIR}")
     assert run_stage("ingest", write_params(tmp_path, [str(SHARED_WARC_DIR)])) == 0
-    metrics = _metrics(tmp_path)
+    metrics = read_metrics(tmp_path)
     assert metrics["files"] == 5 and metrics["records"] == 24 and metrics["html_pages"] == 3
     assert metrics["skipped"] == {"non_html": 3, "not_response": 16, "revisit": 2}
     assert metrics["errors"] == {}
-    documents, rejects = _outputs(tmp_path)
+    documents, rejects = read_outputs(tmp_path)
     assert len(documents) + len(rejects) == 3  # every HTML page is either kept or rejected
 
 
@@ -145,7 +133,7 @@ def test_malformed_files_are_counted_not_fatal(tmp_path):
     (tmp_path / "in" / "garbage.warc").write_bytes(b"\x00\x01 not a WARC at all\n" * 10)
     (tmp_path / "in" / "cut.warc.gz").write_bytes(good[:-100])
     assert run_stage("ingest", write_params(tmp_path, [str(tmp_path / "in")])) == 0
-    metrics = _metrics(tmp_path)
+    metrics = read_metrics(tmp_path)
     assert metrics["errors"] == {"empty_file": 1, "not_a_warc": 1, "truncated_gzip": 1}
     # The good file, and the cut file's records before the cut, still become documents.
     assert metrics["kept"] == 3 + 2
@@ -175,7 +163,7 @@ def test_glob_input_reads_only_what_matches(tmp_path):
     write_warc(tmp_path / "in" / "crawl-b.warc.gz", english_pages()[1:2])
     write_warc(tmp_path / "in" / "other.warc.gz", english_pages()[2:])
     assert run_stage("ingest", write_params(tmp_path, [str(tmp_path / "in" / "crawl-*.warc.gz")])) == 0
-    documents, _ = _outputs(tmp_path)
+    documents, _ = read_outputs(tmp_path)
     assert [d["url"] for d in documents] == [u for u, _ in english_pages()[:2]]
     assert [Path(d["source_file"]).name for d in documents] == ["crawl-a.warc.gz", "crawl-b.warc.gz"]
 
@@ -211,10 +199,10 @@ def test_common_crawl_listing_over_http(tmp_path, http_root):
     shutil.copy(listing, root / "warc.paths.gz")
     for listed in (str(listing), base + "warc.paths.gz"):  # a local listing and a remote one
         assert run_stage("ingest", write_params(tmp_path, [listed], cc_base_url=base)) == 0
-        documents, _ = _outputs(tmp_path)
+        documents, _ = read_outputs(tmp_path)
         assert [d["url"] for d in documents] == [u for u, _ in pages]
         assert documents[0]["source_file"] == f"{base}{segment}/a.warc.gz"
-        metrics = _metrics(tmp_path)
+        metrics = read_metrics(tmp_path)
         assert metrics["files"] == 3 and metrics["errors"] == {"open_error:FileNotFoundError": 1}
         assert metrics["bytes_read"] == sum((root / segment / n).stat().st_size for n in ("a.warc.gz", "b.warc.gz"))
 
@@ -242,10 +230,10 @@ def test_a_failed_shard_publishes_nothing(tmp_path, monkeypatch):
     # A previous good output survives a failed re-run untouched.
     monkeypatch.setattr(ingest_stage, "process_shard", _real_process_shard)
     assert run_stage("ingest", params) == 0
-    before, _ = _outputs(tmp_path)
+    before, _ = read_outputs(tmp_path)
     monkeypatch.setattr(ingest_stage, "process_shard", _fail_on_second_shard)
     with pytest.raises(RuntimeError):
         run_stage("ingest", params)
-    after, _ = _outputs(tmp_path)
+    after, _ = read_outputs(tmp_path)
     assert after == before and len(after) == 3
     assert sorted(p.name for p in out.iterdir()) == ["documents", "metrics.json", "rejects"]

@@ -109,7 +109,8 @@ def test_complete_response_restores_the_stop_token():
 
 
 def test_reward_is_read_at_the_stop_token_and_unfinished_replies_pay(template, monkeypatch):
-    policy, reference, reward_model, value_model = _models(template)
+    models = _models(template)
+    _, _, reward_model, _ = models
     prompts = _prompts(template, 3)
     end, eos = template.end_id, template.eos_id
     words = template.encode_content("Ravel is far away")
@@ -123,18 +124,7 @@ def test_reward_is_read_at_the_stop_token_and_unfinished_replies_pay(template, m
         return [list(r) for r in fake]
 
     monkeypatch.setattr(rollout_module, "generate", fake_generate)
-    batch = rollout(
-        policy,
-        reference,
-        reward_model,
-        value_model,
-        prompts,
-        template,
-        max_new_tokens=4,
-        temperature=0.7,
-        missing_eos_penalty=1.5,
-        seed=3,
-    )
+    batch = rollout(*models, prompts, template, max_new_tokens=4, temperature=0.7, missing_eos_penalty=1.5, seed=3)
     assert calls["stop_ids"] == (end,) and calls["temperature"] == 0.7 and calls["seed"] == 3
     assert calls["top_k"] is None and calls["top_p"] is None
     expected = [[*words[:2], end], [words[0], eos], words[:4]]
@@ -159,20 +149,10 @@ def test_reward_is_read_at_the_stop_token_and_unfinished_replies_pay(template, m
 
 
 def test_old_logprobs_apply_the_temperature(template):
-    policy, reference, reward_model, value_model = _models(template)
+    models = _models(template)
+    policy, _, _, value_model = models
     prompts = _prompts(template, 4)
-    batch = rollout(
-        policy,
-        reference,
-        reward_model,
-        value_model,
-        prompts,
-        template,
-        max_new_tokens=6,
-        temperature=0.7,
-        missing_eos_penalty=1.0,
-        seed=0,
-    )
+    batch = rollout(*models, prompts, template, max_new_tokens=6, temperature=0.7, missing_eos_penalty=1.0, seed=0)
     with torch.no_grad():
         for row, prompt in enumerate(prompts):
             length = int(batch.lengths[row])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
+from functools import partial
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,6 +18,8 @@ from crisol.chat.template import ChatTemplate
 from crisol.core.errors import StageInputError
 from crisol.core.hashsplit import TEST, TRAIN, VALIDATION
 from kit.chat import small_tokenizer
+from kit.ingest import write_jsonl
+from kit.row_files import check_unusable_inputs_are_errors
 from stages.reward.params import UserPreferenceParams
 from stages.reward.preference_formats import SKIP_REASONS
 from stages.reward.user_preferences import load_user_preferences
@@ -111,12 +113,6 @@ def template() -> ChatTemplate:
     return ChatTemplate(small_tokenizer())
 
 
-def write_jsonl(path: Path, rows: list, raw_lines: list[str] = ()) -> Path:
-    lines = [json.dumps(r) for r in rows] + list(raw_lines)
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 def load(template, inputs, max_tokens: int = MAX_TOKENS, **params):
     fractions = {"validation_fraction": 0.0, "test_fraction": 0.0}
     return load_user_preferences(
@@ -170,7 +166,7 @@ def test_hh_single_turn_and_transcripts_without_the_leading_blank_line(tmp_path,
 
 def test_every_bad_row_reason_is_counted_with_its_row_number(tmp_path, template):
     path = write_jsonl(
-        tmp_path / "pairs.jsonl", [*GOOD["pairs_text"][:1], *(row for row, _ in BAD_PAIRS)], raw_lines=["{not json"]
+        tmp_path / "pairs.jsonl", [*GOOD["pairs_text"][:1], *(row for row, _ in BAD_PAIRS), b"{not json"]
     )
     with path.open("ab") as f:
         f.write(b'{"prompt": "\xff"}\n')
@@ -238,16 +234,9 @@ def test_undetectable_files_are_errors(tmp_path, template, content):
 
 
 def test_unusable_inputs_are_errors(tmp_path, template):
-    with pytest.raises(StageInputError, match="user preferences: input not found"):
-        load(template, [tmp_path / "missing.jsonl"])
-    (tmp_path / "data.csv").write_text("a,b\n")
-    with pytest.raises(StageInputError, match="unknown file type"):
-        load(template, [tmp_path / "data.csv"])
-    (tmp_path / "broken.parquet").write_text("not parquet")
-    with pytest.raises(StageInputError, match="not a Parquet file"):
-        load(template, [tmp_path / "broken.parquet"], format="hh")
-    with pytest.raises(ValidationError, match="format"):
-        load(template, [tmp_path / "data.csv"], format="dpo")
+    check_unusable_inputs_are_errors(
+        partial(load, template), tmp_path, a_format="hh", not_a_format="dpo", named="user preferences: "
+    )
 
 
 def test_a_given_format_overrides_detection(tmp_path, template):

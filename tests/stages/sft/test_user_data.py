@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
+from functools import partial
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from crisol.chat.template import ChatTemplate
 from crisol.core.errors import StageInputError
 from kit.chat import small_tokenizer
+from kit.ingest import write_jsonl
+from kit.row_files import check_unusable_inputs_are_errors
 from stages.sft.params import UserDataParams
 from stages.sft.split import TEST, TRAIN, VALIDATION
 from stages.sft.user_data import load_user_data
@@ -109,12 +111,6 @@ def template() -> ChatTemplate:
     return ChatTemplate(small_tokenizer())
 
 
-def write_jsonl(path: Path, rows: list, raw_lines: list[str] = ()) -> Path:
-    lines = [json.dumps(r) for r in rows] + list(raw_lines)
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 def load(template, inputs, max_tokens: int = MAX_TOKENS, **params):
     return load_user_data(
         UserDataParams(**{"inputs": inputs, "validation_fraction": 0.0, "test_fraction": 0.0, **params}),
@@ -152,9 +148,7 @@ def test_json_array_files_and_directories_are_read(tmp_path, template):
 
 
 def test_every_bad_row_reason_is_counted_with_its_row_number(tmp_path, template):
-    path = write_jsonl(
-        tmp_path / "chat.jsonl", [*GOOD["openai"], *(row for row, _ in BAD_OPENAI)], raw_lines=["{not json"]
-    )
+    path = write_jsonl(tmp_path / "chat.jsonl", [*GOOD["openai"], *(row for row, _ in BAD_OPENAI), b"{not json"])
     with path.open("ab") as f:
         f.write(b'{"messages": "\xff"}\n')
     data = load(template, [path], examples_per_reason=5)
@@ -212,16 +206,7 @@ def test_undetectable_files_are_errors(tmp_path, template, content, message):
 
 
 def test_unusable_inputs_are_errors(tmp_path, template):
-    with pytest.raises(StageInputError, match="input not found"):
-        load(template, [tmp_path / "missing.jsonl"])
-    (tmp_path / "data.csv").write_text("a,b\n")
-    with pytest.raises(StageInputError, match="unknown file type"):
-        load(template, [tmp_path / "data.csv"])
-    (tmp_path / "broken.parquet").write_text("not parquet")
-    with pytest.raises(StageInputError, match="not a Parquet file"):
-        load(template, [tmp_path / "broken.parquet"], format="alpaca")
-    with pytest.raises(ValidationError, match="format"):
-        load(template, [tmp_path / "data.csv"], format="csv")
+    check_unusable_inputs_are_errors(partial(load, template), tmp_path, a_format="alpaca", not_a_format="csv")
 
 
 def test_a_given_format_overrides_detection(tmp_path, template):
