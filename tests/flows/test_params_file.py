@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -17,8 +16,7 @@ from flows.commented_yaml import yaml_float
 from flows.params_comments import Comment, field_comments, literal_comments
 from flows.params_file import STAGE_SECTIONS, differences, main, render, stage_profiles
 from flows.workspace import apply_param_overrides
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from kit.paths import REPO_ROOT
 
 
 def test_params_yaml_is_the_rendering_of_the_sections():
@@ -97,8 +95,7 @@ class _Toy(Section):
     # on two lines
     a: int = 1  # beside a
     b: list[float] = [2e11, 0.5]
-    c: str = "x"  # beside c,
-    # continued
+    c: str = "x"  # beside c, continued
 
 
 _TOY_PROFILES = {
