@@ -100,8 +100,8 @@ class _Toy(Section):
 
 _TOY_PROFILES = {
     "micro": {
-        "a": 2,
-        "b": [1.0],  # beside a only
+        "a": 2,  # beside a only
+        "b": [1.0],
         # above c
         "c": "y",
     },
