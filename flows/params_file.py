@@ -24,7 +24,8 @@ from typing import Any
 
 import yaml
 
-from crisol.core.params import DEFAULT_PROFILE, PROFILE_NOTES, ExecutorParams, Section, lookup
+from crisol.core.errors import ParamsError
+from crisol.core.params import DEFAULT_PROFILE, PROFILE_NOTES, ExecutorParams, Section, lookup, read_params_file
 from crisol.core.source import SourceParams
 from flows.commented_yaml import block, comment_lines, flow
 from flows.params_comments import Comment, field_comments, literal_comments
@@ -139,11 +140,11 @@ def render(choices: dict[str, Any] | None = None) -> str:
 def workspace_choices(params_file: Path) -> dict[str, Any]:
     """The WORKSPACE_KEYS values an existing params file sets (none where it is missing or unreadable)."""
     try:
-        tree = yaml.safe_load(params_file.read_text())
-    except (OSError, yaml.YAMLError):
+        tree = read_params_file(params_file)
+    except ParamsError:
         return {}
     missing = object()
-    values = {key: lookup(tree, key, missing) for key in WORKSPACE_KEYS} if isinstance(tree, dict) else {}
+    values = {key: lookup(tree, key, missing) for key in WORKSPACE_KEYS}
     return {key: value for key, value in values.items() if value is not missing}
 
 
@@ -159,12 +160,12 @@ def differences(params_file: Path) -> list[str]:
     rendering."""
     if not params_file.is_file():
         return [f"{params_file} does not exist"]
+    try:  # the stages' reading: UTF-8, valid YAML, no repeated key
+        found = _flat(read_params_file(params_file))
+    except ParamsError as exc:
+        return [str(exc)]
     text = params_file.read_text()
     expected_text = render(workspace_choices(params_file))
-    try:
-        found = _flat(yaml.safe_load(text))
-    except yaml.YAMLError as exc:
-        return [f"{params_file} is not valid YAML ({exc.__class__.__name__})"]
     expected = _flat(yaml.safe_load(expected_text))
     keys = [*expected, *(key for key in found if key not in expected)]
     diffs = [
@@ -194,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         return 1 if diffs else 0
     text = render(workspace_choices(params_file))
-    if not params_file.is_file() or params_file.read_text() != text:
+    if not params_file.is_file() or params_file.read_bytes() != text.encode():  # bytes: any file, even not UTF-8
         params_file.write_text(text)
     return 0
 

@@ -29,6 +29,8 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectNotFound
 
+from crisol.core.errors import ParamsError
+from crisol.core.params import resolve_tree
 from flows.dvc_graph import StageInfo, stage_order
 from flows.graph import write_graph
 from flows.workspace import apply_param_overrides
@@ -191,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         help="write a parameter override into params.yaml before running",
     )
     args = parser.parse_args(argv)
+    try:  # a bad --set is a one-line error and exit 2 before the flow starts, as for a stage
+        if args.set_params:
+            resolve_tree(Path(args.root) / "params.yaml", args.set_params)
+    except ParamsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     results = pipeline(root=args.root, targets=args.targets, force=args.force, set_params=args.set_params)
     for row in results:
         print(f"{row['stage']:>10}  {row['outcome']:<8} {row['seconds']:>7.1f} s  {row['metrics']}")

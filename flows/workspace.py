@@ -16,7 +16,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from crisol.core.params import MISSING, apply_override, lookup
+from crisol.core.params import MISSING, apply_override, lookup, resolve_tree
 
 
 def _is_profile_key(assignment: str) -> bool:
@@ -37,6 +37,9 @@ def apply_param_overrides(params_file: Path, overrides: list[str]) -> None:
     yaml.width = 4096  # never fold a long value onto a second line
     # Keep `null` spelled out, as people write it (ruamel would leave the value empty).
     yaml.representer.add_representer(type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null"))
+    # The stages' reading first (UTF-8, valid YAML, no repeated key, a profile name, known keys): a
+    # mistake is their one-line error, and params.yaml is left as it was.
+    resolve_tree(params_file, overrides)
     tree = yaml.load(params_file.read_text())
     ordered = [a for a in overrides if _is_profile_key(a)] + [a for a in overrides if not _is_profile_key(a)]
     for assignment in ordered:

@@ -38,6 +38,7 @@ content that contains one, only this module's ids are injection-proof (tested).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -162,6 +163,24 @@ class ChatTemplate:
             ids.append(self.end_id)
             mask.extend([target] * (len(content_ids) + 1))
         return Rendered(ids, mask)
+
+    @cached_property
+    def max_token_bytes(self) -> int:
+        """At least the bytes of content one token can stand for: the longest ordinary token of the
+        byte-level vocabulary (a character per byte, counted here as its UTF-8, never fewer bytes),
+        times 4, the most a normaliser shrinks UTF-8 (NFKC maps 𝐀, 4 bytes, to A)."""
+        vocab = self.text_tokenizer.get_vocab(with_added_tokens=False)
+        return 4 * max((len(token.encode("utf-8")) for token in vocab), default=1)
+
+    def surely_longer(self, messages: Sequence[Message], max_tokens: int) -> bool:
+        """Whether the contents alone need more than `max_tokens` tokens, told from their size without
+        tokenising them (a 3 MB turn costs the tokenizer seconds and a gigabyte to be found too
+        long). Never true of a conversation that fits; false means only "render it to know"."""
+        return sum(len(m["content"].encode("utf-8")) for m in messages) > max_tokens * self.max_token_bytes
+
+    def fits(self, messages: Sequence[Message], max_tokens: int) -> bool:
+        """Whether the rendered conversation is at most `max_tokens` tokens."""
+        return not self.surely_longer(messages, max_tokens) and len(self.render(messages)) <= max_tokens
 
     def generation_prompt(self, messages: object) -> list[int]:
         """The conversation so far, then the assistant opener: what the model continues."""

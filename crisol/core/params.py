@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
+from typing import Any, Hashable, Mapping, TypeVar, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from crisol.core.errors import ParamsError
 
@@ -35,10 +35,25 @@ PROFILE_NOTES = {
 }
 
 
+def _is_path_type(annotation: Any) -> bool:
+    """Whether a field holds a path: Path itself, or Path inside list[Path], Path | None, ..."""
+    return annotation is Path or any(_is_path_type(arg) for arg in get_args(annotation))
+
+
 class Section(BaseModel):
-    """Base for every params section: unknown keys are errors, values are immutable."""
+    """Base for every params section: unknown keys are errors, values are immutable, paths are not empty."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_empty_path(cls, value: Any, info: ValidationInfo) -> Any:
+        # Path("") is ".", the working directory: `--set ingest.documents=` would read or write the
+        # checkout itself instead of stopping at the typo.
+        empty = value == "" or (isinstance(value, list) and "" in value)
+        if empty and _is_path_type(cls.model_fields[info.field_name].annotation):
+            raise ValueError("a path cannot be empty")
+        return value
 
 
 class ExecutorParams(Section):
@@ -65,6 +80,58 @@ def _deep_merge(base: dict, override: dict) -> dict:
 MISSING = object()
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a mapping key repeated at any depth: plain YAML keeps the last one, so a
+    section pasted twice into params.yaml would silently replace the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` is meant to be overridden
+                continue
+            key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
+            if not isinstance(key, Hashable):  # SafeLoader's own error names it
+                continue
+            if key in first_line:
+                problem = f"key {key!r} at line {line} repeats line {first_line[key]}"
+                raise yaml.constructor.ConstructorError(problem=problem)
+            first_line[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error as one line: what is wrong and where (its own str() spans several lines)."""
+    problem = getattr(exc, "problem", None) or exc.__class__.__name__
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}" if mark is not None else problem
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """Parse params YAML (a file, or one `--set` value); an unparseable text or a repeated key is a
+    ParamsError naming `where`."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{where}: not valid YAML ({_yaml_problem(exc)})") from None
+
+
+def read_params_file(params_file: Path) -> dict[str, Any]:
+    """The mapping a params file holds; a missing, non-UTF-8 or unparseable file, or a repeated key, is a
+    ParamsError."""
+    if not params_file.is_file():
+        raise ParamsError(f"params file not found: {params_file}")
+    try:
+        text = params_file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParamsError(
+            f"{params_file}: not UTF-8 text (byte {exc.object[exc.start]:#x} at offset {exc.start})"
+        ) from None
+    raw = parse_yaml(text, str(params_file)) or {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{params_file}: top level must be a mapping")
+    return raw
+
+
 def lookup(tree: Any, key: str, default: Any = None) -> Any:
     """The value at a dotted path (`section.key.sub`) of nested mappings, or `default` where the
     path does not lead to one."""
@@ -81,7 +148,6 @@ def apply_override(tree: dict, assignment: str) -> None:
     key, sep, raw_value = assignment.partition("=")
     if not sep or not key:
         raise ParamsError(f"--set {assignment!r}: expected section.key=value")
-    value = yaml.safe_load(raw_value) if raw_value != "" else ""
     node = tree
     parts = key.split(".")
     for depth, part in enumerate(parts[:-1]):
@@ -92,25 +158,33 @@ def apply_override(tree: dict, assignment: str) -> None:
         node = child
     if parts[-1] not in node:
         raise ParamsError(f"--set {key}: unknown parameter '{key}'")
-    node[parts[-1]] = value
+    # Parsed once the key is known, so a typo in the key is named as such whatever the value.
+    node[parts[-1]] = parse_yaml(raw_value, f"--set {key}") if raw_value != "" else ""
+
+
+def _profiles_table(profiles: Any) -> dict[str, dict]:
+    """The `profiles` table checked for shape: profile name -> the sections it overrides (null: none)."""
+    if not profiles:
+        return {}
+    if not isinstance(profiles, dict):
+        raise ParamsError(f"profiles: must map each profile to its overrides, got {type(profiles).__name__}")
+    for name, table in profiles.items():
+        if table is not None and not isinstance(table, dict):
+            raise ParamsError(f"profiles.{name}: must map sections to their overrides, got {table!r}")
+    return profiles
 
 
 def resolve_tree(params_file: Path, overrides: list[str] = ()) -> dict[str, Any]:
     """Return the fully merged params tree: base, then the chosen profile, then `--set` overrides."""
-    if not params_file.is_file():
-        raise ParamsError(f"params file not found: {params_file}")
-    try:
-        raw = yaml.safe_load(params_file.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ParamsError(f"{params_file}: not valid YAML ({exc.__class__.__name__})") from exc
-    if not isinstance(raw, dict):
-        raise ParamsError(f"{params_file}: top level must be a mapping")
-    profiles = raw.pop("profiles", {}) or {}
+    raw = read_params_file(params_file)
+    profiles = _profiles_table(raw.pop("profiles", {}))
     # The profile itself may be overridden, and it decides which table applies next.
     profile_overrides = [o for o in overrides if o.partition("=")[0] == "profile"]
     for assignment in profile_overrides:
         apply_override(raw, assignment)
     profile = raw.get("profile", DEFAULT_PROFILE)
+    if not isinstance(profile, str):
+        raise ParamsError(f"profile: must be a profile name, got {profile!r}")
     # With a profiles table, only its profiles exist: a typo must not silently run the base values.
     # (A file without one, like a test's, has only base values and the profile is a label.)
     if profiles and profile not in profiles:

@@ -4,8 +4,11 @@ Every stage that reads user data (SFT instructions, reward preferences) takes th
 same way, so a user learns one set of rules: a path is a file or a directory of such files; rows
 are numbered from 1 (a JSONL file's line numbers, blank lines included, so `file:row` points at
 the line in an editor); a JSONL line that does not parse is a RowError("bad_json") in the row's
-place, to be skipped and counted like any other bad row, while a file that is unusable as a whole
-(missing, unknown type, not Parquet, not a JSON array, broken gzip) is a StageInputError. JSONL
+place, to be skipped and counted like any other bad row, and so are a row (a JSONL line, an
+element of a JSON array) over MAX_ROW_BYTES, "too_large", and one nested deeper than MAX_DEPTH,
+"too_deep": both are found before json parses the row, so a JSON bomb costs neither a
+RecursionError nor seconds and gigabytes. A file that is unusable as a whole (missing, unknown
+type, not Parquet, not a JSON array, not valid JSON, broken gzip) is a StageInputError. JSONL
 and JSON files may be gzip-compressed (`.jsonl.gz`, `.json.gz`: how datasets are shipped). What a
 row means is the caller's business: each stage has its formats and its own skip reasons.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,6 +31,23 @@ from crisol.core.errors import StageInputError
 SUFFIXES = (".jsonl", ".json", ".parquet", ".jsonl.gz", ".json.gz")
 DETECT_ROWS = 100  # rows looked at to detect a file's format
 GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)  # not gzip, truncated, corrupt
+# A row is a conversation, a preference pair, a prompt or an evaluation document: an hh-rlhf
+# transcript is a few KB, a novel as one held-out document 1-3 MB, and 4 MiB is about a million
+# tokens, beyond any context trained here. A longer JSONL line is read past in chunks, never whole.
+MAX_ROW_BYTES = 4 << 20
+# Real rows nest a handful of levels (a row, its message list, a message); json's parser recurses
+# once per level and raises RecursionError near 1,000.
+MAX_DEPTH = 64
+READ_REASONS = (  # the reader's skip reasons: every caller's SKIP_REASONS starts with them
+    "bad_json",  # a JSONL line that does not parse
+    "too_large",  # a row of more than MAX_ROW_BYTES, skipped unparsed
+    "too_deep",  # a row nested deeper than MAX_DEPTH, skipped unparsed
+)
+# What a scan for nesting looks at: a whole JSON string (so that brackets in text do not count) or
+# a run of opening or of closing brackets (a run of a million "[" is one step).
+_NESTING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]+|[\]}]+', re.DOTALL)
+_SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
+_DECODER = json.JSONDecoder()
 
 
 def file_type(path: Path) -> str | None:
@@ -67,7 +88,7 @@ def input_files(inputs: list[Path | str], label: str = "user data") -> list[Path
 
 
 def read_rows(path: Path, label: str = "user data") -> Iterator[tuple[int, Any]]:
-    """(row number, row), where a row that cannot be parsed is a RowError("bad_json") instead."""
+    """(row number, row), where a row that cannot be parsed is a RowError of READ_REASONS instead."""
     try:
         yield from _rows(path, label)
     except GZIP_ERRORS as exc:
@@ -90,23 +111,116 @@ def _rows(path: Path, label: str) -> Iterator[tuple[int, Any]]:
         with _open(path) as raw:
             data = raw.read()
         try:
-            rows = json.loads(data.decode("utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            yield from enumerate(_array_rows(data.decode("utf-8"), path, label), start=1)
+        except (ValueError, UnicodeDecodeError) as exc:  # ValueError: json's, or an int of over 4,300 digits
             raise StageInputError(f"{label}: {path}: not valid JSON ({exc})") from None
-        if not isinstance(rows, list):
-            raise StageInputError(f"{label}: {path}: a .json file must hold an array of rows")
-        yield from enumerate(rows, start=1)
     else:
         with _open(path) as lines:
-            for number, raw in enumerate(lines, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    yield number, json.loads(raw.decode("utf-8"))
-                except UnicodeDecodeError:
-                    yield number, RowError("bad_json", "not UTF-8")
-                except json.JSONDecodeError as exc:
-                    yield number, RowError("bad_json", str(exc))
+            for number, raw in enumerate(_bounded_lines(lines), start=1):
+                if raw is None:
+                    yield number, _too_large()
+                elif raw.strip():
+                    yield number, _line_row(raw)
+
+
+def _too_large() -> RowError:
+    return RowError("too_large", f"a row of more than {MAX_ROW_BYTES} bytes")
+
+
+def _too_deep() -> RowError:
+    return RowError("too_deep", f"nested deeper than {MAX_DEPTH}")
+
+
+def _bounded_lines(stream: IO[bytes]) -> Iterator[bytes | None]:
+    """Each line of the stream, or None in place of a line over MAX_ROW_BYTES (read past in chunks)."""
+    while line := stream.readline(MAX_ROW_BYTES + 1):
+        if len(line) <= MAX_ROW_BYTES or line.endswith(b"\n"):  # MAX_ROW_BYTES and its newline fit
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = stream.readline(1 << 20)
+        yield None
+
+
+def _line_row(raw: bytes) -> Any:
+    """One JSONL line's row, or a RowError in its place."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return RowError("bad_json", "not UTF-8")
+    # Counting brackets settles almost every line: one with few of them cannot nest deep.
+    if text.count("[") + text.count("{") > MAX_DEPTH and _nesting(text, 0, MAX_DEPTH)[1] > MAX_DEPTH:
+        return _too_deep()
+    try:
+        return json.loads(text)
+    except ValueError as exc:  # json's JSONDecodeError, or an int of over 4,300 digits
+        return RowError("bad_json", str(exc))
+
+
+def _nesting(text: str, start: int, stop_past: int | None = None) -> tuple[int, int]:
+    """(where the array or object from text[start] on ends, how deep it nests), found without
+    parsing it (json's parser recurses once per level): the brackets outside strings are counted
+    until the first one is closed, or to the end of the text. With `stop_past`, the scan stops as
+    soon as the depth exceeds it, the end then unknown (-1): all a JSONL line needs to know."""
+    depth = deepest = 0
+    for match in _NESTING.finditer(text, start):
+        token = match.group()
+        if token[0] == '"':
+            continue
+        depth += len(token) if token[0] in "[{" else -len(token)
+        deepest = max(deepest, depth)
+        if stop_past is not None and deepest > stop_past:
+            return -1, deepest
+        if depth <= 0:
+            return match.end(), deepest
+    return len(text), deepest
+
+
+def _oversized(text: str, start: int, end: int) -> bool:
+    # A character is at most 4 UTF-8 bytes: only a long slice is worth encoding to measure.
+    return end - start > MAX_ROW_BYTES // 4 and len(text[start:end].encode("utf-8")) > MAX_ROW_BYTES
+
+
+def _element(text: str, pos: int) -> tuple[Any, int]:
+    """(the JSON value at text[pos], or a RowError in its place; where it ends). An array or object
+    is measured before json reads it; a string, number or literal json reads without recursing."""
+    if text.startswith(("[", "{"), pos):
+        end, depth = _nesting(text, pos)
+        if depth > MAX_DEPTH:
+            return _too_deep(), end
+        if _oversized(text, pos, end):
+            return _too_large(), end
+    row, end = _DECODER.raw_decode(text, pos)
+    return (_too_large() if _oversized(text, pos, end) else row), end
+
+
+def _array_rows(text: str, path: Path, label: str) -> Iterator[Any]:
+    """The elements of a .json file's array, one at a time, each bounded as `_element` does.
+    Invalid JSON raises json's own error, at its position in the file."""
+    pos = _SPACE.match(text).end()
+    if not text.startswith("[", pos):
+        _, end = _element(text, pos)  # json's error when it is not JSON at all
+        _check_end(text, end)
+        raise StageInputError(f"{label}: {path}: a .json file must hold an array of rows")
+    pos = _SPACE.match(text, pos + 1).end()
+    while not text.startswith("]", pos):
+        row, end = _element(text, pos)
+        yield row
+        pos = _SPACE.match(text, end).end()
+        if text.startswith(",", pos):
+            pos = _SPACE.match(text, pos + 1).end()
+            if text.startswith("]", pos):  # what json says of a trailing comma
+                raise json.JSONDecodeError("Expecting value", text, pos)
+        elif not text.startswith("]", pos):
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
+    _check_end(text, pos + 1)
+
+
+def _check_end(text: str, end: int) -> None:
+    """Only whitespace may follow a .json file's value."""
+    end = _SPACE.match(text, end).end()
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
 
 
 def first_signature(

@@ -23,11 +23,11 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
-from safetensors.torch import save_file
 from torch import Tensor
 
 from crisol.core.atomic import atomic_dir, write_json
 from crisol.core.errors import StageInputError
+from crisol.model.safetensors_file import save_tensors
 from crisol.model.transformer import Transformer
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
@@ -156,7 +156,7 @@ def export_hf(
 
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
-        save_file(hf_state_dict(model), str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        save_tensors(hf_state_dict(model), tmp / "model.safetensors", metadata={"format": "pt"})
         write_json(tmp / "config.json", llama_config(model, ordered_ids))
         generation: dict[str, int | list[int]] = {
             f"{kind}_token_id": value for kind, value in ordered_ids.items() if value is not None

@@ -33,11 +33,12 @@ from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from crisol.chat.template import ChatTemplate
 from crisol.core.errors import StageInputError
+from crisol.model.safetensors_file import save_tensors
 from crisol.model.transformer import Transformer
 from crisol.model.weights import load_model, read_model_config, save_model
 
@@ -144,7 +145,7 @@ def save_reward_model(model: RewardModel, directory: Path | str, metadata: dict[
         "shift": model.shift.detach().cpu().reshape(1),
         "scale": model.scale.detach().cpu().reshape(1),
     }
-    save_file(tensors, str(directory / HEAD_FILE))
+    save_tensors(tensors, directory / HEAD_FILE)
     return directory
 
 

@@ -8,7 +8,8 @@ config.json holds {"format": "crisol-model", "format_version": 1, "model": <Mode
 beside it (the params that made it, the tokenizer's hash). A model directory is one artifact: it
 is written into a temporary sibling and renamed into place, replacing any previous one.
 
-A tied lm_head is stored once (as embed_tokens.weight; safetensors refuses shared tensors) and
+model.safetensors is written by crisol/model/safetensors_file.py: the same weights give the same
+bytes in every process (DVC hashes them). A tied lm_head is stored once (as embed_tokens.weight) and
 tied again on load. Weights load into float32 parameters (the training precision) on the CPU,
 then move to `map_location`; cast afterwards for low-precision inference.
 """
@@ -21,11 +22,12 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from crisol.core.atomic import atomic_dir, write_json
 from crisol.core.errors import ParamsError, StageInputError
 from crisol.model.config import ModelConfig
+from crisol.model.safetensors_file import save_tensors
 from crisol.model.transformer import Transformer
 
 FORMAT = "crisol-model"
@@ -48,7 +50,7 @@ def save_model(model: Transformer, directory: Path | str, metadata: dict[str, An
     directory = Path(directory)
     with atomic_dir(directory) as tmp:
         tensors = {name: t.detach().to("cpu").contiguous() for name, t in _stored_state(model).items()}
-        save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", FORMAT: str(FORMAT_VERSION)})
+        save_tensors(tensors, tmp / WEIGHTS_FILE, metadata={"format": "pt", FORMAT: str(FORMAT_VERSION)})
         write_json(
             tmp / CONFIG_FILE,
             {

@@ -31,7 +31,7 @@ from stages.crawl.robots import MAX_ROBOTS_BYTES, RobotsRules, fetch_robots
 from stages.crawl.safety import Refused
 from stages.crawl.sitemaps import SitemapError, parse_sitemap
 from stages.crawl.stats import CrawlStats
-from stages.crawl.urls import Url, parse_url
+from stages.crawl.urls import HostPorts, Url, parse_url
 from stages.crawl.warc import WarcShardWriter
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -63,14 +63,14 @@ class HostState:
 
 class Crawler:
     def __init__(
-        self, params: CrawlParams, fetcher: Fetcher, writer: WarcShardWriter, scope_hosts: set[str], log: logging.Logger
+        self, params: CrawlParams, fetcher: Fetcher, writer: WarcShardWriter, scope: HostPorts, log: logging.Logger
     ) -> None:
         self.params = params
         self.fetcher = fetcher
         self.writer = writer
         self.log = log
         self.stats = CrawlStats()
-        self.frontier = Frontier(scope_hosts, fetcher.guard, params.max_depth, self.stats)
+        self.frontier = Frontier(scope, fetcher.guard, params.max_depth, self.stats)
         self.hosts: dict[str, HostState] = {}
         self.workers: dict[str, asyncio.Task] = {}
         self.budget = params.max_pages

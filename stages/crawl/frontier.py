@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Literal
 
 from stages.crawl.safety import UrlGuard
 from stages.crawl.stats import CrawlStats
-from stages.crawl.urls import Url
+from stages.crawl.urls import HostPorts, Url
 
 Kind = Literal["page", "sitemap"]
 QUEUED = "queued"
@@ -29,8 +29,8 @@ class CrawlItem:
 
 
 class Frontier:
-    def __init__(self, scope_hosts: Iterable[str], guard: UrlGuard, max_depth: int, stats: CrawlStats) -> None:
-        self.scope_hosts = {h.lower() for h in scope_hosts}
+    def __init__(self, scope: HostPorts, guard: UrlGuard, max_depth: int, stats: CrawlStats) -> None:
+        self.scope = scope
         self.guard = guard
         self.max_depth = max_depth
         self.stats = stats
@@ -38,7 +38,7 @@ class Frontier:
         self.queues: dict[str, deque[CrawlItem]] = {}
 
     def in_scope(self, url: Url) -> bool:
-        return url.host in self.scope_hosts
+        return self.scope.allows(url)
 
     def offer(
         self, url: Url | None, depth: int, kind: Kind = "page", chain: tuple[str, ...] = (), first: bool = False

@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from crisol.core.params import Section
+from stages.crawl.urls import parse_host_port
 
 # A contact URL in the User-Agent is what lets a site operator reach whoever runs the bot.
 _CONTACT_URL = re.compile(r"\+https?://\S+")
@@ -23,10 +24,12 @@ class CrawlParams(Section):
     metrics: Path = Path("data/metrics/crawl.json")
     # Extra seed URLs (added to site.json's seeds when serving; the only seeds when not).
     seeds: list[str] = []
-    # Hosts in scope besides the hosts of the seeds.
+    # host:port pairs in scope besides each seed's own host:port (a seed allows no other port of
+    # its host). An entry without a port means the scheme's default port (80 for http, 443 for https).
     allow_hosts: list[str] = []
-    # Hosts allowed to resolve to private/loopback addresses. When serving, the site's own hosts
-    # (mapped to the loopback server) are added automatically; nothing else is by default.
+    # host:port pairs allowed to resolve to private/loopback addresses, ports as in allow_hosts.
+    # When serving, the site's own hosts (mapped to the loopback server) are added automatically;
+    # nothing else is by default.
     ssrf_allow_hosts: list[str] = []
     user_agent: str = "crisolbot/0.1 (+https://example.org/crisol/crawler; research crawler)"
     max_pages: int = Field(20_000, ge=1)
@@ -47,6 +50,13 @@ class CrawlParams(Section):
     robots_max_redirects: int = Field(5, ge=0, le=20)
     records_per_file: int = Field(1000, ge=1)
     serve: bool = True
+
+    @field_validator("allow_hosts", "ssrf_allow_hosts")
+    @classmethod
+    def _are_host_ports(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            parse_host_port(entry)  # its ValueError says which entry is not host or host:port
+        return entries
 
     @field_validator("user_agent")
     @classmethod

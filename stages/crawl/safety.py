@@ -7,7 +7,8 @@ A page can link to `http://169.254.169.254/latest/meta-data/` (cloud credentials
   (`127.1`, `2130706433`, `0x7f.0.0.1`, `[::ffff:127.0.0.1]`), and `localhost` names (RFC 6761);
 - hosts whose DNS answers include a non-public address (private, loopback, link-local, reserved,
   multicast, unspecified, shared).
-Hosts on the allow-list skip the address checks. A host may also be *pinned* to an address (the
+Host:port pairs on the allow-list skip the address checks (urls.HostPorts: another port of an
+allowed host is checked like any other URL). A host may also be *pinned* to an address (the
 stage pins the synthetic web's `.test` hosts to its loopback server, like `curl --resolve`); the
 crawler then connects to exactly the address that was checked or pinned, so a DNS answer that
 changes between check and connect (DNS rebinding) cannot redirect it.
@@ -21,7 +22,7 @@ import socket
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from stages.crawl.urls import Url
+from stages.crawl.urls import HostPorts, Url
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -72,16 +73,18 @@ class UrlGuard:
         pinned: Mapping[tuple[str, int], ConnectTarget] | None = None,
         resolve_timeout_s: float = 5.0,
     ) -> None:
-        self.allow_hosts = {h.lower() for h in allow_hosts}
+        self.allow = HostPorts(allow_hosts)
         self.pinned = dict(pinned or {})
         self.resolve_timeout_s = resolve_timeout_s
-        self._resolved: dict[tuple[str, int], ConnectTarget | Refused] = {}
+        # Keyed by origin, not (host, port): whether a port-less allow-list entry applies depends
+        # on the scheme.
+        self._resolved: dict[str, ConnectTarget | Refused] = {}
 
     def static_refusal(self, url: Url) -> str | None:
         """The reason to refuse `url` without any lookup, or None (checks that need no DNS)."""
         if url.scheme not in ("http", "https"):
             return "scheme"
-        if url.host in self.allow_hosts or (url.host, url.port) in self.pinned:
+        if self.allow.allows(url) or (url.host, url.port) in self.pinned:
             return None
         literal = ip_literal(url.host)
         if literal is not None and not is_public(literal):
@@ -98,14 +101,14 @@ class UrlGuard:
         key = (url.host, url.port)
         if key in self.pinned:
             return self.pinned[key]
-        if key not in self._resolved:
-            self._resolved[key] = await self._resolve(url.host, url.port)
-        outcome = self._resolved[key]
+        if url.origin not in self._resolved:
+            self._resolved[url.origin] = await self._resolve(url.host, url.port, self.allow.allows(url))
+        outcome = self._resolved[url.origin]
         if isinstance(outcome, Refused):
             raise outcome
         return outcome
 
-    async def _resolve(self, host: str, port: int) -> ConnectTarget | Refused:
+    async def _resolve(self, host: str, port: int, allowed: bool) -> ConnectTarget | Refused:
         literal = ip_literal(host)
         if literal is not None:
             return ConnectTarget(str(literal), port)
@@ -118,7 +121,7 @@ class UrlGuard:
         addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
         if not addresses:
             return Refused("dns", f"{host}: no address")
-        if host not in self.allow_hosts:
+        if not allowed:
             private = [a for a in addresses if not is_public(a)]
             if private:
                 return Refused("ssrf", f"{host} resolves to {private[0]}")

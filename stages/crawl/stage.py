@@ -25,23 +25,23 @@ from stages.crawl.params import CrawlParams
 from stages.crawl.safety import ConnectTarget, UrlGuard
 from stages.crawl.server import SiteServer
 from stages.crawl.site import load_site
-from stages.crawl.urls import parse_url
+from stages.crawl.urls import HostPorts, parse_url
 from stages.crawl.warc import WarcShardWriter
 
 HTTP_PORT = 80
 
 
-def _seeds_and_scope(params: CrawlParams, server: SiteServer | None) -> tuple[list[str], set[str]]:
+def _seeds_and_scope(params: CrawlParams, server: SiteServer | None) -> tuple[list[str], HostPorts]:
     seeds = (list(server.site.seeds) if server else []) + list(params.seeds)
     if not seeds:
         where = "site.json nor crawl.seeds" if server else "crawl.seeds (crawl.serve is false)"
         raise StageInputError(f"no seed URLs: neither {where} has any")
-    scope = set(h.lower() for h in params.allow_hosts)
+    scope = HostPorts(params.allow_hosts)
     for seed in seeds:
         url = parse_url(seed)
         if url is None or url.scheme not in ("http", "https"):
             raise StageInputError(f"seed {seed!r} is not an absolute http(s) URL")
-        scope.add(url.host)
+        scope.add(url)  # the seed's host on the seed's port only
     return seeds, scope
 
 
@@ -73,7 +73,7 @@ async def _crawl(
     guard: UrlGuard,
     writer: WarcShardWriter,
     seeds: list[str],
-    scope: set[str],
+    scope: HostPorts,
     log: logging.Logger,
 ):
     fetcher = Fetcher(guard, params.user_agent, params.timeout_s, params.concurrency)
@@ -89,7 +89,7 @@ def crawl_site(params: CrawlParams, log: logging.Logger, server: SiteServer | No
     guard = _guard(params, server)
     # httpx logs every request at INFO: thousands of lines; the crawl reports its own progress.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    log.info("crawling %d seeds, %d hosts in scope, at most %d pages", len(seeds), len(scope), params.max_pages)
+    log.info("crawling %d seeds, %d host:ports in scope, at most %d pages", len(seeds), len(scope), params.max_pages)
     with atomic_dir(params.out) as tmp:
         writer = WarcShardWriter(Path(tmp), params.records_per_file, _warcinfo(params, server))
         try:

@@ -7,6 +7,7 @@ fragment and user-info dropped (a crawler never sends credentials). The query is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -70,3 +71,39 @@ def parse_url(href: str, base: str | None = None) -> Url | None:
     netloc = shown_host if port == DEFAULT_PORTS[scheme] else f"{shown_host}:{port}"
     text = urlunsplit((scheme, netloc, path, parts.query, ""))
     return Url(text=text, scheme=scheme, host=host, port=port, netloc=netloc, target=target)
+
+
+def parse_host_port(entry: str) -> tuple[str, int | None]:
+    """`host`, `host:port`, `[v6]:port` or a bare IPv6 address -> (lower-case host, port or None).
+
+    Raises ValueError for anything else (a URL, a path, user-info, a port out of 1..65535)."""
+    entry = entry.strip()
+    if entry.count(":") > 1 and not entry.startswith("["):
+        entry = f"[{entry}]"  # a bare IPv6 address: its colons are not a port separator
+    parts = urlsplit("//" + entry)
+    port = parts.port  # ValueError when not a number in 0..65535
+    host = (parts.hostname or "").rstrip(".")
+    if not host or port == 0 or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError(f"{entry!r} is not host or host:port")
+    return host, port
+
+
+class HostPorts:
+    """An allow-list of host:port pairs: allowing a host never allows its other ports (a link to
+    `localhost:22` is not in scope because `localhost:8000` is). An entry without a port stands
+    for the default port of the URL's scheme (80 for http, 443 for https)."""
+
+    def __init__(self, entries: Iterable[str] = ()) -> None:
+        self._pairs = {parse_host_port(entry) for entry in entries}
+
+    def add(self, url: Url) -> None:
+        """Allow exactly `url`'s host and port."""
+        self._pairs.add((url.host, url.port))
+
+    def allows(self, url: Url) -> bool:
+        if (url.host, url.port) in self._pairs:
+            return True
+        return (url.host, None) in self._pairs and url.port == DEFAULT_PORTS.get(url.scheme)
+
+    def __len__(self) -> int:
+        return len(self._pairs)

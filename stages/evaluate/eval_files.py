@@ -26,6 +26,7 @@ from crisol.core.errors import StageInputError
 from crisol.core.source import KINDS, DataSource
 from crisol.formats.row_files import (
     DETECT_ROWS,
+    READ_REASONS,
     SUFFIXES,
     RowError,
     RowLedger,
@@ -38,7 +39,7 @@ from stages.evaluate.hellaswag import detect as hellaswag_layout
 
 MULTIPLE_CHOICE, QA, TEXT = "multiple_choice", "qa", "text"
 TEXT_SUFFIX = ".txt"
-TEXT_SKIP_REASONS = ("bad_json", "not_an_object", "empty_text", "not_utf8")
+TEXT_SKIP_REASONS = (*READ_REASONS, "not_an_object", "empty_text", "not_utf8")
 
 
 def row_kind(row: Any) -> str | None:

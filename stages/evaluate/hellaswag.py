@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from crisol.formats.row_files import RowError, RowLedger, convert_rows, detected_format
+from crisol.formats.row_files import READ_REASONS, RowError, RowLedger, convert_rows, detected_format
 from crisol.model.transformer import Transformer
 from stages.evaluate.loglikelihood import DEFAULT_BATCH_SIZE, loglikelihoods, text_request
 from stages.evaluate.metrics import mc_aggregate, multiple_choice
@@ -37,7 +37,7 @@ ENDINGS = 4
 DELIMITER = " "  # lm-eval's target_delimiter: between the context and each choice
 FORMATS = ("original", "ctx")
 SKIP_REASONS = (
-    "bad_json",  # a JSONL line that does not parse
+    *READ_REASONS,  # bad_json, too_large, too_deep: crisol/formats/row_files.py
     "not_an_object",  # a row that is not a JSON object
     "empty_context",  # no context text (absent, not a string, or only whitespace)
     "wrong_number_of_endings",  # endings absent, not a list, or not 4 of them

@@ -21,12 +21,12 @@ from typing import Any
 
 from crisol.core.hashsplit import TEST
 from crisol.formats.conversations import Example, qa
-from crisol.formats.row_files import RowError, RowLedger, convert_rows
+from crisol.formats.row_files import READ_REASONS, RowError, RowLedger, convert_rows
 from crisol.grading.answers import READING_PROMPT
 from stages.evaluate.questions import QuestionSet
 
 FORMAT = "qa"
-SKIP_REASONS = ("bad_json", "not_an_object", "empty_question", "no_answers", "bad_context")
+SKIP_REASONS = (*READ_REASONS, "not_an_object", "empty_question", "no_answers", "bad_context")
 CLOSED_BOOK, OPEN_BOOK = "closed_book", "open_book"
 
 

@@ -8,9 +8,12 @@ damage are still yielded. Nothing here raises on bad input: a bad file is a coun
 WARC and WET (which is WARC); ARC only from files named so (`arc=True`): warcio's ARC fallback
 reads any line of five words as a record header and would turn a garbage WARC into hundreds of
 bogus records, so a file is read as one format, never guessed (`errors.not_a_warc`, `not_an_arc`).
-warcio is pinned (1.8.1): three more of its behaviours are worked around here, on purpose.
+warcio is pinned (1.8.1): four more of its behaviours are worked around here, on purpose.
 - A truncated gzip member ends iteration silently (or with an odd AttributeError), so the reader
   is replaced by one that remembers whether the last gzip member reached its end.
+- warcio takes the end of a gzip member for the end of a record; a valid file whose members do
+  not follow records (bgzip's 64 KiB blocks, `cat` of gzipped pieces) looked cut or corrupt. The
+  reader reads on into the next member instead, as `zcat` does.
 - A file gzipped as one stream (`gzip file.warc`, not one member per record) makes warcio stop
   after the first record ("non-chunked gzip"); the records simply go on in the same stream, so
   we read on: the file is still streamed, block by block, never held whole in memory.
@@ -110,7 +113,10 @@ class _Iterator(ArchiveIterator):
         # Never guessed per record: warcio would read any line of five words as an ARC header.
         self.known_format = known_format
         # Kept apart from `self.reader`, which warcio drops on close, to read its flags after.
-        self.tracker = self.reader = _GzipTrackingReader(self.fh, block_size=self.reader.block_size)
+        # read_all_members: a record may go on in the next gzip member (see the module docstring).
+        self.tracker = self.reader = _GzipTrackingReader(
+            self.fh, block_size=self.reader.block_size, read_all_members=True
+        )
 
     def _raise_invalid_gzip_err(self):
         # warcio's "non-chunked gzip" stop: the gzip member goes on past the record, i.e. the
@@ -283,4 +289,6 @@ def read_records(stream: BinaryIO, counters: Counter, max_record_bytes: int, arc
     if isinstance(failure, ArchiveLoadFailed):
         counters[f"errors.{_load_failure_reason(records, source.head, arc)}"] += 1
     elif failure is not None:
-        counters[f"errors.read_error:{type(failure).__name__}"] += 1
+        # warcio's other failures (an AttributeError for a response without WARC-Target-URI, ...)
+        # come from a record header it had begun to parse: that record is broken, whatever the class.
+        counters["errors.invalid_record"] += 1

@@ -22,11 +22,11 @@ from typing import Any
 
 from crisol.chat.template import ChatTemplate
 from crisol.chat.turns import Messages, check_prompt, checked_messages, pair_prompt  # same turn rules as pairs
-from crisol.formats.row_files import RowError
+from crisol.formats.row_files import READ_REASONS, RowError
 
 FORMATS = ("prompt", "messages")
 SKIP_REASONS = (
-    "bad_json",  # a JSONL line that does not parse
+    *READ_REASONS,  # bad_json, too_large, too_deep: crisol/formats/row_files.py
     "not_object",  # a row that is not a JSON object
     "missing_field",  # no 'prompt' / 'messages', or a turn without role or content
     "wrong_type",  # a field of the wrong type (prompt not a string or list, content not a string, ...)
@@ -75,6 +75,8 @@ def fit(prompt: Messages, template: ChatTemplate, budget: int) -> tuple[Messages
     starts = [0] + [i for i, m in enumerate(prompt) if i > 0 and m["role"] == "user"]
     for start in starts:
         kept = prompt[start:]
+        if template.surely_longer(kept, budget):  # a huge turn: not worth tokenising to know
+            continue
         tokens = template.generation_prompt(kept)
         if len(tokens) <= budget:
             return kept, tokens, start > 0

@@ -25,12 +25,13 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
 
 from crisol.core.atomic import atomic_dir, write_json
 from crisol.core.errors import StageInputError
+from crisol.model.safetensors_file import save_tensors
 
 FORMAT = "crisol-pretrain-checkpoint"
 FORMAT_VERSION = 1
@@ -116,11 +117,7 @@ def save(
         tensors["rng/torch_cuda"] = torch.cuda.get_rng_state()
     target = step_dir(directory, step)
     with atomic_dir(target) as tmp:
-        save_file(
-            {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()},
-            str(tmp / TENSORS),
-            metadata={"format": FORMAT},
-        )
+        save_tensors(tensors, tmp / TENSORS, metadata={"format": FORMAT})
         write_json(
             tmp / STATE,
             {"format": FORMAT, "format_version": FORMAT_VERSION, "step": step, "optimizer": optim_meta, **state},

@@ -21,11 +21,11 @@ import re
 from typing import Any, Callable, NamedTuple
 
 from crisol.chat.turns import Messages, check_prompt, checked_messages, pair_prompt, text_field
-from crisol.formats.row_files import RowError
+from crisol.formats.row_files import READ_REASONS, RowError
 
 FORMATS = ("pairs", "hh")
 SKIP_REASONS = (
-    "bad_json",  # a JSONL line that does not parse
+    *READ_REASONS,  # bad_json, too_large, too_deep: crisol/formats/row_files.py
     "not_object",  # a row that is not a JSON object
     "missing_field",  # a required field is absent or null (an hh transcript without an Assistant turn)
     "wrong_type",  # a field of the wrong type (an answer list of more than one message, ...)

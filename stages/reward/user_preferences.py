@@ -69,22 +69,21 @@ def left_truncations(prompt: list[dict[str, str]]) -> Iterator[list[dict[str, st
 def load_user_preferences(params: UserPreferenceParams, template: ChatTemplate, max_tokens: int) -> UserPreferences:
     """Every usable row of every input file as a preference pair (kind "user"); the rest counted."""
 
-    def length(pair: Pair) -> int:
+    def fits(pair: Pair) -> bool:
         # The reward model reads prompt + one answer at a time: the longer answer sets the length.
-        return max(len(template.render(answered(pair.prompt, answer))) for answer in (pair.chosen, pair.rejected))
+        return all(template.fits(answered(pair.prompt, answer), max_tokens) for answer in (pair.chosen, pair.rejected))
 
     def pair_of(row: Any, file_format: str) -> tuple[Pair, Pair]:
         """(the pair as given, the pair as trained on: its prompt cut from the left to fit)."""
         given = to_pair(row, file_format)
-        size = length(given)
-        if size <= max_tokens:
+        if fits(given):
             return given, given
         for prompt in left_truncations(given.prompt) if params.truncate_prompt else ():
-            if length(fitted := given._replace(prompt=prompt)) <= max_tokens:
+            if fits(fitted := given._replace(prompt=prompt)):
                 return given, fitted
         raise RowError(
             "over_length",
-            f"{size} tokens, more than {max_tokens}"
+            f"more than {max_tokens} tokens"
             + (", even with the prompt cut to its last user turn" if params.truncate_prompt else ""),
         )
 

@@ -54,7 +54,7 @@ def load_user_data(
 
     def conversation_of(row: Any, file_format: str) -> list[dict[str, str]]:
         conversation = to_conversation(row, file_format)
-        if len(template.render(conversation)) > max_tokens:
+        if not template.fits(conversation, max_tokens):
             raise RowError("over_length", f"more than {max_tokens} tokens")
         return conversation
 

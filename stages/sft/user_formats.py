@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from crisol.chat.template import ROLES
-from crisol.formats.row_files import RowError
+from crisol.formats.row_files import READ_REASONS, RowError
 
 FORMATS = ("alpaca", "dolly", "openai", "sharegpt")
 SKIP_REASONS = (
-    "bad_json",  # a JSONL line that does not parse
+    *READ_REASONS,  # bad_json, too_large, too_deep: crisol/formats/row_files.py
     "not_object",  # a row that is not a JSON object
     "missing_field",  # a required field is absent or null
     "wrong_type",  # a field of the wrong type (content not a string, messages not a list, ...)

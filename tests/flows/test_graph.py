@@ -95,3 +95,26 @@ def test_world_stages_refuse_own_source(stage, tmp_path, capsys):
     code = stage_main(stage, model, run, ["--params", str(params), "--set", "source=own"])
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert code == 1 and len(errors) == 1 and "source is own" in errors[0]
+
+
+@pytest.mark.parametrize(
+    "text, overrides, message",
+    [
+        (None, ['ingest.inputs=["a"'], "error: --set ingest.inputs: not valid YAML ("),
+        (None, ["profile=[micro]"], "error: profile: must be a profile name"),
+        ("ingest:\n  max_files: 3\n", ["profile=micro"], "not valid YAML (key 'ingest' at line"),
+    ],
+)
+def test_cli_set_mistakes_are_one_line_and_exit_2(text, overrides, message, tmp_path, capsys):
+    """The flow's --set writer checks as a stage does; a mistake leaves params.yaml as it was."""
+    shutil.copy2(REPO_ROOT / "params.yaml", tmp_path / "params.yaml")
+    if text:
+        (tmp_path / "params.yaml").write_text((tmp_path / "params.yaml").read_text() + text)
+    before = (tmp_path / "params.yaml").read_text()
+    argv = ["--root", str(tmp_path)]
+    for assignment in overrides:
+        argv += ["--set", assignment]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "params.yaml").read_text() == before

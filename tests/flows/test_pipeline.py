@@ -126,3 +126,15 @@ def test_overrides_change_only_the_overridden_line_of_params_yaml(tmp_path):
     changed = [(a, b) for a, b in zip(original.splitlines(), copy.read_text().splitlines()) if a != b]
     assert changed == [("profile: tiny", "profile: micro")]
     assert len(copy.read_text().splitlines()) == len(original.splitlines())
+
+
+@pytest.mark.parametrize(
+    "assignment, message",
+    [("toy.n=[1", "--set toy.n: not valid YAML ("), ("toy.m=1", "--set toy.m: unknown parameter")],
+)
+def test_cli_set_mistake_is_one_line_and_exit_2_before_the_flow(assignment, message, toy_repo, capsys):
+    from flows.pipeline import main
+
+    assert main(["--root", str(toy_repo), "--set", assignment]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

@@ -62,8 +62,11 @@ def write_params(root: Path, corpus: dict, **pretrain) -> Path:
     )
 
 
-def run_subprocess(command: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+def run_subprocess(
+    command: list[str], timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run `command` from the checkout with it importable; `env` adds to (or overrides) this process's."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
     return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 

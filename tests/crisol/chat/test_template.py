@@ -164,3 +164,16 @@ def test_from_file_reads_a_tokenizer_directory_or_fails_clearly(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(StageInputError, match="not a tokenizers JSON file"):
         ChatTemplate.from_file(tmp_path / "bad.json")
+
+
+def test_a_conversation_too_long_for_its_size_is_refused_untokenised_and_one_that_fits_never_is(template):
+    vocab = template.text_tokenizer.get_vocab(with_added_tokens=False)
+    longest = template.text_tokenizer.decode([max(vocab.items(), key=lambda item: len(item[0]))[1]])
+    # The fewest tokens per byte the template can give: runs of its longest token, and plain runs.
+    for content in ("", "word " * 50, longest * 200, "x" * 5000, "é" * 3000):
+        conversation = [{"role": "user", "content": content}, {"role": "assistant", "content": longest}]
+        size = len(template.render(conversation))
+        assert not template.surely_longer(conversation, size) and template.fits(conversation, size)
+        assert not template.fits(conversation, size - 1)
+    huge = [{"role": "user", "content": "x" * 10_000_000}]  # seconds and gigabytes to tokenise
+    assert template.surely_longer(huge, 4096) and not template.fits(huge, 4096)

@@ -14,7 +14,7 @@ from stages.crawl.crawler import Crawler
 from stages.crawl.fetcher import Fetcher
 from stages.crawl.params import CrawlParams
 from stages.crawl.safety import ConnectTarget, UrlGuard
-from stages.crawl.urls import parse_url
+from stages.crawl.urls import HostPorts, parse_url
 from stages.crawl.warc import WarcShardWriter
 
 A, B = "a.test", "b.test"
@@ -113,7 +113,7 @@ def test_a_busy_server_gets_exponential_backoff(tmp_path):
         fetcher = Fetcher(guard, params.user_agent, 5.0, 1, transport=httpx.MockTransport(server))
         writer = WarcShardWriter(tmp_path, 100, {"software": "test"})
         try:
-            return await Crawler(params, fetcher, writer, {"busy.test"}, logging.getLogger("t")).run(
+            return await Crawler(params, fetcher, writer, HostPorts(["busy.test"]), logging.getLogger("t")).run(
                 ["http://busy.test/"]
             )
         finally:

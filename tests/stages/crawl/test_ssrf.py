@@ -8,14 +8,21 @@ import socket
 import threading
 
 import pytest
+from pydantic import ValidationError
 
 from kit.crawl import crawl, page, robots, write_site
+from stages.crawl.params import CrawlParams
 from stages.crawl.safety import ConnectTarget, Refused, UrlGuard
 from stages.crawl.urls import parse_url
 
 H = "s.test"
 REAL_GETADDRINFO = socket.getaddrinfo
-FAKE_DNS = {"intranet.example": "10.0.0.5", "rebind.example": "169.254.169.254", "public.example": "93.184.216.34"}
+FAKE_DNS = {
+    H: "127.0.0.1",
+    "intranet.example": "10.0.0.5",
+    "rebind.example": "169.254.169.254",
+    "public.example": "93.184.216.34",
+}
 
 
 @pytest.fixture
@@ -142,3 +149,36 @@ def test_crawl_never_connects_to_forbidden_targets(tmp_path, fake_dns):
     assert run.metrics["refused"]["ssrf"] == len(forbidden) + 1
     assert run.metrics["refused"]["scheme"] == 2
     assert "intranet.example" in run.metrics["hosts"]  # counted against the in-scope host
+
+
+def test_allow_list_entries_name_a_port():
+    def allowed(url, *entries):
+        return _static(url, UrlGuard(allow_hosts=entries)) is None
+
+    # No port: the scheme's default port, and no other.
+    assert allowed("http://localhost/", "localhost") and allowed("https://localhost/", "localhost")
+    assert not allowed("http://localhost:9/", "localhost")
+    assert not allowed("http://localhost:443/", "localhost")  # 443 is https's default, not http's
+    assert allowed("http://localhost:8000/x", "localhost:8000")
+    assert not allowed("http://localhost/", "localhost:8000")
+    assert allowed("http://[::1]:8000/", "[::1]:8000") and allowed("http://[::1]/", "::1")
+    for entry in ("http://a.test/", "a.test/x", "a.test:http", "user@a.test", "a.test:0", ""):
+        with pytest.raises(ValidationError):
+            CrawlParams(ssrf_allow_hosts=[entry])
+
+
+def test_another_port_of_an_allowed_host_is_refused_to_links_and_redirects(tmp_path, fake_dns):
+    # The seed's host is allow-listed in both lists and resolves to loopback: allowing it must not
+    # open its other ports (a link or a redirect to `H:<any port>` reaching a local service).
+    trip = Tripwire()
+    try:
+        elsewhere = f"http://{H}:{trip.port}"
+        files = {f"{H}/robots.txt": robots(0.0), f"{H}/index.html": page(f"{elsewhere}/", "/hop")}
+        redirects = {H: {"/hop": {"status": 302, "location": f"{elsewhere}/x"}}}
+        site = write_site(tmp_path / "site", files, [f"http://{H}/"], redirects=redirects)
+        run = crawl(site, tmp_path, allow_hosts=[H], ssrf_allow_hosts=[H])
+    finally:
+        trip.close()
+    assert trip.connections == 0
+    assert run.paths() == ["/robots.txt", "/", "/hop"]
+    assert run.metrics["refused"]["out_of_scope"] == 2

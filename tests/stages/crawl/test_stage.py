@@ -117,6 +117,10 @@ def test_without_serving_only_allow_listed_private_hosts_are_crawled(tmp_path):
         with pytest.raises(StageInputError, match="ssrf"):  # default: no private address at all
             crawl_site(CrawlParams(**base), logging.getLogger("test"), None)
         assert server.requests == []
-        metrics = crawl_site(CrawlParams(**base, ssrf_allow_hosts=[ip]), logging.getLogger("test"), None)
+        with pytest.raises(StageInputError, match="ssrf"):  # an entry without a port allows port 80 only
+            crawl_site(CrawlParams(**base, ssrf_allow_hosts=[ip]), logging.getLogger("test"), None)
+        assert server.requests == []
+        allowed = f"{ip}:{server.port}"
+        metrics = crawl_site(CrawlParams(**base, ssrf_allow_hosts=[allowed]), logging.getLogger("test"), None)
         assert [r.path for r in server.requests] == ["/robots.txt", "/", "/a.html"]
     assert metrics["pages_stored"] == 2

@@ -47,7 +47,8 @@ def test_every_bad_row_is_counted_with_its_line(tmp_path):
     for _, reason in BAD_LINES:
         expected[reason] = expected.get(reason, 0) + 1
     assert dict(data.skipped) == expected
-    assert set(expected) == set(SKIP_REASONS)  # the test covers every reason
+    # The test covers every reason but the reader's bounds (tests/crisol/formats/test_row_files.py).
+    assert set(expected) == set(SKIP_REASONS) - {"too_large", "too_deep"}
     first_line = {reason: 2 + next(i for i, (_, r) in enumerate(BAD_LINES) if r == reason) for reason in expected}
     assert {r: where[0] for r, where in data.where.items()} == {r: f"{path}:{n}" for r, n in first_line.items()}
     summary = data.summary()

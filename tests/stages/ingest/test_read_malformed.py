@@ -236,3 +236,36 @@ def test_a_stream_that_fails_mid_file_is_a_read_error_keeping_earlier_records(tm
     records = list(read_records(_FailingStream(three, len(two) + 30), counters, 1_000_000))
     assert _errors(counters) == {"errors.read_error:ConnectionResetError": 1}
     assert [r.url for r in records] == [u for u, _ in pages[:2]]
+
+
+def _members(data: bytes, size: int) -> bytes:
+    """`data` gzipped in pieces of `size` bytes, one gzip member each, cut wherever they fall."""
+    return b"".join(gzip.compress(data[i : i + size]) for i in range(0, len(data), size))
+
+
+# Before, these intact files were `truncated_gzip` (300) or `truncated_record` + `invalid_record`.
+@pytest.mark.parametrize("size", [300, 500, 777])
+def test_gzip_members_that_do_not_follow_records_are_an_intact_file(tmp_path, size):
+    # Members cut wherever the bytes fall (`cat` of gzipped pieces; bgzip's blocks, ending with an
+    # empty member): zcat reads the file whole, so no record is cut and no gzip is corrupt.
+    pages = english_pages()
+    plain = _warc_bytes(tmp_path, pages, gzip=False)
+    records, counters = _read(_members(plain, size) + gzip.compress(b""))
+    assert _errors(counters) == {}
+    assert [r.url for r in records] == [u for u, _ in pages] and counters["records"] == 1 + len(pages)
+
+
+def _without_target_uri(record: bytes) -> bytes:
+    return record.replace(b"WARC-Target-URI: ", b"WARC-Target-UXI: ", 1)
+
+
+def test_a_record_header_warcio_fails_on_is_an_invalid_record(tmp_path):
+    # A response without WARC-Target-URI makes warcio raise AttributeError: the record is broken,
+    # not the reading; and the file is still a WARC when it is the first record.
+    url, page = english_pages()[0]
+    good = _writer_bytes(lambda w: response(w, url, page), gzip=False)
+    broken = _without_target_uri(good)
+    records, counters = _read(good + broken)
+    assert [r.url for r in records] == [url] and _errors(counters) == {"errors.invalid_record": 1}
+    records, counters = _read(broken + good)
+    assert records == [] and _errors(counters) == {"errors.invalid_record": 1}

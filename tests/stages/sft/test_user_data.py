@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from functools import partial
 
 import pyarrow as pa
@@ -182,6 +183,22 @@ def test_over_length_is_measured_in_tokens_after_templating(tmp_path, template):
     assert len(data.examples) == 1
     with pytest.raises(StageInputError, match="over_length 1"):
         load(template, [write_jsonl(tmp_path / "b.jsonl", [ok])], max_tokens=size - 1)
+
+
+def test_json_bombs_are_counted_and_a_huge_turn_is_over_length_before_it_is_tokenised(tmp_path, template):
+    chat = GOOD["openai"][0]["messages"]
+    lines = [
+        "[" * 1000 + "]" * 1000,  # too_deep: a RecursionError in json's parser
+        json.dumps({"messages": [{"role": "user", "content": "x" * 10_000_000}, *chat[1:]]}),  # too_large: 10 MB
+        # over_length: 3 MB, within the row bound, that the tokenizer needs seconds and a GB to count
+        json.dumps({"messages": [*chat[:-1], {"role": "assistant", "content": "word " * 600_000}]}),
+        json.dumps(GOOD["openai"][0]),
+    ]
+    start = time.monotonic()
+    data = load(template, [write_jsonl(tmp_path / "bombs.jsonl", [line.encode() for line in lines])])
+    assert time.monotonic() - start < 2
+    assert [e.messages for e in data.examples] == [chat]
+    assert data.summary()["skipped"] == {"too_large": 1, "too_deep": 1, "over_length": 1}
 
 
 def test_all_bad_input_is_a_clear_error(tmp_path, template):
