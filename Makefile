@@ -22,6 +22,7 @@ demo: $(STAMP)
 
 # The same stage graph with DVC alone, no Prefect (dvc.yaml rendered first for params.yaml's source).
 repro: $(STAMP)
+	$(PY) -m flows.dvc_repair
 	$(PY) -m flows.graph
 	$(VENV)/bin/dvc repro $(ARGS)
 

@@ -32,6 +32,7 @@ from prefect.exceptions import ObjectNotFound
 from crisol.core.errors import ParamsError
 from crisol.core.params import resolve_tree
 from flows.dvc_graph import StageInfo, stage_order
+from flows.dvc_repair import repair_rwlock
 from flows.graph import write_graph
 from flows.workspace import apply_param_overrides
 
@@ -157,6 +158,9 @@ def pipeline(
         if set_params:
             apply_param_overrides(Path(root) / "params.yaml", set_params)
             logger.info("params.yaml updated: %s", ", ".join(set_params))
+        repaired = repair_rwlock(root)  # what a killed dvc can leave broken (flows/dvc_repair.py)
+        if repaired:
+            logger.warning("%s", repaired)
         source = write_graph(root)  # the graph differs by data source (flows/graph.py)
         logger.info("data source: %s%s", source.kind, f" ({source.root})" if source.is_own else "")
         order = stage_order(root, targets)

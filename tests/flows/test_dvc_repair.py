@@ -1,0 +1,65 @@
+"""A killed dvc that left `.dvc/tmp/rwlock` half-written no longer blocks every later DVC command:
+the flow and `make repro` remove it when no DVC process holds it, and leave it alone otherwise."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from flows.dvc_repair import GUARD, RWLOCK, repair_rwlock
+from flows.pipeline import dvc_executable, tool_env
+
+
+@pytest.fixture
+def repo(tmp_path):
+    subprocess.run([dvc_executable(), "init", "--no-scm", "-q"], cwd=tmp_path, env=tool_env(), check=True)
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a:\n    cmd: echo a > a.txt\n    outs:\n      - a.txt\n")
+    (tmp_path / RWLOCK).parent.mkdir(parents=True, exist_ok=True)
+    return tmp_path
+
+
+def dvc_status(root):
+    return subprocess.run([dvc_executable(), "status"], cwd=root, env=tool_env(), capture_output=True, text=True)
+
+
+def test_an_empty_rwlock_left_by_a_kill_is_removed_and_dvc_works_again(repo):
+    (repo / RWLOCK).write_text("")
+    broken = dvc_status(repo)
+    assert broken.returncode != 0 and "corrupted" in broken.stderr + broken.stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "flows.dvc_repair", "--root", str(repo)], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "removed .dvc/tmp/rwlock" in result.stderr
+    assert not (repo / RWLOCK).exists() and dvc_status(repo).returncode == 0
+    assert repair_rwlock(repo) is None  # nothing left to do
+
+
+def test_a_valid_rwlock_is_never_touched(repo):
+    (repo / RWLOCK).write_text('{"read": {}, "write": {}}')
+    assert repair_rwlock(repo) is None and (repo / RWLOCK).read_text() == '{"read": {}, "write": {}}'
+
+
+def test_a_corrupted_rwlock_a_dvc_process_holds_is_left_alone(repo):
+    (repo / RWLOCK).write_text("{")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, zc.lockfile; "
+            "lock = zc.lockfile.LockFile(sys.argv[1]); print('held', flush=True); time.sleep(60)",
+            str(repo / GUARD),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert repair_rwlock(repo) is None and (repo / RWLOCK).read_text() == "{"
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    assert repair_rwlock(repo) is not None and not (repo / RWLOCK).exists()
