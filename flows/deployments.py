@@ -4,7 +4,8 @@
 `crisol/stage-<name>` (one stage and what it needs, for every stage of dvc.yaml). The Prefect UI
 renders the parameters below as a form: `profile` a drop-down, `overrides` a list of
 `section.key=value` lines, `force` a switch. The work itself is `flows.pipeline.pipeline`, run as
-a subflow, so DVC still decides what runs and the `dvc-workspace` limit still serialises runs.
+a subflow, so DVC still decides what runs and the workspace lock (flows/workspace_lock.py) still
+serialises runs.
 """
 
 from __future__ import annotations

@@ -5,9 +5,10 @@
 dvc.yaml is first rendered for the data source params.yaml names (flows/graph.py). Each stage
 runs as `dvc repro --single-item <root>/dvc.yaml:<stage>` in a subprocess, so DVC
 skips what has not changed, and the stage's own log lines are streamed into the Prefect log.
-One global concurrency limit (`dvc-workspace`, limit 1) serialises whole runs, so two runs never
-fight over DVC's locks or each other's params. No Prefect result cache on the tasks: caching is
-DVC's job (a Prefect INPUTS cache would skip a stage whose DVC deps changed).
+The workspace lock (flows/workspace_lock.py, a file lock the kernel frees when its holder dies)
+serialises whole runs, so two runs never fight over DVC's locks or each other's params. No Prefect
+result cache on the tasks: caching is DVC's job (a Prefect INPUTS cache would skip a stage whose
+DVC deps changed).
 """
 
 from __future__ import annotations
@@ -24,10 +25,6 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-from prefect.concurrency.sync import concurrency
-from prefect.exceptions import ObjectNotFound
 
 from crisol.core.errors import ParamsError
 from crisol.core.params import resolve_tree
@@ -35,9 +32,9 @@ from flows.dvc_graph import StageInfo, stage_order
 from flows.dvc_repair import repair_rwlock
 from flows.graph import write_graph
 from flows.workspace import apply_param_overrides
+from flows.workspace_lock import workspace_lock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-WORKSPACE_LIMIT = "dvc-workspace"
 TAIL_LINES = 30
 
 
@@ -133,15 +130,6 @@ def publish_reports(root: Path, order: list[StageInfo]) -> list[str]:
     return keys
 
 
-def ensure_workspace_limit(name: str = WORKSPACE_LIMIT) -> None:
-    """Create the workspace's global concurrency limit on first use (idempotent)."""
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-
-
 @flow(name="crisol-pipeline")
 def pipeline(
     root: str = str(REPO_ROOT),
@@ -152,9 +140,8 @@ def pipeline(
     """Run the DVC stage graph (all stages, or `targets` and what they need) as Prefect tasks."""
     logger = get_run_logger()
     root = str(Path(root).resolve())
-    ensure_workspace_limit()
     results: list[dict[str, object]] = []
-    with concurrency(WORKSPACE_LIMIT, occupy=1):
+    with workspace_lock(root, logger):
         if set_params:
             apply_param_overrides(Path(root) / "params.yaml", set_params)
             logger.info("params.yaml updated: %s", ", ".join(set_params))

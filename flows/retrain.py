@@ -39,13 +39,16 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
 from prefect.events import emit_event
+from prefect.exceptions import ObjectNotFound
 
 from flows import registry as reg
 from flows.dvc_graph import stage_order
 from flows.gate import DEFAULT_METRICS, MetricRule, compare, metric_value
-from flows.pipeline import REPO_ROOT, ensure_workspace_limit, pipeline
+from flows.pipeline import REPO_ROOT, pipeline
 from flows.retrain_inputs import (
     DEFAULT_PATTERNS,
     LEDGER_NAME,
@@ -60,7 +63,7 @@ from flows.retrain_record import publish
 CRAWL_LANDED = "crisol.crawl.landed"
 MODEL_PROMOTED = "crisol.model.promoted"
 RETRAIN_REFUSED = "crisol.retrain.refused"
-RETRAIN_LIMIT = "crisol-retrain"  # one retraining at a time (the pipeline has its own limit)
+RETRAIN_LIMIT = "crisol-retrain"  # one retraining at a time (the pipeline has its own lock)
 DEFAULT_METRICS_FILE = "data/metrics/evaluate.json"
 DEFAULT_MODEL_DIR = "data/ppo"
 CLOCK_SLACK_S = 0.5  # file timestamps come from a coarse kernel clock that can lag time.time()
@@ -124,6 +127,15 @@ def _flow_run_id() -> str | None:
 # --- the flow ------------------------------------------------------------------------------------
 
 
+def ensure_limit(name: str) -> None:
+    """Create a global concurrency limit of 1 on first use (idempotent)."""
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+
+
 @flow(name="crisol-retrain")
 def retrain(
     watch_dir: str | None = None,
@@ -146,7 +158,7 @@ def retrain(
     Relative paths (watch_dir, registry, metrics_file, model_dir, ledger) are under `root`.
     registry: default <root>/models/registry; ledger: default <registry>/consumed-inputs.jsonl."""
     setup = Setup.resolve(root, registry, ledger, metrics_file, model_dir, watch_dir, metrics, patterns)
-    ensure_workspace_limit(RETRAIN_LIMIT)
+    ensure_limit(RETRAIN_LIMIT)
     with concurrency(RETRAIN_LIMIT, occupy=1):
         return _retrain(setup, common_crawl_paths, cumulative, targets, force, set_params)
 

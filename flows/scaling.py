@@ -24,11 +24,11 @@ import sys
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.concurrency.sync import concurrency
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from crisol.core.params import load
-from flows.pipeline import REPO_ROOT, WORKSPACE_LIMIT, ensure_workspace_limit, pipeline
+from flows.pipeline import REPO_ROOT, pipeline
+from flows.workspace_lock import workspace_lock
 from stages.scaling.params import ScalingParams
 from stages.scaling.plan import Plan, Run, make_plan
 from stages.scaling.runs import execute
@@ -95,8 +95,7 @@ def scaling_sweep(
     """Sweep the IsoFLOP grid, fit L(N, D), recommend a size for `scaling.budget`; optionally train it."""
     workspace = Path(root).resolve()
     pipeline(root=str(workspace), targets=[UPSTREAM], set_params=set_params)
-    ensure_workspace_limit()
-    with concurrency(WORKSPACE_LIMIT, occupy=1):  # no other flow changes the data under the runs
+    with workspace_lock(workspace, get_run_logger()):  # no other flow changes the data under the runs
         runs = sweep(workspace)
     fitted = pipeline(root=str(workspace), targets=["scaling"])
     result: dict[str, object] = {"runs": runs, "scaling": fitted[-1]}

@@ -211,7 +211,7 @@ def test_two_overlapping_runs_leave_the_workspace_consistent(deployed, tmp_path)
     messages = "\n".join(log.message for log in logs)
     for bad in ("rwlock", "is busy", "Unable to acquire lock", "Traceback"):
         assert bad not in messages, messages
-    # Each pipeline's stages ran inside its hold on the dvc-workspace limit: from its "stage order"
+    # Each pipeline's stages ran inside its hold on the workspace lock: from its "stage order"
     # line to its last stage, the two pipelines' time spans do not overlap.
     spans = []
     for sub in subflows:
@@ -221,7 +221,7 @@ def test_two_overlapping_runs_leave_the_workspace_consistent(deployed, tmp_path)
         assert sum(log.message.startswith("stage make_a ran") for log in own) == 1
         spans.append((begin, finish))
     spans.sort()
-    assert spans[0][1] <= spans[1][0], f"the dvc-workspace limit must serialise the two runs: {spans}"
+    assert spans[0][1] <= spans[1][0], f"the workspace lock must serialise the two runs: {spans}"
     status = subprocess.run([dvc_executable(), "status", "--json"], cwd=toy, capture_output=True, text=True, check=True)
     assert json.loads(status.stdout) == {}, status.stdout
     rwlock = toy / ".dvc" / "tmp" / "rwlock"  # DVC's lock table: no reader or writer left behind
