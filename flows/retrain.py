@@ -39,11 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-from prefect.concurrency.sync import concurrency
 from prefect.events import emit_event
-from prefect.exceptions import ObjectNotFound
 
 from flows import registry as reg
 from flows.dvc_graph import stage_order
@@ -59,11 +55,12 @@ from flows.retrain_inputs import (
     record_consumed,
 )
 from flows.retrain_record import publish
+from flows.workspace_lock import held_lock
 
 CRAWL_LANDED = "crisol.crawl.landed"
 MODEL_PROMOTED = "crisol.model.promoted"
 RETRAIN_REFUSED = "crisol.retrain.refused"
-RETRAIN_LIMIT = "crisol-retrain"  # one retraining at a time (the pipeline has its own lock)
+RETRAIN_LOCK = ".retrain.lock"  # in the registry: one retraining at a time (the pipeline has its own lock)
 DEFAULT_METRICS_FILE = "data/metrics/evaluate.json"
 DEFAULT_MODEL_DIR = "data/ppo"
 CLOCK_SLACK_S = 0.5  # file timestamps come from a coarse kernel clock that can lag time.time()
@@ -127,15 +124,6 @@ def _flow_run_id() -> str | None:
 # --- the flow ------------------------------------------------------------------------------------
 
 
-def ensure_limit(name: str) -> None:
-    """Create a global concurrency limit of 1 on first use (idempotent)."""
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-
-
 @flow(name="crisol-retrain")
 def retrain(
     watch_dir: str | None = None,
@@ -158,8 +146,8 @@ def retrain(
     Relative paths (watch_dir, registry, metrics_file, model_dir, ledger) are under `root`.
     registry: default <root>/models/registry; ledger: default <registry>/consumed-inputs.jsonl."""
     setup = Setup.resolve(root, registry, ledger, metrics_file, model_dir, watch_dir, metrics, patterns)
-    ensure_limit(RETRAIN_LIMIT)
-    with concurrency(RETRAIN_LIMIT, occupy=1):
+    # One retraining per registry; a killed retrain's lock dies with it (flows/workspace_lock.py).
+    with held_lock(setup.registry / RETRAIN_LOCK, get_run_logger(), what="the retrain lock"):
         return _retrain(setup, common_crawl_paths, cumulative, targets, force, set_params)
 
 

@@ -12,6 +12,7 @@ hold it open).
 
 The holder writes who it is into the file (flow run, pid, host, since when); a run that must wait
 logs that when it starts waiting and every 30 s, and how long it waited once it has the lock.
+The retrain flow holds the same kind of lock on its registry (`held_lock`).
 Not re-entrant: a process that holds the lock and asks again waits for itself (and says so).
 """
 
@@ -75,46 +76,49 @@ def _try_lock(fd: int) -> bool:
     return True
 
 
-def _open(root: Path | str) -> int:
-    path = Path(root) / LOCK_FILE
+def _open(path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by the stages' subprocesses (PEP 446)
 
 
-def _wait(fd: int, path: Path, logger: logging.Logger | logging.LoggerAdapter, report_every_s: float, poll_s: float):
+def _wait(
+    fd: int, what: str, path: Path, logger: logging.Logger | logging.LoggerAdapter, report_every_s: float, poll_s: float
+) -> None:
     """Block until `fd` holds the lock, logging the holder now and every `report_every_s`."""
     began = time.monotonic()
     waiting_since = datetime.now().astimezone().isoformat(timespec="seconds")
-    logger.info("waiting for the workspace lock %s: held by %s", path, describe(_read_holder(fd)))
+    logger.info("waiting for %s %s: held by %s", what, path, describe(_read_holder(fd)))
     next_report = began + report_every_s
     while not _try_lock(fd):
         time.sleep(poll_s)
         if time.monotonic() >= next_report:
             next_report += report_every_s
             logger.info(
-                "still waiting for the workspace lock %s (since %s, %.0f s): held by %s",
+                "still waiting for %s %s (since %s, %.0f s): held by %s",
+                what,
                 path,
                 waiting_since,
                 time.monotonic() - began,
                 describe(_read_holder(fd)),
             )
-    logger.info("took the workspace lock after waiting %.0f s", time.monotonic() - began)
+    logger.info("took %s after waiting %.0f s", what, time.monotonic() - began)
 
 
 @contextlib.contextmanager
-def workspace_lock(
-    root: Path | str,
+def held_lock(
+    path: Path,
     logger: logging.Logger | logging.LoggerAdapter,
     *,
+    what: str,
     report_every_s: float = REPORT_EVERY_S,
     poll_s: float = POLL_S,
 ) -> Iterator[None]:
-    """Hold the workspace's lock for the block, waiting (and saying so) while another run holds it."""
-    path = Path(root) / LOCK_FILE
-    fd = _open(root)
+    """Hold the file lock `path` for the block, waiting (and saying so, naming it `what`) while
+    another process holds it."""
+    fd = _open(path)
     try:
         if not _try_lock(fd):
-            _wait(fd, path, logger, report_every_s, poll_s)
+            _wait(fd, what, path, logger, report_every_s, poll_s)
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(_whoami()).encode("utf-8"), 0)
         try:
@@ -125,9 +129,22 @@ def workspace_lock(
         os.close(fd)  # closing the last descriptor releases the lock
 
 
+def workspace_lock(
+    root: Path | str,
+    logger: logging.Logger | logging.LoggerAdapter,
+    *,
+    report_every_s: float = REPORT_EVERY_S,
+    poll_s: float = POLL_S,
+) -> contextlib.AbstractContextManager[None]:
+    """Hold the workspace's lock for the block, waiting (and saying so) while another run holds it."""
+    return held_lock(
+        Path(root) / LOCK_FILE, logger, what="the workspace lock", report_every_s=report_every_s, poll_s=poll_s
+    )
+
+
 def current_holder(root: Path | str) -> str | None:
     """Who holds the workspace lock (a phrase, as a waiter logs it), or None when it is free."""
-    fd = _open(root)
+    fd = _open(Path(root) / LOCK_FILE)
     try:
         if _try_lock(fd):
             return None

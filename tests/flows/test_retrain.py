@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import textwrap
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,6 +18,8 @@ import pytest
 from flows import registry as reg
 from flows.pipeline import dvc_executable
 from flows.retrain import CRAWL_LANDED, MetricRule, compare, find_new_inputs
+from kit import deploy
+from kit.flow_process import FlowProcess
 
 DVC = dvc_executable()
 
@@ -53,7 +56,9 @@ TOY_DVC_YAML = textwrap.dedent("""\
     """)
 
 TOY_INGEST = textwrap.dedent("""\
-    import pathlib, yaml
+    import os, pathlib, time, yaml
+    while os.path.exists("hold"):  # a test holds the run here
+        time.sleep(0.1)
     inputs = yaml.safe_load(open("params.yaml"))["ingest"]["inputs"]
     text = "".join(pathlib.Path(p).read_text() for p in inputs)
     pathlib.Path("docs.txt").write_text(text)
@@ -232,6 +237,23 @@ def test_failed_run_is_refused_and_production_unchanged(prefect_server, toy_repo
     assert retried["decision"] == "promoted" and retried["version"] == "v0002"
     assert [i["path"] for i in retried["inputs"]] == ["incoming/b.warc"]
     assert [h["decision"] for h in reg.history(registry)] == ["promoted", "refused", "promoted"]
+
+
+@pytest.mark.timeout(180)  # the old lock hung here for good
+def test_a_killed_retrain_never_blocks_the_next(prefect_server, toy_repo, tmp_path):
+    """A retrain run SIGKILLed mid-way (with everything it started) leaves nothing that blocks the next
+    retrain: the Prefect limit it held before stayed taken for good."""
+    drop(toy_repo, "a.warc", "crawl a\n")
+    (toy_repo / "hold").touch()
+    env = deploy.prefect_env(prefect_server, tmp_path / "prefect-home")
+    args = ["flows.retrain", "--watch-dir", str(toy_repo / "incoming"), "--root", str(toy_repo)]
+    with FlowProcess(args, env, tmp_path / "killed.log") as killed:
+        killed.wait_for(r"ingest \| Running stage", timeout=90)  # inside the retrain, its pipeline running
+        killed.kill()
+    (toy_repo / "hold").unlink()
+    started = time.monotonic()
+    assert run_retrain(toy_repo)[0]["decision"] == "promoted"
+    assert time.monotonic() - started < 60
 
 
 def test_partial_run_and_stale_metrics_are_refused(prefect_server, toy_repo):
