@@ -89,10 +89,12 @@ def test_an_output_inside_an_input_is_refused(tmp_path, capsys, field):
 
 
 def test_an_input_inside_an_output_is_refused(tmp_path, capsys):
-    params, input_dir = dedup_workspace(tmp_path / "a")
-    err = refused(capsys, params, f"dedup.documents={tmp_path / 'a'}")
+    params, _ = dedup_workspace(tmp_path)
+    box = tmp_path / "box"
+    inner = write_documents(box / "in", DOCS)
+    err = refused(capsys, params, f"dedup.input={inner}", f"dedup.documents={box}")
     assert "holds the input dedup.input" in err
-    assert input_dir.is_dir()
+    assert any(inner.glob("*.parquet"))
 
 
 def test_two_outputs_of_one_stage_never_overlap(tmp_path, capsys):
@@ -111,7 +113,6 @@ def test_a_rerun_over_the_stage_s_own_previous_output_works(tmp_path):
 
 def test_another_stage_s_output_is_refused(tmp_path, capsys):
     params, _ = dedup_workspace(tmp_path)
-    assert run_stage("dedup", params) == 0
     theirs = tmp_path / "theirs"
     write_documents(theirs, DOCS)
     (tmp_path / ".theirs.crisol-owner").write_text("ingest.documents\n")
@@ -119,9 +120,7 @@ def test_another_stage_s_output_is_refused(tmp_path, capsys):
     assert any(theirs.glob("*.parquet"))
 
 
-def test_outputs_made_before_the_guards_are_accepted_at_their_default_paths_and_when_empty(
-    tmp_path, monkeypatch
-):
+def test_outputs_made_before_the_guards_are_accepted_at_their_default_paths_and_when_empty(tmp_path, monkeypatch):
     """Migration: no marker, but at the stage's own default path (where dvc.yaml puts it), or empty."""
     monkeypatch.chdir(tmp_path)
     params, _ = dedup_workspace(tmp_path)
