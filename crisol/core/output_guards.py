@@ -10,7 +10,9 @@ no typed path can destroy data. Each violation is a ParamsError (one line, exit 
   DVC hashes) are unchanged and a directory swapped in by atomic_dir needs no copy of it.
   Outputs made before the markers existed are accepted at the field's default path (the one place
   the pipeline puts them, dvc.yaml's out for this stage) or when empty: elsewhere nothing tells a
-  stage's old output from a user's folder, so the error asks for a new path instead.
+  stage's old output from a user's folder, so the error asks for a new path instead. A work
+  directory (checkpoints, a sweep's runs: kept and written into, never replaced) is refused only
+  when another stage's marker names it.
 - A file output may replace a file, never a directory; a directory output never replaces a file.
 """
 
@@ -107,6 +109,8 @@ def _owned(stage: str, field: str, role: Role, path: Path, default: Any) -> None
         return
     if owner is not None:
         raise ParamsError(f"{field}: {path} was made by stage {owner}; choose another path")
+    if role is Role.WORK_DIR:  # kept and written into, never replaced: only another stage's is refused
+        return
     at_default = isinstance(default, (str, Path)) and os.path.abspath(path) == os.path.abspath(default)
     if not (at_default or not any(path.iterdir())):
         raise ParamsError(
@@ -143,6 +147,6 @@ def guard_outputs(stage: str, params: BaseModel, roots: list[Path], source: Data
         _apart(field, path, [other for other in paths if other[0] != field])
         default = fields[field.split(".", 1)[1]].default if field.count(".") == 1 else None
         _owned(stage, field, role, path, default)
-    owned = [(field, path) for field, role, path in outputs if role is Role.OUTPUT_DIR]
+    owned = [(field, path) for field, role, path in outputs if role is not Role.OUTPUT_FILE]
     claim(stage, owned)
     return owned

@@ -24,7 +24,10 @@ from crisol.core.params import is_path_type
 
 
 class Role(Enum):
-    OUTPUT_DIR = "output_dir"  # a directory the stage makes (replaced whole, or kept and written into)
+    OUTPUT_DIR = "output_dir"  # a directory the stage makes, replaced whole on each run
+    # A directory the stage keeps across runs and writes into (checkpoints, a sweep's runs), deleting
+    # only entries it names itself (step-000100/, a run id's work/): never replaced whole.
+    WORK_DIR = "work_dir"
     OUTPUT_FILE = "output_file"  # one file the stage replaces
     INPUT = "input"  # a file or directory the stage reads
     # A folder the stage reads other stages' files from by name (data/metrics, data/plots): its own
@@ -32,10 +35,11 @@ class Role(Enum):
     INPUT_FOLDER = "input_folder"
 
 
-OUTPUTS = (Role.OUTPUT_DIR, Role.OUTPUT_FILE)
+OUTPUTS = (Role.OUTPUT_DIR, Role.WORK_DIR, Role.OUTPUT_FILE)
 
 OutputDir = Annotated[Path, Role.OUTPUT_DIR]
 OutputFile = Annotated[Path, Role.OUTPUT_FILE]
+WorkDir = Annotated[Path, Role.WORK_DIR]
 InputPath = Annotated[Path, Role.INPUT]
 InputFolder = Annotated[Path, Role.INPUT_FOLDER]
 InputName = Annotated[str, Role.INPUT]  # a local path, glob or URL (ingest's inputs)

@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 
 from crisol.core.errors import ParamsError
 from crisol.core.params import Section
-from crisol.core.path_roles import InputPath, OutputDir, OutputFile
+from crisol.core.path_roles import InputPath, OutputDir, OutputFile, WorkDir
 from crisol.model.config import ModelConfig
 
 Switch = Literal["auto", "on", "off"]
@@ -58,7 +58,7 @@ class PretrainParams(Section):
     metrics: OutputFile = Path("data/metrics/pretrain.json")
     # Resumable checkpoints live outside the DVC out (DVC deletes outs before it runs a stage);
     # the run uses <checkpoint_dir>/<profile>, so switching profile never meets a foreign run.
-    checkpoint_dir: OutputDir = Path("data/pretrain-work")
+    checkpoint_dir: WorkDir = Path("data/pretrain-work")
     checkpoint_every: int = Field(250, ge=1)  # steps
     keep_checkpoints: int = Field(2, ge=1)
     # What a checkpoint of another run (other model, tokenizer, data or optimisation params) does:

@@ -141,3 +141,22 @@ def test_every_stage_declares_each_path_it_reads_or_writes(stage):
     assert undeclared_path_fields(model) == []
     roles = {role for _, role, _ in declared_paths(model())}
     assert "output_file" in {r.value for r in roles}  # its metrics at least
+
+
+def test_a_work_directory_is_kept_unless_another_stage_made_it(tmp_path, monkeypatch):
+    """pretrain.checkpoint_dir is written into, never replaced: an existing one is accepted (resumed
+    checkpoints), one that another stage's marker names is not."""
+    from crisol.core.errors import ParamsError
+    from crisol.core.output_guards import guard_outputs
+    from crisol.core.source import DataSource
+
+    monkeypatch.chdir(tmp_path)  # the defaults' relative paths land here
+    work = tmp_path / "work"
+    (work / "tiny" / "step-000010").mkdir(parents=True)
+    pretrain = params_model("pretrain")(checkpoint_dir=work)
+    guard_outputs("pretrain", pretrain, [tmp_path], DataSource())
+    assert (tmp_path / ".work.crisol-owner").read_text() == "pretrain.checkpoint_dir\n"
+    (tmp_path / ".work.crisol-owner").write_text("scaling.runs_dir\n")
+    with pytest.raises(ParamsError, match="made by stage scaling"):
+        guard_outputs("pretrain", pretrain, [tmp_path], DataSource())
+    assert (work / "tiny" / "step-000010").is_dir()
