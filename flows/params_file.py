@@ -3,8 +3,8 @@
     python -m flows.params_file [--root DIR] [--check]
 
 The pydantic sections are the one home of each default (stages/<stage>/params.py; the top-level
-`source`, `own` and `executor` in crisol/core), with the comment that explains a value beside it,
-and each stage's profile overrides are its `PROFILES`, next to the fields they change. params.yaml,
+`source`, `own`, `executor` and `outputs` in crisol/core), with the comment that explains a value
+beside it, and each stage's profile overrides are its `PROFILES`, next to the fields they change. params.yaml,
 the file a run reads and DVC tracks by key (dvc.yaml: `<stage>` and `profiles.${profile}.<stage>`),
 is generated from them: the same values and comments, every stage named in every profile.
 tests/flows/test_params_file.py fails while the file is not this rendering. The run a workspace is set
@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from crisol.core.errors import ParamsError
+from crisol.core.output_guards import OutputsParams
 from crisol.core.params import DEFAULT_PROFILE, PROFILE_NOTES, ExecutorParams, Section, lookup, read_params_file
 from crisol.core.source import SourceParams
 from flows.commented_yaml import block, comment_lines, flow
@@ -129,6 +130,7 @@ def render(choices: dict[str, Any] | None = None) -> str:
     lines = [*comment_lines(HEADER), f"profile: {flow(chosen['profile'])}", ""]
     lines += block(top, section_comments(SourceParams))
     lines += _section("executor", ExecutorParams)
+    lines += _section("outputs", OutputsParams)
     for name, model in STAGE_SECTIONS.items():
         lines += _section(name, model)
     table, comments = profiles_table()

@@ -2,8 +2,9 @@
 
     python -m stages.<name> [--params FILE] [--set section.key=value ...]
 
-Loads and validates params (one-line error, exit 2), runs the stage, then writes its metrics.json
-atomically with timing added. An unusable input is a one-line error and exit 1.
+Loads and validates params and checks its output paths (crisol/core/output_guards.py): a mistake
+is one line and exit 2. Then runs the stage and writes its metrics.json atomically with timing
+added. An unusable input is a one-line error and exit 1.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Callable
 
 from crisol.core.atomic import write_json
 from crisol.core.errors import ParamsError, StageInputError
+from crisol.core.output_guards import claim, guard_outputs, workspace_roots
 from crisol.core.params import DEFAULT_PARAMS_FILE, ExecutorParams, Section, load, resolve_tree
 from crisol.core.source import DataSource, source_of
 
@@ -65,7 +67,9 @@ def main(name: str, model: type[Section], run: Callable[[StageContext], None], a
     log = logging.getLogger(f"crisol.{name}")
     try:
         params, executor, profile = load(name, model, args.params, args.overrides)
-        source = source_of(resolve_tree(args.params, args.overrides))
+        tree = resolve_tree(args.params, args.overrides)
+        source = source_of(tree)
+        owned = guard_outputs(name, params, workspace_roots(args.params, tree), source)
     except ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_PARAMS
@@ -79,6 +83,8 @@ def main(name: str, model: type[Section], run: Callable[[StageContext], None], a
     except StageInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    finally:
+        claim(name, owned, made_only=True)  # those made in a parent that did not exist before the run
     seconds = time.perf_counter() - start
     ctx.metrics.update({"stage": name, "profile": profile, **source.to_dict(), "seconds": round(seconds, 3)})
     write_json(params.metrics, ctx.metrics)

@@ -35,9 +35,9 @@ PROFILE_NOTES = {
 }
 
 
-def _is_path_type(annotation: Any) -> bool:
+def is_path_type(annotation: Any) -> bool:
     """Whether a field holds a path: Path itself, or Path inside list[Path], Path | None, ..."""
-    return annotation is Path or any(_is_path_type(arg) for arg in get_args(annotation))
+    return annotation is Path or any(is_path_type(arg) for arg in get_args(annotation))
 
 
 class Section(BaseModel):
@@ -51,7 +51,7 @@ class Section(BaseModel):
         # Path("") is ".", the working directory: `--set ingest.documents=` would read or write the
         # checkout itself instead of stopping at the typo.
         empty = value == "" or (isinstance(value, list) and "" in value)
-        if empty and _is_path_type(cls.model_fields[info.field_name].annotation):
+        if empty and is_path_type(cls.model_fields[info.field_name].annotation):
             raise ValueError("a path cannot be empty")
         return value
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from crisol.core.params import Section
+from crisol.core.path_roles import InputPath, OutputDir, OutputFile
 from stages.crawl.urls import parse_host_port
 
 # A contact URL in the User-Agent is what lets a site operator reach whoever runs the bot.
@@ -19,9 +20,9 @@ class CrawlParams(Section):
     """The polite crawler, serving the synthetic web on loopback (stages/crawl): where to crawl from,
     where the WARC goes, and how politely to fetch."""
 
-    site: Path = Path("data/web/site")
-    out: Path = Path("data/crawl/warc")
-    metrics: Path = Path("data/metrics/crawl.json")
+    site: InputPath = Path("data/web/site")
+    out: OutputDir = Path("data/crawl/warc")
+    metrics: OutputFile = Path("data/metrics/crawl.json")
     # Extra seed URLs (added to site.json's seeds when serving; the only seeds when not).
     seeds: list[str] = []
     # host:port pairs in scope besides each seed's own host:port (a seed allows no other port of

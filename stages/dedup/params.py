@@ -9,17 +9,18 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from crisol.core.params import Section
+from crisol.core.path_roles import InputPath, OutputDir, OutputFile
 
 
 class DedupParams(Section):
     """Exact and MinHash near-duplicate removal (stages/dedup). docs/dedup.md: "Choosing the parameters".
     Documents in; deduplicated documents, a clusters table, a sample file and metrics out."""
 
-    input: Path = Path("data/ingest/documents")  # = ingest.documents
-    documents: Path = Path("data/dedup/documents")
-    clusters: Path = Path("data/dedup/clusters.parquet")
-    samples: Path = Path("data/dedup/samples.json")
-    metrics: Path = Path("data/metrics/dedup.json")
+    input: InputPath = Path("data/ingest/documents")  # = ingest.documents
+    documents: OutputDir = Path("data/dedup/documents")
+    clusters: OutputFile = Path("data/dedup/clusters.parquet")
+    samples: OutputFile = Path("data/dedup/samples.json")
+    metrics: OutputFile = Path("data/metrics/dedup.json")
 
     # Work is sharded by Parquet row groups: one shard is at most this many documents (a row group
     # larger than this is one shard on its own).

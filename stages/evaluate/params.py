@@ -10,30 +10,31 @@ from typing import Literal
 from pydantic import Field
 
 from crisol.core.params import Section
+from crisol.core.path_roles import InputFolder, InputPath, OutputDir, OutputFile
 
 
 class EvaluateParams(Section):
     """Every model the pipeline made, scored on one suite, and the report card (stages/evaluate); one
     scoring primitive (stages/evaluate/loglikelihood.py)."""
 
-    base: Path = Path("data/pretrain")  # = pretrain.out: model/
-    sft: Path = Path("data/sft")  # = sft.out: model/, examples.parquet (the questions)
-    rlhf: Path = Path("data/ppo")  # = ppo.out: model/
-    reward: Path = Path("data/reward")  # = reward.out: model/ (alignment figures)
-    tokenizer: Path = Path("data/tokenizer")  # = tokenizer.out
-    documents: Path = Path("data/dedup/documents")  # = dedup.documents: the held-out documents' text
-    validation_tokens: Path = Path("data/tokens/validation")  # which documents are held out
-    train_tokens: Path = Path("data/tokens/train")  # source own: the unigram baseline's counts
-    metrics_in: Path = Path("data/metrics")  # the other stages' metrics (the report's funnel)
-    plots_in: Path = Path("data/plots")  # the other stages' curves (the report's figures)
-    out: Path = Path("data/evaluate")  # report.md, results/, samples/, table.json
+    base: InputPath = Path("data/pretrain")  # = pretrain.out: model/
+    sft: InputPath = Path("data/sft")  # = sft.out: model/, examples.parquet (the questions)
+    rlhf: InputPath = Path("data/ppo")  # = ppo.out: model/
+    reward: InputPath = Path("data/reward")  # = reward.out: model/ (alignment figures)
+    tokenizer: InputPath = Path("data/tokenizer")  # = tokenizer.out
+    documents: InputPath = Path("data/dedup/documents")  # = dedup.documents: the held-out documents' text
+    validation_tokens: InputPath = Path("data/tokens/validation")  # which documents are held out
+    train_tokens: InputPath = Path("data/tokens/train")  # source own: the unigram baseline's counts
+    metrics_in: InputFolder = Path("data/metrics")  # the other stages' metrics (the report's funnel)
+    plots_in: InputFolder = Path("data/plots")  # the other stages' curves (the report's figures)
+    out: OutputDir = Path("data/evaluate")  # report.md, results/, samples/, table.json
     # PNGs (training curves, base vs SFT vs RLHF): DVC image plots, so not inside the cached out
-    figures: Path = Path("data/plots/evaluate")
-    metrics: Path = Path("data/metrics/evaluate.json")
+    figures: OutputDir = Path("data/plots/evaluate")
+    metrics: OutputFile = Path("data/metrics/evaluate.json")
 
     # HellaSwag-format JSONL files (ctx, endings, label). A missing file is skipped with its reason
     # in the metrics, so the default works where ../shared is absent.
-    multiple_choice_files: list[Path] = [Path("../shared/data/hellaswag/val_500.jsonl")]
+    multiple_choice_files: list[InputPath] = [Path("../shared/data/hellaswag/val_500.jsonl")]
     multiple_choice_items: int = Field(500, ge=1)  # per file, the first ones
 
     heldout_documents: int = Field(200, ge=1)  # rolling log-likelihood (perplexity, bits per byte)

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from crisol.core.params import Section
+from crisol.core.path_roles import InputName, OutputDir, OutputFile
 from stages.ingest.langid import known_languages
 from stages.ingest.pii import PiiParams
 from stages.ingest.quality import QualityParams
@@ -19,14 +20,14 @@ class IngestParams(Section):
     # Local files, directories, globs, URLs (http(s)://, s3://, any fsspec protocol) and Common
     # Crawl listings (warc.paths.gz, wet.paths.gz), one shard per file. Documents files (.jsonl,
     # .jsonl.gz, .parquet with a `text` column) too. With source own: own.root/{crawl,text} instead.
-    inputs: list[str] = Field(default_factory=lambda: ["data/crawl/warc"], min_length=1)
+    inputs: list[InputName] = Field(default_factory=lambda: ["data/crawl/warc"], min_length=1)
     cc_base_url: str = "https://data.commoncrawl.org/"  # what listing lines are relative to
     max_files: int | None = Field(None, ge=1)  # cap on input files (listings are long)
     sources_timeout_s: float = Field(60.0, gt=0)  # connect/read stall limit for remote files
 
-    documents: Path = Path("data/ingest/documents")
-    rejects: Path = Path("data/ingest/rejects")
-    metrics: Path = Path("data/metrics/ingest.json")
+    documents: OutputDir = Path("data/ingest/documents")
+    rejects: OutputDir = Path("data/ingest/rejects")
+    metrics: OutputFile = Path("data/metrics/ingest.json")
 
     languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)  # languages kept
     min_lang_score: float = Field(0.5, ge=0.0, le=1.0)

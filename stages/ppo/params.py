@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from crisol.core.params import Section
+from crisol.core.path_roles import InputPath, OutputDir, OutputFile
 
 
 class UserPromptParams(Section):
@@ -17,7 +18,7 @@ class UserPromptParams(Section):
 
     # JSONL (.gz) rows with `prompt` or `messages` (or JSON, Parquet), files or directories; with source
     # own, own.root/prompts/ too.
-    inputs: list[Path] = []
+    inputs: list[InputPath] = []
     # A prompt is held out (the held-out curve and the final figures) when xxh64(salt, its
     # conversation) falls below this fraction; the rest are PPO's training prompts.
     heldout_fraction: float = Field(0.2, gt=0.0, lt=1.0)
@@ -30,12 +31,12 @@ class PPOParams(Section):
     """PPO against the reward model on a KL leash to the SFT model (stages/ppo). The SFT model (policy
     and reference) and the reward model in; the RLHF policy out."""
 
-    sft: Path = Path("data/sft")  # = sft.out: model/ and examples.parquet (prompts)
-    reward: Path = Path("data/reward")  # = reward.out: model/
-    tokenizer: Path = Path("data/tokenizer")  # = tokenizer.out
-    out: Path = Path("data/ppo")  # model/, hf/, samples.json
-    plots: Path = Path("data/plots/ppo")
-    metrics: Path = Path("data/metrics/ppo.json")
+    sft: InputPath = Path("data/sft")  # = sft.out: model/ and examples.parquet (prompts)
+    reward: InputPath = Path("data/reward")  # = reward.out: model/
+    tokenizer: InputPath = Path("data/tokenizer")  # = tokenizer.out
+    out: OutputDir = Path("data/ppo")  # model/, hf/, samples.json
+    plots: OutputDir = Path("data/plots/ppo")
+    metrics: OutputFile = Path("data/metrics/ppo.json")
 
     # prompts: SFT's questions of these kinds from these splits (rl: entities and invented names SFT
     # never trained on, where RLHF has something to teach; train: what SFT learned, so that it is

@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 
 from crisol.core.errors import ParamsError
 from crisol.core.params import Section
+from crisol.core.path_roles import InputPath, OutputDir, OutputFile, WorkDir
 from crisol.model.config import ModelConfig
 
 Switch = Literal["auto", "on", "off"]
@@ -45,19 +46,19 @@ class PretrainParams(Section):
     Token shards in; a trained model, its HF export, metrics and plots out."""
 
     # inputs
-    train: Path = Path("data/tokens/train")  # = tokenizer.tokens / train
-    validation: Path = Path("data/tokens/validation")
-    tokenizer: Path = Path("data/tokenizer")  # = tokenizer.out (tokenizer.json + HF files)
-    facts: Path = Path("data/web/facts.parquet")  # = web.facts
-    pages: Path = Path("data/web/pages.parquet")  # = web.pages
-    documents: Path = Path("data/dedup/documents")  # = dedup.documents (id -> url of seen pages)
+    train: InputPath = Path("data/tokens/train")  # = tokenizer.tokens / train
+    validation: InputPath = Path("data/tokens/validation")
+    tokenizer: InputPath = Path("data/tokenizer")  # = tokenizer.out (tokenizer.json + HF files)
+    facts: InputPath = Path("data/web/facts.parquet")  # = web.facts
+    pages: InputPath = Path("data/web/pages.parquet")  # = web.pages
+    documents: InputPath = Path("data/dedup/documents")  # = dedup.documents (id -> url of seen pages)
     # outputs
-    out: Path = Path("data/pretrain")  # model/, hf/, facts.json (the DVC out)
-    plots: Path = Path("data/plots/pretrain")  # step-indexed CSVs for `dvc plots` (not cached)
-    metrics: Path = Path("data/metrics/pretrain.json")
+    out: OutputDir = Path("data/pretrain")  # model/, hf/, facts.json (the DVC out)
+    plots: OutputDir = Path("data/plots/pretrain")  # step-indexed CSVs for `dvc plots` (not cached)
+    metrics: OutputFile = Path("data/metrics/pretrain.json")
     # Resumable checkpoints live outside the DVC out (DVC deletes outs before it runs a stage);
     # the run uses <checkpoint_dir>/<profile>, so switching profile never meets a foreign run.
-    checkpoint_dir: Path = Path("data/pretrain-work")
+    checkpoint_dir: WorkDir = Path("data/pretrain-work")
     checkpoint_every: int = Field(250, ge=1)  # steps
     keep_checkpoints: int = Field(2, ge=1)
     # What a checkpoint of another run (other model, tokenizer, data or optimisation params) does:
@@ -69,7 +70,7 @@ class PretrainParams(Section):
     seq_len: int = Field(128, ge=8)  # 2x the tokens/s of 256 on 2 cores; facts are sentences
     # The size from a scaling sweep: a recommendation.json (stages/scaling) whose `size` sets the
     # model's shape, max_steps and warmup_steps for its compute budget, over the values here.
-    size_from: Path | None = None
+    size_from: InputPath | None = None
 
     # optimisation: global batch = batch_size x grad_accum x world size sequences of seq_len
     max_steps: int = Field(2000, ge=1)  # 8.2M tokens, ~68 epochs of the tiny train split

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from crisol.core.params import Section
+from crisol.core.path_roles import InputPath, OutputDir, OutputFile
 
 PreferenceFormat = Literal["auto", "pairs", "hh"]
 
@@ -34,7 +35,7 @@ class UserPreferenceParams(_SplitFractions):
     """Preference pairs given by the user: JSONL, JSON (an array) or Parquet files (gzip too:
     .jsonl.gz, .json.gz), or directories of them."""
 
-    inputs: list[Path] = []  # TRL prompt/chosen/rejected, hh-rlhf transcripts
+    inputs: list[InputPath] = []  # TRL prompt/chosen/rejected, hh-rlhf transcripts
     format: PreferenceFormat = "auto"  # auto: detected per file from its rows
     # Split by the prompt as given (before any truncation): a prompt's pairs never straddle splits.
     validation_fraction: float = Field(0.05, ge=0.0, lt=1.0)  # the step kept is chosen on these pairs
@@ -76,11 +77,11 @@ class RewardParams(Section):
     """The reward model: oracle-labelled samples of the SFT model and user pairs (stages/reward). The
     SFT model and its examples in; the reward model, its pairs and metrics out."""
 
-    sft: Path = Path("data/sft")  # = sft.out: model/ and examples.parquet
-    tokenizer: Path = Path("data/tokenizer")  # = tokenizer.out
-    out: Path = Path("data/reward")  # model/ (with reward_head.safetensors), pairs.parquet
-    plots: Path = Path("data/plots/reward")
-    metrics: Path = Path("data/metrics/reward.json")
+    sft: InputPath = Path("data/sft")  # = sft.out: model/ and examples.parquet
+    tokenizer: InputPath = Path("data/tokenizer")  # = tokenizer.out
+    out: OutputDir = Path("data/reward")  # model/ (with reward_head.safetensors), pairs.parquet
+    plots: OutputDir = Path("data/plots/reward")
+    metrics: OutputFile = Path("data/metrics/reward.json")
     max_tokens: int = Field(128, ge=8)  # prompt + answer, in template tokens (= pretrain.seq_len)
     # Pairs of the SFT model's samples, judged by the gold oracle (source synthetic).
     generated: GeneratedPreferenceParams = GeneratedPreferenceParams()

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from crisol.core.params import Section
+from crisol.core.path_roles import OutputDir, OutputFile, WorkDir
 
 LAW_PARAMETERS = 5  # E, A, B, alpha, beta
 
@@ -25,10 +26,10 @@ class ScalingParams(Section):
 
     # where things go: per-run directories (checkpoints, logs, metrics) live outside the DVC out,
     # because DVC deletes a stage's outs before running it and the runs are the sweep's cache
-    runs_dir: Path = Path("data/scaling-work")
-    out: Path = Path("data/scaling")  # fit.json, recommendation.json, runs.csv, table.json, report.md
-    figures: Path = Path("data/plots/scaling")  # isoflop.png, frontier.png, abilities.png (DVC image plots)
-    metrics: Path = Path("data/metrics/scaling.json")
+    runs_dir: WorkDir = Path("data/scaling-work")
+    out: OutputDir = Path("data/scaling")  # fit.json, recommendation.json, runs.csv, table.json, report.md
+    figures: OutputDir = Path("data/plots/scaling")  # isoflop.png, frontier.png, abilities.png (DVC image plots)
+    metrics: OutputFile = Path("data/metrics/scaling.json")
 
     # the grid: every budget (FLOPs, C = 6 N D; an IsoFLOP curve each) gets `sizes_per_budget` depths,
     # either the given `depths` (each budget uses all of them) or, with `depths: null`, consecutive

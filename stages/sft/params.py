@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from crisol.core.params import Section
+from crisol.core.path_roles import InputPath, OutputDir, OutputFile
 
 EntityKind = Literal["person", "city", "country", "organisation"]
 UserFormat = Literal["auto", "alpaca", "dolly", "openai", "sharegpt"]
@@ -70,7 +71,7 @@ class UserDataParams(Section):
 
     # JSONL (.gz) / JSON (.gz) / Parquet files or directories (Alpaca, Dolly, OpenAI, ShareGPT); with
     # source: own, own.root/instructions/ is read first.
-    inputs: list[Path] = []
+    inputs: list[InputPath] = []
     format: UserFormat = "auto"  # auto: detected per file from its rows
     # A row is in validation when u = xxh64(salt, its conversation) / 2^64 falls below
     # validation_fraction, in test (held out: SFT's test loss, later stages' prompts) when u falls
@@ -91,9 +92,9 @@ class SftDataParams(Section):
     """Everything SFT reads before training: ground truth to generate from, user data, length cap."""
 
     # The world's ground truth, read only with `source: synthetic` (own data generates nothing).
-    facts: Path = Path("data/web/facts.parquet")  # = web.facts
-    pages: Path = Path("data/web/pages.parquet")  # = web.pages
-    tokenizer: Path = Path("data/tokenizer")  # = tokenizer.out
+    facts: InputPath = Path("data/web/facts.parquet")  # = web.facts
+    pages: InputPath = Path("data/web/pages.parquet")  # = web.pages
+    tokenizer: InputPath = Path("data/tokenizer")  # = tokenizer.out
     # A conversation longer than this after templating is skipped, counted (= pretrain.seq_len: the
     # model never saw positions past it).
     max_tokens: int = Field(128, ge=8)
@@ -107,13 +108,13 @@ class SftParams(SftDataParams):
     """Supervised fine-tuning in the chat template, from the pretrained model (stages/sft). The
     pretrained model and the instruction data in; the fine-tuned model, its evaluation out."""
 
-    base: Path = Path("data/pretrain/model")  # = pretrain.out / model
+    base: InputPath = Path("data/pretrain/model")  # = pretrain.out / model
     # random: the same fine-tuning from an untrained model of the base's shape, the control that
     # shows the answers come from pretraining (it should stay at chance on held-out entities).
     init: Literal["pretrained", "random"] = "pretrained"
-    out: Path = Path("data/sft")  # model/, hf/, examples.parquet, evaluation.json
-    plots: Path = Path("data/plots/sft")  # step-indexed CSVs for `dvc plots`
-    metrics: Path = Path("data/metrics/sft.json")
+    out: OutputDir = Path("data/sft")  # model/, hf/, examples.parquet, evaluation.json
+    plots: OutputDir = Path("data/plots/sft")  # step-indexed CSVs for `dvc plots`
+    metrics: OutputFile = Path("data/metrics/sft.json")
 
     # optimisation
     epochs: int = Field(4, ge=1)

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from tokenizers import Regex
 
 from crisol.core.params import Section
+from crisol.core.path_roles import InputPath, OutputDir, OutputFile
 
 BYTE_ALPHABET = 256  # byte-level BPE starts from every byte, so any text can be encoded
 
@@ -56,10 +57,10 @@ class TokenizerParams(Section):
     """Byte-level BPE, the train/validation split and token shards (stages/tokenizer). Deduplicated
     documents in; tokenizer files, train/validation token shards and a report out."""
 
-    input: Path = Path("data/dedup/documents")  # = dedup.documents
-    out: Path = Path("data/tokenizer")  # tokenizer.json, transformers files, report
-    tokens: Path = Path("data/tokens")  # train/ and validation/ token shards
-    metrics: Path = Path("data/metrics/tokenizer.json")
+    input: InputPath = Path("data/dedup/documents")  # = dedup.documents
+    out: OutputDir = Path("data/tokenizer")  # tokenizer.json, transformers files, report
+    tokens: OutputDir = Path("data/tokens")  # train/ and validation/ token shards
+    metrics: OutputFile = Path("data/metrics/tokenizer.json")
 
     vocab_size: int = Field(4096, le=1 << 24)
     min_frequency: int = Field(2, ge=1)  # a pair seen fewer times is never merged

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from crisol.core.params import Section
+from crisol.core.path_roles import OutputDir, OutputFile
 
 
 class WebParams(Section):
@@ -49,10 +50,10 @@ class WebParams(Section):
     crawl_delay: float = Field(0.02, ge=0.0, le=60.0)
 
     # Outputs.
-    site: Path = Path("data/web/site")
-    facts: Path = Path("data/web/facts.parquet")
-    pages: Path = Path("data/web/pages.parquet")
-    metrics: Path = Path("data/metrics/web.json")
+    site: OutputDir = Path("data/web/site")
+    facts: OutputFile = Path("data/web/facts.parquet")
+    pages: OutputFile = Path("data/web/pages.parquet")
+    metrics: OutputFile = Path("data/metrics/web.json")
 
     @model_validator(mode="after")
     def _ranges(self) -> "WebParams":

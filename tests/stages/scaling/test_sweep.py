@@ -88,11 +88,11 @@ def test_the_fit_converges_and_the_outputs_are_written(swept):
     assert {p.name for p in (root / "figures").iterdir()} == {"isoflop.png", "frontier.png"}  # no fact probes here
 
 
-def test_the_next_pretraining_run_takes_the_recommended_size(swept, tmp_path):
+def test_the_next_pretraining_run_takes_the_recommended_size(swept):
     rec = json.loads((swept["root"] / "scaling" / "recommendation.json").read_text())
     assert rec["depth"] in (1, 2, 3, 4) and rec["steps"] == rec["size"]["max_steps"] >= 1
     assert rec["tokens"] == rec["steps"] * 64
-    out = tmp_path / "next"
+    out = swept["root"] / "next"  # inside the params file's workspace (crisol/core/output_guards.py)
     code = run_stage(
         "pretrain",
         swept["params"],
