@@ -14,7 +14,6 @@ documents ─(sharded)─> exact keys, shingles
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from crisol.core.atomic import TMP_PREFIX, atomic_dir, write_json
+from crisol.core.atomic import atomic_dir, temp_dir, write_json
 from crisol.core.cli import StageContext
 from crisol.core.executor import ShardPool
 from crisol.formats.artifacts import part_name, write_parquet
@@ -136,7 +135,7 @@ def run(ctx: StageContext) -> None:
     ctx.log.info("dedup: %d documents in %d shards", sum(s.rows for s in shards), len(shards))
     Path(params.documents).parent.mkdir(parents=True, exist_ok=True)
     # Shingles and signatures live on disk beside the output (a path Dask workers share).
-    work_dir = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}dedup-work.", dir=Path(params.documents).parent)).resolve()
+    work_dir = temp_dir(Path(params.documents).parent, "dedup-work").resolve()
     try:
         with ShardPool(ctx.executor) as pool:
             sketched = sketch(ctx, pool, shards, work_dir, start)
