@@ -138,9 +138,14 @@ def test_a_compressed_body_cut_short_is_refused_not_stored_as_a_partial_page(enc
     whole = gzip.compress(html) if encoding == "gzip" else zlib.compress(html)
     served = {}
 
-    def server(request: httpx.Request) -> httpx.Response:
+    async def streamed():  # as a server sends it (httpx reads a bytes body up front)
         body = served["body"]
-        return httpx.Response(200, headers={"Content-Type": "text/html", "Content-Encoding": encoding}, content=body)
+        for at in range(0, len(body), 1000):
+            yield body[at : at + 1000]
+
+    def server(request: httpx.Request) -> httpx.Response:
+        headers = {"Content-Type": "text/html", "Content-Encoding": encoding}
+        return httpx.Response(200, headers=headers, content=streamed())
 
     async def fetch(body: bytes):
         served["body"] = body
