@@ -1,6 +1,13 @@
 """Atomic outputs: write beside the target under a temporary name, then rename into place.
 
-A stage killed mid-write leaves only a `.tmp-*` sibling, never a complete-looking artifact.
+A stage killed mid-write leaves only a `.tmp-*` sibling, never a complete-looking artifact, and
+the next write of the same output removes it (`sweep_stale`): every temporary is named
+`.tmp-<output name>.<pid>.<token>` after the output it stands for and the process writing it, so
+a sweep removes only its own output's temporaries, and only those whose process is gone. A
+temporary of a live process is left alone: two runs writing one output at once (a stage started
+by hand beside `dvc repro`) must not pull the directory from under each other; the last rename
+still wins, as before. The pid is checked on this machine: a writer on another host sharing the
+filesystem must not write the same output (no stage's main process does).
 `os.replace` is atomic for files on POSIX; a directory is swapped with two renames, and the old
 copy is removed only after the new one is in place. Append-only logs (`append_jsonl`) get each
 batch of records in one write, so a crash leaves at most a torn last line for the reader to skip.
@@ -9,7 +16,9 @@ batch of records in one write, so a crash leaves at most a torn last line for th
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -18,6 +27,58 @@ from pathlib import Path
 from typing import Any, Iterator
 
 TMP_PREFIX = ".tmp-"
+OLD = "old"  # the token of a replaced directory, kept until its successor is in place
+log = logging.getLogger("crisol.atomic")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def _stale_pattern(name: str) -> re.Pattern:
+    # One token after the pid (tempfile's 8 characters, token_hex's 8, or "old"): another output
+    # whose name merely starts with this one's (`documents.5`, `documents.json`) never matches.
+    return re.compile(rf"{re.escape(TMP_PREFIX + name)}\.(\d+)\.(?:{OLD}|[a-z0-9_]{{8}})")
+
+
+def sweep_stale(target: Path | str) -> list[Path]:
+    """Remove the temporaries of `target` (its siblings `.tmp-<name>.<pid>.<token>`) whose writing
+    process is gone: left by a run that was killed. Returns what was removed, and logs it."""
+    target = Path(target)
+    pattern = _stale_pattern(target.name)
+    try:
+        entries = list(os.scandir(target.parent))
+    except FileNotFoundError:
+        return []
+    removed = []
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+        log.warning("removed %s: a temporary of %s left by process %s, which is gone", path, target, match.group(1))
+    return removed
+
+
+def temp_dir(parent: Path | str, name: str) -> Path:
+    """A new directory in `parent` for work named `name` (an output's name, or a stage's own work
+    such as `dedup-work`), after sweeping the temporaries a killed run left under that name."""
+    parent = Path(parent)
+    sweep_stale(parent / name)
+    return Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{name}.{os.getpid()}.", dir=parent))
 
 
 def fsync_dir(path: Path | str) -> None:
@@ -33,7 +94,7 @@ def _new_temp_file(target: Path) -> Path:
     """An empty file beside `target` under a fresh temporary name. Created as `open()` would, with
     the umask's permissions: mkstemp's owner-only mode would be kept by the renamed output."""
     while True:
-        tmp = target.with_name(f"{TMP_PREFIX}{target.name}.{secrets.token_hex(4)}")
+        tmp = target.with_name(f"{TMP_PREFIX}{target.name}.{os.getpid()}.{secrets.token_hex(4)}")
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return tmp
@@ -46,6 +107,7 @@ def atomic_file(target: Path | str) -> Iterator[Path]:
     """Yield a temporary path; on clean exit it replaces `target`, on error it is deleted."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(target)
     tmp = _new_temp_file(target)
     try:
         yield tmp
@@ -62,12 +124,12 @@ def atomic_dir(target: Path | str) -> Iterator[Path]:
     """Yield an empty temporary directory; on clean exit it becomes `target` (replacing it)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{target.name}.", dir=target.parent))
+    tmp = temp_dir(target.parent, target.name)
     try:
         yield tmp
         old = None
         if target.exists():
-            old = target.with_name(f"{TMP_PREFIX}{target.name}.old-{os.getpid()}")
+            old = target.with_name(f"{TMP_PREFIX}{target.name}.{os.getpid()}.{OLD}")
             os.replace(target, old)
         os.replace(tmp, target)
         fsync_dir(target.parent)

@@ -116,25 +116,35 @@ def _rows(path: Path, label: str) -> Iterator[tuple[int, Any]]:
             raise StageInputError(f"{label}: {path}: not valid JSON ({exc})") from None
     else:
         with _open(path) as lines:
-            for number, raw in enumerate(_bounded_lines(lines), start=1):
-                if raw is None:
-                    yield number, _too_large()
-                elif raw.strip():
-                    yield number, _line_row(raw)
+            yield from jsonl_rows(lines)
 
 
-def _too_large() -> RowError:
-    return RowError("too_large", f"a row of more than {MAX_ROW_BYTES} bytes")
+def jsonl_rows(
+    stream: IO[bytes], max_bytes: int = MAX_ROW_BYTES, not_utf8: str = "bad_json"
+) -> Iterator[tuple[int, Any]]:
+    """(line number, row) of a JSONL stream, a row that cannot be used a RowError in its place: a
+    line over `max_bytes` ("too_large", read past in chunks), one nested deeper than MAX_DEPTH
+    ("too_deep"), one that is not UTF-8 (`not_utf8`: the caller's reason) or not JSON ("bad_json").
+    Blank lines are no rows but keep their number, so `#<row>` is the line an editor shows."""
+    for number, raw in enumerate(_bounded_lines(stream, max_bytes), start=1):
+        if raw is None:
+            yield number, _too_large(max_bytes)
+        elif raw.strip():
+            yield number, _line_row(raw, not_utf8)
+
+
+def _too_large(limit: int = MAX_ROW_BYTES) -> RowError:
+    return RowError("too_large", f"a row of more than {limit} bytes")
 
 
 def _too_deep() -> RowError:
     return RowError("too_deep", f"nested deeper than {MAX_DEPTH}")
 
 
-def _bounded_lines(stream: IO[bytes]) -> Iterator[bytes | None]:
-    """Each line of the stream, or None in place of a line over MAX_ROW_BYTES (read past in chunks)."""
-    while line := stream.readline(MAX_ROW_BYTES + 1):
-        if len(line) <= MAX_ROW_BYTES or line.endswith(b"\n"):  # MAX_ROW_BYTES and its newline fit
+def _bounded_lines(stream: IO[bytes], limit: int) -> Iterator[bytes | None]:
+    """Each line of the stream, or None in place of a line over `limit` bytes (read past in chunks)."""
+    while line := stream.readline(limit + 1):
+        if len(line) <= limit or line.endswith(b"\n"):  # `limit` bytes and the newline fit
             yield line
             continue
         while line and not line.endswith(b"\n"):
@@ -142,12 +152,12 @@ def _bounded_lines(stream: IO[bytes]) -> Iterator[bytes | None]:
         yield None
 
 
-def _line_row(raw: bytes) -> Any:
+def _line_row(raw: bytes, not_utf8: str) -> Any:
     """One JSONL line's row, or a RowError in its place."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return RowError("bad_json", "not UTF-8")
+        return RowError(not_utf8, "not UTF-8")
     # Counting brackets settles almost every line: one with few of them cannot nest deep.
     if text.count("[") + text.count("{") > MAX_DEPTH and _nesting(text, 0, MAX_DEPTH)[1] > MAX_DEPTH:
         return _too_deep()

@@ -5,7 +5,8 @@ the SSRF guard, and paces it like any other request) and keeps no cookies. It co
 address the guard checked or pinned and sends the URL's own host in `Host:` (and as TLS SNI), so
 the URL recorded in the WARC is the real one. Bodies are streamed and abandoned past `max_bytes`
 (decoded size, so a gzip bomb is stopped too); bodies the caller does not want (non-HTML) are
-never downloaded.
+never downloaded. A gzip or deflate body cut short is refused, not stored as a partial page
+(decoding.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Callable
 
 import httpx
 
+from stages.crawl.decoding import BodyDecoder, decodes
 from stages.crawl.safety import Refused, UrlGuard
 from stages.crawl.urls import Url
 
@@ -144,11 +146,18 @@ class Fetcher:
             raise Refused("too_large", f"{response.request.headers.get('Host')}: {declared} bytes")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
+        encoding = response.headers.get("Content-Encoding")
+        # A response whose body was read already (httpx reads a bytes body up front) is decoded.
+        raw = decodes(encoding) and not response.is_stream_consumed
+        decoder = BodyDecoder(encoding, response.request.headers.get("Host")) if raw else None
+        async for data in response.aiter_raw() if decoder else response.aiter_bytes():
+            chunk = decoder.feed(data) if decoder else data
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:
                 if not truncate:
                     raise Refused("too_large", f"{response.request.headers.get('Host')}: > {limit} bytes")
                 return b"".join(chunks)[:limit], True
+        if decoder is not None:
+            chunks.append(decoder.finish())  # a stream cut short is refused, not half a page
         return b"".join(chunks), False

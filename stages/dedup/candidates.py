@@ -1,7 +1,9 @@
 """Candidate pairs from band keys, as two int64 arrays: no Python object per pair.
 
-Per band, documents are sorted by key (stable, so by index within a bucket); each bucket of k
-documents yields k - 1 edges from its first (smallest index) member to the others, a star rather
+Per band, documents are sorted by key (stable, so in `members` order within a bucket: the
+canonical order, stages/dedup/canonical.py, so that which member heads a bucket does not depend on
+the input's order); each bucket of k documents yields k - 1 edges from its first member to the
+others, a star rather
 than all k(k-1)/2 pairs. Clusters are connected components, so a star connects a bucket as well as
 a clique does, and memory stays at most (bands x documents) edges even when a bucket is huge. The
 price: two non-first members of a bucket are compared only through the first; when a pair is

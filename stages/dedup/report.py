@@ -74,7 +74,7 @@ def sample_members(table: pl.DataFrame, cluster_ids: list[str]) -> pl.DataFrame:
     """The rows shown for the picked clusters: the kept document first, at most a few per cluster."""
     return (
         table.filter(pl.col("cluster_id").is_in(cluster_ids))
-        .sort(["cluster_id", "kept", "row"], descending=[False, True, False])
+        .sort(["cluster_id", "kept", "id"], descending=[False, True, False])
         .group_by("cluster_id", maintain_order=True)
         .head(MAX_SAMPLE_MEMBERS)
     )

@@ -1,13 +1,15 @@
 """What the executor ships to workers: small picklable tasks and results, arrays on disk.
 
-Three passes over the shards and one over groups of bands, on one pool (crisol/core/executor.py:
+Passes over the shards and one over groups of bands, on one pool (crisol/core/executor.py:
 ShardPool):
 1. `shingle_shard`: read the texts, tokenise, compute each document's exact key and its shingle
-   hashes (saved), and the shard's shingle document frequencies (saved, for frequent.py);
+   hashes (saved); `frequency_shard`, once the exact groups are known: the shard's shingle
+   document frequencies (saved, for frequent.py);
 2. `sign_shard`: drop the frequent shingles, compute MinHash signatures and band keys (saved);
 3. `band_candidates`: once the main process has chosen which documents enter near-dedup (its
    `members` file), the candidate pairs of a group of bands over every shard's band keys;
-4. `write_shard`: write the shard's kept documents.
+4. `write_shard`: the shard's kept documents, grouped by output part, to a scratch file; then
+   `gather_part`: each output part from the scratch files, in the canonical order (canonical.py).
 Arrays go to .npy files in the stage's work directory (on a filesystem the workers share), so the
 main process memory-maps what it needs instead of receiving it through the executor.
 """
@@ -22,12 +24,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from crisol.formats.artifacts import write_parquet
 from crisol.formats.document_shards import Shard, read_shard
 from crisol.formats.schemas import DOCUMENTS
 from stages.dedup.bands import band_keys
 from stages.dedup.candidates import candidate_pairs
+from stages.dedup.canonical import canonical_table
 from stages.dedup.frequent import drop_frequent, local_document_frequency
 from stages.dedup.hashing import sequence_keys
 from stages.dedup.minhash import signatures
@@ -73,13 +77,6 @@ def shingle_shard(task: ShingleTask) -> ShingleResult:
     shingles, shingle_counts = shingle_hashes(stream, counts, params.shingle_size)
     np.save(work_file(task.work_dir, "shingles", task.shard.index), shingles)
     np.save(work_file(task.work_dir, "shingle-counts", task.shard.index), shingle_counts)
-    if params.frequent_shingle_fraction is not None:
-        # Counted once per distinct text of the shard, so exact copies do not inflate it.
-        _, first = np.unique(exact_keys, axis=0, return_index=True)
-        np.save(
-            work_file(task.work_dir, "df", task.shard.index),
-            local_document_frequency(shingles, shingle_counts, np.sort(first)),
-        )
     return ShingleResult(
         index=task.shard.index,
         ids=table.column("id").combine_chunks(),
@@ -89,6 +86,24 @@ def shingle_shard(task: ShingleTask) -> ShingleResult:
         tokens=int(word_counts.sum()),
         seconds=time.perf_counter() - start,
     )
+
+
+@dataclass(frozen=True)
+class FrequencyTask:
+    index: int
+    work_dir: str
+    documents: np.ndarray  # shard-local rows counted: the documents their exact groups keep
+
+
+def frequency_shard(task: FrequencyTask) -> int:
+    """The shard's shingle document frequencies over `documents` (saved, for frequent.py).
+
+    Counted once per exact group, over the whole input: an exact copy must not inflate a count,
+    and which shard a copy is in (the input's order) must not change it."""
+    shingles = np.load(work_file(task.work_dir, "shingles", task.index))
+    counts = np.load(work_file(task.work_dir, "shingle-counts", task.index))
+    np.save(work_file(task.work_dir, "df", task.index), local_document_frequency(shingles, counts, task.documents))
+    return task.index
 
 
 @dataclass(frozen=True)
@@ -149,9 +164,8 @@ def band_candidates(task: BandTask) -> BandResult:
 @dataclass(frozen=True)
 class WriteTask:
     shard: Shard
-    keep: np.ndarray  # bool per row of the shard
-    part: str  # absolute path inside the output's temporary directory
-    provenance: dict[str, Any]
+    part: np.ndarray  # per row of the shard: the output part it goes to (canonical.py), -1 if dropped
+    scratch: str  # where its kept rows wait, one row group per output part, in part order
     sample_rows: tuple[int, ...] = ()  # rows (shard-local) whose url and text the report shows
     sample_chars: int = 300
 
@@ -165,9 +179,18 @@ class WriteResult:
 
 
 def write_shard(task: WriteTask) -> WriteResult:
+    """The shard's kept rows, grouped by output part, to its scratch file (for `gather_part`)."""
     start = time.perf_counter()
     table = read_shard(task.shard)
-    written = write_parquet(task.part, DOCUMENTS, table.filter(pa.array(task.keep)), params=task.provenance)
+    keep = task.part >= 0
+    kept = table.filter(pa.array(keep))
+    parts = task.part[keep]
+    order = np.argsort(parts, kind="stable")
+    kept, parts = kept.take(pa.array(order)), parts[order]
+    with pq.ParquetWriter(task.scratch, kept.schema) as writer:
+        for p in np.unique(parts):
+            rows = np.flatnonzero(parts == p)
+            writer.write_table(kept.slice(int(rows[0]), len(rows)), row_group_size=len(rows))
     samples = {}
     if task.sample_rows:
         picked = table.take(list(task.sample_rows)).select(["url", "title", "text"]).to_pylist()
@@ -179,4 +202,18 @@ def write_shard(task: WriteTask) -> WriteResult:
                 "text": text[: task.sample_chars],
                 "chars": len(text),
             }
-    return WriteResult(task.shard.index, written, samples, time.perf_counter() - start)
+    return WriteResult(task.shard.index, len(kept), samples, time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class GatherTask:
+    index: int
+    pieces: tuple[tuple[str, int], ...]  # (scratch file, row group) holding this part's rows
+    part: str  # absolute path inside the output's temporary directory
+    provenance: dict[str, Any]
+
+
+def gather_part(task: GatherTask) -> int:
+    """One output part: its rows from every shard's scratch file, in the canonical order."""
+    tables = [pq.ParquetFile(path).read_row_group(group) for path, group in task.pieces]
+    return write_parquet(task.part, DOCUMENTS, canonical_table(pa.concat_tables(tables)), params=task.provenance)

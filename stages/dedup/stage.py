@@ -1,18 +1,19 @@
 """The dedup stage: exact duplicates by normalised-text hash, then MinHash LSH near-duplicates.
 
-documents ─(sharded)─> exact keys, shingles, shingle document frequencies
+documents ─(sharded)─> exact keys, shingles
+          ─(main: numpy/polars)─> exact groups
+          ─(sharded)─> shingle document frequencies over the exact groups' kept documents
           ─(main)─────> frequent (template) shingles
           ─(sharded)─> signatures and band keys without them
-          ─(main: numpy/polars)─> exact groups
           ─(by groups of bands)─> candidate pairs
           ─(main: numpy/polars)─> verified pairs -> clusters
-          ─(sharded)─> kept documents; then the clusters table, samples and metrics
+          ─(sharded)─> kept documents, in id order (canonical.py); then the clusters table, samples
+                       and metrics
 """
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from crisol.core.atomic import TMP_PREFIX, atomic_dir, write_json
+from crisol.core.atomic import atomic_dir, temp_dir, write_json
 from crisol.core.cli import StageContext
 from crisol.core.executor import ShardPool
 from crisol.formats.artifacts import part_name, write_parquet
@@ -30,18 +31,23 @@ from crisol.formats.document_shards import Shard, list_shards
 from crisol.formats.schemas import CLUSTERS
 from stages.dedup.assign import assign, exact_representatives
 from stages.dedup.bands import bands_of
+from stages.dedup.canonical import canonical_rank, output_plan
 from stages.dedup.clusters import connected_components
 from stages.dedup.frequent import df_threshold, frequent_shingles
 from stages.dedup.minhash import permutations
 from stages.dedup.report import pick_sample_clusters, sample_members, samples_document, summarise
 from stages.dedup.shard import (
     BandTask,
+    FrequencyTask,
+    GatherTask,
     ShingleResult,
     ShingleTask,
     SignResult,
     SignTask,
     WriteTask,
     band_candidates,
+    frequency_shard,
+    gather_part,
     shingle_shard,
     sign_shard,
     work_file,
@@ -66,14 +72,22 @@ class Sketches:
         self.chars = np.concatenate([r.chars for r in results]) if results else np.zeros(0, np.int64)
         self.exact_keys = np.concatenate([r.exact_keys for r in results]) if results else np.zeros((0, 2), np.uint64)
         self.shingles = np.concatenate([r.shingles for r in results]) if results else np.zeros(0, np.int64)
+        self.rank = canonical_rank(self.ids)  # the order every choice is made in (canonical.py)
+        self.rep = exact_representatives(self.ids, self.chars, self.exact_keys)
 
     def _load(self, what: str) -> list[np.ndarray]:
         return [np.load(work_file(self.work_dir, what, r.index), mmap_mode="r") for r in self.results]
 
-    def frequent(self, fraction: float | None, min_docs: int) -> tuple[np.ndarray, int | None]:
+    def frequent(self, pool: ShardPool, fraction: float | None, min_docs: int) -> tuple[np.ndarray, int | None]:
         """Frequent shingle hashes (sorted) and the document-frequency threshold used."""
         if fraction is None:
             return np.empty(0, dtype=np.uint32), None
+        counted = self.rep == np.arange(self.n)
+        tasks = [
+            FrequencyTask(r.index, str(self.work_dir), np.flatnonzero(counted[start:end]))
+            for r, start, end in zip(self.results, self.offsets[:-1], self.offsets[1:])
+        ]
+        pool.map(frequency_shard, tasks, "dedup frequencies")
         threshold = df_threshold(self.n, fraction, min_docs)
         return frequent_shingles(self._load("df"), [len(r.chars) for r in self.results], threshold), threshold
 
@@ -96,6 +110,8 @@ class Sketches:
         process, to even out the ends); each sends back its unique pairs, merged here."""
         if not self.results:
             return np.empty(0, np.int64), np.empty(0, np.int64), 0
+        # Members in the canonical order: a bucket's star is centred on its first member.
+        members = members[np.argsort(self.rank[members], kind="stable")]
         np.save(work_file(self.work_dir, "members", 0), members)
         groups = np.array_split(np.arange(bands), min(bands, BAND_GROUPS))
         n = max(self.n, 1)
@@ -119,7 +135,7 @@ def run(ctx: StageContext) -> None:
     ctx.log.info("dedup: %d documents in %d shards", sum(s.rows for s in shards), len(shards))
     Path(params.documents).parent.mkdir(parents=True, exist_ok=True)
     # Shingles and signatures live on disk beside the output (a path Dask workers share).
-    work_dir = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}dedup-work.", dir=Path(params.documents).parent)).resolve()
+    work_dir = temp_dir(Path(params.documents).parent, "dedup-work").resolve()
     try:
         with ShardPool(ctx.executor) as pool:
             sketched = sketch(ctx, pool, shards, work_dir, start)
@@ -128,7 +144,7 @@ def run(ctx: StageContext) -> None:
             sketched.timing["clustering"] = time.perf_counter() - mark
 
             mark = time.perf_counter()
-            written = write_outputs(ctx, pool, shards, decision.table)
+            written = write_outputs(ctx, pool, shards, decision.table, sketched.sketches.rank, work_dir)
             sketched.timing["write"] = time.perf_counter() - mark
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -174,7 +190,7 @@ def sketch(ctx: StageContext, pool: ShardPool, shards: list[Shard], work_dir: Pa
         sketches = Sketches(pool.map(shingle_shard, tasks, "dedup shingles"), work_dir, params.num_perm)
         timing["shingles"] = time.perf_counter() - start
         mark = time.perf_counter()
-        frequent, df_limit = sketches.frequent(params.frequent_shingle_fraction, params.frequent_shingle_min_docs)
+        frequent, df_limit = sketches.frequent(pool, params.frequent_shingle_fraction, params.frequent_shingle_min_docs)
         timing["frequent"] = time.perf_counter() - mark
         mark = time.perf_counter()
         bands, rows, perms = lsh_setup.result()
@@ -235,7 +251,7 @@ class Decision:
 
 def decide(pool: ShardPool, sketches: Sketches, bands: int, threshold: float) -> Decision:
     """Exact groups, then LSH candidates among their representatives, verified, then clusters."""
-    rep = exact_representatives(sketches.ids, sketches.chars, sketches.exact_keys)
+    rep = sketches.rep
     # Near-dedup runs on the survivors of exact dedup; empty texts have no shingles to compare.
     members = np.flatnonzero((rep == np.arange(sketches.n)) & (sketches.shingles > 0))
     u, v, raw_edges = sketches.candidates(pool, members, bands)
@@ -254,34 +270,46 @@ def decide(pool: ShardPool, sketches: Sketches, bands: int, threshold: float) ->
     )
 
 
-def write_outputs(ctx: StageContext, pool: ShardPool, shards: list[Shard], table: pl.DataFrame) -> int:
-    """Kept documents (one part per input shard), the clusters table and the samples file."""
+def write_outputs(
+    ctx: StageContext, pool: ShardPool, shards: list[Shard], table: pl.DataFrame, rank: np.ndarray, work_dir: Path
+) -> int:
+    """Kept documents in the canonical order (canonical.py), the clusters table and the samples file."""
     params = ctx.params
     sample_ids = pick_sample_clusters(table, params.sample_clusters)
     shown = sample_members(table, sample_ids)
-    kept = table["kept"].to_numpy()
+    plan = output_plan(rank, table["kept"].to_numpy(), params.docs_per_shard)
     shown_rows = shown["row"].to_numpy()
 
     def rows_shown(s: Shard) -> tuple[int, ...]:
         return tuple(int(r - s.offset) for r in shown_rows if s.offset <= r < s.offset + s.rows)
 
+    scatter = [
+        WriteTask(
+            shard=s,
+            part=plan.part[s.offset : s.offset + s.rows],
+            scratch=str(work_dir / f"kept-{s.index:05d}.parquet"),
+            sample_rows=rows_shown(s),
+            sample_chars=params.sample_chars,
+        )
+        for s in shards
+    ]
+    written = pool.map(write_shard, scatter, "dedup write")
     with atomic_dir(params.documents) as out_dir:
-        tasks = [
-            WriteTask(
-                shard=s,
-                keep=kept[s.offset : s.offset + s.rows],
-                part=str(Path(out_dir).resolve() / part_name(s.index)),
-                provenance=ctx.params_dict(),
-                sample_rows=rows_shown(s),
-                sample_chars=params.sample_chars,
-            )
-            for s in shards
-        ]
-        written = pool.map(write_shard, tasks, "dedup write")
-    write_parquet(params.clusters, CLUSTERS, table.to_arrow(), params=ctx.params_dict())
+        pool.map(gather_part, _gather_tasks(scatter, plan.parts, Path(out_dir), ctx.params_dict()), "dedup parts")
+    clusters = table.sort("id", maintain_order=True).to_arrow()
+    write_parquet(params.clusters, CLUSTERS, clusters, params=ctx.params_dict())
     fields = {row: values for result in written for row, values in result.samples.items()}
     write_json(params.samples, samples_document(shown, sample_ids, fields))
     return int(sum(w.written for w in written))
+
+
+def _gather_tasks(scatter: list[WriteTask], parts: int, out_dir: Path, provenance: dict) -> list[GatherTask]:
+    """Each output part's pieces: a row group of every scratch file that holds some of its rows."""
+    pieces: list[list[tuple[str, int]]] = [[] for _ in range(parts)]
+    for task in scatter:
+        for group, part in enumerate(np.unique(task.part[task.part >= 0])):
+            pieces[part].append((task.scratch, group))
+    return [GatherTask(i, tuple(p), str(out_dir.resolve() / part_name(i)), provenance) for i, p in enumerate(pieces)]
 
 
 def _jaccard_to_kept(table: pl.DataFrame, sketches: Sketches) -> pl.Series:

@@ -7,7 +7,8 @@ crawled page. Like `read_records`, nothing here raises on bad input:
 
 - a row that cannot be used is counted under `skipped.<reason>`: `bad_json`, `not_an_object`,
   `not_utf8`, `no_text` (no `text` key, or null), `text_not_string`, `empty_text`, `too_large`
-  (text over `max_record_bytes`), `bad_id` (an `id` that is neither a string nor an integer);
+  (text over `max_record_bytes`), `too_deep` (a JSONL line nested deeper than
+  row_files.MAX_DEPTH, skipped unparsed), `bad_id` (an `id` that is neither a string nor an integer);
 - a file that cannot be used is counted under `errors.<reason>`: `empty_file`, `no_usable_rows`,
   `no_text_column` and `not_parquet` (Parquet), `truncated_gzip`, `corrupt_gzip`, `not_gzip`
   (JSONL.gz), `read_error:<type>`; the rows read before damage are still yielded.
@@ -20,13 +21,13 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import zlib
 from collections import Counter
 from typing import Any, BinaryIO, Iterator
 
 import pyarrow.parquet as pq
 
+from crisol.formats.row_files import RowError, jsonl_rows
 from stages.ingest.document import document_id
 from stages.ingest.records import RawRecord, payload_sha1
 from stages.ingest.sources import Source
@@ -82,25 +83,12 @@ def _row_record(row: Any, locator: str, max_record_bytes: int) -> RawRecord | st
 
 
 def _jsonl_rows(stream: BinaryIO, gzipped: bool, line_cap: int) -> Iterator[tuple[int, Any, str | None]]:
-    """(line number, parsed row, None) or (line number, None, skip reason); blank lines are no
-    rows but keep their number (so `#<row>` is the line an editor shows)."""
+    """(line number, parsed row, None) or (line number, None, skip reason), by the bounded reader
+    every stage shares (crisol/formats/row_files.py): a JSON bomb is skipped before json parses it."""
     lines = gzip.GzipFile(fileobj=stream, mode="rb") if gzipped else stream
-    number = 0
-    while line := lines.readline(line_cap + 1):
-        number += 1
-        if len(line) > line_cap:  # no usable row is this long: pass over the rest unread into memory
-            while line and not line.endswith(b"\n"):
-                line = lines.readline(line_cap)
-            yield number, None, "too_large"
-            continue
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line.decode("utf-8"))
-        except UnicodeDecodeError:
-            yield number, None, "not_utf8"
-        except (json.JSONDecodeError, RecursionError):  # not JSON, or nested deeper than Python parses
-            yield number, None, "bad_json"
+    for number, row in jsonl_rows(lines, line_cap, not_utf8="not_utf8"):
+        if isinstance(row, RowError):
+            yield number, None, row.reason
         else:
             yield number, row, None
 

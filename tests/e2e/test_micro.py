@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from crisol.formats.tokenizer_file import load_tokenizer
 from crisol.formats.tokens import TokenSplit
 from flows.pipeline import dvc_executable, tool_env
+from flows.workspace import apply_param_overrides
 from kit.workspace import project_workspace
 
 DVC = dvc_executable()
@@ -159,6 +162,36 @@ def test_micro_pipeline_through_dvc_repro(tmp_path):
     # 3.5-4.1 s on an idle 2-core machine: DVC parses params.yaml once per stage (10 times), and the
     # generated file carries every value's explanation (35 KB, ~0.15 s a parse); 5.2 s measured under load.
     assert seconds < 8.0, f"a no-op dvc repro took {seconds:.2f} s"
+    _check_recrawl(root)
+
+
+def _lock_outs(root: Path) -> dict[str, dict[str, str]]:
+    """Each stage's output hashes as dvc.lock records them, but for its metrics file (the run's
+    own times and rates: never the same twice)."""
+    stages = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
+    return {
+        name: {out["path"]: out["md5"] for out in entry.get("outs", []) if not out["path"].startswith("data/metrics/")}
+        for name, entry in stages.items()
+    }
+
+
+def _check_recrawl(root: Path) -> None:
+    """A recrawl of the same pages, fetched in another order into other WARC files (another
+    concurrency, another file size), leaves dedup's documents and everything after them as they
+    were: DVC reruns crawl, ingest and dedup, and evaluate, whose report card is the run's own
+    funnel (it reads every stage's metrics, the crawl's pages and times included)."""
+    before = _lock_outs(root)
+    shutil.rmtree(root / "data/crawl")
+    apply_param_overrides(root / "params.yaml", ["crawl.concurrency=3", "crawl.records_per_file=37"])
+    again = subprocess.run([DVC, "repro"], cwd=root, env=tool_env(), capture_output=True, text=True)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    after = _lock_outs(root)
+    ran = [stage for stage in STAGES if f"Running stage '{stage}'" in again.stdout]
+    assert ran[:3] == ["crawl", "ingest", "dedup"], again.stdout[-3000:]
+    # The test is a real one: the crawl's records, hence ingest's documents, did change.
+    assert after["ingest"] != before["ingest"]
+    changed = [stage for stage in STAGES[STAGES.index("dedup") : -1] if after[stage] != before[stage]]
+    assert changed == [] and ran == ["crawl", "ingest", "dedup", "evaluate"], (changed, ran)
 
 
 def test_micro_pipeline_through_prefect_flow(prefect_server, tmp_path):

@@ -63,3 +63,40 @@ def test_replace_file_and_json(tmp_path):
         tmp.write_text("replaced")
     assert target.read_text() == "replaced"
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def _killed_writer(kind: str, target) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, kind, str(target)], stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT
+    )
+    assert proc.stdout.readline().strip() == "writing"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.mark.parametrize("kind", ["dir", "file"])
+def test_the_next_write_sweeps_a_killed_writers_temporaries_only(tmp_path, kind):
+    """A killed writer's `.tmp-<name>.*` goes with the next write of the same output; a live
+    writer's, another output's and a file the output does not own stay."""
+    target = tmp_path / ("documents" if kind == "dir" else "metrics.json")
+    _killed_writer(kind, target)
+    stale = [p.name for p in tmp_path.iterdir()]
+    live = subprocess.Popen(
+        [sys.executable, "-c", WRITER, kind, str(target)], stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT
+    )
+    try:
+        assert live.stdout.readline().strip() == "writing"
+        live_tmp = {p.name for p in tmp_path.iterdir()} - set(stale)
+        others = [".tmp-other", f".tmp-{target.name}x.12.abcdefgh", f".tmp-{target.name}.d.12.abcdefgh"]
+        for name in others:
+            (tmp_path / name).write_text("not this output's")
+        opener = atomic_dir if kind == "dir" else atomic_file
+        with opener(target) as tmp:
+            if kind == "file":
+                tmp.write_text("done")
+        left = {p.name for p in tmp_path.iterdir()}
+        assert len(stale) == 1 and len(live_tmp) == 1
+        assert left == {target.name, *live_tmp, *others}
+    finally:
+        live.kill()
+        live.wait()

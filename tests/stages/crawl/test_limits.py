@@ -124,3 +124,39 @@ def test_a_server_that_does_not_answer_or_trickles_times_out():
         with pytest.raises(Refused) as refused:
             _mock_fetch(handler, timeout_s=0.3)
         assert refused.value.reason == "timeout"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_compressed_body_cut_short_is_refused_not_stored_as_a_partial_page(encoding):
+    """A Content-Encoding body whose compressed stream ends before its end marker (the server's
+    file was cut, or the connection closed early without a Content-Length to tell): refused as
+    `truncated_body`, never decoded into half a page. The whole body still decodes."""
+    import gzip
+    import zlib
+
+    html = b"<html><body>" + b"<p>a whole paragraph of the page</p>" * 400 + b"</body></html>"
+    whole = gzip.compress(html) if encoding == "gzip" else zlib.compress(html)
+    served = {}
+
+    async def streamed():  # as a server sends it (httpx reads a bytes body up front)
+        body = served["body"]
+        for at in range(0, len(body), 1000):
+            yield body[at : at + 1000]
+
+    def server(request: httpx.Request) -> httpx.Response:
+        headers = {"Content-Type": "text/html", "Content-Encoding": encoding}
+        return httpx.Response(200, headers=headers, content=streamed())
+
+    async def fetch(body: bytes):
+        served["body"] = body
+        guard = UrlGuard(pinned={("s.test", 80): ConnectTarget("127.0.0.1", 80)})
+        fetcher = Fetcher(guard, "t/1 (+https://example.org)", 5.0, 1, transport=httpx.MockTransport(server))
+        try:
+            return await fetcher.fetch(parse_url("http://s.test/"), 1_000_000, lambda mime: True)
+        finally:
+            await fetcher.aclose()
+
+    assert asyncio.run(fetch(whole)).body == html
+    with pytest.raises(Refused) as refused:
+        asyncio.run(fetch(whole[: len(whole) // 2]))
+    assert refused.value.reason == "truncated_body"

@@ -35,7 +35,9 @@ def test_inline_processes_and_dask_give_identical_clusters_and_documents(tmp_pat
         }.items()
     }
     inline = runs["inline"]
-    assert len(inline["parts"]) == inline["metrics"]["shards"] >= 4
+    assert inline["metrics"]["shards"] >= 4
+    # The kept documents in id order, in parts of docs_per_shard (stages/dedup/canonical.py).
+    assert len(inline["parts"]) == -(-inline["metrics"]["documents_out"] // 40) >= 2
     assert inline["metrics"]["dropped_total"] == 10 + 23  # the upper-case copies and the edited ones
     for name in ("processes", "dask"):
         for key in ("documents", "parts", "clusters", "samples"):

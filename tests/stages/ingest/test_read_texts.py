@@ -144,3 +144,13 @@ def test_gzip_reads_as_a_stream(tmp_path):
     one = write_jsonl(tmp_path / "one.jsonl.gz", [{"text": t} for t in english_texts()]).read_bytes()
     records, counters = _read(_write(tmp_path / "two.jsonl.gz", one + one))
     assert [r.payload.decode() for r in records] == english_texts() * 2 and _group(counters, "errors") == {}
+
+
+def test_json_bombs_are_skipped_by_reason_before_json_parses_them(tmp_path):
+    """A line nested 1,000 deep (json's parser would recurse past Python's limit) and a 10 MB line
+    (with the default cap on rows, 2 MB of text): each skipped and counted, the rows around them kept."""
+    good = english_texts()[0]
+    rows = [{"text": good}, b"[" * 1000 + b"]" * 1000, b'{"text": "' + b"z" * (10 << 20) + b'"}', {"text": good}]
+    records, counters = _read(write_jsonl(tmp_path / "bombs.jsonl", rows), max_record_bytes=2_000_000)
+    assert _group(counters, "skipped") == {"too_deep": 1, "too_large": 1}
+    assert _group(counters, "errors") == {} and len(records) == 2 and counters["text_rows"] == 4
