@@ -52,3 +52,11 @@ def stage_order(root: Path | str, targets: list[str] | None = None) -> list[Stag
             for stage in order
             if stage in by_name.values()
         ]
+
+
+def stage_outputs(root: Path | str) -> list[Path]:
+    """Every output (outs, metrics, plots) of every stage in the repo's pipeline files."""
+    from dvc.repo import Repo
+
+    with Repo(str(Path(root).resolve())) as repo:
+        return sorted({Path(out.fs_path) for stage in repo.index.stages for out in stage.outs})

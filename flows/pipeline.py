@@ -29,7 +29,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from crisol.core.errors import ParamsError
 from crisol.core.params import resolve_tree
 from flows.dvc_graph import StageInfo, stage_order
-from flows.dvc_repair import repair_rwlock
+from flows.dvc_repair import repair_workspace
 from flows.graph import write_graph
 from flows.workspace import apply_param_overrides
 from flows.workspace_lock import workspace_lock
@@ -145,8 +145,7 @@ def pipeline(
         if set_params:
             apply_param_overrides(Path(root) / "params.yaml", set_params)
             logger.info("params.yaml updated: %s", ", ".join(set_params))
-        repaired = repair_rwlock(root)  # what a killed dvc can leave broken (flows/dvc_repair.py)
-        if repaired:
+        for repaired in repair_workspace(root):  # what a killed run can leave behind (flows/dvc_repair.py)
             logger.warning("%s", repaired)
         source = write_graph(root)  # the graph differs by data source (flows/graph.py)
         logger.info("data source: %s%s", source.kind, f" ({source.root})" if source.is_own else "")

@@ -40,22 +40,30 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:  # another user's process: alive
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process whose parent has not reaped it yet (an orphan waits for init, which in a
+    container may be slow to come): it answers signals but will never write again."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # gone meanwhile, or no /proc (not Linux): trust the signal test
+        return False
+    return stat.rpartition(")")[2].split()[0] == "Z"
 
 
 def _stale_pattern(name: str) -> re.Pattern:
     # One token after the pid (tempfile's 8 characters, token_hex's 8, or "old"): another output
     # whose name merely starts with this one's (`documents.5`, `documents.json`) never matches.
-    return re.compile(rf"{re.escape(TMP_PREFIX + name)}\.(\d+)\.(?:{OLD}|[a-z0-9_]{{8}})")
+    return re.compile(rf"{re.escape(TMP_PREFIX)}{name}\.(\d+)\.(?:{OLD}|[a-z0-9_]{{8}})")
 
 
-def sweep_stale(target: Path | str) -> list[Path]:
-    """Remove the temporaries of `target` (its siblings `.tmp-<name>.<pid>.<token>`) whose writing
-    process is gone: left by a run that was killed. Returns what was removed, and logs it."""
-    target = Path(target)
-    pattern = _stale_pattern(target.name)
+def _sweep(directory: Path, pattern: re.Pattern, owner: str) -> list[Path]:
+    """Remove the entries of `directory` that `pattern` matches (group 1: the writer's pid) and
+    whose writer is gone."""
     try:
-        entries = list(os.scandir(target.parent))
+        entries = list(os.scandir(directory))
     except FileNotFoundError:
         return []
     removed = []
@@ -69,8 +77,22 @@ def sweep_stale(target: Path | str) -> list[Path]:
         else:
             path.unlink(missing_ok=True)
         removed.append(path)
-        log.warning("removed %s: a temporary of %s left by process %s, which is gone", path, target, match.group(1))
+        log.warning("removed %s: a temporary of %s left by process %s, which is gone", path, owner, match.group(1))
     return removed
+
+
+def sweep_stale(target: Path | str) -> list[Path]:
+    """Remove the temporaries of `target` (its siblings `.tmp-<name>.<pid>.<token>`) whose writing
+    process is gone: left by a run that was killed. Returns what was removed, and logs it."""
+    target = Path(target)
+    return _sweep(target.parent, _stale_pattern(re.escape(target.name)), str(target))
+
+
+def sweep_stale_beside(target: Path | str) -> list[Path]:
+    """Remove every temporary beside `target` whose writer is gone, whatever output or work it was
+    for (an output restored from DVC's run cache is never rewritten, so its own sweep never runs)."""
+    target = Path(target)
+    return _sweep(target.parent, _stale_pattern(r"[^/]+?"), f"an output beside {target}")
 
 
 def temp_dir(parent: Path | str, name: str) -> Path:

@@ -3,6 +3,7 @@ the flow and `make repro` remove it when no DVC process holds it, and leave it a
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -63,3 +64,30 @@ def test_a_corrupted_rwlock_a_dvc_process_holds_is_left_alone(repo):
         holder.wait()
     time.sleep(0.1)
     assert repair_rwlock(repo) is not None and not (repo / RWLOCK).exists()
+
+
+def test_temporaries_a_killed_stage_left_are_swept_even_when_dvc_restores_from_its_run_cache(repo):
+    """The stage's own next write sweeps its temporaries, but DVC may restore its outputs from the run
+    cache instead of running it: the repair sweeps beside every output, sparing live writers'."""
+    (repo / "dvc.yaml").write_text(
+        "stages:\n  a:\n    cmd: echo a > out/a.txt\n    outs:\n      - out/a.txt\n      - out/b\n"
+    )
+    out = repo / "out"
+    out.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = [out / f".tmp-b.{dead.pid}.old", out / f".tmp-dedup-work.{dead.pid}.k3j9x0aa"]
+    left[0].mkdir()
+    left[1].mkdir()
+    (left[1] / "part-0.parquet").write_bytes(b"x")
+    live = out / f".tmp-a.txt.{os.getpid()}.0123abcd"  # a writer still at work
+    live.write_text("")
+    users = [out / ".tmp-notes", out / "keep.txt", repo / f".tmp-x.{dead.pid}.abcdefgh"]  # not beside an output
+    for path in users:
+        path.write_text("mine")
+    result = subprocess.run(
+        [sys.executable, "-m", "flows.dvc_repair", "--root", str(repo)], capture_output=True, text=True, check=True
+    )
+    assert not any(path.exists() for path in left), result.stderr
+    assert live.exists() and all(path.read_text() == "mine" for path in users)
+    assert result.stderr.count("a temporary left by a killed run") == 2, result.stderr

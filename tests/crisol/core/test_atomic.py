@@ -100,3 +100,18 @@ def test_the_next_write_sweeps_a_killed_writers_temporaries_only(tmp_path, kind)
     finally:
         live.kill()
         live.wait()
+
+
+def test_a_killed_writer_not_yet_reaped_counts_as_gone(tmp_path):
+    """An orphaned stage killed with its dvc stays a zombie until init reaps it (slowly, in a
+    container): it answers signals, but its temporaries are stale all the same."""
+    import time
+
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    while open(f"/proc/{zombie.pid}/stat").read().rpartition(")")[2].split()[0] != "Z":
+        time.sleep(0.05)
+    stale = tmp_path / f".tmp-out.json.{zombie.pid}.0123abcd"
+    stale.write_text("half")
+    write_json(tmp_path / "out.json", {"a": 1})
+    zombie.wait()
+    assert not stale.exists()
