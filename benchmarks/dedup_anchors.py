@@ -7,7 +7,8 @@ on the same texts: clusters (a label per document) and seconds.
 - datatrove: its four-step MinHash pipeline (signatures, buckets, clusters), steps run in-process on
   `Document`s, with the stage's b x r. datatrove's English word tokenizer needs spaCy (15 more
   packages); it is given a `str.split` tokenizer instead, on its own simplified text (lower case,
-  punctuation removed), the same words the truth shingles.
+  punctuation removed), the same words the truth shingles; and datatrove's own sha1 shingle hash,
+  since its default (xxhash, given str) fails with the project's xxhash 4.x.
 datatrove is a benchmark extra (`pip install -e '.[bench]'`); without it, its column is skipped.
 """
 
@@ -81,7 +82,11 @@ def datatrove_labels(texts: list[str], shingle: int, bands: int, rows: int, seed
         MinhashDedupCluster,
         MinhashDedupSignature,
     )
+    from datatrove.utils.hashing import HashConfig
     from datatrove.utils.word_tokenizers import WordTokenizer
+    from loguru import logger
+
+    logger.disable("datatrove")  # a line per step and file; the table says what matters
 
     class SplitTokenizer(WordTokenizer):
         def word_tokenize(self, text: str) -> list[str]:
@@ -93,15 +98,21 @@ def datatrove_labels(texts: list[str], shingle: int, bands: int, rows: int, seed
         def span_tokenize(self, text: str) -> list[tuple[int, int]]:
             return [(0, len(text))]
 
-    config = MinhashConfig(n_grams=shingle, num_buckets=bands, hashes_per_bucket=rows, seed=seed)
+    # sha1: datatrove's default xxhash shingle hash passes str, which the project's xxhash 4.x refuses.
+    hashing = HashConfig(hash_fc="sha1")
+    config = MinhashConfig(n_grams=shingle, num_buckets=bands, hashes_per_bucket=rows, seed=seed, hash_config=hashing)
     with tempfile.TemporaryDirectory(prefix="bench-datatrove-") as tmp:
         root = Path(tmp)
         start = time.perf_counter()
         docs = (Document(text=t, id=str(i)) for i, t in enumerate(texts))
-        MinhashDedupSignature(root / "sigs", config=config, language=SplitTokenizer()).run(docs, rank=0, world_size=1)
+        MinhashDedupSignature(str(root / "sigs"), config=config, language=SplitTokenizer()).run(
+            docs, rank=0, world_size=1
+        )
         for bucket in range(bands):
-            MinhashDedupBuckets(root / "sigs", root / "buckets", config=config).run(rank=bucket, world_size=bands)
-        MinhashDedupCluster(root / "buckets", root / "clusters", config=config, save_cluster_id=True).run()
+            MinhashDedupBuckets(str(root / "sigs"), str(root / "buckets"), config=config).run(
+                rank=bucket, world_size=bands
+            )
+        MinhashDedupCluster(str(root / "buckets"), str(root / "clusters"), config=config, save_cluster_id=True).run()
         seconds = time.perf_counter() - start
         labels = np.arange(len(texts), dtype=np.int64)
         path = root / "clusters" / "000000.clusters"
