@@ -1,6 +1,7 @@
 """Dedup quality and speed on a corpus with near-duplicates planted at known Jaccard similarities.
 
     .venv/bin/python benchmarks/bench_dedup.py [--docs 20000] [--workers-docs 100000] [--repeats 2] [--seed 0]
+        [--part all|synthetic|real] [--real-docs 20000] [--real-thresholds 0.5 0.7 0.8] [--skip-datatrove]
 
 Prints, in one run, on the same documents and parameters (the stage's defaults unless overridden):
 (a) precision, recall and F1 of duplicate pairs against exact Jaccard on shingles. The truth is
@@ -23,6 +24,11 @@ Prints, in one run, on the same documents and parameters (the stage's defaults u
     parallel part. Printed next to it: this machine's own 1 -> 2 process speed-up on a fixed
     CPU-bound task (the ceiling for (c): ~1.65x on the 2 shared cores it was written on), and the
     speed-up on (b)'s smaller corpus.
+(d) real text (dedup_real.py): the stage, datasketch's MinHashLSH and datatrove's MinHash pipeline
+    (dedup_anchors.py; datatrove is the `bench` extra: `.venv/bin/pip install -e '.[bench]'`, skipped
+    with a message when missing) on 20,000 documents cut from ../shared/data/text with planted
+    near-duplicates (real_text_corpus.py), pair and document precision / recall / F1 at thresholds
+    0.5, 0.7 and 0.8 against brute-force exact Jaccard, in one run.
 Each timing is the best of --repeats (the machine is shared; the load average is printed).
 """
 
@@ -53,6 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dedup_corpus import planted_corpus  # noqa: E402
+from dedup_real import print_table, run_real  # noqa: E402
 
 from crisol.core.cli import StageContext  # noqa: E402
 from crisol.core.params import ExecutorParams  # noqa: E402
@@ -230,6 +237,10 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threshold", type=float, default=DedupParams().threshold)
     parser.add_argument("--num-perm", type=int, default=DedupParams().num_perm)
+    parser.add_argument("--part", choices=["all", "synthetic", "real"], default="all", help="(a)-(c), (d) or both")
+    parser.add_argument("--real-docs", type=int, default=20000, help="documents for (d)")
+    parser.add_argument("--real-thresholds", type=float, nargs="+", default=[0.5, 0.7, 0.8])
+    parser.add_argument("--skip-datatrove", action="store_true", help="(d) without datatrove (the slowest)")
     return parser.parse_args()
 
 
@@ -239,6 +250,17 @@ def main() -> None:
         f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"load average at start {os.getloadavg()}"
     )
+    if args.part in ("all", "synthetic"):
+        synthetic(args)
+    if args.part in ("all", "real"):
+        with tempfile.TemporaryDirectory(prefix="bench-dedup-real-") as tmp:
+            scores = run_real(args, Path(tmp), write_input, exact_truth, stage_seconds, bench_params)
+        print_table(scores)
+        print(f"    load average at the end {os.getloadavg()}")
+
+
+def synthetic(args: argparse.Namespace) -> None:
+    """(a), (b) and (c) on the generated corpus."""
     with tempfile.TemporaryDirectory(prefix="bench-dedup-") as tmp:
         tmp_path = Path(tmp)
         # (c) first, on a quiet machine; then (b), whose last stage run's outputs (a) reads.

@@ -64,3 +64,14 @@ def assign(ids: pa.Array, chars: np.ndarray, exact_keys: np.ndarray, root: np.nd
         .then(pl.lit("exact"))
         .otherwise(pl.lit("near")),
     ).drop("exact_size", "k0", "k1", "root")
+
+
+def keep_rank(ids: pa.Array, chars: np.ndarray) -> np.ndarray:
+    """Each document's place in the keep order (0: the one any cluster would keep first)."""
+    frame = pl.DataFrame(
+        {"row": np.arange(len(chars), dtype=np.int64), "id": pl.from_arrow(ids) if len(ids) else [], "chars": chars}
+    )
+    order = frame.sort(KEEP_BY, descending=KEEP_DESCENDING)["row"].to_numpy()
+    rank = np.empty(len(chars), dtype=np.int64)
+    rank[order] = np.arange(len(chars), dtype=np.int64)
+    return rank

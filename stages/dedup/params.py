@@ -45,7 +45,7 @@ class DedupParams(Section):
     # are chosen for `threshold` by datasketch's own optimiser with these weights (recall-heavy:
     # every candidate is verified afterwards, so a false candidate costs only a comparison).
     num_perm: int = Field(128, ge=2, le=1024)
-    threshold: float = Field(0.4, gt=0.0, le=1.0)  # estimated Jaccard a near-duplicate must reach
+    threshold: float = Field(0.4, gt=0.0, le=1.0)  # exact shingle Jaccard to the kept document to be removed
     bands: int | None = Field(None, ge=1)
     rows: int | None = Field(None, ge=1)
     false_positive_weight: float = Field(0.1, ge=0.0, le=1.0)

@@ -5,7 +5,8 @@ ShardPool):
 1. `shingle_shard`: read the texts, tokenise, compute each document's exact key and its shingle
    hashes (saved); `frequency_shard`, once the exact groups are known: the shard's shingle
    document frequencies (saved, for frequent.py);
-2. `sign_shard`: drop the frequent shingles, compute MinHash signatures and band keys (saved);
+2. `sign_shard`: drop the frequent shingles, compute MinHash signatures, band keys and the sorted
+   shingle sets that verification compares exactly (saved);
 3. `band_candidates`: once the main process has chosen which documents enter near-dedup (its
    `members` file), the candidate pairs of a group of bands over every shard's band keys;
 4. `write_shard`: the shard's kept documents, grouped by output part, to a scratch file; then
@@ -132,8 +133,19 @@ def sign_shard(task: SignTask) -> SignResult:
     kept, kept_counts, only_frequent = drop_frequent(shingles, counts, task.frequent)
     sig = signatures(kept, kept_counts, task.permutations)
     np.save(work_file(task.work_dir, "signatures", task.index), sig)
+    sets, sizes = shingle_sets(kept, kept_counts)
+    np.save(work_file(task.work_dir, "sets", task.index), sets)
+    np.save(work_file(task.work_dir, "set-sizes", task.index), sizes)
     np.save(work_file(task.work_dir, "bands", task.index), band_keys(sig, task.bands, task.rows))
     return SignResult(task.index, len(kept), len(shingles) - len(kept), only_frequent, time.perf_counter() - start)
+
+
+def shingle_sets(shingles: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each document's shingles sorted and de-duplicated (for exact verification), and their sizes."""
+    doc_of = np.repeat(np.arange(len(counts), dtype=np.uint64), counts)
+    keys = np.unique((doc_of << np.uint64(32)) | shingles.astype(np.uint64))
+    sizes = np.bincount((keys >> np.uint64(32)).astype(np.int64), minlength=len(counts))
+    return (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32), sizes.astype(np.int64)
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,12 @@ from crisol.core.executor import ShardPool
 from crisol.formats.artifacts import part_name, write_parquet
 from crisol.formats.document_shards import Shard, list_shards
 from crisol.formats.schemas import CLUSTERS
-from stages.dedup.assign import assign, exact_representatives
+from stages.dedup.assign import assign, exact_representatives, keep_rank
 from stages.dedup.bands import bands_of
 from stages.dedup.canonical import canonical_rank, output_plan
-from stages.dedup.clusters import connected_components
+from stages.dedup.clusters import star_clusters
 from stages.dedup.frequent import df_threshold, frequent_shingles
+from stages.dedup.hashing import offsets_of
 from stages.dedup.minhash import permutations
 from stages.dedup.report import pick_sample_clusters, sample_members, samples_document, summarise
 from stages.dedup.shard import (
@@ -53,9 +54,15 @@ from stages.dedup.shard import (
     work_file,
     write_shard,
 )
-from stages.dedup.verify import estimated_jaccard
+from stages.dedup.verify import estimate_cut, estimated_jaccard, exact_jaccard
 
 BAND_GROUPS = 8  # tasks the bands are split into for candidate pairs
+
+
+def _spans(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The positions start .. start + size - 1 of every span, concatenated."""
+    within = np.arange(int(sizes.sum()), dtype=np.int64) - np.repeat(offsets_of(sizes)[:-1], sizes)
+    return np.repeat(starts, sizes) + within
 
 
 class Sketches:
@@ -93,6 +100,27 @@ class Sketches:
 
     def open_signatures(self) -> None:
         self._signatures = self._load("signatures")
+        self._sets = self._load("sets")
+        self._set_sizes = [np.load(work_file(self.work_dir, "set-sizes", r.index)) for r in self.results]
+        self._set_starts = [offsets_of(sizes)[:-1] for sizes in self._set_sizes]
+
+    def set_rows(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The shingle sets of the given documents, concatenated in that order, and their sizes
+        (memory-mapped, so only those documents' sets are read)."""
+        shard = np.searchsorted(self.offsets, index, side="right") - 1
+        local = index - self.offsets[shard]
+        sizes = np.empty(len(index), dtype=np.int64)
+        starts = np.empty(len(index), dtype=np.int64)
+        for s in np.unique(shard):
+            hit = shard == s
+            sizes[hit], starts[hit] = self._set_sizes[s][local[hit]], self._set_starts[s][local[hit]]
+        out = np.empty(int(sizes.sum()), dtype=np.uint32)
+        out_starts = offsets_of(sizes)[:-1]
+        for s in np.unique(shard):
+            hit = np.flatnonzero(shard == s)
+            source, target = _spans(starts[hit], sizes[hit]), _spans(out_starts[hit], sizes[hit])
+            out[target] = self._sets[s][source]
+        return out, sizes
 
     def signature_rows(self, index: np.ndarray) -> np.ndarray:
         """Signatures of the given documents (memory-mapped, so only those rows are read)."""
@@ -250,13 +278,16 @@ class Decision:
 
 
 def decide(pool: ShardPool, sketches: Sketches, bands: int, threshold: float) -> Decision:
-    """Exact groups, then LSH candidates among their representatives, verified, then clusters."""
+    """Exact groups, then LSH candidates among their representatives, verified on their shingle
+    sets, then a star around each kept document (clusters.py: star_clusters)."""
     rep = sketches.rep
     # Near-dedup runs on the survivors of exact dedup; empty texts have no shingles to compare.
     members = np.flatnonzero((rep == np.arange(sketches.n)) & (sketches.shingles > 0))
     u, v, raw_edges = sketches.candidates(pool, members, bands)
-    similar = estimated_jaccard(sketches.signature_rows, u, v) >= threshold
-    labels = connected_components(sketches.n, u[similar], v[similar])
+    plausible = estimated_jaccard(sketches.signature_rows, u, v) >= estimate_cut(threshold, sketches.num_perm)
+    similar = np.zeros(len(u), dtype=bool)
+    similar[plausible] = exact_jaccard(sketches.set_rows, u[plausible], v[plausible]) >= threshold
+    labels = star_clusters(keep_rank(sketches.ids, sketches.chars), u[similar], v[similar])
     table = assign(sketches.ids, sketches.chars, sketches.exact_keys, labels[rep])
     table = table.with_columns(jaccard_to_kept=_jaccard_to_kept(table, sketches))
     return Decision(
@@ -264,6 +295,7 @@ def decide(pool: ShardPool, sketches: Sketches, bands: int, threshold: float) ->
         {
             "candidate_edges": raw_edges,
             "candidate_pairs": int(len(u)),
+            "exactly_compared_pairs": int(plausible.sum()),
             "verified_pairs": int(similar.sum()),
             "rejected_pairs": int((~similar).sum()),
         },
@@ -313,11 +345,12 @@ def _gather_tasks(scatter: list[WriteTask], parts: int, out_dir: Path, provenanc
 
 
 def _jaccard_to_kept(table: pl.DataFrame, sketches: Sketches) -> pl.Series:
-    """1 for exact copies of the kept text, the MinHash estimate for near members, null if unique."""
+    """1 for exact copies of the kept text, the exact Jaccard of the shingle sets for near members
+    (those signatures are computed from), null if unique."""
     same = table["same_as_kept"].to_numpy()
     values = np.where(same, 1.0, np.nan).astype(np.float32)
     near = np.flatnonzero(~same)
     if len(near):
-        values[near] = estimated_jaccard(sketches.signature_rows, near, table["kept_row"].to_numpy()[near])
+        values[near] = exact_jaccard(sketches.set_rows, near, table["kept_row"].to_numpy()[near])
     series = pl.Series("jaccard_to_kept", values, nan_to_null=True)
     return pl.when(table["cluster_size"] > 1).then(series).otherwise(None)
