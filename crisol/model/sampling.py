@@ -13,11 +13,10 @@ precomputed mask with it), the lm_head on that token only, and one host sync to 
 tokens (none when there are none).
 
 Threads: a decode step is many tiny ops. On a CPU shared with other busy processes, torch's
-OpenMP threads (libgomp, default wait policy) wait for each other at every op: measured on the
-2-core development machine with the other core busy, a 1M-parameter model decoded at 16 ms per
-step on 2 threads, against 0.5-0.9 ms with OMP_WAIT_POLICY=PASSIVE in the environment (it must be
-set before torch starts) and 0.45 ms on 1 thread. This function leaves torch's global thread
-settings alone; processes that generate beside other work should set one of the two.
+OpenMP threads wait for each other at every op: measured on the 2-core development machine with
+the other core busy, a 1M-parameter model decoded at 16 ms per step on 2 threads, against 0.45 ms
+on 1 thread. So each decode step lets torch's threads follow the free cores
+(crisol/core/threads.py: one thread fewer per core others keep busy, checked every 2 s).
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from crisol.core.threads import follow_free_cores
 from crisol.model.kv_cache import KVCache
 from crisol.model.transformer import Transformer
 
@@ -140,6 +140,7 @@ def generate(
         step_input = ids
         finished = torch.zeros(batch, dtype=torch.bool, device=device)
         while produced < max_new_tokens:
+            follow_free_cores()  # a shared CPU: one thread fewer per core others keep busy
             if use_cache:
                 hidden = model.hidden_states(step_input, cache=cache)
             else:
