@@ -15,3 +15,8 @@
 The runnable stages are in `stages/` (one package each, `python -m stages.<name>`), which import
 this library and never each other; the orchestration is in `flows/`.
 """
+
+from crisol.core.threads import share_cpu_politely
+
+# Before anything imports torch (crisol/core/threads.py says why).
+share_cpu_politely()

@@ -4,3 +4,8 @@ A stage reads its inputs, computes, writes its outputs atomically and reports me
 share is the `crisol` library. A stage never imports another stage: stages talk only through
 artifacts on disk (tests/stages/test_imports.py).
 """
+
+from crisol.core.threads import share_cpu_politely
+
+# Before anything imports torch (crisol/core/threads.py says why).
+share_cpu_politely()

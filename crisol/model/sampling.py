@@ -14,9 +14,9 @@ tokens (none when there are none).
 
 Threads: a decode step is many tiny ops. On a CPU shared with other busy processes, torch's
 OpenMP threads wait for each other at every op: measured on the 2-core development machine with
-the other core busy, a 1M-parameter model decoded at 16 ms per step on 2 threads, against 0.45 ms
-on 1 thread. So each decode step lets torch's threads follow the free cores
-(crisol/core/threads.py: one thread fewer per core others keep busy, checked every 2 s).
+the other core busy, a 1M-parameter model decoded at 16 ms per step on 2 threads with libgomp's
+default spin-wait, against 0.5-0.9 ms with OMP_WAIT_POLICY=PASSIVE and 0.45 ms on 1 thread. The
+stages and the `crisol` command shorten the spin-wait before torch loads (crisol/core/threads.py).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from crisol.core.threads import follow_free_cores
 from crisol.model.kv_cache import KVCache
 from crisol.model.transformer import Transformer
 
@@ -140,7 +139,6 @@ def generate(
         step_input = ids
         finished = torch.zeros(batch, dtype=torch.bool, device=device)
         while produced < max_new_tokens:
-            follow_free_cores()  # a shared CPU: one thread fewer per core others keep busy
             if use_cache:
                 hidden = model.hidden_states(step_input, cache=cache)
             else:

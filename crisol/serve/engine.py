@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from crisol.core.threads import follow_free_cores
 from crisol.model.kv_cache import KVCache
 from crisol.model.sampling import sample_next
 from crisol.model.slot_cache import SlotCache
@@ -158,7 +157,6 @@ class Engine:
                 try:
                     self._drop_cancelled()
                     if self._rows:
-                        follow_free_cores()  # a shared CPU: one thread fewer per core others keep busy
                         self._step()
                 except Exception as exc:  # a bug must not take the server down: fail these jobs, go on
                     log.exception("engine %s: step failed", self.name)

@@ -24,7 +24,6 @@ import torch
 from torch import Tensor, nn
 
 from crisol.chat.template import ChatTemplate
-from crisol.core.threads import follow_free_cores
 from crisol.model.reward import RewardModel
 from crisol.model.transformer import Transformer
 from crisol.training.optim import adamw
@@ -173,7 +172,6 @@ class PPOTrainer:
         for _ in range(s.ppo_epochs):
             order = torch.randperm(len(batch), generator=self.generator).to(batch.ids.device)
             for at in range(0, len(batch), s.minibatch_size):
-                follow_free_cores()  # a shared CPU: one thread fewer per core others keep busy
                 rows = order[at : at + s.minibatch_size]
                 ids, starts, mask = batch.ids[rows], batch.starts[rows], batch.mask[rows]
                 logits = response_logits(self.policy, ids, starts, batch.prompt_width, s.temperature)

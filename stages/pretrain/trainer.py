@@ -20,7 +20,6 @@ from typing import Any
 import torch
 
 from crisol.core.errors import StageInputError
-from crisol.core.threads import follow_free_cores
 from crisol.facts import ProbeSet
 from crisol.model.config import ModelConfig
 from crisol.model.transformer import Transformer
@@ -186,7 +185,6 @@ class Trainer:
         return contextlib.nullcontext()
 
     def train_step(self) -> torch.Tensor:
-        follow_free_cores()  # a shared CPU: one thread fewer per core others keep busy
         micro = self.batches.next_step()
         total = torch.zeros((), device=self.d.device)
         for i, (x, y) in enumerate(micro):

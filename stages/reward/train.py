@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 
 from crisol.chat.template import ChatTemplate
-from crisol.core.threads import follow_free_cores
 from crisol.model.reward import Answered, RewardModel, answer_batch, answer_ids
 from crisol.training.optim import adamw
 from crisol.training.schedule import learning_rate
@@ -156,7 +155,6 @@ def train_reward_model(
             rate = learning_rate(step, peak=lr, warmup=warmup_steps, total=total, floor_ratio=0.1, decay="cosine")
             for group in optimizer.param_groups:
                 group["lr"] = rate * group.get("lr_scale", 1.0)
-            follow_free_cores()  # a shared CPU: one thread fewer per core others keep busy
             chosen, rejected = _pair_scores(model, chunk, pad_id, device, normalised=False)
             loss = -F.logsigmoid(chosen - rejected - margin).mean()
             if centring > 0:

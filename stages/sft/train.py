@@ -20,7 +20,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from crisol.core.threads import follow_free_cores
 from crisol.model.transformer import IGNORE_INDEX, Transformer
 from crisol.training.device import autocast
 from crisol.training.optim import adamw
@@ -195,7 +194,6 @@ def _optimizer_step(
     bf16: bool,
 ) -> torch.Tensor:
     """One step at learning rate `lr` on a batch already on `device`; the batch's mean loss, detached."""
-    follow_free_cores()  # a shared CPU: one thread fewer per core others keep busy
     for group in optimizer.param_groups:
         group["lr"] = lr
     with autocast(device, bf16):

@@ -1,55 +1,50 @@
-"""torch's threads follow the cores other processes leave free (crisol/core/threads.py): one
-thread fewer per core a busy neighbour takes, back up when it leaves, never below 1 or above the
-count the run started with."""
+"""The OpenMP spin-wait for a shared CPU is in place before torch loads, in every stage process
+and the `crisol` command, and a user's own choice is kept (crisol/core/threads.py)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import threading
-import time
 
 import pytest
-import torch
 
-from crisol.core.threads import follow_free_cores, threads_for
+from kit.paths import REPO_ROOT
 
-
-def test_threads_for_the_free_cores():
-    assert threads_for(0.0, cores=2, most=2) == 2
-    assert threads_for(0.3, cores=2, most=2) == 2  # a little background noise changes nothing
-    assert threads_for(1.0, cores=2, most=2) == 1
-    assert threads_for(3.0, cores=2, most=2) == 1  # never below one
-    assert threads_for(0.0, cores=8, most=4) == 4  # never above what the run asked for
-    assert threads_for(2.0, cores=8, most=8) == 6
-
-
-def _follow_in_a_thread(seconds: float, every_s: float) -> list[int]:
-    """Thread counts seen by a fresh thread (its own libgomp state) calling follow_free_cores."""
-    seen: list[int] = []
-
-    def loop():
-        torch.set_num_threads(2)
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            seen.append(follow_free_cores(every_s))
-            time.sleep(0.05)
-
-    worker = threading.Thread(target=loop)
-    worker.start()
-    worker.join()
-    return seen
+# Reports the policy a process's libgomp saw: the variable at the moment torch was first imported.
+PROBE = """
+import builtins, os, sys
+seen = []
+real_import = builtins.__import__
+def spy(name, *args, **kwargs):
+    if name == "torch" and "torch" not in sys.modules and not seen:
+        seen.append(os.environ.get("GOMP_SPINCOUNT"))
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = spy
+import {module}
+print(seen[0] if seen else "torch never imported")
+"""
 
 
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores")
-def test_a_busy_neighbour_costs_one_thread_and_gives_it_back():
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        shared = _follow_in_a_thread(2.5, every_s=0.5)
-    finally:
-        busy.kill()
-        busy.wait()
-    alone = _follow_in_a_thread(1.5, every_s=0.5)
-    assert shared[-1] == 1, shared
-    assert alone[-1] == 2, alone
+def _spincount_when_torch_loads(module: str, env_value: str | None) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    if env_value is not None:
+        env["OMP_WAIT_POLICY"] = env_value
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(module=module)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("module", ["stages.pretrain.stage", "stages.ppo.stage", "crisol.serve.engine"])
+def test_short_spin_set_before_torch_loads(module):
+    assert _spincount_when_torch_loads(module, None) == "10000"
+
+
+def test_user_choice_kept():
+    assert _spincount_when_torch_loads("stages.sft.stage", "PASSIVE") == "None", "the user's wait policy decides"
