@@ -14,9 +14,11 @@ DVC deps changed).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -31,6 +33,7 @@ from crisol.core.params import resolve_tree
 from flows.dvc_graph import StageInfo, stage_order
 from flows.dvc_repair import repair_workspace
 from flows.graph import write_graph
+from flows.stage_group import note_stage_group, stop_leftover_stages
 from flows.workspace import apply_param_overrides
 from flows.workspace_lock import workspace_lock
 
@@ -79,17 +82,35 @@ def run_stage(root: str, info: StageInfo, force: bool = False) -> dict[str, obje
     start = time.perf_counter()
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     ran = False
+    # dvc runs in a process group of its own, named in the workspace (flows/stage_group.py): if this
+    # process is killed alone, the next run stops what it left running.
     with subprocess.Popen(
-        cmd, cwd=root, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        cmd,
+        cwd=root,
+        env=tool_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        start_new_session=True,
     ) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            line = line.rstrip()
-            if not line:
-                continue
-            ran = ran or line.startswith("Running stage")
-            tail.append(line)
-            logger.info("%s | %s", info.name, line)
+        note_stage_group(root, proc.pid)
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                line = line.rstrip()
+                if not line:
+                    continue
+                ran = ran or line.startswith("Running stage")
+                tail.append(line)
+                logger.info("%s | %s", info.name, line)
+        except BaseException:  # Ctrl-C (its own session no longer gets the terminal's) or an error
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            raise
+        finally:
+            proc.wait()
+            note_stage_group(root, None)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise StageFailed(f"stage {info.name} failed (exit {proc.returncode}); last lines:\n" + "\n".join(tail))
@@ -142,6 +163,7 @@ def pipeline(
     root = str(Path(root).resolve())
     results: list[dict[str, object]] = []
     with workspace_lock(root, logger):
+        stop_leftover_stages(root, logger)  # a run killed alone leaves its stages running
         if set_params:
             apply_param_overrides(Path(root) / "params.yaml", set_params)
             logger.info("params.yaml updated: %s", ", ".join(set_params))

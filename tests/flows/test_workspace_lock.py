@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -106,3 +107,30 @@ def test_a_waiter_reports_when_it_starts_waiting_and_again_every_interval(tmp_pa
     assert f"pid {os.getpid()} on {socket.gethostname()} since " in messages[0], messages
     assert sum(m.startswith("still waiting for the workspace lock") for m in messages) >= 2, messages
     assert messages[-1].startswith("took the workspace lock after waiting"), messages
+
+
+def test_a_flow_killed_alone_leaves_no_stage_running_into_the_next_run(prefect_server, tmp_path):
+    """SIGKILL to the flow's process only (not its group): its dvc and stage run on, orphaned. The
+    next run stops them (they would hold DVC's lock, or write the same outputs beside it), says so,
+    then starts and completes within the bound."""
+    toy = deploy.make_toy_repo(tmp_path / "toy")
+    env = deploy.prefect_env(prefect_server, tmp_path / "prefect-home")
+    (toy / "hold").touch()
+    with _run(toy, env, tmp_path / "killed.log") as killed:
+        killed.wait_for(r"make_a \| Running stage", timeout=90)
+        os.kill(killed.pid, signal.SIGKILL)  # the flow alone
+        killed.proc.wait()
+    from flows.stage_group import GROUP_FILE, _members
+
+    group = int((toy / GROUP_FILE).read_text())
+    assert _members(group, toy.resolve()), "the orphaned stage should still be running before the next run"
+    start = time.monotonic()
+    with _run(toy, env, tmp_path / "next.log") as nxt:
+        nxt.wait_for(r"stages a killed flow run left running", timeout=NEXT_RUN_LIMIT_S)
+        (toy / "hold").unlink()
+        status = nxt.wait(timeout=NEXT_RUN_LIMIT_S)
+        assert status == 0, nxt.text()[-6000:]
+    assert time.monotonic() - start < NEXT_RUN_LIMIT_S
+    assert (toy / "a.txt").read_text() == "aa"
+    assert _members(group, toy.resolve()) == [], "the next run stopped the orphans"
+    assert not (toy / GROUP_FILE).exists()
