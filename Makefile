@@ -20,11 +20,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m flows.pipeline $(ARGS)
 
-# The same stage graph with DVC alone, no Prefect (dvc.yaml rendered first for params.yaml's source).
+# The same stage graph with DVC alone, no Prefect (dvc.yaml rendered first for params.yaml's source),
+# then the run's speedrun line to results/speedrun.jsonl (the flow of `make demo` does that itself).
 repro: $(STAMP)
 	$(PY) -m flows.dvc_repair
 	$(PY) -m flows.graph
 	$(VENV)/bin/dvc repro $(ARGS)
+	$(PY) -m flows.speedrun_log
 
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)

@@ -8,7 +8,8 @@ skips what has not changed, and the stage's own log lines are streamed into the 
 The workspace lock (flows/workspace_lock.py, a file lock the kernel frees when its holder dies)
 serialises whole runs, so two runs never fight over DVC's locks or each other's params. No Prefect
 result cache on the tasks: caching is DVC's job (a Prefect INPUTS cache would skip a stage whose
-DVC deps changed).
+DVC deps changed). After a run, a stage's speedrun.json (evaluate's) is appended to the results
+log, results/speedrun.jsonl (flows/speedrun_log.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from crisol.core.errors import ParamsError
 from crisol.core.params import resolve_tree
+from flows import speedrun_log
 from flows.dvc_graph import StageInfo, stage_order
 from flows.dvc_repair import repair_workspace
 from flows.graph import write_graph
@@ -151,6 +153,18 @@ def publish_reports(root: Path, order: list[StageInfo]) -> list[str]:
     return keys
 
 
+def log_speedruns(root: Path, order: list[StageInfo]) -> list[str]:
+    """Append the speedrun line a stage left in its output (the evaluate stage's speedrun.json) to
+    the results log, once per run (flows/speedrun_log.py). Reached only when every stage succeeded;
+    returns where each line went."""
+    return [
+        speedrun_log.report(root, root / out / speedrun_log.LINE)
+        for info in order
+        for out in info.outs
+        if (root / out / speedrun_log.LINE).is_file()
+    ]
+
+
 @flow(name="crisol-pipeline")
 def pipeline(
     root: str = str(REPO_ROOT),
@@ -189,6 +203,8 @@ def pipeline(
         published = publish_reports(Path(root), order)
         if published:
             logger.info("published artifacts: %s", ", ".join(published))
+        for line in log_speedruns(Path(root), order):
+            logger.info("%s", line)
     return results
 
 

@@ -6,7 +6,8 @@ split: held-out entities and invented ones), the way PPO was trained and measure
 - kl: KL(model || SFT) per reply, estimated on the model's own samples as the sum over the reply's
   tokens of log p_model - log p_sft at the sampling temperature (0 for the SFT model itself);
 - win rate of each model over the SFT model under the gold oracle, prompt by prompt (a tie counts
-  one half).
+  one half), and the gold score's gain over SFT's, prompt by prompt (`gold_gain_vs_sft`: its paired
+  standard error is what says whether RLHF beat SFT).
 
 Each with its standard error over prompts. One sample per prompt and model, seeded.
 
@@ -103,6 +104,8 @@ def figures(sampled: Sequence[Sampled], baseline: Sequence[Sampled] | None) -> d
         pairs = [(getattr(a, key), getattr(b, key)) for a, b in zip(sampled, baseline)]
         wins = [1.0 if a > b else 0.5 if a == b else 0.0 for a, b in pairs]
         out["win_rate_vs_sft"], out["win_rate_vs_sft_stderr"] = _mean(wins)
+        if key == "gold":  # paired over the same prompts: far tighter than the two means' own errors
+            out["gold_gain_vs_sft"], out["gold_gain_vs_sft_stderr"] = _mean([a - b for a, b in pairs])
         if key == "rm_score":
             out["win_judge"] = "reward model"
     return out

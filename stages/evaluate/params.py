@@ -27,7 +27,7 @@ class EvaluateParams(Section):
     train_tokens: InputPath = Path("data/tokens/train")  # source own: the unigram baseline's counts
     metrics_in: InputFolder = Path("data/metrics")  # the other stages' metrics (the report's funnel)
     plots_in: InputFolder = Path("data/plots")  # the other stages' curves (the report's figures)
-    out: OutputDir = Path("data/evaluate")  # report.md, results/, samples/, table.json
+    out: OutputDir = Path("data/evaluate")  # report.md, results/, samples/, table.json, speedrun.json
     # PNGs (training curves, base vs SFT vs RLHF): DVC image plots, so not inside the cached out
     figures: OutputDir = Path("data/plots/evaluate")
     metrics: OutputFile = Path("data/metrics/evaluate.json")

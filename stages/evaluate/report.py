@@ -10,53 +10,16 @@ assumed wattage per CPU core); the other stages' time is converted at the same w
 
 from __future__ import annotations
 
-import math
-import os
-import platform
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import torch
 import yaml
 
 from crisol.core.params import lookup
-
-STAGE_ORDER = ("web", "crawl", "ingest", "dedup", "tokenizer", "pretrain", "sft", "reward", "ppo", "evaluate")
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-            return f"{value:.3g}"
-        if abs(value) >= 1e3:  # throughputs and counts: decimals there are noise
-            return f"{value:,.0f}"
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def with_error(value: Any, stderr: Any) -> str:
-    if stderr is None or (isinstance(stderr, float) and math.isnan(stderr)):
-        return _fmt(value)
-    return f"{_fmt(value)} ± {_fmt(stderr)}"
-
-
-def machine() -> dict[str, str]:
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": str(os.cpu_count()),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "accelerator": device,
-    }
+from stages.evaluate.cells import fmt as _fmt
+from stages.evaluate.cells import table, with_error
+from stages.evaluate.speedrun import machine, speedrun_table, stage_seconds
 
 
 def _after_ingest(stage_metrics: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, Any]]:
@@ -132,16 +95,6 @@ def section_rows(parts: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
     return rows
 
 
-def stage_seconds(stage_metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
-    out = {}
-    for stage in STAGE_ORDER:
-        m = stage_metrics.get(stage) or {}
-        seconds = m.get("run_seconds", m.get("seconds"))
-        if isinstance(seconds, (int, float)):
-            out[stage] = float(seconds)
-    return out
-
-
 def energy_kwh(stage_metrics: Mapping[str, Mapping[str, Any]], watts_per_core: float, cores: int) -> tuple[float, str]:
     """(kWh, how it was estimated): pretraining's own figure plus the other stages' seconds at
     watts_per_core x cores."""
@@ -154,12 +107,6 @@ def energy_kwh(stage_metrics: Mapping[str, Mapping[str, Any]], watts_per_core: f
         f"{watts_per_core:g} W per core x {cores} cores x their run time (an assumption, not a measurement)"
     )
     return total, basis
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(c if isinstance(c, str) else _fmt(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _header(commit: str | None, profile: str, m: Mapping[str, str]) -> list[str]:
@@ -229,6 +176,19 @@ def _time_and_energy(stage_metrics: Mapping[str, Mapping[str, Any]], watts_per_c
     ]
 
 
+def _speedrun_section(line: Mapping[str, Any]) -> list[str]:
+    return [
+        "",
+        "## Speedrun",
+        "",
+        "Each stage's wall time (s) as its metrics recorded it (a stage DVC skipped: the run that made its "
+        "output), the total, and the headline figures (± standard error; gold: RLHF's gain over SFT on the "
+        "same prompts). The same line is in speedrun.json and, after a pipeline run, results/speedrun.jsonl.",
+        "",
+        speedrun_table([line]),
+    ]
+
+
 def _own_sections(sections: Mapping[str, Mapping[str, Any]] | None, stale: Mapping[str, str] | None) -> list[str]:
     """Source own only: the baseline's meaning, every section's n or why it did not run, and the
     stages whose metrics were left out as another run's."""
@@ -284,15 +244,17 @@ def render(
     source: Any = None,
     sections: Mapping[str, Mapping[str, Any]] | None = None,
     stale: Mapping[str, str] | None = None,
+    speedrun: Mapping[str, Any] | None = None,
 ) -> str:
     """The report card. source (a DataSource): with own, the funnel from ingest and, from
     `sections` (the metrics' parts), each section's n or why it did not run; `stale`: stages'
-    metrics left out (another run's)."""
+    metrics left out (another run's); `speedrun`: the speedrun line (speedrun.py), the first table."""
     own = source is not None and source.is_own
     m = machine()
     funnel = own_funnel_rows(stage_metrics, source.root) if own else funnel_rows(stage_metrics)
     parts = [
         *_header(commit, profile, m),
+        *(_speedrun_section(speedrun) if speedrun else []),
         "",
         "## Data funnel",
         "",

@@ -7,7 +7,8 @@
         invented-entity questions ──> hallucination rate
         (chat models) sampled replies ──> reward-model score, gold score, KL to SFT, win rate
     ──> <out>/results/<model>.json (lm-eval's shape), <out>/samples/<model>/<task>.jsonl,
-        <out>/table.json, <out>/report.md (the report card), <figures>/*.png, metrics
+        <out>/table.json, <out>/report.md (the report card, the speedrun line first),
+        <out>/speedrun.json (that line: flows/speedrun_log.py logs it), <figures>/*.png, metrics
 
 What the suite holds depends on the data source (suite.py): the synthetic world's, or with
 `source: own` a user's (own_suite.py: held-out text against the unigram baseline, HellaSwag-format
@@ -42,6 +43,7 @@ from stages.evaluate.report import render, with_error
 from stages.evaluate.results import current_git_hash, results_document, write_results, write_samples
 from stages.evaluate.safe_json import json_safe, write_strict_json
 from stages.evaluate.scoring import Evaluated, Scores, score_models
+from stages.evaluate.speedrun import speedrun_line
 from stages.evaluate.suite import Suite, synthetic_suite
 
 METRICS_READ = ("web", "crawl", "ingest", "dedup", "tokenizer", "pretrain", "sft", "reward", "ppo")
@@ -68,7 +70,15 @@ def run(ctx: StageContext) -> None:
     )
     headers, rows = _table(scores.summary, suite, params.few_shot)
     stage_metrics, stale = read_stage_metrics(params.metrics_in, ctx.source)
-    _write(params, ctx, scores, headers, rows, stage_metrics, suite, stale)
+    line = speedrun_line(
+        stage_metrics=stage_metrics,
+        models=_clean(scores.summary),
+        evaluate_seconds=time.perf_counter() - started,
+        commit=current_git_hash(),
+        profile=ctx.profile,
+        source=ctx.source,
+    )
+    _write(params, ctx, scores, headers, rows, stage_metrics, suite, stale, line)
     metrics = {
         **headline(scores.summary, params.few_shot),
         **extra,
@@ -322,8 +332,9 @@ def _write(
     stage_metrics: dict[str, dict[str, Any]],
     suite: Suite,
     stale: dict[str, str],
+    speedrun: dict[str, Any],
 ) -> None:
-    commit = current_git_hash()
+    commit = speedrun["commit"]
     with atomic_dir(params.figures) as tmp:
         figures = [p.name for p in training_curves(params.plots_in, tmp)]
         figures += [p.name for p in _comparison_figures(scores.summary, suite, tmp)]
@@ -335,6 +346,7 @@ def _write(
             for task, records in scores.samples[model].items():
                 write_samples(tmp / "samples" / model / f"{task}.jsonl", records)
         write_strict_json(tmp / "table.json", {"headers": headers, "rows": rows})
+        write_strict_json(tmp / "speedrun.json", speedrun)
         report = render(
             commit=commit,
             profile=ctx.profile,
@@ -349,6 +361,7 @@ def _write(
             source=ctx.source,
             sections=suite.parts,
             stale=stale,
+            speedrun=speedrun,
         )
         (tmp / "report.md").write_text(report, encoding="utf-8")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import textwrap
 from pathlib import Path
@@ -42,6 +43,7 @@ MAKE_CARD = textwrap.dedent("""\
     card.mkdir(exist_ok=True)
     (card / "report.md").write_text("# card")
     (card / "table.json").write_text(json.dumps({"headers": ["metric", "value"], "rows": [["n", "2"]]}))
+    (card / "speedrun.json").write_text(json.dumps({"profile": "toy", "seconds": {"make_card": 0.1}}))
     """)
 
 
@@ -75,6 +77,7 @@ def test_flow_runs_then_skips_and_reports(prefect_server, toy_repo):
 
     second = pipeline(root=str(toy_repo), targets=["make_b"])
     assert [r["outcome"] for r in second] == ["skipped", "skipped"]
+    assert not (toy_repo / "results").exists(), "no stage left a speedrun line: nothing logged"
 
     with get_client(sync_client=True) as client:
         logs = client.read_logs(
@@ -91,6 +94,10 @@ def test_flow_runs_then_skips_and_reports(prefect_server, toy_repo):
         by_key = {a.key: a for a in client.read_latest_artifacts()}
         assert by_key["make-card-report"].data == "# card"
         assert by_key["make-card-table"].type == "table"
+    # ... and its speedrun.json goes to the results log once: DVC skips the stage, the line is not doubled.
+    assert pipeline(root=str(toy_repo), targets=["make_card"])[-1]["outcome"] == "skipped"
+    log = (toy_repo / "results" / "speedrun.jsonl").read_text().splitlines()
+    assert len(log) == 1 and json.loads(log[0])["profile"] == "toy"
     assert current_holder(toy_repo) is None, "a finished run leaves the workspace lock free"
 
 

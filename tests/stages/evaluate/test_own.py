@@ -267,6 +267,8 @@ def test_the_report_states_sections_and_a_funnel_from_ingest(evaluated):
         assert f"| {name} | not run |" in sections and "not run: source is own" in sections
     assert "held-out text: bits per byte" in report and "win rate over SFT (reward model)" in report
     assert "eval_choices: acc_norm" in report and "eval_questions: exact match" in report
+    speedrun = report.split("## Speedrun")[1].split("## Data funnel")[0]
+    assert "| n/a (own data) |" in speedrun, "the synthetic world's headline figures: n/a, not a crash"
 
 
 def test_sections_without_their_files_say_why(own_inputs, rlhf_pipeline, tmp_path):

@@ -118,6 +118,10 @@ def test_the_report_card_shows_the_models_side_by_side(evaluated):
     ):
         assert row in report, row
     assert "## Data funnel" in report and "## Sample generations: rlhf" in report
+    assert report.index("## Speedrun") < report.index("## Data funnel"), "the speedrun line comes first"
+    line = json.loads((evaluated["out"] / "speedrun.json").read_text())
+    assert line["seconds"]["evaluate"] > 0 and line["total_seconds"] >= line["seconds"]["evaluate"]
+    assert line["figures"]["sft_closed_book_exact_match"] == evaluated["metrics"]["sft_closed_book_exact_match"]
     table = json.loads((evaluated["out"] / "table.json").read_text())
     assert table["headers"][1:5] == ["base 0-shot", "base 2-shot", "SFT", "RLHF"]
     assert any(p.suffix == ".png" for p in (evaluated["root"] / "figures").iterdir())
