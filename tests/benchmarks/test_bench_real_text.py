@@ -1,0 +1,62 @@
+"""benchmarks/bench_real_text.py's data preparation, without training: a character vocabulary and
+tokenizer made on the spot, the first 90% of the characters as the train split and the last 10% as
+validation, in the token-shard format the pretrain stage reads (its own input checks pass)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from benchmarks.bench_real_text import char_vocabulary, prepare
+
+from crisol.formats.tokenizer_file import load_tokenizer, token_byte_lengths
+from crisol.formats.tokens import TokenSplit
+from stages.pretrain.inputs import load_inputs
+
+TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 7
+
+
+def _decoded(split: TokenSplit, vocabulary: list[str]) -> str:
+    ids = np.concatenate([split.tokens(i) for i in split.shard_indices])
+    assert ids[-1] == len(vocabulary)  # the document ends with eos, as every split does
+    return "".join(vocabulary[i] for i in ids[:-1])
+
+
+def test_the_split_is_by_characters_and_round_trips(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text(TEXT)
+    prepared = prepare(path, tmp_path / "data")
+    cut = int(len(TEXT) * 0.9)
+    assert prepared.vocabulary == sorted(set(TEXT)) == char_vocabulary(TEXT)
+    assert (prepared.train_chars, prepared.validation_chars) == (cut, len(TEXT) - cut)
+    train, validation = TokenSplit(prepared.train), TokenSplit(prepared.validation)
+    assert _decoded(train, prepared.vocabulary) == TEXT[:cut]
+    assert _decoded(validation, prepared.vocabulary) == TEXT[cut:]
+    assert train.manifest.vocab_size == len(prepared.vocabulary) + 1
+    assert train.manifest.eos_id == len(prepared.vocabulary)
+
+
+def test_the_tokenizer_agrees_and_every_character_is_one_byte(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text(TEXT)
+    prepared = prepare(path, tmp_path / "data")
+    tokenizer = load_tokenizer(prepared.tokenizer)
+    ids = tokenizer.encode(TEXT).ids
+    assert [prepared.vocabulary[i] for i in ids] == list(TEXT)
+    assert tokenizer.decode(ids) == TEXT
+    lengths = token_byte_lengths(tokenizer)
+    assert lengths[:-1].tolist() == [1] * len(prepared.vocabulary) and lengths[-1] == 0  # eos: no text
+    inputs = load_inputs(prepared.train, prepared.validation, prepared.tokenizer)  # the stage's checks
+    assert inputs.vocab_size == len(prepared.vocabulary) + 1
+
+
+def test_non_ascii_text_is_refused(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text("café " * 50)
+    with pytest.raises(SystemExit, match="ASCII"):
+        prepare(path, tmp_path / "data")
+
+
+def test_tinyshakespeare_has_65_characters(tmp_path, shared_data):
+    prepared = prepare(shared_data / "text" / "tinyshakespeare.txt", tmp_path / "data")
+    assert len(prepared.vocabulary) == 65
+    assert (prepared.train_chars, prepared.validation_chars) == (1_003_854, 111_540)
