@@ -77,10 +77,17 @@ def wrap(model: nn.Module, d: Dist, fsdp: bool) -> nn.Module:
     return model
 
 
+def _all_reduce(value: float, d: Dist, device: torch.device, op: dist.ReduceOp) -> float:
+    t = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=op)
+    return float(t.item())
+
+
 def all_mean(value: float, d: Dist, device: torch.device) -> float:
     """The mean of a float over ranks (the identity on one process)."""
-    if not d.active:
-        return value
-    t = torch.tensor([value], dtype=torch.float64, device=device)
-    dist.all_reduce(t)
-    return float(t.item()) / d.world
+    return _all_reduce(value, d, device, dist.ReduceOp.SUM) / d.world if d.active else value
+
+
+def all_max(value: float, d: Dist, device: torch.device) -> float:
+    """The largest of a float over ranks (the identity on one process): one clock for every rank."""
+    return _all_reduce(value, d, device, dist.ReduceOp.MAX) if d.active else value

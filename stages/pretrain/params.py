@@ -2,7 +2,8 @@
 profiles' values.
 
 Budgets are optimiser steps (and the tokens they imply: steps x global batch x seq_len), never
-minutes, so that a run means the same on every machine.
+minutes, so that a run means the same on every machine. `max_seconds` adds a time budget for the
+runs that are about time (a benchmark's "S seconds of training"): null by default.
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ class PretrainParams(Section):
 
     # optimisation: global batch = batch_size x grad_accum x world size sequences of seq_len
     max_steps: int = Field(2000, ge=1)  # 8.2M tokens, ~68 epochs of the tiny train split
+    # A time budget: stop at the first step boundary after this many seconds of training (evaluation
+    # and checkpoints not counted; summed over resumed runs), whichever of it and max_steps comes
+    # first. The decay then follows the clock too, reaching min_lr when the seconds run out.
+    # Null: steps only, and a run means the same on every machine.
+    max_seconds: float | None = Field(None, gt=0)
     batch_size: int = Field(32, ge=1)  # sequences per micro-batch per process
     grad_accum: int = Field(1, ge=1)
     lr: float = Field(5e-3, gt=0)

@@ -99,7 +99,7 @@ def _fact_probes(
 def _log_model(ctx: StageContext, params: PretrainParams, d: Dist, trainer: Trainer) -> None:
     config = trainer.config
     ctx.log.info(
-        "pretrain: %s params (%s non-embedding), depth %d, d_model %d, on %s x%d; %d steps of %d tokens",
+        "pretrain: %s params (%s non-embedding), depth %d, d_model %d, on %s x%d; %d steps of %d tokens%s",
         f"{config.num_params():,}",
         f"{config.num_params(non_embedding=True):,}",
         config.depth,
@@ -108,6 +108,7 @@ def _log_model(ctx: StageContext, params: PretrainParams, d: Dist, trainer: Trai
         d.world,
         params.max_steps,
         trainer.global_batch * params.seq_len,
+        f", or {params.max_seconds:g} s of training if sooner" if params.max_seconds else "",
     )
 
 
@@ -170,6 +171,8 @@ def _metrics(
         "parameters_non_embedding": config.num_params(non_embedding=True),
         "model": {k: getattr(config, k) for k in ("depth", "d_model", "n_heads", "n_kv_heads", "vocab_size")},
         "steps": progress.step,
+        "max_seconds": params.max_seconds,
+        "stopped_by": "max_steps" if progress.step >= params.max_steps else "max_seconds",
         "seq_len": params.seq_len,
         "global_batch_sequences": trainer.global_batch,
         "resumed_from_step": progress.resumed_from,

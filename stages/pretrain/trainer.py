@@ -3,7 +3,9 @@ with evaluations and checkpoints at fixed steps, resuming from the run's latest 
 
 What a step does is a function of the step number and the restored state only (learning rate from
 the schedule, windows from the checkpointed generator), so a run killed and resumed ends with the
-weights an uninterrupted run ends with.
+weights an uninterrupted run ends with. Under a time budget (pretrain.max_seconds) the clock also
+decides: when the run stops and how far the decay is, from the training seconds so far, which
+checkpoints keep, so a resumed run goes on where it stopped (but no two such runs are identical).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from crisol.training.device import autocast, switch
 from crisol.training.optim import adamw
 from crisol.training.schedule import learning_rate
 from stages.pretrain import checkpoint
-from stages.pretrain.distributed import Dist, all_mean, barrier, wrap
+from stages.pretrain.distributed import Dist, all_max, all_mean, barrier, wrap
 from stages.pretrain.evaluate import ValidationSet, fact_accuracy, validation_loss
 from stages.pretrain.inputs import Inputs
 from stages.pretrain.loader import GlobalBatches, WindowSampler
@@ -104,6 +106,7 @@ class Trainer:
             "global_batch": self.global_batch,
             "seed": p.seed,
             "max_steps": p.max_steps,
+            "max_seconds": p.max_seconds,
             "lr": p.lr,
             "min_lr_ratio": p.min_lr_ratio,
             "warmup_steps": p.warmup_steps,
@@ -200,11 +203,30 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         return total / len(micro)
 
-    def lr_at(self, step: int) -> float:
+    def lr_at(self, step: int, seconds: float = 0.0) -> float:
+        """The rate for `step`, `seconds` into training (the decay's clock under max_seconds)."""
         p = self.p
         return learning_rate(
-            step, peak=p.lr, warmup=p.warmup_steps, total=p.max_steps, floor_ratio=p.min_lr_ratio, decay=p.decay
+            step,
+            peak=p.lr,
+            warmup=p.warmup_steps,
+            total=p.max_steps,
+            floor_ratio=p.min_lr_ratio,
+            decay=p.decay,
+            time_fraction=seconds / p.max_seconds if p.max_seconds else 0.0,
         )
+
+    # -- the time budget -----------------------------------------------------------------------
+    def out_of_time(self, seconds: float) -> bool:
+        return self.p.max_seconds is not None and seconds >= self.p.max_seconds
+
+    def clock(self, segment: float) -> float:
+        """Training seconds so far, the current segment (begun at `segment`) included; the largest
+        over ranks, so that all stop at the same step with the same rate. 0 without a time budget,
+        which needs no clock (and no collective per step)."""
+        if self.p.max_seconds is None:
+            return 0.0
+        return all_max(self.progress.train_seconds + time.perf_counter() - segment, self.d, self.d.device)
 
     # -- evaluation ----------------------------------------------------------------------------
     def evaluate(self) -> None:
@@ -230,15 +252,17 @@ class Trainer:
         window_loss = torch.zeros((), device=d.device)
         window_steps = 0
         segment = time.perf_counter()
-        while self.progress.step < p.max_steps:
-            lr = self.lr_at(self.progress.step)
+        seconds = self.progress.train_seconds  # a checkpoint's: the same on every rank
+        while self.progress.step < p.max_steps and not self.out_of_time(seconds):
+            lr = self.lr_at(self.progress.step, seconds)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             window_loss += self.train_step()
             window_steps += 1
             self.progress.step += 1
             step = self.progress.step
-            last = step == p.max_steps
+            seconds = self.clock(segment)
+            last = step == p.max_steps or self.out_of_time(seconds)  # a run stopped by the clock ends here too
             logging_now = step % p.log_every == 0 or last
             evaluating = step % p.eval_every == 0 or last
             saving = step % p.checkpoint_every == 0 or last
@@ -270,4 +294,5 @@ class Trainer:
             if saving:
                 self.save_checkpoint(wall_before + time.perf_counter() - started)
             segment = time.perf_counter()
+            seconds = self.clock(segment)
         self.progress.wall_seconds = wall_before + time.perf_counter() - started

@@ -74,3 +74,14 @@ def test_fsdp_under_gloo_builds_and_trains(tmp_path, corpus):
     assert result.returncode == 0, result.stderr[-3000:]
     m = metrics(tmp_path)
     assert m["fsdp"] is True and m["world_size"] == 2 and m["steps"] == 4
+
+
+@pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun not installed beside the interpreter")
+def test_two_processes_stop_together_under_a_time_budget(tmp_path, corpus):
+    # Each rank has its own clock: unless they agree, one stops while the other waits in a step's
+    # gradient all-reduce, and the run hangs.
+    budget = {"max_steps": 100_000, "max_seconds": 2.0, "eval_every": 100_000, "checkpoint_every": 100_000}
+    ddp = _torchrun(write_params(tmp_path, corpus, **budget), 2)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    m = metrics(tmp_path)
+    assert m["world_size"] == 2 and m["stopped_by"] == "max_seconds" and m["steps"] < 100_000
