@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from benchmarks.bench_real_text import char_vocabulary, prepare
 
+from benchmarks.bench_real_text import char_vocabulary, prepare
 from crisol.formats.tokenizer_file import load_tokenizer, token_byte_lengths
 from crisol.formats.tokens import TokenSplit
 from stages.pretrain.inputs import load_inputs
