@@ -1,7 +1,14 @@
-"""Training tokens/s of the pretrain loop against a minimal reference loop, same model, on CPU.
+"""Training tokens/s of the pretrain loop against a minimal reference loop, same model, on CPU; or,
+with --steps-to-target, the steps AdamW and Muon take to a validation loss on real text.
 
     .venv/bin/python benchmarks/bench_train.py [--steps 20] [--rounds 3] [--depth 4] [--d-model 128]
                                                [--seq-len 128] [--batch 16]
+    .venv/bin/python benchmarks/bench_train.py --steps-to-target 5.0 --batch 32 [--max-steps 400]
+                                               [--adamw-lrs 2.5e-3,5e-3,1e-2] [--muon-scales 0.5,1,2]
+
+Steps to target (steps_to_target.py): both optimisers in the one run, on the pretrain stage's
+Trainer, from the same seed (same initial weights, same windows in the same order), on real text
+(real_text_tokens.py), each at every learning rate given; the best of each is compared.
 
 Ours: stages.pretrain.trainer.Trainer.train_step, as the stage runs it: windows sampled from
 memory-mapped token shards (written here from random tokens), the learning rate set from the
@@ -26,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from steps_to_target import add_target_arguments, steps_to_target
 
 from crisol.formats.tokens import SplitManifest, TokenSplit, write_shard
 from crisol.model import ModelConfig, Transformer
@@ -96,7 +104,12 @@ def main() -> None:
     parser.add_argument("--d-model", type=int, default=128)
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--steps-to-target", type=float, default=None, metavar="LOSS")
+    add_target_arguments(parser)
     args = parser.parse_args()
+    if args.steps_to_target is not None:
+        steps_to_target(args)
+        return
     tokens_per_step = args.batch * args.seq_len
 
     with tempfile.TemporaryDirectory() as tmp:

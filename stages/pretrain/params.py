@@ -18,6 +18,7 @@ from crisol.core.errors import ParamsError
 from crisol.core.params import Section
 from crisol.core.path_roles import InputPath, OutputDir, OutputFile, WorkDir
 from crisol.model.config import ModelConfig
+from crisol.training.optim import OptimizerName
 
 Switch = Literal["auto", "on", "off"]
 
@@ -82,7 +83,12 @@ class PretrainParams(Section):
     max_seconds: float | None = Field(None, gt=0)
     batch_size: int = Field(32, ge=1)  # sequences per micro-batch per process
     grad_accum: int = Field(1, ge=1)
+    # adamw: AdamW for every parameter; muon: Muon for the blocks' matrices, AdamW for the embedding,
+    # the lm head and the norms (crisol/training/optim.py).
+    optimizer: OptimizerName = "adamw"
     lr: float = Field(5e-3, gt=0)
+    # Muon's peak rate as a multiple of lr (its updates already match AdamW's RMS; this retunes it).
+    muon_lr_scale: float = Field(1.0, gt=0)
     min_lr_ratio: float = Field(0.2, ge=0, le=1)  # decay floor, as a fraction of lr
     warmup_steps: int = Field(100, ge=0)
     decay: Literal["cosine", "linear"] = "cosine"

@@ -1,4 +1,4 @@
-"""The training loop: sampled windows -> forward/backward with accumulation -> clip -> AdamW step,
+"""The training loop: sampled windows -> forward/backward with accumulation -> clip -> optimiser step,
 with evaluations and checkpoints at fixed steps, resuming from the run's latest checkpoint.
 
 What a step does is a function of the step number and the restored state only (learning rate from
@@ -26,7 +26,7 @@ from crisol.facts import ProbeSet
 from crisol.model.config import ModelConfig
 from crisol.model.transformer import Transformer
 from crisol.training.device import autocast, switch
-from crisol.training.optim import adamw
+from crisol.training.optim import build_optimizer, set_lr
 from crisol.training.schedule import learning_rate
 from stages.pretrain import checkpoint
 from stages.pretrain.distributed import Dist, all_max, all_mean, barrier, wrap
@@ -79,12 +79,14 @@ class Trainer:
         self.model = Transformer(self.config).to(d.device)
         self.wrapped = wrap(self.model, d, params.fsdp)
         self.forward = torch.compile(self.wrapped) if switch(params.compile, d.device) else self.wrapped
-        self.optimizer = adamw(
+        self.optimizer = build_optimizer(
             self.model,
+            params.optimizer,
             lr=params.lr,
             weight_decay=params.weight_decay,
             betas=(params.beta1, params.beta2),
             device=d.device,
+            muon_lr_scale=params.muon_lr_scale,
         )
         self.sampler = WindowSampler(inputs.train, params.seq_len, params.seed)
         self.batches = GlobalBatches(self.sampler, params.batch_size, params.grad_accum, d.rank, d.world)
@@ -115,6 +117,8 @@ class Trainer:
             "betas": [p.beta1, p.beta2],
             "grad_clip": p.grad_clip,
             "bf16": self.bf16,
+            # Named only for Muon, so that AdamW runs checkpointed before the option still resume.
+            **({"optimizer": "muon", "muon_lr_scale": p.muon_lr_scale} if p.optimizer == "muon" else {}),
         }
 
     # -- checkpoints ---------------------------------------------------------------------------
@@ -255,8 +259,7 @@ class Trainer:
         seconds = self.progress.train_seconds  # a checkpoint's: the same on every rank
         while self.progress.step < p.max_steps and not self.out_of_time(seconds):
             lr = self.lr_at(self.progress.step, seconds)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
+            set_lr(self.optimizer, lr)
             window_loss += self.train_step()
             window_steps += 1
             self.progress.step += 1

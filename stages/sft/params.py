@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from crisol.core.params import Section
 from crisol.core.path_roles import InputPath, OutputDir, OutputFile
+from crisol.training.optim import OptimizerName
 
 EntityKind = Literal["person", "city", "country", "organisation"]
 UserFormat = Literal["auto", "alpaca", "dolly", "openai", "sharegpt"]
@@ -120,7 +121,10 @@ class SftParams(SftDataParams):
     epochs: int = Field(4, ge=1)
     batch_size: int = Field(32, ge=1)  # rows (conversations, or packed rows) per step
     packing: bool = False  # pack conversations into rows of max_tokens
+    # adamw, or muon: Muon for the blocks' matrices, AdamW for the rest (crisol/training/optim.py).
+    optimizer: OptimizerName = "adamw"
     lr: float = Field(3e-4, gt=0)
+    muon_lr_scale: float = Field(1.0, gt=0)  # Muon's peak rate as a multiple of lr
     min_lr_ratio: float = Field(0.1, ge=0, le=1)
     warmup_steps: int = Field(20, ge=0)
     decay: Literal["cosine", "linear"] = "cosine"

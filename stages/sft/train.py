@@ -1,4 +1,4 @@
-"""The fine-tuning loop: epochs of shuffled batches, AdamW with warmup and decay, evaluation every
+"""The fine-tuning loop: epochs of shuffled batches, AdamW (or Muon) with warmup and decay, evaluation every
 eval_every steps (validation loss on assistant tokens; exact match on validation questions where
 there are short gold answers to match), and the best state by `select_by` kept in memory: SFT on a
 small model overfits within a few epochs, so the last step is rarely the best one, and the curve
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from crisol.model.transformer import IGNORE_INDEX, Transformer
 from crisol.training.device import autocast
-from crisol.training.optim import adamw
+from crisol.training.optim import Combined, build_optimizer, set_lr
 from crisol.training.schedule import learning_rate
 from stages.sft.batches import Batch, Sequence, epoch_batches, evaluation_batches
 from stages.sft.params import SftParams
@@ -133,7 +133,15 @@ def fine_tune(
         for _ in range(p.epochs)
     ]
     total = sum(len(e) for e in epochs)
-    optimizer = adamw(model, lr=p.lr, weight_decay=p.weight_decay, betas=(p.beta1, p.beta2), device=device)
+    optimizer = build_optimizer(
+        model,
+        p.optimizer,
+        lr=p.lr,
+        weight_decay=p.weight_decay,
+        betas=(p.beta1, p.beta2),
+        device=device,
+        muon_lr_scale=p.muon_lr_scale,
+    )
     history = History()
     best_state: dict[str, torch.Tensor] | None = None
     best: dict[str, float] | None = None
@@ -186,7 +194,7 @@ def fine_tune(
 
 def _optimizer_step(
     model: Transformer,
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | Combined,
     batch: Batch,
     lr: float,
     grad_clip: float,
@@ -194,8 +202,7 @@ def _optimizer_step(
     bf16: bool,
 ) -> torch.Tensor:
     """One step at learning rate `lr` on a batch already on `device`; the batch's mean loss, detached."""
-    for group in optimizer.param_groups:
-        group["lr"] = lr
+    set_lr(optimizer, lr)
     with autocast(device, bf16):
         loss = _loss(model, batch, "mean")
     loss.backward()

@@ -77,6 +77,21 @@ def test_incompatible_checkpoint_is_an_error_unless_restart(workspace, capsys):
     assert saved["model"]["depth"] == 3
 
 
+def test_a_checkpoint_of_the_other_optimiser_is_another_run(workspace, capsys):
+    _, _, params = workspace
+    assert run_stage("pretrain", params) == 0
+    capsys.readouterr()
+    assert run_stage("pretrain", params, "pretrain.optimizer=muon") == 1
+    err = capsys.readouterr().err
+    assert "checkpoint of another run" in err and "optimizer: None -> 'muon'" in err
+    # And back: a Muon checkpoint is no AdamW run's either.
+    restart = "pretrain.on_incompatible_checkpoint=restart"
+    assert run_stage("pretrain", params, "pretrain.optimizer=muon", restart) == 0
+    capsys.readouterr()
+    assert run_stage("pretrain", params) == 1
+    assert "optimizer: 'muon' -> None" in capsys.readouterr().err
+
+
 def test_window_longer_than_every_shard_is_an_error(workspace, capsys):
     root, corpus, params = workspace
     assert run_stage("pretrain", params, "pretrain.seq_len=100000", "pretrain.eval_tokens=1000000") == 1

@@ -59,15 +59,17 @@ def _kill_after_first_checkpoint(command: list[str], work: os.PathLike, timeout:
     assert proc.returncode == -signal.SIGKILL
 
 
-def test_sigkill_then_restart_ends_with_the_uninterrupted_weights(tmp_path, corpus):
+@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
+def test_sigkill_then_restart_ends_with_the_uninterrupted_weights(tmp_path, corpus, optimizer):
+    run = {**RUN, "optimizer": optimizer}
     reference_root = tmp_path / "reference"
     reference_root.mkdir()
-    assert run_subprocess(stage_command("pretrain", write_params(reference_root, corpus, **RUN))).returncode == 0
+    assert run_subprocess(stage_command("pretrain", write_params(reference_root, corpus, **run))).returncode == 0
     reference = final_weights(reference_root)
 
     root = tmp_path / "killed"
     root.mkdir()
-    command = stage_command("pretrain", write_params(root, corpus, **RUN))
+    command = stage_command("pretrain", write_params(root, corpus, **run))
     _kill_after_first_checkpoint(command, root / "work")
     assert not (root / "pretrain").exists(), "the kill must land before the run finished"
     killed_at = sorted((root / "work" / "tiny").glob("step-*"))[-1].name

@@ -98,8 +98,9 @@ def test_transformers_export_matches_our_template_and_model(trained, inputs):
     assert hf_out[: len(ours_out)] == ours_out  # transformers keeps the stop token, we cut before it
 
 
-def test_frozen_layers_do_not_move_and_packing_trains(tmp_path, inputs):
-    code, root = run_sft(tmp_path, inputs, freeze_layers=1, packing=True, epochs=1)
+@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
+def test_frozen_layers_do_not_move_and_packing_trains(tmp_path, inputs, optimizer):
+    code, root = run_sft(tmp_path, inputs, freeze_layers=1, packing=True, epochs=1, optimizer=optimizer)
     assert code == 0
     before = load_file(str(inputs["base"] / WEIGHTS_FILE))
     after = load_file(str(root / "sft" / "model" / WEIGHTS_FILE))
