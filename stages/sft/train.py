@@ -109,6 +109,18 @@ def better(candidate: dict[str, float], best: dict[str, float] | None, select_by
     return (candidate["exact_match"], -candidate["loss"]) > (best["exact_match"], -best["loss"])
 
 
+def _optimizer(model: Transformer, p: SftParams, device: torch.device):
+    return build_optimizer(
+        model,
+        p.optimizer,
+        lr=p.lr,
+        weight_decay=p.weight_decay,
+        betas=(p.beta1, p.beta2),
+        device=device,
+        muon_lr_scale=p.muon_lr_scale,
+    )
+
+
 def fine_tune(
     model: Transformer,
     train: list[Sequence],
@@ -133,15 +145,7 @@ def fine_tune(
         for _ in range(p.epochs)
     ]
     total = sum(len(e) for e in epochs)
-    optimizer = build_optimizer(
-        model,
-        p.optimizer,
-        lr=p.lr,
-        weight_decay=p.weight_decay,
-        betas=(p.beta1, p.beta2),
-        device=device,
-        muon_lr_scale=p.muon_lr_scale,
-    )
+    optimizer = _optimizer(model, p, device)
     history = History()
     best_state: dict[str, torch.Tensor] | None = None
     best: dict[str, float] | None = None
