@@ -27,7 +27,7 @@ from pathlib import Path
 
 import zc.lockfile
 
-from crisol.core.atomic import sweep_stale_beside
+from crisol.core.atomic import sweep_stale_in
 from flows.dvc_graph import stage_outputs
 
 RWLOCK = Path(".dvc/tmp/rwlock")
@@ -70,7 +70,7 @@ def sweep_temporaries(root: Path | str) -> list[Path]:
         return []
     removed: list[Path] = []
     for parent in sorted({out.parent for out in outputs}):
-        removed += sweep_stale_beside(parent / "any")
+        removed += sweep_stale_in(parent)
     return removed
 
 

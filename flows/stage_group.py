@@ -18,6 +18,8 @@ import signal
 import time
 from pathlib import Path
 
+from crisol.core.processes import stat_fields
+
 GROUP_FILE = Path("data/.workspace.stages")
 GRACE_S = 10.0
 
@@ -37,8 +39,10 @@ def _members(pgid: int, root: Path) -> list[int]:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
+        fields = stat_fields(int(entry.name))
+        if fields is None:
+            continue
         try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
             cwd = Path(os.readlink(entry / "cwd"))
         except OSError:
             continue

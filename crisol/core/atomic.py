@@ -26,31 +26,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from crisol.core.processes import alive
+
 TMP_PREFIX = ".tmp-"
 OLD = "old"  # the token of a replaced directory, kept until its successor is in place
 log = logging.getLogger("crisol.atomic")
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return not _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    """A killed process whose parent has not reaped it yet (an orphan waits for init, which in a
-    container may be slow to come): it answers signals but will never write again."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:  # gone meanwhile, or no /proc (not Linux): trust the signal test
-        return False
-    return stat.rpartition(")")[2].split()[0] == "Z"
 
 
 def _stale_pattern(name: str) -> re.Pattern:
@@ -69,7 +49,7 @@ def _sweep(directory: Path, pattern: re.Pattern, owner: str) -> list[Path]:
     removed = []
     for entry in entries:
         match = pattern.fullmatch(entry.name)
-        if match is None or _alive(int(match.group(1))):
+        if match is None or alive(int(match.group(1))):
             continue
         path = Path(entry.path)
         if entry.is_dir(follow_symlinks=False):
@@ -88,11 +68,11 @@ def sweep_stale(target: Path | str) -> list[Path]:
     return _sweep(target.parent, _stale_pattern(re.escape(target.name)), str(target))
 
 
-def sweep_stale_beside(target: Path | str) -> list[Path]:
-    """Remove every temporary beside `target` whose writer is gone, whatever output or work it was
+def sweep_stale_in(directory: Path | str) -> list[Path]:
+    """Remove every temporary in `directory` whose writer is gone, whatever output or work it was
     for (an output restored from DVC's run cache is never rewritten, so its own sweep never runs)."""
-    target = Path(target)
-    return _sweep(target.parent, _stale_pattern(r"[^/]+?"), f"an output beside {target}")
+    directory = Path(directory)
+    return _sweep(directory, _stale_pattern(r"[^/]+?"), f"an output in {directory}")
 
 
 def temp_dir(parent: Path | str, name: str) -> Path:

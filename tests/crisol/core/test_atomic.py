@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 from crisol.core.atomic import atomic_dir, atomic_file, write_json
+from crisol.core.processes import is_zombie
 from kit.paths import REPO_ROOT
 
 WRITER = textwrap.dedent("""\
@@ -108,7 +109,7 @@ def test_a_killed_writer_not_yet_reaped_counts_as_gone(tmp_path):
     import time
 
     zombie = subprocess.Popen([sys.executable, "-c", "pass"])
-    while open(f"/proc/{zombie.pid}/stat").read().rpartition(")")[2].split()[0] != "Z":
+    while not is_zombie(zombie.pid):
         time.sleep(0.05)
     stale = tmp_path / f".tmp-out.json.{zombie.pid}.0123abcd"
     stale.write_text("half")
