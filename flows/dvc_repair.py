@@ -1,4 +1,5 @@
-"""Repair what a killed `dvc` can leave behind, before the next run: a broken rwlock, stale temporaries.
+"""Repair what a killed `dvc` can leave behind, before the next run: a broken rwlock or dvc.lock, stale
+temporaries.
 
 DVC 3.67.1 rewrites `.dvc/tmp/rwlock` (which stages hold which paths) by truncating the file and
 then writing it; a SIGKILL between the two leaves it empty, and from then on every DVC command
@@ -8,6 +9,13 @@ by hand (seen in 2 of ~85 kills during `dvc repro`). DVC edits that file only wh
 guard can be taken no DVC process is using the file, and a file that does not parse is a leftover:
 it is removed, which DVC reads as "no locks held". A file in use, or one that parses, is never
 touched.
+
+DVC 3.67.1 writes `dvc.lock` the same way (open with "w+", then dump), after a stage has run, while it
+holds the repository lock `.dvc/tmp/lock` (another zc.lockfile). A kill in between left it empty in
+CI's fault-injection run, and every later command failed with "dvc.lock validation failed". When the
+repository lock can be taken and the file does not pass DVC's own schema, it is moved to
+`.dvc/tmp/dvc.lock.corrupt` (kept for a look, never deleted), and the next `dvc repro` finds each
+stage whose inputs are unchanged in its run cache and restores it without running it.
 
 A killed stage also leaves its temporaries (`.tmp-<name>.<pid>.<token>` beside its outputs). The
 stage's next write of that output removes them, but `dvc repro` may never run it again: when the
@@ -32,6 +40,9 @@ from flows.dvc_graph import stage_outputs
 
 RWLOCK = Path(".dvc/tmp/rwlock")
 GUARD = Path(".dvc/tmp/rwlock.lock")
+LOCKFILE = Path("dvc.lock")
+REPO_GUARD = Path(".dvc/tmp/lock")
+LOCKFILE_ASIDE = Path(".dvc/tmp/dvc.lock.corrupt")
 
 
 def _parses(path: Path) -> bool:
@@ -41,23 +52,54 @@ def _parses(path: Path) -> bool:
         return False
 
 
-def repair_rwlock(root: Path | str) -> str | None:
-    """Remove a corrupted rwlock no DVC process holds; return what was done, or None."""
-    root = Path(root)
-    path = root / RWLOCK
-    if not path.is_file() or _parses(path):
+def _lockfile_valid(path: Path) -> bool:
+    from dvc.exceptions import DvcException
+    from dvc.schema import COMPILED_LOCKFILE_SCHEMA
+    from dvc.utils import strictyaml
+
+    try:
+        strictyaml.load(str(path), COMPILED_LOCKFILE_SCHEMA)
+    except DvcException:  # not YAML, not UTF-8, or not DVC's schema
+        return False
+    return True
+
+
+def _repair_under(root: Path, path: Path, guard: Path, is_sound, fix) -> str | None:
+    """`fix(path)` when `path` exists, is not sound, and `guard` (the lock DVC holds while it writes
+    `path`) can be taken, i.e. no DVC process is writing it; returns what `fix` says, or None."""
+    if not path.is_file() or is_sound(path):
         return None
     try:
-        guard = zc.lockfile.LockFile(str(root / GUARD))
+        held = zc.lockfile.LockFile(str(root / guard))
     except zc.lockfile.LockError:
-        return None  # a DVC process is editing it right now: not ours to touch
+        return None  # a DVC process is at work on it right now: not ours to touch
     try:
-        if _parses(path):  # rewritten whole while we waited for the guard
-            return None
+        return None if is_sound(path) else fix(path)  # sound again: rewritten whole while we took the guard
+    finally:
+        held.close()
+
+
+def repair_rwlock(root: Path | str) -> str | None:
+    """Remove a corrupted rwlock no DVC process holds; return what was done, or None."""
+
+    def remove(path: Path) -> str:
         path.unlink()
         return f"removed {RWLOCK}: it was corrupted (a killed dvc left it half-written) and no DVC process held it"
-    finally:
-        guard.close()
+
+    return _repair_under(Path(root), Path(root) / RWLOCK, GUARD, _parses, remove)
+
+
+def repair_lockfile(root: Path | str) -> str | None:
+    """Move aside a dvc.lock that fails DVC's schema while no DVC process holds the repository."""
+
+    def move_aside(path: Path) -> str:
+        path.replace(Path(root) / LOCKFILE_ASIDE)
+        return (
+            f"moved {LOCKFILE} to {LOCKFILE_ASIDE}: it does not parse (a killed dvc left it half-written); "
+            "each stage is restored from DVC's run cache, or rerun where that has no entry"
+        )
+
+    return _repair_under(Path(root), Path(root) / LOCKFILE, REPO_GUARD, _lockfile_valid, move_aside)
 
 
 def sweep_temporaries(root: Path | str) -> list[Path]:
@@ -75,8 +117,8 @@ def sweep_temporaries(root: Path | str) -> list[Path]:
 
 
 def repair_workspace(root: Path | str) -> list[str]:
-    """Both repairs; returns one line per thing done."""
-    done = [line] if (line := repair_rwlock(root)) else []
+    """Every repair; returns one line per thing done."""
+    done = [line for line in (repair_rwlock(root), repair_lockfile(root)) if line]
     done += [f"removed {path}: a temporary left by a killed run" for path in sweep_temporaries(root)]
     return done
 

@@ -98,6 +98,18 @@ def test_a_killed_stage_reruns_to_the_same_bytes(data_workspace, stage):
     assert "up to date" in status.stdout, status.stdout
 
 
+@pytest.mark.parametrize("keep", [0.0, 0.5])
+def test_a_dvc_lock_cut_by_a_kill_is_repaired_and_the_outputs_stay(data_workspace, keep):
+    """DVC truncates dvc.lock, then writes it: CI's run of this suite killed dedup's `dvc repro` in between,
+    and every later command failed. The cut here is inside a quoted path, so the YAML does not parse."""
+    root, _, reference = data_workspace
+    lock = (root / "dvc.lock").read_text()
+    cut = lock.index("path: ", int(len(lock) * keep)) + len("path: ")
+    (root / "dvc.lock").write_text(lock[:cut] + "'data/de")
+    _recover(root)
+    assert _out_hashes(root) == reference and _leftovers(root) == []
+
+
 def test_a_killed_flow_reruns_to_the_same_bytes(data_workspace, prefect_server, tmp_path):
     """The flow killed while it runs the data stages (forced), then run again: it starts, finishes,
     and the outputs are those of the first run."""
