@@ -113,8 +113,10 @@ def _wait_for_models(resolve, every: float = 10.0) -> None:
 
 
 def serve(args) -> int:
+    import torch
     import uvicorn
 
+    from crisol.model.generation_threads import generation_threads
     from crisol.serve.app import create_app
     from crisol.serve.lifecycle import lifespan_for
     from crisol.serve.server import Server
@@ -127,6 +129,9 @@ def serve(args) -> int:
     server = Server(resolve, limits, api_key=os.environ.get(args.api_key_env) or None)
     names = ", ".join(f"{name} ({slot.served.path})" for name, slot in server.slots.items())
     print(f"crisol serve: {names}", file=sys.stderr)
+    if not args.threads:  # once, for the process: engines of several models share torch's count
+        torch.set_num_threads(generation_threads(slot.served.model for slot in server.slots.values()))
+    print(f"crisol serve: {torch.get_num_threads()} torch thread(s)", file=sys.stderr)
     print(
         f"crisol serve: chat page and API on http://{args.host}:{args.port}/ "
         f"({'API key required' if server.api_key else 'no API key'})",

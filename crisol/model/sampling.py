@@ -12,11 +12,9 @@ of one token per row over the preallocated cache (no mask at all without padding
 precomputed mask with it), the lm_head on that token only, and one host sync to test the stop
 tokens (none when there are none).
 
-Threads: a decode step is many tiny ops. On a CPU shared with other busy processes, torch's
-OpenMP threads wait for each other at every op: measured on the 2-core development machine with
-the other core busy, a 1M-parameter model decoded at 16 ms per step on 2 threads with libgomp's
-default spin-wait, against 0.5-0.9 ms with OMP_WAIT_POLICY=PASSIVE and 0.45 ms on 1 thread. The
-stages and the `crisol` command shorten the spin-wait before torch loads (crisol/core/threads.py).
+Threads: a decode step is many tiny ops, and on a CPU shared with other busy processes torch's
+OpenMP threads wait for each other at every op; a narrow model generating a few rows runs on one
+thread (crisol/model/generation_threads.py: 4-6 x faster beside a busy process).
 """
 
 from __future__ import annotations
@@ -27,6 +25,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from crisol.model.generation_threads import threads_for_generation
 from crisol.model.kv_cache import KVCache
 from crisol.model.transformer import Transformer
 
@@ -134,7 +133,7 @@ def generate(
     stop_tensor = torch.tensor(stop, dtype=torch.long, device=device) if stop else None
     out = torch.empty((batch, max_new_tokens), dtype=torch.long, device=device)
     produced = 0
-    with torch.inference_mode():
+    with torch.inference_mode(), threads_for_generation(model, batch):
         cache = KVCache.for_model(model, batch, width + max_new_tokens, starts) if use_cache else None
         step_input = ids
         finished = torch.zeros(batch, dtype=torch.bool, device=device)

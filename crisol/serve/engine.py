@@ -12,7 +12,8 @@ so throughput grows with the number of clients instead of serialising them (benc
 
 Sampling is the project's (`sample_next`): temperature 0 is greedy; a job with a seed draws from
 its own generator, so a seeded request is repeatable whatever else runs beside it. A job alone in
-the batch runs exactly the operations `generate` runs, so its greedy reply is `generate`'s.
+the batch runs exactly the operations `generate` runs, so its greedy reply is `generate`'s on the
+same number of threads (`crisol serve` sets the count `generate` would: crisol/model/generation_threads.py).
 
 Every model call happens on the engine's thread (scoring through `call` too): torch sees one
 caller per model, and the event loop only moves text.

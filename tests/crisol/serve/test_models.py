@@ -128,3 +128,23 @@ def test_terminal_chat_streams_replies_and_resets(tmp_path, rlhf_pipeline):
     out = result.stdout
     assert out.startswith("[rlhf: ") and out.count("rlhf> ") == 2
     assert "[a new conversation]" in out and "longer than the model's" in out
+
+
+@pytest.mark.parametrize(("flag", "threads"), [([], 1), (["--threads", "2"], 2)])
+def test_serve_generates_a_narrow_model_on_one_thread_unless_told(tmp_path, rlhf_pipeline, flag, threads):
+    """One thread for a narrow model: a busy neighbour cannot stall its decode steps
+    (crisol/model/generation_threads.py); the whole process's count, chosen once, at start."""
+    root = workspace(tmp_path, rlhf_pipeline)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "crisol", "serve", "--port", "0", *flag], cwd=root, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        said = []
+        for line in iter(server.stderr.readline, ""):  # until it listens, or exits
+            said.append(line)
+            if "chat page and API" in line:
+                break
+        assert f"crisol serve: {threads} torch thread(s)\n" in said, said
+    finally:
+        server.kill()
+        server.wait()
