@@ -24,7 +24,6 @@ median round of each. Target: >= 0.95.
 from __future__ import annotations
 
 import argparse
-import logging
 import platform
 import statistics
 import tempfile
@@ -33,12 +32,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from steps_to_target import add_target_arguments, steps_to_target
+from steps_to_target import add_target_arguments, cpu_trainer, steps_to_target
 
 from crisol.formats.tokens import SplitManifest, TokenSplit, write_shard
 from crisol.model import ModelConfig, Transformer
-from stages.pretrain.distributed import Dist
-from stages.pretrain.inputs import Inputs
 from stages.pretrain.params import ModelShape, PretrainParams
 from stages.pretrain.trainer import Trainer
 
@@ -70,9 +67,7 @@ def ours(args, split: TokenSplit) -> Trainer:
         warmup_steps=10,
         fact_probes=0,
     )
-    inputs = Inputs(train=split, validation=split, tokenizer=None, tokenizer_sha256="bench", vocab_size=VOCAB, eos_id=1)
-    d = Dist(rank=0, world=1, local_rank=0, device=torch.device("cpu"))
-    return Trainer(params, inputs, d, Path("unused"), logging.getLogger("bench"), validation=None, probes=[])
+    return cpu_trainer(params, split)
 
 
 def time_ours(trainer: Trainer, steps: int) -> float:

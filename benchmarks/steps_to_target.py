@@ -70,6 +70,12 @@ def _trainer(args, optimizer: str, lr: float, scale: float, train: TokenSplit) -
         seed=args.seed,
         fact_probes=0,
     )
+    return cpu_trainer(params, train)
+
+
+def cpu_trainer(params: PretrainParams, train: TokenSplit) -> Trainer:
+    """The pretrain stage's Trainer on one CPU process over `train`, with no validation set, fact
+    probes or checkpoint directory of its own: what the training benchmarks time."""
     manifest = train.manifest
     inputs = Inputs(
         train=train,
