@@ -124,6 +124,12 @@ def train_one(args, optimizer: str, lr: float, scale: float, train: TokenSplit, 
     return run
 
 
+def _or_never(steps: int | None, max_steps: int) -> int:
+    """Steps to the target for ranking runs; a run that never reached it ranks after every one that did
+    (step 0, an untrained model already there, is a real figure, not a miss)."""
+    return max_steps + 1 if steps is None else steps
+
+
 def steps_to_target(args) -> None:
     target = args.steps_to_target
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,11 +146,14 @@ def steps_to_target(args) -> None:
     best = {}
     for name in ("adamw", "muon"):
         mine = [r for r in runs if r.optimizer == name]
-        best[name] = min(mine, key=lambda r: (r.steps_to(target) or args.max_steps + 1, r.curve[-1][1]))
+        best[name] = min(mine, key=lambda r: (_or_never(r.steps_to(target), args.max_steps), r.curve[-1][1]))
         for r in mine:
             mark = "*" if r is best[name] else " "
             print(f"{mark} {r.label:32s} steps to target {r.steps_to(target)}, {r.step_seconds * 1000:.0f} ms/step")
     a, m = best["adamw"].steps_to(target), best["muon"].steps_to(target)
-    ratio = f"{a / m:.2f}x" if a and m else "n/a (a best run did not reach the target)"
+    if a is None or m is None:
+        ratio = "n/a (a best run did not reach the target)"
+    else:
+        ratio = f"{a / m:.2f}x" if m else "n/a (the untrained model is already at the target: choose a lower one)"
     overhead = best["muon"].step_seconds / best["adamw"].step_seconds
     print(f"steps to target: adamw {a}, muon {m}; adamw/muon = {ratio}; muon time per step {overhead:.2f}x adamw's")
