@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
 from crisol.core.errors import StageInputError
+from crisol.formats.token_checks import check_made_by, check_shards
 from crisol.formats.tokenizer_file import file_sha256, load_tokenizer, tokenizer_path
 from crisol.formats.tokens import TokenSplit
 
@@ -29,35 +30,13 @@ class Inputs:
     eos_id: int
 
 
-def check_shards(split: TokenSplit, vocab_size: int) -> None:
-    """Open every shard (length and dtype against the manifest) and bound its token ids."""
-    if not split.shard_indices or split.manifest.tokens == 0:
-        raise StageInputError(f"{split.directory}: the split holds no tokens")
-    for index in split.shard_indices:
-        tokens = split.tokens(index)
-        if len(tokens) and int(tokens.max()) >= vocab_size:
-            raise StageInputError(
-                f"{split.directory}: shard {index} holds token id {int(tokens.max())} >= vocabulary size {vocab_size}"
-            )
-
-
 def load_inputs(train_dir: Path, validation_dir: Path, tokenizer_dir: Path) -> Inputs:
     train, validation = TokenSplit(train_dir), TokenSplit(validation_dir)
     path = tokenizer_path(tokenizer_dir)
     tokenizer = load_tokenizer(path)
     sha = file_sha256(path)
     for split in (train, validation):
-        m = split.manifest
-        if m.vocab_size != tokenizer.get_vocab_size():
-            raise StageInputError(
-                f"{split.directory}: vocabulary size {m.vocab_size} differs from the "
-                f"tokenizer's {tokenizer.get_vocab_size()} ({path})"
-            )
-        if m.tokenizer_sha256 != sha:
-            raise StageInputError(
-                f"{split.directory}: shards were made by tokenizer {m.tokenizer_sha256[:12]}, "
-                f"but {path} is {sha[:12]} (re-run the tokenizer stage)"
-            )
+        check_made_by(split, tokenizer, path, sha)
     if validation.manifest.eos_id != train.manifest.eos_id:
         raise StageInputError(
             f"{validation_dir}: eos id {validation.manifest.eos_id} differs from the train "

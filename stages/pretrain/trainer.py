@@ -28,11 +28,11 @@ from crisol.model.transformer import Transformer
 from crisol.training.device import autocast, switch
 from crisol.training.optim import build_optimizer, set_lr
 from crisol.training.schedule import learning_rate
+from crisol.training.windows import GlobalBatches, WindowSampler
 from stages.pretrain import checkpoint
 from stages.pretrain.distributed import Dist, all_max, all_mean, barrier, wrap
 from stages.pretrain.evaluate import ValidationSet, fact_accuracy, validation_loss
 from stages.pretrain.inputs import Inputs
-from stages.pretrain.loader import GlobalBatches, WindowSampler
 from stages.pretrain.params import PretrainParams
 
 

@@ -110,6 +110,8 @@ class SftParams(SftDataParams):
     pretrained model and the instruction data in; the fine-tuned model, its evaluation out."""
 
     base: InputPath = Path("data/pretrain/model")  # = pretrain.out / model
+    # Pretraining's token split, read only when text_mix_rows > 0.
+    text: InputPath = Path("data/tokens/train")  # = tokenizer.tokens / train
     # random: the same fine-tuning from an untrained model of the base's shape, the control that
     # shows the answers come from pretraining (it should stay at chance on held-out entities).
     init: Literal["pretrained", "random"] = "pretrained"
@@ -136,6 +138,11 @@ class SftParams(SftDataParams):
     # Full fine-tuning by default; freeze_layers > 0 trains only the blocks above the lowest N.
     freeze_layers: int = Field(0, ge=0)
     freeze_embeddings: bool = False  # the embedding (and the tied lm_head)
+    # Pretraining text mixed into every step: text_mix_rows windows of max_tokens tokens from `text`,
+    # whose next-token loss is added to the instructions' times text_mix_weight (stages/sft/text_mix.py).
+    # 0 rows: off.
+    text_mix_rows: int = Field(0, ge=0)
+    text_mix_weight: float = Field(1.0, ge=0)
 
     # evaluation: validation loss on assistant tokens (and exact match, when it selects) every
     # eval_every steps; the model kept is the best by `select_by` (SFT overfits within a few epochs).

@@ -39,6 +39,7 @@ from stages.sft.evaluation import Baseline, HeldOut, Tested, baseline, evaluate_
 from stages.sft.outputs import write_outputs
 from stages.sft.params import SftParams
 from stages.sft.split import TEST, TRAIN, VALIDATION
+from stages.sft.text_mix import text_mix
 from stages.sft.train import Result as TrainResult
 from stages.sft.train import fine_tune, freeze, selection
 from stages.sft.user_data import USER_KIND
@@ -162,6 +163,7 @@ def train(
         device,
         bf16,
         log,
+        text_mix(params, template),
     )
     return result, trainable
 
@@ -219,6 +221,7 @@ def _training_figures(result: TrainResult, epochs: int) -> dict[str, Any]:
         "best_step": result.best_step,
         "train_loss": result.history.train_loss[-1]["loss"] if result.history.train_loss else None,
         "assistant_tokens": result.trained_tokens,
+        "text_mix_tokens": result.text_tokens,
         "seconds": round(result.seconds, 3),
         "assistant_tokens_per_second": round(result.trained_tokens / result.seconds, 1) if result.seconds else None,
     }

@@ -26,6 +26,7 @@ from crisol.training.optim import Combined, build_optimizer, set_lr
 from crisol.training.schedule import learning_rate
 from stages.sft.batches import Batch, Sequence, epoch_batches, evaluation_batches
 from stages.sft.params import SftParams
+from stages.sft.text_mix import TextMix
 
 EVAL_BATCH = 64
 
@@ -89,6 +90,7 @@ class Result:
     best: dict[str, float]
     steps: int
     trained_tokens: int  # assistant tokens the loss was taken over, all epochs
+    text_tokens: int  # pretraining tokens mixed in (sft.text_mix_rows), all epochs
     seconds: float  # optimiser work, evaluations excluded
 
 
@@ -132,9 +134,11 @@ def fine_tune(
     device: torch.device,
     bf16: bool,
     log: logging.Logger,
+    text: TextMix | None = None,
 ) -> Result:
     """Train `model` in place; on return it holds the best evaluated state by `select_by` (exact_match,
-    ties by loss; or loss). `exact_match` None: no questions asked (select_by must be loss)."""
+    ties by loss; or loss). `exact_match` None: no questions asked (select_by must be loss). `text`:
+    pretraining windows added to every step (the logged training loss stays the assistant tokens')."""
     if exact_match is None and select_by != "loss":
         raise ValueError(f"select_by {select_by} needs an exact-match function")
     p = params
@@ -175,7 +179,8 @@ def fine_tune(
                 step, peak=p.lr, warmup=p.warmup_steps, total=total, floor_ratio=p.min_lr_ratio, decay=p.decay
             )
             batch = batch.to(device)
-            window_loss += _optimizer_step(model, optimizer, batch, lr, p.grad_clip, device, bf16)
+            mixed = None if text is None else (text.next_batch(device), text.weight)
+            window_loss += _optimizer_step(model, optimizer, batch, mixed, lr, p.grad_clip, device, bf16)
             seconds += time.perf_counter() - started
             window_steps += 1
             trained_tokens += batch.trained_tokens
@@ -193,23 +198,31 @@ def fine_tune(
     assert best_state is not None and best is not None
     model.load_state_dict(best_state)
     log.info("sft: kept step %d (validation loss %.4f%s)", best_step, best["loss"], _asked(best))
-    return Result(history, best_step, dict(best), step, trained_tokens, seconds)
+    text_tokens = 0 if text is None else step * text.tokens_per_step
+    return Result(history, best_step, dict(best), step, trained_tokens, text_tokens, seconds)
 
 
 def _optimizer_step(
     model: Transformer,
     optimizer: torch.optim.Optimizer | Combined,
     batch: Batch,
+    mixed: tuple[tuple[torch.Tensor, torch.Tensor], float] | None,
     lr: float,
     grad_clip: float,
     device: torch.device,
     bf16: bool,
 ) -> torch.Tensor:
-    """One step at learning rate `lr` on a batch already on `device`; the batch's mean loss, detached."""
+    """One step at learning rate `lr` on a batch already on `device`, plus `mixed` text ((inputs,
+    targets), weight) when given; the batch's mean assistant loss, detached."""
     set_lr(optimizer, lr)
     with autocast(device, bf16):
         loss = _loss(model, batch, "mean")
-    loss.backward()
+        total = loss
+        if mixed is not None:
+            (inputs, targets), weight = mixed
+            logits, _ = model(inputs)
+            total = loss + weight * F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.reshape(-1))
+    total.backward()
     if grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()

@@ -11,9 +11,9 @@ import torch
 from crisol.formats.tokenizer_file import token_byte_lengths
 from crisol.model import ModelConfig, Transformer
 from crisol.training.schedule import learning_rate
+from crisol.training.windows import GlobalBatches, WindowSampler
 from stages.pretrain import checkpoint
 from stages.pretrain.accounting import accounting
-from stages.pretrain.loader import GlobalBatches, WindowSampler
 from stages.pretrain.sizing import chinchilla
 from stages.pretrain.sizing import main as sizing_main
 

@@ -1,4 +1,5 @@
-"""Training windows sampled from memory-mapped token shards.
+"""Training windows sampled from memory-mapped token shards (pretraining's batches; the pretraining
+text SFT mixes in).
 
 A window is seq_len + 1 consecutive tokens (inputs and their next-token targets) starting at a
 uniformly random position among every valid start of every shard: a shard is picked in proportion
@@ -25,7 +26,8 @@ from crisol.formats.tokens import TokenSplit
 class WindowSampler:
     """Random (inputs, targets) batches of `seq_len` tokens from a TokenSplit."""
 
-    def __init__(self, split: TokenSplit, seq_len: int, seed: int):
+    def __init__(self, split: TokenSplit, seq_len: int, seed: int, seq_len_setting: str = "pretrain.seq_len"):
+        """`seq_len_setting`: the parameter a split too short for one window asks the user to lower."""
         self.seq_len = seq_len
         self.arrays: list[np.ndarray] = []
         for index in split.shard_indices:
@@ -35,7 +37,7 @@ class WindowSampler:
         if not self.arrays:
             raise StageInputError(
                 f"{split.directory}: no shard holds a window of {seq_len + 1} tokens "
-                f"({split.manifest.tokens} tokens in all); lower pretrain.seq_len"
+                f"({split.manifest.tokens} tokens in all); lower {seq_len_setting}"
             )
         windows = np.array([len(a) - seq_len for a in self.arrays], dtype=np.int64)
         self.cumulative = np.cumsum(windows)
