@@ -137,9 +137,13 @@ def prepare(text_path: Path, directory: Path) -> Prepared:
 
 
 def write_params(work: Path, data: Prepared, seconds: float, threads: int) -> Path:
-    """A params file for the pretrain stage on `data`, every output under `work`."""
+    """A params file for the pretrain stage on `data`, every output under `work`: the stage's
+    defaults (so that `--set` reaches every key), then SETTINGS, then the paths and budgets here."""
+    defaults = PretrainParams().model_dump(mode="json")
     section = {
+        **defaults,
         **SETTINGS,
+        "model": {**defaults["model"], **SETTINGS["model"]},
         "train": str(data.train),
         "validation": str(data.validation),
         "tokenizer": str(data.tokenizer),

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import yaml
 
-from benchmarks.bench_real_text import char_vocabulary, prepare
+from benchmarks.bench_real_text import SETTINGS, char_vocabulary, prepare, write_params
+from crisol.core.params import apply_override
 from crisol.formats.tokenizer_file import load_tokenizer, token_byte_lengths
 from crisol.formats.tokens import TokenSplit
 from stages.pretrain.inputs import load_inputs
+from stages.pretrain.params import PretrainParams
 
 TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 7
 
@@ -60,3 +63,18 @@ def test_tinyshakespeare_has_65_characters(tmp_path, shared_data):
     prepared = prepare(shared_data / "text" / "tinyshakespeare.txt", tmp_path / "data")
     assert len(prepared.vocabulary) == 65
     assert (prepared.train_chars, prepared.validation_chars) == (1_003_854, 111_540)
+
+
+def test_set_reaches_every_pretrain_key_not_only_the_settings(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text(TEXT)
+    params = write_params(tmp_path, prepare(path, tmp_path / "data"), seconds=5, threads=1)
+    tree = yaml.safe_load(params.read_text())
+    for assignment in ("pretrain.optimizer=muon", "pretrain.model.ffn_hidden=256", "pretrain.lr=0.002"):
+        apply_override(tree, assignment)  # raised "unknown parameter" for keys outside SETTINGS
+    section = PretrainParams(**tree["pretrain"])
+    assert (section.optimizer, section.model.ffn_hidden, section.model.depth) == (
+        "muon",
+        256,
+        SETTINGS["model"]["depth"],
+    )
