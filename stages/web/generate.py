@@ -20,6 +20,7 @@ from stages.web.navigation import about_page, home_page, listing_pages
 from stages.web.news import news_article
 from stages.web.page import Hosts, Page
 from stages.web.params import WebParams
+from stages.web.profiles import profile_pages
 from stages.web.render import article, edit_form, faq_page, list_pages
 from stages.web.spam import spam_pages
 from stages.web.variants import mirror, near_duplicate
@@ -180,6 +181,7 @@ def _content(
     disallowed = _wiki_disallowed(params, hosts, wiki_pages, rng("edit"))
     lists = _list_pages(world, hosts, rng("lists"))
     faqs = [faq_page(e, world, hosts, rng("faq")) for e in _sample(rng("faq-pick"), entities, params.faq_fraction)]
+    profiles = profile_pages(entities, world, hosts, rng("profiles"), params.profiles_per_entity)
     article_href, redirects = _old_urls(params, hosts, entities, rng("old-urls"))
     news = _news(params, world, hosts, rng("news"), target, article_href)
     disallowed += _drafts(news, rng("drafts"))
@@ -200,7 +202,7 @@ def _content(
     _sidebars(rng("sidebars"), world, hosts, articles, news, faqs, foreign, spam)
     mirrors = [mirror(p, hosts.mirror) for p in _sample(rng("mirrors"), wiki_pages, params.mirror_fraction)]
     near_dups = _near_duplicates(params, hosts, wiki_pages + news, rng)
-    pages = [*wiki_pages, *lists, *news, *faqs, *foreign, *spam, *mirrors, *near_dups, *disallowed]
+    pages = [*wiki_pages, *lists, *news, *faqs, *profiles, *foreign, *spam, *mirrors, *near_dups, *disallowed]
     return _Content(pages, articles, news, mirrors, redirects)
 
 

@@ -16,6 +16,7 @@ SECTION_LABELS = {
     "lists": "Lists",
     "news": "News archive",
     "questions": "Questions",
+    "facts": "Fact sheets",
     "mirror": "Mirrored articles",
     "digest": "Stories",
     "offers": "Offers",

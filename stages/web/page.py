@@ -11,7 +11,7 @@ from stages.web.blocks import Block, Link, main_text
 class Page:
     host: str
     path: str  # URL path, starting with "/"
-    kind: str  # article|news|list|faq|mirror|near_duplicate|spam|foreign|index|about|oversized
+    kind: str  # article|news|list|faq|profile|mirror|near_duplicate|spam|foreign|index|about|oversized
     style: str  # the template that made it
     lang: str
     title: str

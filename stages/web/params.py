@@ -29,6 +29,9 @@ class WebParams(Section):
     # English content pages. Every entity has a wiki article; these knobs add more mentions.
     news_articles: int = Field(150, ge=0)
     faq_fraction: float = Field(0.3, ge=0.0, le=1.0)  # entities that also get an FAQ page
+    # Fact sheets per entity on the Answers host: every fact once, in an order and wording of the
+    # sheet's own (knowledge augmentation; stages/web/profiles.py says why).
+    profiles_per_entity: int = Field(0, ge=0)
     filler_min_words: int = Field(80, ge=0)  # target prose length of an article ...
     filler_max_words: int = Field(200, ge=0)  # ... drawn per page in [min, max]
     index_page_size: int = Field(100, ge=5)  # links per listing page
