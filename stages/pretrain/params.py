@@ -17,10 +17,9 @@ from pydantic import Field, model_validator
 from crisol.core.errors import ParamsError
 from crisol.core.params import Section
 from crisol.core.path_roles import InputPath, OutputDir, OutputFile, WorkDir
+from crisol.core.switch import Switch
 from crisol.model.config import ModelConfig
 from crisol.training.optim import OptimizerName
-
-Switch = Literal["auto", "on", "off"]
 
 
 class ModelShape(Section):

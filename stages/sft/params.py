@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from crisol.core.params import Section
 from crisol.core.path_roles import InputPath, OutputDir, OutputFile
+from crisol.core.switch import Switch
 from crisol.training.optim import OptimizerName
 
 EntityKind = Literal["person", "city", "country", "organisation"]
@@ -157,7 +158,7 @@ class SftParams(SftDataParams):
     log_every: int = Field(10, ge=1)
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    bf16: Literal["auto", "on", "off"] = "auto"
+    bf16: Switch = "auto"
     threads: int | None = Field(None, ge=1)
 
 
