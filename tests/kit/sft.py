@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import polars as pl
 import torch
 
+from crisol.formats.tokenizer_file import file_sha256, tokenizer_path
+from crisol.formats.tokens import SplitManifest, write_shard
 from crisol.model.config import ModelConfig
 from crisol.model.transformer import Transformer
 from crisol.model.weights import save_model
@@ -47,8 +51,35 @@ SMALL = {
 }
 
 
-def make_model_inputs(root: Path, context: int = CONTEXT) -> dict[str, Path]:
-    """A small tokenizer with the chat tokens and a random base model of `context` positions."""
+# Pretraining text for the SFT stage's mixed-in windows (sft.text) where no world's pages are at hand.
+PLAIN_TEXT = (
+    "The river runs past the old mill and the market square, where traders sell bread, fish and cloth. "
+    "In the evening the square is quiet, and the lamps along the bridge are lit one by one."
+)
+
+
+def write_token_split(directory: Path, tokenizer_dir: Path, texts: list[str], sha: str | None = None) -> Path:
+    """`texts` tokenized by the kit's tokenizer, eos after each, as a one-shard token split made by
+    the tokenizer file in `tokenizer_dir` (or, given `sha`, claiming that tokenizer hash)."""
+    tokenizer = small_tokenizer()
+    eos = tokenizer.get_vocab_size() - 1
+    ids = [i for text in texts for i in tokenizer.encode(text).ids + [eos]]
+    directory.mkdir(parents=True)
+    write_shard(directory, 0, np.array(ids, dtype=np.uint16), ["texts"], np.array([0]), np.array([len(ids)]))
+    SplitManifest(
+        dtype="uint16",
+        vocab_size=tokenizer.get_vocab_size(),
+        eos_id=eos,
+        tokenizer_sha256=sha or file_sha256(tokenizer_path(tokenizer_dir)),
+        shards=({"index": 0, "tokens": len(ids), "documents": 1},),
+        params={"made_by": "tests/kit/sft.py"},
+    ).write(directory)
+    return directory
+
+
+def make_model_inputs(root: Path, context: int = CONTEXT, texts: list[str] | None = None) -> dict[str, Path]:
+    """A small tokenizer with the chat tokens, a random base model of `context` positions, and the
+    pretraining token split of `texts` (PLAIN_TEXT repeated when None) that SFT mixes in."""
     tokenizer_dir = root / "tokenizer"
     tokenizer_dir.mkdir()
     tokenizer = small_tokenizer()
@@ -57,13 +88,17 @@ def make_model_inputs(root: Path, context: int = CONTEXT) -> dict[str, Path]:
     torch.manual_seed(0)
     base = Transformer(ModelConfig.from_depth(2, tokenizer.get_vocab_size(), context, d_model=32))
     save_model(base, root / "base")
-    return {"tokenizer": tokenizer_dir, "base": root / "base"}
+    text = write_token_split(root / "tokens" / "train", tokenizer_dir, texts or [PLAIN_TEXT] * 20)
+    return {"tokenizer": tokenizer_dir, "base": root / "base", "text": text}
 
 
 def make_inputs(root: Path) -> dict[str, Path]:
-    """A micro world, a small tokenizer with the chat tokens and a random base model of CONTEXT positions."""
+    """A micro world, a small tokenizer with the chat tokens, a random base model of CONTEXT
+    positions, and the world's English pages as the pretraining token split."""
     web = generate_web(root / "web")
-    return {"facts": web / "facts.parquet", "pages": web / "pages.parquet", **make_model_inputs(root)}
+    pages = pl.read_parquet(web / "pages.parquet").filter(pl.col("lang") == "en")["main_text"].to_list()
+    model_inputs = make_model_inputs(root, texts=pages[:60])
+    return {"facts": web / "facts.parquet", "pages": web / "pages.parquet", **model_inputs}
 
 
 def run_sft(root: Path, inputs: dict[str, Path], top: dict | None = None, **overrides) -> tuple[int, Path]:

@@ -7,15 +7,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 import pytest
 from safetensors.torch import load_file
 
-from crisol.formats.tokenizer_file import file_sha256, tokenizer_path
-from crisol.formats.tokens import SplitManifest, write_shard
 from crisol.model.weights import WEIGHTS_FILE
-from kit.chat import small_tokenizer
-from kit.sft import CONTEXT, make_inputs, run_sft
+from kit.sft import CONTEXT, PLAIN_TEXT, make_inputs, run_sft, write_token_split
 
 ROWS = 3
 
@@ -25,30 +21,10 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     return make_inputs(tmp_path_factory.mktemp("sft-text-inputs"))
 
 
-def write_split(directory: Path, inputs: dict[str, Path], sha: str | None = None) -> Path:
-    """The world's English pages, tokenized by the inputs' tokenizer, as a one-shard token split."""
-    tokenizer = small_tokenizer()
-    eos = tokenizer.get_vocab_size() - 1
-    texts = pl.read_parquet(inputs["pages"]).filter(pl.col("lang") == "en")["main_text"].to_list()[:40]
-    ids = [i for text in texts for i in tokenizer.encode(text).ids + [eos]]
-    directory.mkdir(parents=True)
-    write_shard(directory, 0, np.array(ids, dtype=np.uint16), ["pages"], np.array([0]), np.array([len(ids)]))
-    SplitManifest(
-        dtype="uint16",
-        vocab_size=tokenizer.get_vocab_size(),
-        eos_id=eos,
-        tokenizer_sha256=sha or file_sha256(tokenizer_path(inputs["tokenizer"])),
-        shards=({"index": 0, "tokens": len(ids), "documents": 1},),
-        params={"made_by": "tests/stages/sft/test_text_mix.py"},
-    ).write(directory)
-    return directory
-
-
 def test_mixed_text_trains_and_is_counted(tmp_path, inputs):
-    text = write_split(tmp_path / "tokens", inputs)
-    code, plain = run_sft(tmp_path / "plain", inputs, epochs=1)
+    code, plain = run_sft(tmp_path / "plain", inputs, epochs=1, text_mix_rows=0)
     assert code == 0
-    code, mixed = run_sft(tmp_path / "mixed", inputs, epochs=1, text=str(text), text_mix_rows=ROWS)
+    code, mixed = run_sft(tmp_path / "mixed", inputs, epochs=1, text_mix_rows=ROWS)
     assert code == 0
     training = json.loads((mixed / "metrics.json").read_text())["training"]
     assert training["text_mix_tokens"] == training["steps"] * ROWS * (CONTEXT - 1)
@@ -59,13 +35,15 @@ def test_mixed_text_trains_and_is_counted(tmp_path, inputs):
 
 
 def test_a_split_of_another_tokenizer_is_refused(tmp_path, inputs, capsys):
-    text = write_split(tmp_path / "tokens", inputs, sha="0" * 64)
+    text = write_token_split(tmp_path / "tokens", inputs["tokenizer"], [PLAIN_TEXT], sha="0" * 64)
     code, _ = run_sft(tmp_path / "run", inputs, text=str(text), text_mix_rows=ROWS)
     assert code == 1
     assert "shards were made by tokenizer 000000000000" in capsys.readouterr().err
 
 
-def test_a_missing_split_is_refused_when_mixed(tmp_path, inputs, capsys):
+def test_a_missing_split_is_refused_only_when_mixed(tmp_path, inputs, capsys):
     code, _ = run_sft(tmp_path / "run", inputs, text=str(tmp_path / "nowhere"), text_mix_rows=ROWS)
     assert code == 1
     assert "the pretraining token split text_mix_rows mixes in" in capsys.readouterr().err
+    code, _ = run_sft(tmp_path / "off", inputs, text=str(tmp_path / "nowhere"), text_mix_rows=0, epochs=1)
+    assert code == 0
