@@ -33,6 +33,7 @@ from crisol.model.reward import RewardModel, load_reward_model
 from crisol.model.transformer import Transformer
 from crisol.model.weights import load_model, save_model
 from crisol.training.device import prepare
+from crisol.training.text_mix import text_mix
 from stages.ppo.advantages import AdaptiveKLController, FixedKLController
 from stages.ppo.heldout import finite_tree, gold_scores, held_out_figures, rounded, samples
 from stages.ppo.params import PPOParams
@@ -52,6 +53,7 @@ TRAIN_STATS = (
     "policy/clipfrac",
     "policy/ratio",
     "policy/ratio_first",
+    "policy/text_loss",  # None without ppo.text_mix_rows
     "value/loss",
     "value/explained_variance",
     "response/length",
@@ -132,6 +134,16 @@ def _trainer(
         settings,
         kl,
         seed=params.seed,
+        text=text_mix(
+            params.text,
+            params.tokenizer,
+            template.text_tokenizer,
+            params.text_mix_rows,
+            params.text_mix_weight,
+            policy.config.max_seq_len - 1,
+            params.seed,
+            "ppo",
+        ),
     )
 
 
@@ -157,7 +169,7 @@ def train(params: PPOParams, trainer: PPOTrainer, prompts: PromptSets, gold: boo
         scores = gold_scores(result.rollout, chosen) if gold else []
         stats = {**result.stats, "objective/gold_score": sum(scores) / len(scores) if gold else None}
         history["train"].append(
-            {"step": step, **{k: None if stats[k] is None else rounded(float(stats[k])) for k in TRAIN_STATS}}
+            {"step": step, **{k: None if stats.get(k) is None else rounded(float(stats[k])) for k in TRAIN_STATS}}
         )
         if step % 10 == 0 or step == params.steps:
             log.info(

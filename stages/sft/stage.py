@@ -33,13 +33,13 @@ from crisol.grading.text import mean_and_stderr
 from crisol.model.transformer import Transformer
 from crisol.model.weights import load_model, read_model_config
 from crisol.training.device import prepare, switch
+from crisol.training.text_mix import text_mix
 from stages.sft.batches import to_sequences
 from stages.sft.dataset import SftData, build_sft_data
 from stages.sft.evaluation import Baseline, HeldOut, Tested, baseline, evaluate_tuned, evaluation_file
 from stages.sft.outputs import write_outputs
 from stages.sft.params import SftParams
 from stages.sft.split import TEST, TRAIN, VALIDATION
-from stages.sft.text_mix import text_mix
 from stages.sft.train import Result as TrainResult
 from stages.sft.train import fine_tune, freeze, selection
 from stages.sft.user_data import USER_KIND
@@ -163,7 +163,16 @@ def train(
         device,
         bf16,
         log,
-        text_mix(params, template),
+        text_mix(
+            params.text,
+            params.tokenizer,
+            template.text_tokenizer,
+            params.text_mix_rows,
+            params.text_mix_weight,
+            params.max_tokens - 1,
+            params.seed,
+            "sft",
+        ),
     )
     return result, trainable
 

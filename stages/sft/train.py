@@ -24,9 +24,9 @@ from crisol.model.transformer import IGNORE_INDEX, Transformer
 from crisol.training.device import autocast
 from crisol.training.optim import Combined, build_optimizer, set_lr
 from crisol.training.schedule import learning_rate
+from crisol.training.text_mix import TextMix
 from stages.sft.batches import Batch, Sequence, epoch_batches, evaluation_batches
 from stages.sft.params import SftParams
-from stages.sft.text_mix import TextMix
 
 EVAL_BATCH = 64
 
@@ -179,8 +179,7 @@ def fine_tune(
                 step, peak=p.lr, warmup=p.warmup_steps, total=total, floor_ratio=p.min_lr_ratio, decay=p.decay
             )
             batch = batch.to(device)
-            mixed = None if text is None else (text.next_batch(device), text.weight)
-            window_loss += _optimizer_step(model, optimizer, batch, mixed, lr, p.grad_clip, device, bf16)
+            window_loss += _optimizer_step(model, optimizer, batch, text, lr, p.grad_clip, device, bf16)
             seconds += time.perf_counter() - started
             window_steps += 1
             trained_tokens += batch.trained_tokens
@@ -206,22 +205,18 @@ def _optimizer_step(
     model: Transformer,
     optimizer: torch.optim.Optimizer | Combined,
     batch: Batch,
-    mixed: tuple[tuple[torch.Tensor, torch.Tensor], float] | None,
+    text: TextMix | None,
     lr: float,
     grad_clip: float,
     device: torch.device,
     bf16: bool,
 ) -> torch.Tensor:
-    """One step at learning rate `lr` on a batch already on `device`, plus `mixed` text ((inputs,
-    targets), weight) when given; the batch's mean assistant loss, detached."""
+    """One step at learning rate `lr` on a batch already on `device`, plus `text`'s windows when
+    given; the batch's mean assistant loss, detached."""
     set_lr(optimizer, lr)
     with autocast(device, bf16):
         loss = _loss(model, batch, "mean")
-        total = loss
-        if mixed is not None:
-            (inputs, targets), weight = mixed
-            logits, _ = model(inputs)
-            total = loss + weight * F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.reshape(-1))
+        total = loss if text is None else loss + text.loss(model, device)
     total.backward()
     if grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)

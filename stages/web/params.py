@@ -30,8 +30,9 @@ class WebParams(Section):
     news_articles: int = Field(150, ge=0)
     faq_fraction: float = Field(0.3, ge=0.0, le=1.0)  # entities that also get an FAQ page
     # Fact sheets per entity on the Answers host: every fact once, in an order and wording of the
-    # sheet's own (knowledge augmentation; stages/web/profiles.py says why).
-    profiles_per_entity: int = Field(0, ge=0)
+    # sheet's own (knowledge augmentation; stages/web/profiles.py says why). 2 on tiny: held-out
+    # closed-book exact match SFT +0.088 +- 0.048, RLHF +0.126 +- 0.046 (paired, one seed).
+    profiles_per_entity: int = Field(2, ge=0)
     filler_min_words: int = Field(80, ge=0)  # target prose length of an article ...
     filler_max_words: int = Field(200, ge=0)  # ... drawn per page in [min, max]
     index_page_size: int = Field(100, ge=5)  # links per listing page
@@ -90,6 +91,9 @@ PROFILES = {
         "disallowed_fraction": 0.05,
         "oversized_page_bytes": 1_200_000,
         "crawl_delay": 0.01,
+        # The test world: its suites check pages, not what a model learns from them (the sheets'
+        # own tests generate them at micro size).
+        "profiles_per_entity": 0,
     },
 }
 

@@ -1,6 +1,6 @@
 """Fact sheets: short pages that each state every fact of one entity once, in an order and wording
-drawn for that sheet, on the Answers host (`web.profiles_per_entity` of them per entity; none by
-default).
+drawn for that sheet, on the Answers host (`web.profiles_per_entity` of them per entity: 2 on tiny,
+none on micro).
 
 Why: a small model that reads each fact in one place (its encyclopedia article, always in the same
 section order) stores it tied to that context, and recalls it when asked about an entity it was

@@ -1,5 +1,6 @@
 """Shared by the SFT, reward and PPO stage tests: the micro synthetic world, a small tokenizer with
-the chat tokens, a random base model, and the sft stage run on them with small settings."""
+the chat tokens, a random base model, a pretraining token split (what SFT mixes in), and the sft stage
+run on them with small settings."""
 
 from __future__ import annotations
 

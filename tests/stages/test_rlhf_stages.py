@@ -66,6 +66,20 @@ def test_ppo_with_learning_rate_zero_leaves_the_sft_model_and_kl_at_zero(rlhf_pi
     assert metrics["heldout_kl"] == 0.0 and metrics["last_step"]["objective/kl"] == 0.0
 
 
+def test_ppo_with_pretraining_text_trains_on_it_and_refuses_a_missing_split(rlhf_pipeline, tmp_path, capsys):
+    paths = (rlhf_pipeline["sft"], rlhf_pipeline["reward"], rlhf_pipeline["tokenizer"])
+    section = ppo_section(tmp_path, *paths, text=str(rlhf_pipeline["text"]), text_mix_rows=2)
+    assert run_micro_stage("ppo", tmp_path, section) == 0
+    last = json.loads((tmp_path / "ppo.json").read_text())["last_step"]
+    assert last["policy/text_loss"] > 0  # the windows' loss joined the minibatches
+    plain = json.loads((rlhf_pipeline["root"] / "ppo.json").read_text())["last_step"]
+    assert plain["policy/text_loss"] is None
+    (tmp_path / "missing").mkdir()
+    section = ppo_section(tmp_path / "missing", *paths, text=str(tmp_path / "nowhere"), text_mix_rows=2)
+    assert run_micro_stage("ppo", tmp_path / "missing", section) == 1
+    assert "ppo.text" in capsys.readouterr().err
+
+
 def test_bad_user_pairs_are_counted_and_all_bad_input_refused(rlhf_pipeline, tmp_path, capsys):
     rows = [
         {"prompt": "Say hi.", "chosen": "Hi.", "rejected": "Go away."},
