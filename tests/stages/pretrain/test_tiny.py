@@ -1,7 +1,8 @@
 """The tiny profile's claims, checked on the metrics of the last tiny run in this checkout
 (`python -m stages.pretrain` or `dvc repro pretrain` on the default profile; minutes on 2 cores, so
-not run here): validation bits per byte well under the unigram baseline, and >= 90% of the seen
-facts completed, far above chance, with the accuracy curve recorded at checkpoints."""
+not run here): validation bits per byte well under the unigram baseline, and >= 80% of the seen
+facts completed, far above chance, with the accuracy curve recorded at checkpoints. (Tiny's 1,000 steps
+hold 83% of the probes: 2,000 held 89-93% and less of it extractable after SFT, docs/results.md.)"""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def test_tiny_beats_the_unigram_baseline_by_far(tiny_metrics):
 def test_tiny_completes_most_seen_facts(tiny_metrics):
     facts = tiny_metrics["facts"]
     assert facts["total"] >= 200
-    assert facts["accuracy"] >= 0.90
+    assert facts["accuracy"] >= 0.80
     assert facts["chance"] < 0.10
     params, _, _ = load("pretrain", PretrainParams, REPO_ROOT / "params.yaml", ["profile=tiny"])
     rows = list(csv.DictReader((REPO_ROOT / params.plots / "facts.csv").open()))
