@@ -13,6 +13,7 @@ stage's own batches are the same with and without the mix.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -48,19 +49,21 @@ class TextMix:
         return self.rows * self.sampler.seq_len
 
 
-def text_mix(
-    split: Path,
-    tokenizer_dir: Path,
-    tokenizer: Tokenizer,
-    rows: int,
-    weight: float,
-    seq_len: int,
-    seed: int,
-    section: str,
-) -> TextMix | None:
-    """The mix of `rows` windows of `seq_len` tokens from the token split at `split`, checked against
-    the stage's `tokenizer` (the file in `tokenizer_dir`); None when `rows` is 0. `section` names the
-    params section in errors (sft, ppo)."""
+class MixParams(Protocol):
+    """The params a stage that mixes in pretraining text has (sft, ppo)."""
+
+    text: Path  # the token split
+    tokenizer: Path  # the directory of the tokenizer file the stage reads
+    text_mix_rows: int
+    text_mix_weight: float
+    seed: int
+
+
+def text_mix(params: MixParams, tokenizer: Tokenizer, seq_len: int, section: str) -> TextMix | None:
+    """The mix `params` ask for: text_mix_rows windows of `seq_len` tokens from the split at
+    params.text, checked against the stage's `tokenizer` (the file in params.tokenizer); None when
+    text_mix_rows is 0. `section` names the params section in errors (sft, ppo)."""
+    split, tokenizer_dir, rows = params.text, params.tokenizer, params.text_mix_rows
     if rows == 0:
         return None
     if not split.is_dir():
@@ -72,5 +75,5 @@ def text_mix(
     path = tokenizer_path(tokenizer_dir)
     check_made_by(token_split, tokenizer, path, file_sha256(path))
     check_shards(token_split, token_split.manifest.vocab_size)
-    sampler = WindowSampler(token_split, seq_len, seed, seq_len_setting=f"{section}.max_tokens")
-    return TextMix(sampler, rows, weight)
+    sampler = WindowSampler(token_split, seq_len, params.seed, seq_len_setting=f"{section}.max_tokens")
+    return TextMix(sampler, rows, params.text_mix_weight)

@@ -134,16 +134,7 @@ def _trainer(
         settings,
         kl,
         seed=params.seed,
-        text=text_mix(
-            params.text,
-            params.tokenizer,
-            template.text_tokenizer,
-            params.text_mix_rows,
-            params.text_mix_weight,
-            policy.config.max_seq_len - 1,
-            params.seed,
-            "ppo",
-        ),
+        text=text_mix(params, template.text_tokenizer, policy.config.max_seq_len - 1, "ppo"),
     )
 
 

@@ -163,16 +163,7 @@ def train(
         device,
         bf16,
         log,
-        text_mix(
-            params.text,
-            params.tokenizer,
-            template.text_tokenizer,
-            params.text_mix_rows,
-            params.text_mix_weight,
-            params.max_tokens - 1,
-            params.seed,
-            "sft",
-        ),
+        text_mix(params, template.text_tokenizer, params.max_tokens - 1, "sft"),
     )
     return result, trainable
 
