@@ -33,6 +33,7 @@ from crisol.grading.text import mean_and_stderr
 from crisol.model.transformer import Transformer
 from crisol.model.weights import load_model, read_model_config
 from crisol.training.device import prepare, switch
+from crisol.training.freeze import freeze
 from crisol.training.text_mix import text_mix
 from stages.sft.batches import to_sequences
 from stages.sft.dataset import SftData, build_sft_data
@@ -41,7 +42,7 @@ from stages.sft.outputs import write_outputs
 from stages.sft.params import SftParams
 from stages.sft.split import TEST, TRAIN, VALIDATION
 from stages.sft.train import Result as TrainResult
-from stages.sft.train import fine_tune, freeze, selection
+from stages.sft.train import fine_tune, selection
 from stages.sft.user_data import USER_KIND
 
 QA_KINDS = ("fact", "idk")  # short answers: what validation exact match asks

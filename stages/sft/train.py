@@ -31,17 +31,6 @@ from stages.sft.params import SftParams
 EVAL_BATCH = 64
 
 
-def freeze(model: Transformer, layers: int, embeddings: bool) -> int:
-    """Stop gradients into the lowest `layers` blocks (and the embedding); returns trainable params."""
-    if layers > len(model.layers):
-        raise ValueError(f"freeze_layers {layers} exceeds the model's depth {len(model.layers)}")
-    for block in model.layers[:layers]:
-        block.requires_grad_(False)
-    if embeddings:
-        model.embed_tokens.requires_grad_(False)  # the lm_head too, when tied
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 def _loss(model: Transformer, batch: Batch, reduction: str) -> torch.Tensor:
     logits, _ = model(batch.ids, positions=batch.positions, segments=batch.segments)
     return F.cross_entropy(
