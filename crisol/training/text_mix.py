@@ -23,30 +23,11 @@ from crisol.core.errors import StageInputError
 from crisol.formats.token_checks import check_made_by, check_shards
 from crisol.formats.tokenizer_file import file_sha256, tokenizer_path
 from crisol.formats.tokens import TokenSplit
-from crisol.model.transformer import IGNORE_INDEX, Transformer
+from crisol.model.transformer import Transformer
 from crisol.training.windows import WindowSampler
 
 
-class Rehearsal:
-    """Rows of earlier training data rehearsed at every optimiser step: `weight` x the model's mean
-    next-token loss on the targets of `next_batch` (IGNORE_INDEX where a row is not trained on)."""
-
-    rows: int
-    weight: float
-
-    def next_batch(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
-
-    def loss(self, model: Transformer, device: torch.device) -> torch.Tensor:
-        """`weight` x the model's mean next-token loss on this step's rows (advances the draw)."""
-        inputs, targets = self.next_batch(device)
-        logits, _ = model(inputs)
-        return self.weight * F.cross_entropy(
-            logits.view(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX
-        )
-
-
-class TextMix(Rehearsal):
+class TextMix:
     """Batches of pretraining windows, `rows` per step, `weight` on their loss."""
 
     def __init__(self, sampler: WindowSampler, rows: int, weight: float):
@@ -56,6 +37,12 @@ class TextMix(Rehearsal):
         """(inputs, targets) of this step's windows, [rows, seq_len] each."""
         inputs, targets = self.sampler.gather(self.sampler.draw(self.rows))
         return inputs.to(device), targets.to(device)
+
+    def loss(self, model: Transformer, device: torch.device) -> torch.Tensor:
+        """`weight` x the model's mean next-token loss on this step's windows (advances the draw)."""
+        inputs, targets = self.next_batch(device)
+        logits, _ = model(inputs)
+        return self.weight * F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.reshape(-1))
 
     @property
     def tokens_per_step(self) -> int:

@@ -28,19 +28,18 @@ from crisol.chat.hf_template import export_chat_model
 from crisol.chat.template import ChatTemplate
 from crisol.core.atomic import atomic_dir, write_json
 from crisol.core.cli import StageContext
-from crisol.core.errors import StageInputError
 from crisol.core.plots import write_plots
 from crisol.model.reward import RewardModel, load_reward_model
 from crisol.model.transformer import Transformer
 from crisol.model.weights import load_model, save_model
 from crisol.training.device import prepare
 from crisol.training.freeze import freeze
+from crisol.training.text_mix import text_mix
 from stages.ppo.advantages import AdaptiveKLController, FixedKLController
 from stages.ppo.heldout import finite_tree, gold_scores, held_out_figures, rounded, samples
 from stages.ppo.params import PPOParams
 from stages.ppo.prompt_sets import prompt_sets
 from stages.ppo.prompts import Prompt, PromptSampler, PromptSets
-from stages.ppo.rehearsals import rehearsals
 from stages.ppo.rollout import Rollout, rollout
 from stages.ppo.trainer import PPOSettings, PPOTrainer, value_model_from
 
@@ -56,8 +55,6 @@ TRAIN_STATS = (
     "policy/ratio",
     "policy/ratio_first",
     "policy/text_loss",  # None without ppo.text_mix_rows
-    "policy/sft_loss",  # None without ppo.sft_mix_rows
-    "policy/anchor_loss",  # None without ppo.anchor_rows
     "value/loss",
     "value/explained_variance",
     "response/length",
@@ -81,7 +78,7 @@ def run(ctx: StageContext) -> None:
         len(prompts.heldout),
         prompts.summary["from"],
     )
-    trainer = _trainer(params, policy, reference, reward_model, template, prompts.train)
+    trainer = _trainer(params, policy, reference, reward_model, template)
     gold = ctx.source.has_world  # an oracle exists only for the world's questions
     trained = train(params, trainer, prompts, gold, ctx.log)
     kept = samples(trained.latest, prompts.heldout, params.samples, params.seed, gold)
@@ -101,10 +98,9 @@ def run(ctx: StageContext) -> None:
 def _read_models(params: PPOParams, device: torch.device) -> tuple[Transformer, Transformer, RewardModel]:
     """(the policy, trained from the SFT model; the SFT model again, the frozen reference; the reward model)."""
     policy = load_model(params.sft / "model").to(device)
-    try:
-        freeze(policy, params.freeze_layers, params.freeze_embeddings)
-    except ValueError as error:
-        raise StageInputError(f"ppo.{error}") from None
+    depth = len(policy.layers)
+    frozen = 0 if params.trained_layers is None else max(0, depth - params.trained_layers)
+    freeze(policy, frozen, params.freeze_embeddings)
     reference = load_model(params.sft / "model").to(device)
     reward_model = load_reward_model(params.reward / "model").to(device)
     return policy, reference, reward_model
@@ -116,7 +112,6 @@ def _trainer(
     reference: Transformer,
     reward_model: RewardModel,
     template: ChatTemplate,
-    train_prompts: list[Prompt],
 ) -> PPOTrainer:
     """The PPO trainer, its value model a copy of the reward model."""
     settings = PPOSettings(
@@ -147,7 +142,7 @@ def _trainer(
         settings,
         kl,
         seed=params.seed,
-        rehearsals=rehearsals(params, template, reference, train_prompts),
+        text=text_mix(params, template.text_tokenizer, policy.config.max_seq_len - 1, "ppo"),
     )
 
 

@@ -27,7 +27,7 @@ from crisol.chat.template import ChatTemplate
 from crisol.model.reward import RewardModel
 from crisol.model.transformer import Transformer
 from crisol.training.optim import adamw
-from crisol.training.text_mix import Rehearsal
+from crisol.training.text_mix import TextMix
 from stages.ppo.advantages import AdaptiveKLController, FixedKLController, gae, masked_whiten, per_token_rewards
 from stages.ppo.losses import entropy_from_logits, explained_variance, logprobs_from_logits, policy_loss, value_loss
 from stages.ppo.rollout import Rollout, response_logits, response_values, rollout
@@ -100,10 +100,9 @@ class PPOTrainer:
         settings: PPOSettings,
         kl_controller: FixedKLController | AdaptiveKLController,
         seed: int = 0,
-        rehearsals: dict[str, Rehearsal] | None = None,
+        text: TextMix | None = None,
     ) -> None:
-        """`rehearsals`: by the name of its stat, data whose weighted next-token loss joins every
-        minibatch's (pretraining windows: PPO-ptx; SFT's conversations)."""
+        """`text`: pretraining windows whose weighted next-token loss joins every minibatch's (PPO-ptx)."""
         if settings.ppo_epochs < 1 or settings.minibatch_size < 1:
             raise ValueError(
                 f"ppo_epochs and minibatch_size must be >= 1, got {settings.ppo_epochs} and {settings.minibatch_size}"
@@ -120,7 +119,7 @@ class PPOTrainer:
             self.trained, lr=settings.lr, weight_decay=settings.weight_decay, betas=settings.betas, device=device
         )
         self.generator = torch.Generator().manual_seed(seed)
-        self.rehearsals = rehearsals or {}
+        self.text = text
         self.steps = 0
 
     def set_lr(self, lr: float) -> None:
@@ -185,10 +184,10 @@ class PPOTrainer:
                 p_loss, p_stats = policy_loss(logprobs, batch.logprobs[rows], advantages[rows], mask, s.clip)
                 v_loss, v_stats = value_loss(values, batch.values[rows], returns[rows], mask, s.value_clip)
                 loss = p_loss + s.vf_coef * v_loss
-                for name, rehearsal in self.rehearsals.items():
-                    rehearsal_loss = rehearsal.loss(self.policy, ids.device)
-                    loss = loss + rehearsal_loss
-                    sums[name] = sums.get(name, 0.0) + rehearsal_loss.detach()
+                if self.text is not None:
+                    text_loss = self.text.loss(self.policy, ids.device)
+                    loss = loss + text_loss
+                    sums["policy/text_loss"] = sums.get("policy/text_loss", 0.0) + text_loss.detach()
                 loss.backward()
                 if s.max_grad_norm > 0:
                     torch.nn.utils.clip_grad_norm_(self.trained.parameters(), s.max_grad_norm)
