@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import math
+import platform
 from pathlib import Path
 from types import SimpleNamespace
 
 from crisol.core.source import DataSource
 from stages.evaluate import alignment
 from stages.evaluate.report import render
-from stages.evaluate.speedrun import speedrun_line
+from stages.evaluate.speedrun import cpu_model, speedrun_line
 from stages.evaluate.stage import read_stage_metrics
 
 SECONDS = {"web": 0.9, "crawl": 11.6, "ingest": 4.0, "dedup": 1.1, "tokenizer": 0.9}
@@ -139,3 +140,10 @@ def test_rlhf_gold_gain_over_sft_has_a_paired_standard_error():
     stderr = math.sqrt(sum((d - mean) ** 2 for d in diffs) / 3 / 4)
     assert math.isclose(figures["gold_gain_vs_sft_stderr"], stderr)
     assert "gold_gain_vs_sft" not in alignment.figures(sft, None)
+
+
+def test_the_cpu_model_is_read_from_cpuinfo_and_falls_back_to_the_architecture(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Processor\n")
+    assert cpu_model(cpuinfo) == "Intel(R) Xeon(R) Processor"
+    assert cpu_model(tmp_path / "missing") == (platform.processor() or platform.machine())
