@@ -5,6 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+# Prefect's ephemeral server gets 20 s to start by default; on a busy 2-core machine it took longer
+# and the flow stopped with a traceback before any stage ran.
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: install demo repro test lint bench clean-data

@@ -12,6 +12,7 @@ from kit.paths import SHARED_DATA
 from kit.prefect import prefect_server as start_prefect_server
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")  # as the Makefile: busy CI cores
 
 
 @pytest.fixture(scope="session")
