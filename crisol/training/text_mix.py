@@ -3,11 +3,11 @@ pretraining split (next-token loss on every token, weighted by `weight`), as Ins
 and nanochat's midtraining mix keep a model's pretraining while it learns a new form.
 
 SFT on a small model teaches the answer form on the training entities' questions and rewrites what
-the blocks store about every other entity as it does; PPO, whose reward model cannot tell a right
-fact about an unfamiliar entity from a wrong one, moves those answers at random. Rehearsing the text
-the facts came from is the remedy (sft.text_mix_rows, ppo.text_mix_rows; measured in
-docs/results.md). The windows come from their own generator, so a run is deterministic and the
-stage's own batches are the same with and without the mix.
+the blocks store about every other entity as it does; rehearsing the text the facts came from helps
+held-out entities there (sft.text_mix_rows, on by default). In PPO (ppo.text_mix_rows, off) it did
+not keep right answers from turning wrong; training only the top block did (docs/results.md). The
+windows come from their own generator, so a run is deterministic and the stage's own batches are
+the same with and without the mix.
 """
 
 from __future__ import annotations

@@ -73,9 +73,9 @@ class PPOParams(Section):
     text_mix_rows: int = Field(0, ge=0)
     text_mix_weight: float = Field(1.0, ge=0)
     # Only the policy's top trained_layers blocks train (null: all), and with freeze_embeddings the
-    # embedding and its tied head stay the SFT model's. Tiny (depth 4), one seed: with the top block
-    # alone PPO turned 6 right closed-book answers wrong instead of 13-16, for the same gold gain
-    # (docs/results.md); a user's model of any depth keeps its top block trainable.
+    # embedding and its tied head stay the SFT model's. Tiny (depth 4), one seed, lr 5e-5: with the top
+    # block alone PPO turned 6 right closed-book answers wrong instead of 13, for about the same gold
+    # gain; at the lr below, 8 (docs/results.md). A user's model of any depth keeps its top block trainable.
     trained_layers: int | None = Field(1, ge=1)
     freeze_embeddings: bool = True
     adaptive_kl: bool = False

@@ -96,7 +96,8 @@ def run(ctx: StageContext) -> None:
 
 
 def _read_models(params: PPOParams, device: torch.device) -> tuple[Transformer, Transformer, RewardModel]:
-    """(the policy, trained from the SFT model; the SFT model again, the frozen reference; the reward model)."""
+    """(the policy, trained from the SFT model, all but its top ppo.trained_layers blocks frozen; the SFT
+    model again, the frozen reference; the reward model)."""
     policy = load_model(params.sft / "model").to(device)
     depth = len(policy.layers)
     frozen = 0 if params.trained_layers is None else max(0, depth - params.trained_layers)
@@ -107,11 +108,7 @@ def _read_models(params: PPOParams, device: torch.device) -> tuple[Transformer, 
 
 
 def _trainer(
-    params: PPOParams,
-    policy: Transformer,
-    reference: Transformer,
-    reward_model: RewardModel,
-    template: ChatTemplate,
+    params: PPOParams, policy: Transformer, reference: Transformer, reward_model: RewardModel, template: ChatTemplate
 ) -> PPOTrainer:
     """The PPO trainer, its value model a copy of the reward model."""
     settings = PPOSettings(
