@@ -49,16 +49,26 @@ COLUMNS = (
 
 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """The CPU's model name where the system says it (Linux), else the architecture: two runs on the
-    same "x86_64" were 28% apart in speed on different hosts, and the model name says why."""
+    """The CPU's model name where the system says it (Linux), with its family, model number and cache
+    size, else the architecture: two runs on the same "x86_64" were 28% apart in speed on different
+    hosts, and a VM's model name can be as generic as "Intel(R) Xeon(R) Processor"; the number and
+    cache tell its hosts apart (MKL sizes its blocking from the CPU it finds, so the last bits of a
+    run's floats can move with the host too)."""
+    first: dict[str, str] = {}
     try:
         for line in cpuinfo.read_text(errors="replace").splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name" and value.strip():
-                return value.strip()
+            first.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = first.get("model name")
+    if not name:
+        return platform.processor() or platform.machine()
+    details = [f"{label} {first[key]}" for key, label in CPU_DETAILS if first.get(key)]
+    return f"{name} ({', '.join(details)})" if details else name
+
+
+CPU_DETAILS = (("cpu family", "family"), ("model", "model"), ("cache size", "cache"))
 
 
 def machine() -> dict[str, str]:
@@ -66,6 +76,7 @@ def machine() -> dict[str, str]:
     return {
         "platform": platform.platform(),
         "processor": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # ATen's vector kernels: AVX2, AVX512, ...
         "cpus": str(os.cpu_count()),
         "python": platform.python_version(),
         "torch": torch.__version__,
