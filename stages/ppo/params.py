@@ -72,7 +72,10 @@ class PPOParams(Section):
     temperature: float = Field(1.0, gt=0)
     max_new_tokens: int = Field(24, ge=1)
     missing_eos_penalty: float = Field(1.0, ge=0)  # off the score of a reply with no end of turn
-    beta: float = Field(0.05, ge=0)  # KL coefficient (initial when adaptive); 0: no leash
+    # KL coefficient (initial when adaptive); 0: no leash. 0.1 against 0.05 (facts and invented names,
+    # two seed sets, paired on the same models): closed-book exact match +0.019 +- 0.011 and -0.006 +-
+    # 0.006, gold +0.000 +- 0.008 and +0.024 +- 0.024, hallucination 0.000 and 0.025 against 0.000 and 0.060.
+    beta: float = Field(0.1, ge=0)
     # PPO-ptx: text_mix_rows windows of the policy's context from `text` join every minibatch, their
     # next-token loss times text_mix_weight (crisol/training/text_mix.py). 0 rows: off.
     text_mix_rows: int = Field(0, ge=0)
