@@ -48,6 +48,9 @@ COLUMNS = (
 )
 
 
+CPU_DETAILS = (("cpu family", "family"), ("model", "model"), ("cache size", "cache"))  # /proc/cpuinfo key, label
+
+
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     """The CPU's model name where the system says it (Linux), with its family, model number and cache
     size, else the architecture: two runs on the same "x86_64" were 28% apart in speed on different
@@ -66,9 +69,6 @@ def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
         return platform.processor() or platform.machine()
     details = [f"{label} {first[key]}" for key, label in CPU_DETAILS if first.get(key)]
     return f"{name} ({', '.join(details)})" if details else name
-
-
-CPU_DETAILS = (("cpu family", "family"), ("model", "model"), ("cache size", "cache"))
 
 
 def machine() -> dict[str, str]:

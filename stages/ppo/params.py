@@ -50,7 +50,8 @@ class PPOParams(Section):
     # session 31).
     kinds: list[str] = ["fact", "idk"]
     prompt_splits: list[str] = ["rl", "train"]
-    # Each prompt's kind drawn uniformly, then a prompt of it (counts and two-step questions are few).
+    # Each prompt's kind drawn uniformly, then a prompt of it (fact questions outnumber invented names
+    # 8 to 1 on tiny, and counts and two-step questions are few where a run asks them).
     balance_kinds: bool = True
     heldout_prompts: int = Field(600, ge=1)  # at most (a seeded choice), either source
     # Source own: the user's prompts (kinds and prompt_splits are the world's).
