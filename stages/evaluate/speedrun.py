@@ -61,7 +61,8 @@ def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     try:
         for line in cpuinfo.read_text(errors="replace").splitlines():
             key, _, value = line.partition(":")
-            first.setdefault(key.strip(), value.strip())
+            if value.strip():  # an empty value never hides a later one
+                first.setdefault(key.strip(), value.strip())
     except OSError:
         pass
     name = first.get("model name")

@@ -149,4 +149,6 @@ def test_the_cpu_model_is_read_from_cpuinfo_and_falls_back_to_the_architecture(t
     core = "cpu family\t: 6\nmodel\t\t: 207\nmodel name\t: Intel(R) Xeon(R) Processor\ncache size\t: 307200 KB\n"
     cpuinfo.write_text(core + core.replace("207", "143"))  # the first processor's figures
     assert cpu_model(cpuinfo) == "Intel(R) Xeon(R) Processor (family 6, model 207, cache 307200 KB)"
+    cpuinfo.write_text("model name\t:\nmodel name\t: Intel(R) Xeon(R) Processor\n")  # an empty first value
+    assert cpu_model(cpuinfo) == "Intel(R) Xeon(R) Processor"
     assert cpu_model(tmp_path / "missing") == (platform.processor() or platform.machine())
