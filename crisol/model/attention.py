@@ -64,6 +64,19 @@ def segment_mask(segments: Tensor) -> Tensor:
     return ((segments[:, :, None] == segments[:, None, :]) & causal)[:, None]
 
 
+def attend(q: Tensor, k: Tensor, v: Tensor, ctx: AttentionContext, grouped: bool) -> Tensor:
+    """F.scaled_dot_product_attention, in float32 under CPU autocast.
+
+    On CPU, bf16 autocast pays where matmuls run on AMX tiles (4x float32's speed on the tiny
+    model), but torch's bf16 flash-attention kernel for CPU is slower than its float32 one (2.7x in
+    the backward pass): attention alone leaves autocast there.
+    """
+    if q.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+        with torch.autocast("cpu", enabled=False):
+            return attend(q.float(), k.float(), v.float(), ctx, grouped)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=ctx.mask, is_causal=ctx.is_causal, enable_gqa=grouped)
+
+
 class Attention(nn.Module):
     """Multi-head attention with Llama's math and no biases.
 
@@ -94,7 +107,5 @@ class Attention(nn.Module):
             k, v = cache.update(self.layer_index, k, v)
         # SDPA's enable_gqa shares kv head h // (n_heads / n_kv_heads) with query head h, the
         # grouping of transformers' repeat_kv, without materialising the repeated keys.
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=ctx.mask, is_causal=ctx.is_causal, enable_gqa=self.grouped
-        )
+        out = attend(q, k, v, ctx, self.grouped)
         return self.o_proj(out.transpose(1, 2).reshape(batch, length, self.n_heads * self.head_dim))

@@ -25,7 +25,7 @@ from crisol.core.errors import StageInputError
 from crisol.facts import ProbeSet
 from crisol.model.config import ModelConfig
 from crisol.model.transformer import Transformer
-from crisol.training.device import autocast, switch
+from crisol.training.device import autocast, bf16_switch, switch
 from crisol.training.optim import build_optimizer, set_lr
 from crisol.training.schedule import learning_rate
 from crisol.training.windows import GlobalBatches, WindowSampler
@@ -71,7 +71,7 @@ class Trainer:
     ):
         self.p, self.inputs, self.d, self.run_dir, self.log = params, inputs, d, run_dir, log
         self.validation, self.probes = validation, probes
-        self.bf16 = switch(params.bf16, d.device)
+        self.bf16 = bf16_switch(params.bf16, d.device)
         torch.manual_seed(params.seed)
         self.config = ModelConfig.from_depth(
             params.model.depth, inputs.vocab_size, params.seq_len, **params.model.overrides()

@@ -149,7 +149,8 @@ class SftParams(SftDataParams):
     # eval_every steps; the model kept is the best by `select_by` (SFT overfits within a few epochs).
     # auto: exact match when the world's generated questions are the data (short gold answers),
     # validation loss on assistant tokens otherwise (free-text answers: exact match means nothing).
-    eval_every: int = Field(25, ge=1)
+    # 50 on tiny: the same kept model as 25 on three seeds (kept steps 400, 300, 350), 8% less time.
+    eval_every: int = Field(50, ge=1)
     select_by: Literal["auto", "exact_match", "loss"] = "auto"
     eval_examples: int = Field(300, ge=1)  # validation questions answered per evaluation
     max_new_tokens: int = Field(24, ge=1)
@@ -158,7 +159,7 @@ class SftParams(SftDataParams):
     log_every: int = Field(10, ge=1)
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    bf16: Switch = "auto"
+    bf16: Switch = "auto"  # bf16 autocast; auto: CUDA or a CPU with AMX, as pretraining's
     threads: int | None = Field(None, ge=1)
 
 

@@ -32,7 +32,7 @@ from crisol.grading.answers import chance_exact_match, chat_replies, grade, summ
 from crisol.grading.text import mean_and_stderr
 from crisol.model.transformer import Transformer
 from crisol.model.weights import load_model, read_model_config
-from crisol.training.device import prepare, switch
+from crisol.training.device import bf16_switch, prepare
 from crisol.training.freeze import freeze
 from crisol.training.text_mix import text_mix
 from stages.sft.batches import to_sequences
@@ -53,7 +53,7 @@ def run(ctx: StageContext) -> None:
     params: SftParams = ctx.params
     started = time.perf_counter()
     device = prepare(params.device, params.threads)
-    bf16 = switch(params.bf16, device)
+    bf16 = bf16_switch(params.bf16, device)
     template = ChatTemplate.from_file(params.tokenizer)
     model = _initial_model(params, template).to(device)
     splits = read_data(ctx, template)
