@@ -2,7 +2,7 @@
 with --steps-to-target, the steps AdamW and Muon take to a validation loss on real text.
 
     .venv/bin/python benchmarks/bench_train.py [--steps 20] [--rounds 3] [--depth 4] [--d-model 128]
-                                               [--seq-len 128] [--batch 16]
+                                               [--seq-len 128] [--batch 16] [--bf16 auto|on|off]
     .venv/bin/python benchmarks/bench_train.py --steps-to-target 5.0 --batch 32 [--max-steps 400]
                                                [--adamw-lrs 2.5e-3,5e-3,1e-2] [--muon-scales 0.5,1,2]
 
@@ -19,6 +19,10 @@ zero_grad, on a batch made once (no loader, no schedule, no clipping).
 Both start from the same seed; they alternate in rounds (other processes share the 2 cores), and
 each round's tokens/s is the best of its timed steps' windows; the ratio ours/reference uses the
 median round of each. Target: >= 0.95.
+
+Precision: --bf16 as the stage's pretrain.bf16 (auto: on with CUDA or a CPU with AMX tiles); the
+reference runs under the same autocast. With bf16 on, ours is also timed in float32 in the same
+rounds, and the ratio bf16/float32 is what the autocast buys on this CPU.
 """
 
 from __future__ import annotations
@@ -36,10 +40,12 @@ from steps_to_target import add_target_arguments, cpu_trainer, steps_to_target
 
 from crisol.formats.tokens import SplitManifest, TokenSplit, write_shard
 from crisol.model import ModelConfig, Transformer
+from crisol.training.device import amx_bf16, autocast
 from stages.pretrain.params import ModelShape, PretrainParams
 from stages.pretrain.trainer import Trainer
 
 VOCAB = 4096
+CPU = torch.device("cpu")
 
 
 def write_split(directory: Path, tokens: int, seed: int = 0) -> TokenSplit:
@@ -58,8 +64,9 @@ def write_split(directory: Path, tokens: int, seed: int = 0) -> TokenSplit:
     return TokenSplit(directory)
 
 
-def ours(args, split: TokenSplit) -> Trainer:
+def ours(args, split: TokenSplit, bf16: str) -> Trainer:
     params = PretrainParams(
+        bf16=bf16,
         model=ModelShape(depth=args.depth, d_model=args.d_model),
         seq_len=args.seq_len,
         batch_size=args.batch,
@@ -80,11 +87,12 @@ def time_ours(trainer: Trainer, steps: int) -> float:
 
 
 def time_reference(
-    model: Transformer, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, steps: int
+    model: Transformer, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, steps: int, bf16: bool
 ) -> float:
     start = time.perf_counter()
     for _ in range(steps):
-        _, loss = model(x, y)
+        with autocast(CPU, bf16):
+            _, loss = model(x, y)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -99,6 +107,9 @@ def main() -> None:
     parser.add_argument("--d-model", type=int, default=128)
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument(
+        "--bf16", choices=["auto", "on", "off"], default="auto", help="as pretrain.bf16; the reference follows"
+    )
     parser.add_argument("--steps-to-target", type=float, default=None, metavar="LOSS")
     add_target_arguments(parser)
     args = parser.parse_args()
@@ -109,23 +120,31 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         split = write_split(Path(tmp) / "train", 2_000_000)
-        trainer = ours(args, split)
+        trainer = ours(args, split, args.bf16)
+        bf16 = trainer.bf16
+        # With bf16 on, ours in float32 too: what the autocast buys, in the same run.
+        float32 = ours(args, split, "off") if bf16 else None
         torch.manual_seed(1337)
         config = ModelConfig.from_depth(args.depth, VOCAB, args.seq_len, d_model=args.d_model)
         reference = Transformer(config)
         ref_opt = torch.optim.AdamW(reference.parameters(), lr=3e-3, betas=(0.9, 0.95), weight_decay=0.1)
         x = torch.randint(0, VOCAB, (args.batch, args.seq_len))
         y = torch.randint(0, VOCAB, (args.batch, args.seq_len))
-        time_ours(trainer, 3)  # warm-up both
-        time_reference(reference, ref_opt, x, y, 3)
-        ours_tps, ref_tps = [], []
+        time_ours(trainer, 3)  # warm-up all
+        time_reference(reference, ref_opt, x, y, 3, bf16)
+        if float32:
+            time_ours(float32, 3)
+        ours_tps, ref_tps, f32_tps = [], [], []
         for _ in range(args.rounds):
             ours_tps.append(args.steps * tokens_per_step / time_ours(trainer, args.steps))
-            ref_tps.append(args.steps * tokens_per_step / time_reference(reference, ref_opt, x, y, args.steps))
+            ref_tps.append(args.steps * tokens_per_step / time_reference(reference, ref_opt, x, y, args.steps, bf16))
+            if float32:
+                f32_tps.append(args.steps * tokens_per_step / time_ours(float32, args.steps))
     o, r = statistics.median(ours_tps), statistics.median(ref_tps)
     print(
         f"machine: {platform.machine()} {platform.processor() or ''}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads"
+        f"{torch.get_num_threads()} threads, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+        f"AMX {amx_bf16()}; bf16 autocast {'on' if bf16 else 'off'} (--bf16 {args.bf16})"
     )
     print(
         f"model: depth {args.depth}, d_model {args.d_model}, {config.num_params():,} params; "
@@ -134,6 +153,10 @@ def main() -> None:
     print(f"ours      : {o:9.0f} tokens/s (rounds: {', '.join(f'{v:.0f}' for v in ours_tps)})")
     print(f"reference : {r:9.0f} tokens/s (rounds: {', '.join(f'{v:.0f}' for v in ref_tps)})")
     print(f"ratio ours/reference: {o / r:.3f} (target >= 0.95)")
+    if f32_tps:
+        f = statistics.median(f32_tps)
+        print(f"ours float32: {f:9.0f} tokens/s (rounds: {', '.join(f'{v:.0f}' for v in f32_tps)})")
+        print(f"ratio bf16/float32 (ours): {o / f:.3f}")
 
 
 if __name__ == "__main__":

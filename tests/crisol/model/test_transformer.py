@@ -167,6 +167,28 @@ def test_bfloat16_model_runs_with_float32_rotary_tables():
     assert logits.dtype == torch.float32 and (logits - reference).abs().max().item() < 0.05
 
 
+def test_attention_stays_float32_under_cpu_autocast(monkeypatch):
+    import crisol.model.attention as attention
+
+    seen = []
+    sdpa = attention.F.scaled_dot_product_attention
+
+    def spy(q, k, v, **kw):
+        seen.append((q.dtype, k.dtype, v.dtype, torch.is_autocast_enabled("cpu")))
+        return sdpa(q, k, v, **kw)
+
+    monkeypatch.setattr(attention.F, "scaled_dot_product_attention", spy)
+    model = model_of(tiny())
+    ids = torch.randint(0, 97, (2, 10))
+    reference = model(ids)[0]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits, loss = model(ids, ids)
+    loss.backward()  # the float32 attention's backward runs beside the bf16 matmuls'
+    assert seen[-1] == (torch.float32, torch.float32, torch.float32, False)
+    assert logits.dtype == torch.float32 and (logits - reference).abs().max().item() < 0.05
+    assert model.layers[0].self_attn.qkv_proj.weight.grad.dtype == torch.float32
+
+
 def test_bad_inputs_are_clear_errors():
     model = model_of(tiny(max_seq_len=8))
     with pytest.raises(ValueError, match="max_seq_len"):
