@@ -40,7 +40,7 @@ from steps_to_target import add_target_arguments, cpu_trainer, steps_to_target
 
 from crisol.formats.tokens import SplitManifest, TokenSplit, write_shard
 from crisol.model import ModelConfig, Transformer
-from crisol.training.device import amx_bf16, autocast
+from crisol.training.device import autocast, cpu_bf16
 from stages.pretrain.params import ModelShape, PretrainParams
 from stages.pretrain.trainer import Trainer
 
@@ -144,7 +144,7 @@ def main() -> None:
     print(
         f"machine: {platform.machine()} {platform.processor() or ''}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
-        f"AMX {amx_bf16()}; bf16 autocast {'on' if bf16 else 'off'} (--bf16 {args.bf16})"
+        f"bf16 hardware {cpu_bf16()}; bf16 autocast {'on' if bf16 else 'off'} (--bf16 {args.bf16})"
     )
     print(
         f"model: depth {args.depth}, d_model {args.d_model}, {config.num_params():,} params; "

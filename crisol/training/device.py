@@ -23,20 +23,22 @@ def switch(value: str, device: torch.device) -> bool:
 
 
 def bf16_switch(value: str, device: torch.device) -> bool:
-    """The bf16 autocast setting; auto is on with CUDA, and on a CPU that multiplies bf16 on AMX tiles.
+    """The bf16 autocast setting; auto is on with CUDA, and on a CPU that multiplies bf16 in hardware.
 
-    On the tiny profile with 2 threads of an AMX CPU (Intel Xeon, 4th generation on), bf16 autocast
-    trains pretraining 1.27x and SFT 1.31x faster than float32, for held-out exact match after SFT
+    On the tiny profile with 2 threads, bf16 autocast trains pretraining 1.27x and SFT 1.31x faster
+    than float32 on an AMX CPU (Intel Xeon, 4th generation on), for held-out exact match after SFT
     -0.041 +- 0.053 over four seed sets (docs/results.md, 2026-12-07: within noise, not shown to be
-    free); a CPU without AMX converts bf16 in software and is slower with it, so auto stays off there.
+    free); bench_train's tiny step 1.34x on an AVX512-BF16 CPU without AMX (AMD EPYC, Zen 4). A CPU
+    with neither converts bf16 in software and is slower with it, so auto stays off there.
     """
-    return value == "on" or (value == "auto" and (device.type == "cuda" or (device.type == "cpu" and amx_bf16())))
+    return value == "on" or (value == "auto" and (device.type == "cuda" or (device.type == "cpu" and cpu_bf16())))
 
 
-def amx_bf16() -> bool:
-    """Whether this CPU has AMX tiles (bf16 matrix multiply), as torch's CPU feature check reports."""
-    supported = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private: absent in some torch builds
-    return bool(supported and supported())
+def cpu_bf16() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (AMX tiles or AVX512-BF16 dot products), as
+    torch's CPU feature checks report."""
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # private: absent in some torch builds
+    return any(bool(getattr(torch.cpu, name, None) and getattr(torch.cpu, name)()) for name in checks)
 
 
 def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:

@@ -101,9 +101,9 @@ class PretrainParams(Section):
     grad_clip: float = Field(1.0, ge=0)  # max global grad norm; 0 turns clipping off
     seed: int = 1337
 
-    # device and speed switches: `auto` = on with CUDA, off on CPU, except bf16 on a CPU with AMX
+    # device and speed switches: `auto` = on with CUDA, off on CPU, except bf16 on a CPU with bf16 hardware
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present
-    bf16: Switch = "auto"  # bf16 autocast; auto: CUDA or AMX (crisol/training/device.py)
+    bf16: Switch = "auto"  # bf16 autocast; auto: CUDA, or AMX / AVX512-BF16 (crisol/training/device.py)
     compile: Switch = "auto"  # torch.compile (slower than eager on CPU)
     fsdp: bool = False  # shard params/grads/optimiser (torchrun, big models)
     threads: int | None = Field(None, ge=1)  # torch CPU threads; null: torch's default

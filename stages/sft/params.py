@@ -159,7 +159,7 @@ class SftParams(SftDataParams):
     log_every: int = Field(10, ge=1)
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    bf16: Switch = "auto"  # bf16 autocast; auto: CUDA or a CPU with AMX, as pretraining's
+    bf16: Switch = "auto"  # bf16 autocast; auto: CUDA or a CPU with bf16 hardware, as pretraining's
     threads: int | None = Field(None, ge=1)
 
 
