@@ -3,8 +3,9 @@
 SFT writes every example it trained, validated and tested on (data/sft/examples.parquet); the
 reward, PPO and evaluation stages read their prompts and gold answers from there, so the shape
 lives in this library. Generated and user examples share it. Held-out evaluation questions are
-examples too (split "test"): the conversation is the question and the gold answer, `answer` the
-string exact match compares against.
+examples too (split "test"): the conversation is the question and the gold reply, `answer` the
+string exact match compares against (the reply itself, or the answer a reasoned reply ends with:
+crisol/grading/text.py's `final_answer`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ SFT_EXAMPLES = ArtifactSchema(
             pa.field("kind", pa.string(), nullable=False),  # fact|idk|reading|list|count|compare|two_hop|user
             pa.field("split", pa.string(), nullable=False),  # train|validation|test
             pa.field("messages", pa.list_(MESSAGE), nullable=False),
-            pa.field("answer", pa.string()),  # the last assistant turn (gold for test)
+            pa.field("answer", pa.string()),  # the gold answer: the last assistant turn, or its final answer
             pa.field("subject_id", pa.string()),  # the entity asked about, if one
             pa.field("relation", pa.string()),  # the relation asked about, if one
             pa.field("source", pa.string()),  # fact_id, page url, or file:row
@@ -85,13 +86,16 @@ class Example:
         }
 
 
-def qa(example_id: str, kind: str, split: str, question: str, answer: str, **where: str | None) -> Example:
-    """A one-turn example: the user asks, the assistant answers."""
+def qa(
+    example_id: str, kind: str, split: str, question: str, answer: str, reply: str | None = None, **where: str | None
+) -> Example:
+    """A one-turn example: the user asks, the assistant replies `reply` (by default the bare answer;
+    a reasoned reply must end with "so the answer is <answer>")."""
     return Example(
         example_id,
         kind,
         split,
-        [{"role": "user", "content": question}, {"role": "assistant", "content": answer}],
+        [{"role": "user", "content": question}, {"role": "assistant", "content": answer if reply is None else reply}],
         answer,
         **where,
     )

@@ -36,12 +36,19 @@ class GenContext:
         return random.Random(f"{self.params.seed}:{purpose}")
 
     def routed(
-        self, example_id: str, kind: str, question: str, answer: str, hidden: Sequence[str] = (), **where: str | None
+        self,
+        example_id: str,
+        kind: str,
+        question: str,
+        answer: str,
+        hidden: Sequence[str] = (),
+        reply: str | None = None,
+        **where: str | None,
     ) -> Example | None:
         """A one-turn training, validation or RL example, or None (counted) if it names a held-out entity
         (in its text, or among the `hidden` names its answer rests on without saying them)."""
-        split = self.router.route([question, answer, *hidden])
+        split = self.router.route([question, answer, *([reply] if reply else []), *hidden])
         if split == TEST:
             self.dropped[kind] += 1
             return None
-        return qa(example_id, kind, split, question, answer, **where)
+        return qa(example_id, kind, split, question, answer, reply, **where)

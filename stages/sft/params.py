@@ -54,8 +54,8 @@ class GenerationParams(Section):
     list_max_items: int = Field(6, ge=2)
     count_examples: int = Field(300, ge=0)
     compare_examples: int = Field(600, ge=0)
-    # Two-step questions (the country of a person's birth city): few in training, so that SFT is
-    # weak at them and RLHF has room ("I don't know" beats a confident wrong country).
+    # Two-step questions (the country of a person's birth city), answered by naming the middle entity
+    # first ("Born in Lima, so the answer is Peru."): the format needs few examples.
     two_hop_examples: int = Field(150, ge=0)
 
     @model_validator(mode="after")

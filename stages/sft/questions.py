@@ -8,6 +8,8 @@ nothing around it, so that exact match grades a reply without parsing it.
 
 from __future__ import annotations
 
+from crisol.grading.text import ANSWER_LEAD
+
 # (entity kind, relation) -> phrasings; {s} is the subject's full name.
 FACT_QUESTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("person", "born_in"): ("Where was {s} born?", "In which city was {s} born?", "What is the birthplace of {s}?"),
@@ -101,6 +103,16 @@ TWO_HOP_QUESTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ),
 }
 
+
+# How a two-step reply reasons: it names the middle entity (the first fact, {m}), then answers with
+# that entity's fact ({a}); crisol/grading/text.py grades what follows "the answer is". A model that
+# answers in one step must compose the two facts inside one forward pass, which the tiny model does
+# for held-out subjects about one time in five; naming the middle entity first makes each step a
+# one-fact recall (docs/results.md, 2026-12-07: two-step exact match 0.22 -> 0.61 on seed set 1).
+TWO_HOP_REPLIES: dict[tuple[str, str], str] = {
+    ("born_in", "in_country"): "Born in {m}, " + ANSWER_LEAD + " {a}.",
+    ("works_for", "headquartered_in"): "Works for {m}, " + ANSWER_LEAD + " {a}.",
+}
 
 # Lists: (relation whose object groups the subjects, kind of the subjects) -> phrasings; {o} the object.
 LIST_QUESTIONS: dict[tuple[str, str], tuple[str, ...]] = {

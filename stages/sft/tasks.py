@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from crisol.formats.conversations import Example, qa
 from stages.sft.context import GenContext
-from stages.sft.questions import COMPARE_QUESTIONS, COUNT_QUESTIONS, LIST_QUESTIONS, LIST_SEPARATOR, TWO_HOP_QUESTIONS
+from stages.sft.questions import (
+    COMPARE_QUESTIONS,
+    COUNT_QUESTIONS,
+    LIST_QUESTIONS,
+    LIST_SEPARATOR,
+    TWO_HOP_QUESTIONS,
+    TWO_HOP_REPLIES,
+)
 from stages.sft.split import TEST
 
 COMPARE_ATTEMPTS = 20  # random pairs tried per comparison wanted, before giving up
@@ -98,7 +105,8 @@ def compare_examples(ctx: GenContext) -> list[Example]:
 
 def two_hop_examples(ctx: GenContext) -> list[Example]:
     """Questions whose answer takes two facts: the subject's `first` relation names an entity whose
-    `second` relation is the answer (the country of a person's birth city). Split like fact
+    `second` relation is the answer (the country of a person's birth city); the reply names the
+    middle entity before it answers (TWO_HOP_REPLIES), test examples' too. Split like fact
     questions: a held-out subject's question goes to test (one phrasing); otherwise the example
     routes by every name it rests on, the hidden middle entity included, so no training example
     implies a fact of a held-out city. At most `two_hop_examples` go to train and validation."""
@@ -113,17 +121,18 @@ def two_hop_examples(ctx: GenContext) -> list[Example]:
                 continue
             example_id = f"two_hop:{entity.fact_ids[first]}:{middle.fact_ids[second]}"
             question = rng.choice(phrasings).format(s=entity.name)
+            reply = TWO_HOP_REPLIES[first, second].format(m=middle.name, a=answer)
             where = {"subject_id": entity.id, "relation": f"{first}.{second}", "source": middle.id}
             if ctx.splits[entity.id] == TEST:
-                tested.append(qa(f"{example_id}:test", "two_hop", TEST, question, answer, **where))
+                tested.append(qa(f"{example_id}:test", "two_hop", TEST, question, answer, reply, **where))
             else:
-                candidates.append((example_id, question, answer, middle.name, where))
+                candidates.append((example_id, question, answer, reply, middle.name, where))
     ctx.rng("two_hop:order").shuffle(candidates)
     out: list[Example] = []
-    for example_id, question, answer, middle, where in candidates:
+    for example_id, question, answer, reply, middle, where in candidates:
         if len(out) >= ctx.params.two_hop_examples:
             break
-        example = ctx.routed(example_id, "two_hop", question, answer, hidden=[middle], **where)
+        example = ctx.routed(example_id, "two_hop", question, answer, hidden=[middle], reply=reply, **where)
         if example is not None:
             out.append(example)
     return [*out, *tested]

@@ -11,7 +11,7 @@ import torch
 from crisol.chat.template import ChatTemplate
 from crisol.formats.conversations import qa
 from crisol.grading.answers import chance_exact_match, chat_replies, few_shot_prompt, few_shot_replies, grade, summarize
-from crisol.grading.text import contains, exact_match, f1, mean_and_stderr, normalize
+from crisol.grading.text import contains, exact_match, f1, final_answer, mean_and_stderr, normalize
 from crisol.model.config import ModelConfig
 from crisol.model.transformer import Transformer
 from kit.chat import small_tokenizer
@@ -30,6 +30,11 @@ from kit.chat import small_tokenizer
         ("19290", "1929", False, False),  # whole words only
         ("Osk", "Osk Mills", False, False),
         ("", "Osk Mills", False, False),
+        # A reasoned reply is graded on what follows its last "the answer is", the reasoning not at all.
+        ("Born in Kenmeboth, so the answer is Osk Mills.", "Osk Mills", True, True),
+        ("The answer is 1929", "1929", True, True),
+        ("Born in Osk Mills, so the answer is Ravel.", "Osk Mills", False, False),
+        ("I think the answer is Osk, no: the answer is Osk Mills", "Osk Mills", True, True),
     ],
 )
 def test_exact_match_and_contains(reply, gold, exact, within):
@@ -51,6 +56,14 @@ def test_exact_match_and_contains(reply, gold, exact, within):
 )
 def test_f1_is_squad_token_f1(reply, gold, score):
     assert f1(reply, gold) == pytest.approx(score)
+
+
+def test_final_answer_is_what_follows_the_last_lead():
+    assert final_answer("Works for Osk Mills, so the answer is Ravel.") == " Ravel."
+    assert final_answer("Ravel") == "Ravel"  # no lead: the whole reply
+    assert final_answer("THE ANSWER IS Ravel") == " Ravel"
+    assert final_answer("theanswer is Ravel") == "theanswer is Ravel"  # whole words only
+    assert f1("Born in Osk, so the answer is Osk Mills", "Osk Mills") == 1.0
 
 
 def test_normalize_is_squad_style():

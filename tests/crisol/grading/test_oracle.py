@@ -19,6 +19,10 @@ from crisol.grading.oracle import IDK_ANSWER, judge
         (("Ostrand", "Ravel", True), ("Ostrand", "Ravel", False)),
         (("I don't know.", IDK_ANSWER, True), ("Ravel", IDK_ANSWER, True)),  # invented: idk > answer
         (("Ravel", "Ravel", False), ("I don't know.", "Ravel", True)),  # truncated correct still > idk
+        (
+            ("Born in Osk, so the answer is Ravel.", "Ravel", True),
+            ("Born in Ravel, so the answer is Osk.", "Ravel", True),
+        ),
     ],
 )
 def test_the_order(better, worse):
@@ -30,6 +34,8 @@ def test_verdicts():
     assert judge("Ravel, I think", "Ravel").verdict == "rambling"
     assert judge("I dont know", "Ravel").verdict == "idk"
     assert judge("Osk", "Ravel").verdict == "wrong"
+    assert judge("Born in Osk, so the answer is Ravel.", "Ravel").verdict == "correct"  # the reasoning is not rambling
+    assert judge("Born in Ravel, so the answer is Osk.", "Ravel").verdict == "wrong"
     assert judge("I don't know.", IDK_ANSWER).verdict == "idk_invented"
     assert judge("Ravel", IDK_ANSWER).verdict == "invented_answered"
     assert not judge("Ravel", "Ravel", finished=False).finished

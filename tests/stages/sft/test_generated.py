@@ -17,6 +17,7 @@ from crisol.chat.template import ChatTemplate
 from crisol.formats.conversations import read_examples, write_examples
 from crisol.grading.answers import READING_PROMPT
 from crisol.grading.oracle import IDK_ANSWER
+from crisol.grading.text import ANSWER_LEAD, exact_match
 from kit.chat import small_tokenizer
 from kit.web import generate as generate_web
 from stages.sft.dataset import build_sft_data
@@ -210,8 +211,12 @@ def test_two_step_questions_chain_two_facts_and_hide_no_heldout_entity(generated
         middle = by_subject[id_of[example.subject_id], first]
         assert example.answer == by_subject[middle, second], example
         assert id_of[example.subject_id] in example.messages[0]["content"]
+        # The reply names the middle entity, then answers: graded on the answer alone.
+        reply = example.messages[-1]["content"]
+        assert reply.startswith(("Born in " + middle + ",", "Works for " + middle + ",")), example
+        assert reply.endswith(f"{ANSWER_LEAD} {example.answer}.") and exact_match(reply, example.answer)
         assert (example.split == TEST) == (id_of[example.subject_id] in heldout), example
-        # The middle entity is never said, yet a held-out one keeps the example out of training.
+        # The question never names the middle entity, and a held-out one keeps the example out of training.
         if example.split != TEST:
             assert middle not in heldout, example
 
