@@ -27,6 +27,7 @@ PPO = {
     "eval_every": 3,
     "samples": 2,
     "threads": 1,
+    "text_mix_rows": 0,  # PPO-ptx has tests of its own (test_rlhf_stages.py), which pass the token split
 }
 
 
