@@ -192,10 +192,16 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         return json.loads((work / "metrics.json").read_text())
 
 
+def precision(metrics: dict[str, Any]) -> str:
+    """How the matmuls ran: the figure moves with it (bf16 autocast is on by default on bf16 hardware)."""
+    return "bf16 autocast" if metrics["bf16"] else "float32"
+
+
 def report(metrics: dict[str, Any]) -> None:
     print(
         f"{metrics['steps']:,} steps in {metrics['train_seconds']:.1f} s of training "
-        f"({metrics['run_seconds']:.1f} s in all, {metrics['device']}), stopped by {metrics['stopped_by']}"
+        f"({metrics['run_seconds']:.1f} s in all, {metrics['device']}, {precision(metrics)}), "
+        f"stopped by {metrics['stopped_by']}"
     )
     print(f"characters/s: {metrics['tokens_per_s']:,.0f} (training)")
     bits = metrics["validation"]["bits_per_byte"]

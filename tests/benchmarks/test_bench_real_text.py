@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from benchmarks.bench_real_text import SETTINGS, char_vocabulary, prepare, write_params
+from benchmarks.bench_real_text import SETTINGS, char_vocabulary, prepare, report, write_params
 from crisol.core.params import apply_override
 from crisol.formats.tokenizer_file import load_tokenizer, token_byte_lengths
 from crisol.formats.tokens import TokenSplit
@@ -78,3 +78,21 @@ def test_set_reaches_every_pretrain_key_not_only_the_settings(tmp_path):
         256,
         SETTINGS["model"]["depth"],
     )
+
+
+@pytest.mark.parametrize("bf16, shown", [(True, "bf16 autocast"), (False, "float32")])
+def test_the_report_names_the_precision_and_ends_with_the_figure(capsys, bf16, shown):
+    metrics = {
+        "steps": 10,
+        "train_seconds": 2.0,
+        "run_seconds": 3.0,
+        "device": "cpu (2 threads)",
+        "bf16": bf16,
+        "stopped_by": "max_seconds",
+        "tokens_per_s": 1234.0,
+        "validation": {"bits_per_byte": 2.1589},
+    }
+    report(metrics)
+    lines = capsys.readouterr().out.splitlines()
+    assert f"cpu (2 threads), {shown})" in lines[0]
+    assert lines[-1] == "held-out bits per byte: 2.159"
