@@ -20,7 +20,7 @@ Both start from the same seed; they alternate in rounds (other processes share t
 each round's tokens/s is the best of its timed steps' windows; the ratio ours/reference uses the
 median round of each. Target: >= 0.95.
 
-Precision: --bf16 as the stage's pretrain.bf16 (auto: on with CUDA or a CPU with AMX tiles); the
+Precision: --bf16 as the stage's pretrain.bf16 (auto: on with CUDA, or a CPU with AMX tiles or AVX512-BF16); the
 reference runs under the same autocast. With bf16 on, ours is also timed in float32 in the same
 rounds, and the ratio bf16/float32 is what the autocast buys on this CPU.
 """
