@@ -1,6 +1,7 @@
 """Resumable training checkpoints: safetensors for every tensor, JSON for the rest, never pickle.
 
-    <dir>/step-000250/tensors.safetensors   model/<name>, optim/<param>/<key>, rng/<name>
+    <dir>/step-000250/tensors.safetensors   model/<name>, optim/<param>/<key>, rng/<name>,
+                                            average/<name> (the weight average, when on)
     <dir>/step-000250/state.json            step, fingerprint, optimiser param groups and scalar
                                             state, loader generator state, history, counters
 
@@ -39,6 +40,7 @@ TENSORS = "tensors.safetensors"
 STATE = "state.json"
 STEP_DIR = re.compile(r"^step-(\d{6,})$")
 TIED_HEAD = "lm_head.weight"
+AVERAGE = "average/"
 
 
 def step_dir(directory: Path, step: int) -> Path:
@@ -107,11 +109,13 @@ def save(
     optim_state: dict[str, Any],
     state: dict[str, Any],
     keep: int,
+    average: dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """Write step `step`'s checkpoint (rank 0 only), then delete all but the newest `keep`."""
     tensors = {f"model/{k}": v for k, v in model_state.items() if k != TIED_HEAD or not state["tied"]}
     optim_tensors, optim_meta = _flatten_optimizer(optim_state)
     tensors.update(optim_tensors)
+    tensors.update({f"{AVERAGE}{k}": v for k, v in (average or {}).items()})
     tensors["rng/torch_cpu"] = torch.get_rng_state()
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         tensors["rng/torch_cuda"] = torch.cuda.get_rng_state()
@@ -148,8 +152,9 @@ def latest(directory: Path) -> Loaded | None:
     return Loaded(step=step, state=read_state(path), path=path)
 
 
-def restore(loaded: Loaded, model: nn.Module, optimizer: torch.optim.Optimizer, tied: bool) -> None:
-    """Load a checkpoint's model, optimiser and torch RNG states (every rank calls it)."""
+def restore(loaded: Loaded, model: nn.Module, optimizer: torch.optim.Optimizer, tied: bool) -> dict[str, torch.Tensor]:
+    """Load a checkpoint's model, optimiser and torch RNG states (every rank calls it); returns its
+    weight average by parameter name (empty when the run keeps none)."""
     path = loaded.path / TENSORS
     try:
         tensors = load_file(str(path), device="cpu")
@@ -172,6 +177,7 @@ def restore(loaded: Loaded, model: nn.Module, optimizer: torch.optim.Optimizer, 
     torch.set_rng_state(tensors["rng/torch_cpu"])
     if "rng/torch_cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng/torch_cuda"])
+    return {k[len(AVERAGE) :]: v for k, v in tensors.items() if k.startswith(AVERAGE)}
 
 
 def clear(directory: Path) -> None:

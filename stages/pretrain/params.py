@@ -99,6 +99,10 @@ class PretrainParams(Section):
     beta1: float = Field(0.9, ge=0, lt=1)
     beta2: float = Field(0.95, ge=0, lt=1)
     grad_clip: float = Field(1.0, ge=0)  # max global grad norm; 0 turns clipping off
+    # An exponential moving average of the weights (crisol/training/weight_average.py), updated after
+    # every step with this decay: evaluations score it and the stage writes it (the live weights'
+    # validation figures are logged beside). 0: off, the live weights are the model.
+    ema: float = Field(0.0, ge=0, lt=1)
     seed: int = 1337
 
     # device and speed switches: `auto` = on with CUDA, off on CPU, except bf16 on a CPU with bf16 hardware
@@ -127,6 +131,8 @@ class PretrainParams(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> "PretrainParams":
+        if self.ema and self.fsdp:
+            raise ValueError("ema (a weight average) is not supported with fsdp (sharded weights); set one of them off")
         if self.warmup_steps > self.max_steps:
             raise ValueError(f"warmup_steps ({self.warmup_steps}) exceeds max_steps ({self.max_steps})")
         try:  # the shape is checked now, before any work; the vocabulary comes from the shards later

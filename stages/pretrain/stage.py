@@ -3,7 +3,8 @@
 token shards ──(WindowSampler)──> Trainer (AdamW, accumulation, clipping, bf16/compile on GPU,
                                   DDP/FSDP under torchrun) ──> checkpoints in <checkpoint_dir>/<profile>
                                   every checkpoint_every steps; a rerun resumes from the latest
-             ──(every eval_every)──> validation loss / bits per byte, fact completion
+             ──(every eval_every)──> validation loss / bits per byte, fact completion (of the
+                                     weight average when pretrain.ema is on: the model written)
              ──(end, rank 0)──> <out>/model, <out>/hf, <plots>/*.csv, metrics
 """
 
@@ -196,7 +197,10 @@ def _metrics(
             "unigram_bits_per_byte": round(unigram, 5),
             "tokens": validation.tokens,
             "bytes": validation.bytes,
+            # With pretrain.ema the figures above are the averaged weights' (the written model's).
+            **({k: last_val[k] for k in ("live_loss", "live_bits_per_byte")} if "live_loss" in last_val else {}),
         },
+        "ema": params.ema,
         "facts": _facts_metrics(progress.last_facts, history.facts, probe_summary),
         "parts": parts,
     }

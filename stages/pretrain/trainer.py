@@ -28,6 +28,7 @@ from crisol.model.transformer import Transformer
 from crisol.training.device import autocast, bf16_switch, switch
 from crisol.training.optim import build_optimizer, set_lr
 from crisol.training.schedule import learning_rate
+from crisol.training.weight_average import WeightAverage
 from crisol.training.windows import GlobalBatches, WindowSampler
 from stages.pretrain import checkpoint
 from stages.pretrain.distributed import Dist, all_max, all_mean, barrier, wrap
@@ -90,6 +91,7 @@ class Trainer:
         )
         self.sampler = WindowSampler(inputs.train, params.seq_len, params.seed)
         self.batches = GlobalBatches(self.sampler, params.batch_size, params.grad_accum, d.rank, d.world)
+        self.average = WeightAverage(self.model, params.ema) if params.ema else None
         self.history = History()
         self.progress = Progress()
 
@@ -119,6 +121,7 @@ class Trainer:
             "bf16": self.bf16,
             # Named only for Muon, so that AdamW runs checkpointed before the option still resume.
             **({"optimizer": "muon", "muon_lr_scale": p.muon_lr_scale} if p.optimizer == "muon" else {}),
+            **({"ema": p.ema} if p.ema else {}),
         }
 
     # -- checkpoints ---------------------------------------------------------------------------
@@ -145,7 +148,12 @@ class Trainer:
                 checkpoint.clear(self.run_dir)
             barrier(self.d)
             return
-        checkpoint.restore(found, self.model, self.optimizer, self.config.tie_embeddings)
+        average = checkpoint.restore(found, self.model, self.optimizer, self.config.tie_embeddings)
+        if self.average is not None:
+            try:
+                self.average.load_state_dict(average)
+            except ValueError as exc:
+                raise StageInputError(f"{found.path}: {exc}") from None
         state = found.state
         self.sampler.load_state(state["loader"])
         self.history = History(**state["history"])
@@ -171,16 +179,27 @@ class Trainer:
                 "last_facts": self.progress.last_facts,
             }
             path = checkpoint.save(
-                self.run_dir, self.progress.step, model_state, optim_state, state, self.p.keep_checkpoints
+                self.run_dir,
+                self.progress.step,
+                model_state,
+                optim_state,
+                state,
+                self.p.keep_checkpoints,
+                average=self.average.state_dict() if self.average else None,
             )
             self.log.info("pretrain: checkpoint %s", path)
         barrier(self.d)
 
+    def _written_weights(self) -> contextlib.AbstractContextManager:
+        """The weights that are the model: the average when pretrain.ema is on, else the live ones."""
+        return self.average.swapped_in(self.model) if self.average else contextlib.nullcontext()
+
     def full_model(self) -> Transformer:
         """An unsharded CPU copy of the trained model (every rank must call it under FSDP)."""
-        model_state, _ = checkpoint.gather(self.model, self.optimizer)
         final = Transformer(self.config)
-        final.load_state_dict(model_state, strict=False)
+        with self._written_weights():  # the gathered tensors may be the parameters themselves: copy inside
+            model_state, _ = checkpoint.gather(self.model, self.optimizer)
+            final.load_state_dict(model_state, strict=False)
         return final
 
     # -- one optimiser step --------------------------------------------------------------------
@@ -205,6 +224,8 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.p.grad_clip)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if self.average is not None:
+            self.average.update(self.model, self.progress.step + 1)  # the step this one completes
         return total / len(micro)
 
     def lr_at(self, step: int, seconds: float = 0.0) -> float:
@@ -233,17 +254,28 @@ class Trainer:
         return all_max(self.progress.train_seconds + time.perf_counter() - segment, self.d, self.d.device)
 
     # -- evaluation ----------------------------------------------------------------------------
-    def evaluate(self) -> None:
-        step = self.progress.step
+    def _validation(self) -> dict[str, float]:
         val = validation_loss(self.model, self.validation, self.p.batch_size, self.d.device, self.bf16)
-        entry = {"step": step, "loss": round(val["loss"], 5), "bits_per_byte": round(val["bits_per_byte"], 5)}
+        return {"loss": round(val["loss"], 5), "bits_per_byte": round(val["bits_per_byte"], 5)}
+
+    def evaluate(self) -> None:
+        """Score the model the run would write now; with a weight average, the live weights' validation
+        figures go beside (live_loss, live_bits_per_byte), the average's gain is their difference."""
+        step = self.progress.step
+        live = self._validation() if self.average else None
+        with self._written_weights():
+            val = self._validation()
+            entry = {"step": step, **val}
+            message = f"validation loss {val['loss']:.4f}, {val['bits_per_byte']:.4f} bits/byte"
+            if live:
+                entry.update(live_loss=live["loss"], live_bits_per_byte=live["bits_per_byte"])
+                message += f" (averaged weights; live {live['loss']:.4f}, {live['bits_per_byte']:.4f})"
+            if self.probes and self.probes.probes:
+                facts = fact_accuracy(self.model, self.inputs.tokenizer, self.probes, self.inputs.eos_id)
+                self.progress.last_facts = facts
+                self.history.facts.append({"step": step, "accuracy": facts["accuracy"]})
+                message += f", facts {facts['accuracy']:.1%} of {facts['total']}"
         self.history.validation.append(entry)
-        message = f"validation loss {val['loss']:.4f}, {val['bits_per_byte']:.4f} bits/byte"
-        if self.probes and self.probes.probes:
-            facts = fact_accuracy(self.model, self.inputs.tokenizer, self.probes, self.inputs.eos_id)
-            self.progress.last_facts = facts
-            self.history.facts.append({"step": step, "accuracy": facts["accuracy"]})
-            message += f", facts {facts['accuracy']:.1%} of {facts['total']}"
         self.log.info("pretrain: step %d: %s", step, message)
 
     # -- the run -------------------------------------------------------------------------------
