@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from benchmarks.bench_real_text import SETTINGS, char_vocabulary, prepare, report, write_params
+from benchmarks.bench_real_text import MODEL, NANOGPT, OURS, char_vocabulary, prepare, report, write_params
 from crisol.core.params import apply_override
 from crisol.formats.tokenizer_file import load_tokenizer, token_byte_lengths
 from crisol.formats.tokens import TokenSplit
@@ -70,29 +70,47 @@ def test_set_reaches_every_pretrain_key_not_only_the_settings(tmp_path):
     path.write_text(TEXT)
     params = write_params(tmp_path, prepare(path, tmp_path / "data"), seconds=5, threads=1)
     tree = yaml.safe_load(params.read_text())
-    for assignment in ("pretrain.optimizer=muon", "pretrain.model.ffn_hidden=256", "pretrain.lr=0.002"):
-        apply_override(tree, assignment)  # raised "unknown parameter" for keys outside SETTINGS
+    for assignment in ("pretrain.beta1=0.8", "pretrain.model.ffn_hidden=256", "pretrain.lr=0.002"):
+        apply_override(tree, assignment)  # raised "unknown parameter" for keys outside the recipe
     section = PretrainParams(**tree["pretrain"])
-    assert (section.optimizer, section.model.ffn_hidden, section.model.depth) == (
-        "muon",
-        256,
-        SETTINGS["model"]["depth"],
-    )
+    assert (section.beta1, section.model.ffn_hidden, section.lr, section.model.depth) == (0.8, 256, 0.002, 4)
+
+
+@pytest.mark.parametrize("recipe, settings", [("ours", OURS), ("nanogpt", NANOGPT)])
+def test_both_recipes_train_the_same_network_with_their_own_settings(tmp_path, recipe, settings):
+    path = tmp_path / "text.txt"
+    path.write_text(TEXT)
+    params = write_params(tmp_path, prepare(path, tmp_path / "data"), seconds=5, threads=1, recipe=recipe)
+    section = PretrainParams(**yaml.safe_load(params.read_text())["pretrain"])
+    assert (section.model.depth, section.model.d_model) == (MODEL["depth"], MODEL["d_model"])
+    assert {key: getattr(section, key) for key in settings} == settings
+    assert section.max_seconds == 5
+
+
+# What the report reads from the stage's metrics.json.
+METRICS = {
+    "steps": 10,
+    "train_seconds": 2.0,
+    "run_seconds": 3.0,
+    "device": "cpu (2 threads)",
+    "stopped_by": "max_seconds",
+    "tokens_per_s": 1234.0,
+    "ema": 0.0,
+}
 
 
 @pytest.mark.parametrize("bf16, shown", [(True, "bf16 autocast"), (False, "float32")])
 def test_the_report_names_the_precision_and_ends_with_the_figure(capsys, bf16, shown):
-    metrics = {
-        "steps": 10,
-        "train_seconds": 2.0,
-        "run_seconds": 3.0,
-        "device": "cpu (2 threads)",
-        "bf16": bf16,
-        "stopped_by": "max_seconds",
-        "tokens_per_s": 1234.0,
-        "validation": {"bits_per_byte": 2.1589},
-    }
-    report(metrics)
+    report({**METRICS, "bf16": bf16, "validation": {"bits_per_byte": 2.1589}})
     lines = capsys.readouterr().out.splitlines()
     assert f"cpu (2 threads), {shown})" in lines[0]
     assert lines[-1] == "held-out bits per byte: 2.159"
+    assert not any("weight average" in line for line in lines)
+
+
+def test_with_a_weight_average_the_report_shows_the_live_figure_beside(capsys):
+    validation = {"bits_per_byte": 2.138, "live_bits_per_byte": 2.160}
+    report({**METRICS, "bf16": True, "ema": 0.995, "validation": validation})
+    lines = capsys.readouterr().out.splitlines()
+    assert "weight average (decay 0.995): 2.138; the live weights: 2.160 bits per byte" in lines
+    assert lines[-1] == "held-out bits per byte: 2.138"
