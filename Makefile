@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_dedup.py
 	$(PY) benchmarks/bench_tokenizer.py
 	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_muon.py
 	$(PY) benchmarks/bench_sft.py
 	$(PY) benchmarks/bench_ppo.py
 	$(PY) benchmarks/bench_generate.py

@@ -2,9 +2,10 @@
 in nanoGPT), fused on CUDA; or Muon for the hidden matrices with that AdamW for everything else.
 Frozen parameters (requires_grad False, as SFT's frozen layers) are left out.
 
-Muon (torch.optim.Muon, Keller Jordan's) orthogonalises each matrix's momentum with a Newton-Schulz
-iteration. It is for the transformer blocks' 2-D weights only: the embedding and the lm head (tied
-to it or not) are lookups and a readout, not hidden maps, and stay on AdamW with the norms, as in
+Muon (Keller Jordan's; torch.optim.Muon's algorithm with its iterations batched by shape,
+crisol/training/muon.py) orthogonalises each matrix's momentum with a Newton-Schulz iteration. It
+is for the transformer blocks' 2-D weights only: the embedding and the lm head (tied to it or not)
+are lookups and a readout, not hidden maps, and stay on AdamW with the norms, as in
 modded-nanogpt and nanochat. Its updates are scaled per matrix by 0.2 x sqrt(max(rows, cols))
 ("match_rms_adamw", Moonshot's "Muon is Scalable"), which gives them AdamW's RMS: the same learning
 rate and schedule then suit both, times `lr_scale` on Muon's group where measurement says otherwise.
@@ -16,6 +17,8 @@ from typing import Any, Iterator, Literal
 
 import torch
 from torch import nn
+
+from crisol.training.muon import BatchedMuon
 
 OptimizerName = Literal["adamw", "muon"]
 MUON_MOMENTUM = 0.95  # Muon's own default (nesterov), as nanochat and modded-nanogpt use it
@@ -97,7 +100,7 @@ def build_optimizer(
     matrices = hidden_matrices(model)
     if not matrices:  # every block frozen (SFT's freeze_layers): nothing for Muon
         return adamw(model, lr=lr, weight_decay=weight_decay, betas=betas, device=device)
-    muon = torch.optim.Muon(
+    muon = BatchedMuon(
         matrices,
         lr=lr * muon_lr_scale,
         weight_decay=weight_decay,

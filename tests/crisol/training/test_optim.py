@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from crisol.model import ModelConfig, Transformer
+from crisol.training.muon import BatchedMuon
 from crisol.training.optim import build_optimizer, set_lr
 from stages.pretrain import checkpoint
 
@@ -32,7 +33,7 @@ def _names(model: Transformer, groups: list[dict]) -> set[str]:
 def test_muon_takes_the_blocks_matrices_and_adamw_the_rest(tied):
     model = _model(tied)
     muon, rest = _muon(model).optimizers
-    assert isinstance(muon, torch.optim.Muon) and isinstance(rest, torch.optim.AdamW)
+    assert isinstance(muon, BatchedMuon) and isinstance(rest, torch.optim.AdamW)
     assert _names(model, muon.param_groups) == {f"layers.{i}.{n}" for i in range(2) for n in HIDDEN}
     outer = {"embed_tokens.weight", "norm.weight"} | ({"lm_head.weight"} if not tied else set())
     norms = {f"layers.{i}.{n}.weight" for i in range(2) for n in ("input_layernorm", "post_attention_layernorm")}
