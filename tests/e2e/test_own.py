@@ -1,6 +1,7 @@
 """A user's own data end to end, no synthetic world: the real samples of ../shared/data/real (a
 Common Crawl excerpt, C4 documents, Alpaca rows, hh-rlhf pairs) in an own-data folder, the micro
-profile, through `dvc repro` and through the Prefect flow."""
+profile, through the Prefect flow from scratch, then `dvc repro` over the same workspace (the
+micro test runs `dvc repro` from scratch and the flow after it)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from flows.graph import write_graph
 from flows.pipeline import dvc_executable, tool_env
 from kit.paths import REPO_ROOT
 from kit.workspace import project_workspace
@@ -75,26 +75,18 @@ def _ran(stdout: str) -> list[str]:
     return [line.split("'")[1] for line in stdout.splitlines() if line.startswith("Running stage")]
 
 
-def test_own_data_through_dvc_repro(tmp_path):
-    root = _own_workspace(tmp_path / "repro")
-    assert write_graph(root).is_own
-    first = subprocess.run([DVC, "repro"], cwd=root, env=tool_env(), capture_output=True, text=True)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    assert _ran(first.stdout) == STAGES
-    _check_outputs(root)
-
-    # A new preference file reruns exactly what reads the pairs: the reward model and after it.
-    own = tmp_path / "repro-own"
-    shutil.copy2(own / "preferences/hh-rlhf-harmless-sample.jsonl.gz", own / "preferences/more.jsonl.gz")
-    second = subprocess.run([DVC, "repro"], cwd=root, env=tool_env(), capture_output=True, text=True)
-    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    assert _ran(second.stdout) == ["reward", "ppo", "evaluate"]
-
-
-def test_own_data_through_prefect_flow(prefect_server, tmp_path):
+def test_own_data_through_prefect_flow_then_dvc_repro(prefect_server, tmp_path):
     from flows.pipeline import pipeline
 
     root = _own_workspace(tmp_path / "flow")
     rows = pipeline(root=str(root))
     assert [(r["stage"], r["outcome"]) for r in rows] == [(stage, "ran") for stage in STAGES]
     _check_outputs(root)
+
+    # `dvc repro` reads the own-data graph the flow rendered: a new preference file reruns exactly
+    # what reads the pairs, the reward model and after it.
+    own = tmp_path / "flow-own"
+    shutil.copy2(own / "preferences/hh-rlhf-harmless-sample.jsonl.gz", own / "preferences/more.jsonl.gz")
+    again = subprocess.run([DVC, "repro"], cwd=root, env=tool_env(), capture_output=True, text=True)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert _ran(again.stdout) == ["reward", "ppo", "evaluate"]
