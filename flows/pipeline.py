@@ -29,6 +29,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from crisol.core.cli import EXIT_INPUT, EXIT_PARAMS
 from crisol.core.errors import ParamsError
 from crisol.core.params import resolve_tree
 from flows import speedrun_log
@@ -43,8 +44,25 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TAIL_LINES = 30
 
 
+# DVC's line for a stage command that failed: "... failed to run: <cmd>, exited with <status>".
+EXIT_STATUS = re.compile(r"exited with (-?\d+)")
+# A stage that exits by itself, 1 (its one-line error for unusable input, or an uncaught exception)
+# or 2 (a params mistake), meets the same inputs and code again on a retry, so it would fail the
+# same way after running again; a stage killed by a signal (out of memory, a Ctrl-C) may not.
+DETERMINISTIC_EXITS = {EXIT_INPUT, EXIT_PARAMS}
+
+
 class StageFailed(RuntimeError):
-    pass
+    def __init__(self, message: str, exit_status: int | None = None):
+        super().__init__(message)
+        self.exit_status = exit_status  # the stage command's, when DVC names it
+
+
+def worth_retrying(task, task_run, state) -> bool:
+    """Prefect's retry condition for a stage: retry what may pass a second time, not a stage that
+    exited with its own error (DETERMINISTIC_EXITS)."""
+    error = state.result(raise_on_failure=False)
+    return not (isinstance(error, StageFailed) and error.exit_status in DETERMINISTIC_EXITS)
 
 
 def tool_env() -> dict[str, str]:
@@ -74,7 +92,13 @@ def _headline_metrics(root: Path, info: StageInfo) -> str:
     return ", ".join(parts[:8])
 
 
-@task(name="dvc-stage", task_run_name="{info.name}", retries=1, retry_delay_seconds=2)
+@task(
+    name="dvc-stage",
+    task_run_name="{info.name}",
+    retries=1,
+    retry_delay_seconds=2,
+    retry_condition_fn=worth_retrying,
+)
 def run_stage(root: str, info: StageInfo, force: bool = False) -> dict[str, object]:
     """Reproduce one DVC stage; returns its outcome (ran or skipped) and headline metrics."""
     logger = get_run_logger()
@@ -115,7 +139,11 @@ def run_stage(root: str, info: StageInfo, force: bool = False) -> dict[str, obje
             note_stage_group(root, None)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
-        raise StageFailed(f"stage {info.name} failed (exit {proc.returncode}); last lines:\n" + "\n".join(tail))
+        statuses = EXIT_STATUS.findall("\n".join(tail))
+        raise StageFailed(
+            f"stage {info.name} failed (exit {proc.returncode}); last lines:\n" + "\n".join(tail),
+            int(statuses[-1]) if statuses else None,
+        )
     outcome = "ran" if ran else "skipped"
     logger.info("stage %s %s in %.1f s", info.name, outcome, seconds)
     return {

@@ -27,7 +27,7 @@ TOY_DVC_YAML = deploy.TOY_DVC_YAML + textwrap.indent(
         outs:
           - card
       broken:
-        cmd: python -c "import sys; print('about to fail', flush=True); sys.exit(3)"
+        cmd: python fail.py
         deps:
           - b.txt
         outs:
@@ -47,11 +47,27 @@ MAKE_CARD = textwrap.dedent("""\
     """)
 
 
+# The failing stage counts its attempts and exits with the status its test writes (3 by default);
+# a negative one is a kill by that signal, as the out-of-memory killer's.
+FAIL = textwrap.dedent("""\
+    import os, pathlib, sys
+    print("about to fail", flush=True)
+    with open("attempts.txt", "a") as attempts:
+        attempts.write("x")
+    status = pathlib.Path("exit_status.txt")
+    code = int(status.read_text()) if status.exists() else 3
+    if code < 0:
+        os.kill(os.getpid(), -code)
+    sys.exit(code)
+    """)
+
+
 @pytest.fixture
 def toy_repo(tmp_path: Path) -> Path:
     (tmp_path / "dvc.yaml").write_text(TOY_DVC_YAML)
     (tmp_path / "params.yaml").write_text("# a comment that must survive overrides\ntoy:\n  n: 2\n")
     (tmp_path / "make_card.py").write_text(MAKE_CARD)
+    (tmp_path / "fail.py").write_text(FAIL)
     subprocess.run([DVC, "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
     return tmp_path
 
@@ -114,14 +130,19 @@ def test_flow_overrides_params_and_dvc_reruns(prefect_server, toy_repo):
         pipeline(root=str(toy_repo), set_params=["toy.missing=1"])
 
 
-def test_failed_stage_fails_the_flow_with_its_output(prefect_server, toy_repo):
+# A stage's own error (1: unusable input or a crash, 2: a params mistake) would only repeat: one
+# attempt. Anything else (3, a status the stages never use; a kill by signal 9) gets its one retry.
+@pytest.mark.parametrize("status, attempts", [(3, 2), (-9, 2), (1, 1), (2, 1)])
+def test_failed_stage_fails_the_flow_with_its_output(prefect_server, toy_repo, status, attempts):
     from flows.pipeline import pipeline
 
+    (toy_repo / "exit_status.txt").write_text(str(status))
     state = pipeline(root=str(toy_repo), return_state=True)
     assert state.is_failed()
     with pytest.raises(Exception, match="about to fail"):
         state.result()
     assert (toy_repo / "b.txt").exists(), "stages before the failure still ran"
+    assert (toy_repo / "attempts.txt").read_text() == "x" * attempts
 
 
 def test_overrides_change_only_the_overridden_line_of_params_yaml(tmp_path):
