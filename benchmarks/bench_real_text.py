@@ -1,28 +1,35 @@
-"""Our pretraining on real text, by the clock: tinyshakespeare at the character level, held-out bits
-per byte after S seconds of training on 2 threads (issue 22's "time to a good model" on real text).
+"""Our pretraining on real text, by the clock: tinyshakespeare, held-out bits per byte after S
+seconds of training on 2 threads (issue 22's "time to a good model" on real text).
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_real_text.py --seconds 240
-                 [--recipe ours|nanogpt] [--text PATH] [--threads 2] [--set pretrain.KEY=VALUE ...]
+                 [--recipe ours|nanogpt] [--tokenizer bpe|chars] [--vocab N] [--text PATH]
+                 [--threads 2] [--set pretrain.KEY=VALUE ...]
 
 Data, made here from the text file alone (no download): the first 90% of its characters train, the
-last 10% are held out (nanoGPT's shakespeare_char split). The vocabulary is the file's characters
-(65 for tinyshakespeare), ids in sorted order as nanoGPT's, plus an eos token that ends each split
-as the token-shard format wants (it stands for no text and is not scored). The tokenizer is a
-byte-level BPE without merges, so the stage's own checks and byte accounting read it as they read
-ours; the text must be ASCII, so that one character is one byte and bits per character are bits per
-byte.
+last 10% are held out (nanoGPT's shakespeare_char split). Two tokenizers, each written as the
+tokenizer stage writes its own (tokenizer.json, token shards ending in eos), so the pretrain stage
+checks and counts bytes as it does ours:
+- bpe (our recipe's): the tokenizer stage's byte-level BPE (stages/tokenizer/bpe.py, its default
+  split pattern and special tokens) fitted on the train split only, `--vocab` tokens in all (512:
+  256 bytes, 11 specials, 245 merges; about 2 characters a token on tinyshakespeare);
+- chars (nanoGPT's): the file's characters (65 for tinyshakespeare), ids in sorted order as
+  nanoGPT's, then eos; a byte-level BPE without merges, so the text must be ASCII (one character,
+  one byte).
+Held-out bits per byte do not depend on the tokenizer: the loss of every held-out token in bits,
+over the bytes of text they stand for (eos stands for none and is not scored).
 
 Training: the pretrain stage itself (its command line, in this process) on those shards, with
 pretrain.max_seconds = S (the decay's horizon is the clock: the learning rate reaches its floor when
 the seconds run out). The network is nanoGPT's "baby GPT" on CPU (its README: 4 layers, 4 heads,
 128 wide) in our architecture (RoPE, RMSNorm, SwiGLU, tied embeddings). The training recipe is ours
-by default (OURS below: Muon, 16 x 128-character windows, a weight average as the model);
-`--recipe nanogpt` trains with nanoGPT's own (64-character context, batch 12, AdamW at lr 1e-3
-decayed to 1e-4, beta2 0.99, 100 warm-up steps, weight decay 0.1, no dropout). `--set` changes any
-key after either.
+by default (OURS below: our BPE, Muon, 16 windows of 128 tokens, a weight average as the model);
+`--recipe nanogpt` trains with nanoGPT's own (characters, 64-character context, batch 12, AdamW at
+lr 1e-3 decayed to 1e-4, beta2 0.99, 100 warm-up steps, weight decay 0.1, no dropout). `--set`
+changes any pretrain key after either, `--tokenizer` and `--vocab` the tokenizer.
 
-Evaluation: the stage's own, on every held-out character (nanoGPT's estimate samples 20 batches).
-Prints characters/s of training and, as its last line, `held-out bits per byte: X.XXX`.
+Evaluation: the stage's own, on every held-out token (nanoGPT's estimate samples 20 batches).
+Prints tokens and characters per second of training and, as its last line, `held-out bits per
+byte: X.XXX`.
 """
 
 from __future__ import annotations
@@ -45,10 +52,13 @@ from crisol.formats.tokenizer_file import TOKENIZER_FILE, file_sha256
 from crisol.formats.tokens import SplitManifest, write_shard
 from stages.pretrain.params import PretrainParams
 from stages.pretrain.stage import run
+from stages.tokenizer.bpe import fit, for_documents
+from stages.tokenizer.params import BYTE_ALPHABET, SpecialTokens, TokenizerParams
 
 TEXT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "text" / "tinyshakespeare.txt"
 TRAIN_FRACTION = 0.9
-EOS = "<|endoftext|>"
+CHARS_EOS = "<|endoftext|>"
+SHARD_VOCAB = 1 << 16  # ids are stored as uint16
 NEVER = 10**9  # steps: evaluate and checkpoint only at the start and at the end
 
 # nanoGPT's baby GPT on CPU (its README's shakespeare_char settings), in our architecture: the same
@@ -71,18 +81,35 @@ NANOGPT: dict[str, Any] = {
 }
 
 # Ours, each change measured on this benchmark (docs/results.md, 2026-12-06 and -07): Muon for the
-# blocks' matrices at 4x the rate, 16 windows of 128 characters (longer context was the one shape
-# that lowered the plateau), and the weights' average with decay 0.998 as the model.
-OURS: dict[str, Any] = {**NANOGPT, "seq_len": 128, "batch_size": 16, "optimizer": "muon", "lr": 4e-3, "ema": 0.998}
+# blocks' matrices at 4x the rate, 16 windows of 128 tokens (longer context was the one shape that
+# lowered the plateau), the weights' average with decay 0.998 as the model, and our BPE (below),
+# which sees the train split 8 times in 240 s where characters saw it 5: weight decay 0.5 holds the
+# overfitting back (0.1 suited characters).
+OURS: dict[str, Any] = {
+    **NANOGPT,
+    "seq_len": 128,
+    "batch_size": 16,
+    "optimizer": "muon",
+    "lr": 4e-3,
+    "ema": 0.998,
+    "weight_decay": 0.5,
+}
 
 RECIPES = {"ours": OURS, "nanogpt": NANOGPT}
+# Each recipe's tokenizer: ours the tokenizer stage's BPE at 512 tokens (about 260 characters of
+# context in a 128-token window, and as many more characters a second), nanoGPT's its characters.
+TOKENIZERS = {"ours": ("bpe", 512), "nanogpt": ("chars", None)}
 
 
 @dataclass(frozen=True)
 class Prepared:
-    vocabulary: list[str]  # id -> character; eos is id len(vocabulary)
+    tokenizer_kind: str  # bpe or chars
+    vocab_size: int
+    eos_id: int
     train_chars: int
     validation_chars: int
+    train_tokens: int
+    validation_tokens: int
     train: Path
     validation: Path
     tokenizer: Path  # a directory holding tokenizer.json
@@ -101,17 +128,23 @@ def char_tokenizer(vocabulary: list[str]) -> Tokenizer:
     tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     tokenizer.pre_tokenizer = byte_level
     tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.add_special_tokens([EOS])
+    tokenizer.add_special_tokens([CHARS_EOS])
     return tokenizer
 
 
-def _write_split(directory: Path, name: str, ids: np.ndarray, eos: int, sha: str) -> Path:
+def bpe_tokenizer(train_text: str, vocab_size: int) -> tuple[Tokenizer, int]:
+    """The tokenizer stage's BPE fitted on `train_text`, and its eos id."""
+    params = TokenizerParams(vocab_size=vocab_size)
+    return for_documents(fit([train_text], params)), params.special_tokens.tokens().index(params.special_tokens.eos)
+
+
+def _write_split(directory: Path, name: str, ids: list[int], eos: int, vocab_size: int, sha: str) -> Path:
     directory.mkdir(parents=True)
-    tokens = np.append(ids, eos).astype(np.uint16)
+    tokens = np.append(np.asarray(ids, dtype=np.int64), eos).astype(np.uint16)
     write_shard(directory, 0, tokens, [name], np.array([0]), np.array([len(ids)]))
     SplitManifest(
         dtype="uint16",
-        vocab_size=eos + 1,
+        vocab_size=vocab_size,
         eos_id=eos,
         tokenizer_sha256=sha,
         shards=({"index": 0, "tokens": len(tokens), "documents": 1},),
@@ -120,30 +153,39 @@ def _write_split(directory: Path, name: str, ids: np.ndarray, eos: int, sha: str
     return directory
 
 
-def prepare(text_path: Path, directory: Path) -> Prepared:
+def prepare(text_path: Path, directory: Path, tokenizer_kind: str = "bpe", vocab_size: int = 512) -> Prepared:
     """The tokenizer and the train/validation token shards of `text_path` under `directory`."""
     if not text_path.is_file():
         raise SystemExit(f"error: {text_path} not found (the shared data is cloned beside the repo as ../shared)")
     raw = text_path.read_bytes()
-    if not raw.isascii():
-        raise SystemExit(f"error: {text_path} is not ASCII: one character would not be one byte")
-    text = raw.decode("ascii")
-    vocabulary = char_vocabulary(text)
+    if tokenizer_kind == "chars" and not raw.isascii():
+        raise SystemExit(f"error: {text_path} is not ASCII: one character would not be one byte (use --tokenizer bpe)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SystemExit(f"error: {text_path} is not UTF-8 text: {exc}") from None
+    cut = int(len(text) * TRAIN_FRACTION)
+    if tokenizer_kind == "chars":
+        tokenizer = char_tokenizer(char_vocabulary(text))
+        eos = tokenizer.get_vocab_size() - 1
+    else:
+        tokenizer, eos = bpe_tokenizer(text[:cut], vocab_size)
     tokenizer_dir = directory / "tokenizer"
     tokenizer_dir.mkdir(parents=True)
-    char_tokenizer(vocabulary).save(str(tokenizer_dir / TOKENIZER_FILE))
+    tokenizer.save(str(tokenizer_dir / TOKENIZER_FILE))
     sha = file_sha256(tokenizer_dir)
-    lookup = np.zeros(128, dtype=np.uint16)
-    lookup[[ord(c) for c in vocabulary]] = np.arange(len(vocabulary))
-    ids = lookup[np.frombuffer(raw, dtype=np.uint8)]
-    cut = int(len(text) * TRAIN_FRACTION)
-    eos = len(vocabulary)
+    train_ids, validation_ids = (tokenizer.encode(part).ids for part in (text[:cut], text[cut:]))
+    size = tokenizer.get_vocab_size()
     return Prepared(
-        vocabulary=vocabulary,
+        tokenizer_kind=tokenizer_kind,
+        vocab_size=size,
+        eos_id=eos,
         train_chars=cut,
         validation_chars=len(text) - cut,
-        train=_write_split(directory / "tokens" / "train", "train", ids[:cut], eos, sha),
-        validation=_write_split(directory / "tokens" / "validation", "validation", ids[cut:], eos, sha),
+        train_tokens=len(train_ids),
+        validation_tokens=len(validation_ids),
+        train=_write_split(directory / "tokens" / "train", "train", train_ids, eos, size, sha),
+        validation=_write_split(directory / "tokens" / "validation", "validation", validation_ids, eos, size, sha),
         tokenizer=tokenizer_dir,
     )
 
@@ -170,7 +212,7 @@ def write_params(work: Path, data: Prepared, seconds: float, threads: int, recip
         "device": "cpu",
         "eval_every": NEVER,
         "checkpoint_every": NEVER,
-        "eval_tokens": data.validation_chars + 1,  # all of it (eos included, and not scored)
+        "eval_tokens": data.validation_tokens + 1,  # all of it (eos included, and not scored)
         "fact_probes": 0,  # a world's facts: none in Shakespeare
         "log_every": 100,
     }
@@ -188,19 +230,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--recipe",
         choices=sorted(RECIPES),
         default="ours",
-        help="training settings: ours (the default), or nanoGPT's own for the like-for-like run",
+        help="training settings and tokenizer: ours (the default), or nanoGPT's own for the like-for-like run",
     )
+    parser.add_argument("--tokenizer", choices=["bpe", "chars"], help="default: the recipe's (ours bpe, nanogpt chars)")
+    parser.add_argument("--vocab", type=int, help="the BPE's vocabulary, bytes and specials included (default 512)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="pretrain.KEY=VALUE")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    kind, vocab = TOKENIZERS[args.recipe]
+    args.tokenizer = args.tokenizer or kind
+    if args.vocab is not None and args.tokenizer != "bpe":
+        parser.error("--vocab sizes the BPE; characters have the text's own vocabulary")
+    args.vocab = args.vocab or vocab or TOKENIZERS["ours"][1]
+    smallest = BYTE_ALPHABET + len(SpecialTokens().tokens())
+    if not smallest <= args.vocab <= SHARD_VOCAB:
+        parser.error(f"--vocab must be from {smallest} (every byte and the special tokens) to {SHARD_VOCAB}")
+    return args
 
 
-def bench(args: argparse.Namespace) -> dict[str, Any]:
+def bench(args: argparse.Namespace) -> tuple[dict[str, Any], Prepared]:
     with tempfile.TemporaryDirectory(prefix="bench-real-text-") as tmp:
         work = Path(tmp)
-        data = prepare(args.text, work / "data")
+        data = prepare(args.text, work / "data", args.tokenizer, args.vocab)
         print(
-            f"{args.text.name}: {data.train_chars:,} train / {data.validation_chars:,} held-out characters, "
-            f"vocabulary {len(data.vocabulary)}",
+            f"{args.text.name}: {data.train_chars:,} train / {data.validation_chars:,} held-out characters; "
+            f"{describe(data)}",
             flush=True,
         )
         argv = ["--params", str(write_params(work, data, args.seconds, args.threads, args.recipe))]
@@ -209,7 +262,15 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         code = main("pretrain", PretrainParams, run, argv)
         if code:
             raise SystemExit(code)
-        return json.loads((work / "metrics.json").read_text())
+        return json.loads((work / "metrics.json").read_text()), data
+
+
+def describe(data: Prepared) -> str:
+    kind = "BPE" if data.tokenizer_kind == "bpe" else "characters"
+    return (
+        f"{kind}, vocabulary {data.vocab_size}: {data.train_tokens:,} train tokens "
+        f"({data.train_chars / data.train_tokens:.2f} characters a token)"
+    )
 
 
 def precision(metrics: dict[str, Any]) -> str:
@@ -217,21 +278,23 @@ def precision(metrics: dict[str, Any]) -> str:
     return "bf16 autocast" if metrics["bf16"] else "float32"
 
 
-def report(metrics: dict[str, Any]) -> None:
+def report(metrics: dict[str, Any], characters_per_token: float = 1.0) -> None:
     print(
         f"{metrics['steps']:,} steps in {metrics['train_seconds']:.1f} s of training "
         f"({metrics['run_seconds']:.1f} s in all, {metrics['device']}, {precision(metrics)}), "
         f"stopped by {metrics['stopped_by']}"
     )
-    print(f"characters/s: {metrics['tokens_per_s']:,.0f} (training)")
+    tokens = metrics["tokens_per_s"]
+    print(f"tokens/s: {tokens:,.0f}, characters/s: {tokens * characters_per_token:,.0f} (training)")
     bits = metrics["validation"]["bits_per_byte"]
     if "live_bits_per_byte" in metrics["validation"]:  # pretrain.ema: the figures are the average's
         live = metrics["validation"]["live_bits_per_byte"]
         print(f"weight average (decay {metrics['ema']:g}): {bits:.3f}; the live weights: {live:.3f} bits per byte")
-    print(f"held-out loss: {bits * math.log(2):.4f} nats per character (nanoGPT's `val loss`)")
+    print(f"held-out loss: {bits * math.log(2):.4f} nats per byte (nanoGPT's `val loss` with characters)")
     print(f"held-out bits per byte: {bits:.3f}")
 
 
 if __name__ == "__main__":
-    report(bench(parse_args()))
+    metrics, data = bench(parse_args())
+    report(metrics, data.train_chars / data.train_tokens)
     sys.exit(0)
