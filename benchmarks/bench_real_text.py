@@ -135,7 +135,8 @@ def char_tokenizer(vocabulary: list[str]) -> Tokenizer:
 def bpe_tokenizer(train_text: str, vocab_size: int) -> tuple[Tokenizer, int]:
     """The tokenizer stage's BPE fitted on `train_text`, and its eos id."""
     params = TokenizerParams(vocab_size=vocab_size)
-    return for_documents(fit([train_text], params)), params.special_tokens.tokens().index(params.special_tokens.eos)
+    tokenizer = for_documents(fit([train_text], params))
+    return tokenizer, tokenizer.token_to_id(params.special_tokens.eos)
 
 
 def _write_split(directory: Path, name: str, ids: list[int], eos: int, vocab_size: int, sha: str) -> Path:
@@ -240,7 +241,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.tokenizer = args.tokenizer or kind
     if args.vocab is not None and args.tokenizer != "bpe":
         parser.error("--vocab sizes the BPE; characters have the text's own vocabulary")
-    args.vocab = args.vocab or vocab or TOKENIZERS["ours"][1]
+    if args.vocab is None:
+        args.vocab = vocab or TOKENIZERS["ours"][1]
     smallest = BYTE_ALPHABET + len(SpecialTokens().tokens())
     if not smallest <= args.vocab <= SHARD_VOCAB:
         parser.error(f"--vocab must be from {smallest} (every byte and the special tokens) to {SHARD_VOCAB}")

@@ -117,6 +117,7 @@ def test_each_recipe_has_its_tokenizer_and_mistakes_are_one_line(capsys):
     for argv, message in (
         (["--tokenizer", "chars", "--vocab", "600"], "--vocab sizes the BPE"),
         (["--vocab", "100"], "--vocab must be from 267"),
+        (["--vocab", "0"], "--vocab must be from 267"),
     ):
         with pytest.raises(SystemExit):
             parse_args(argv)
