@@ -139,9 +139,10 @@ def run_stage(root: str, info: StageInfo, force: bool = False) -> dict[str, obje
             note_stage_group(root, None)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
-        statuses = EXIT_STATUS.findall("\n".join(tail))
+        last_lines = "\n".join(tail)
+        statuses = EXIT_STATUS.findall(last_lines)
         raise StageFailed(
-            f"stage {info.name} failed (exit {proc.returncode}); last lines:\n" + "\n".join(tail),
+            f"stage {info.name} failed (exit {proc.returncode}); last lines:\n{last_lines}",
             int(statuses[-1]) if statuses else None,
         )
     outcome = "ran" if ran else "skipped"
